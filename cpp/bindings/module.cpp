@@ -1,0 +1,10 @@
+#include "pybind11.hpp"
+
+namespace icb = inferclock::bindings;
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "inferclock's C++ core (private: import names from inferclock instead)";
+    icb::register_errors(m);
+    icb::register_clock(m);
+    icb::register_measure(m);
+}

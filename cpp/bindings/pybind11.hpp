@@ -1,0 +1,27 @@
+// Included first by every binding file: one place for pybind11 headers and shared helpers.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+namespace py = pybind11;
+
+namespace inferclock::bindings {
+
+void register_errors(py::module_& m);
+void register_clock(py::module_& m);
+void register_measure(py::module_& m);
+void register_topology(py::module_& m);
+void register_engine(py::module_& m);
+
+// Move a vector into a numpy array without copying: a capsule owns the vector.
+template <class T>
+py::array_t<T> to_numpy(std::vector<T>&& v) {
+    auto* owned = new std::vector<T>(std::move(v));
+    py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+    return py::array_t<T>({static_cast<py::ssize_t>(owned->size())}, {sizeof(T)}, owned->data(),
+                          owner);
+}
+
+}  // namespace inferclock::bindings
