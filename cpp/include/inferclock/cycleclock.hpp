@@ -32,6 +32,8 @@ inline __attribute__((always_inline)) uint64_t stop() {
     uint32_t aux;
     return __rdtscp(&aux);
 }
+// Keeps later instructions from starting before a preceding stop() read.
+inline __attribute__((always_inline)) void fence() { _mm_lfence(); }
 constexpr const char* kCounter = "tsc";
 #elif defined(__aarch64__)
 // isb keeps the read of the virtual counter from being speculated ahead of earlier work.
@@ -46,6 +48,7 @@ inline __attribute__((always_inline)) uint64_t stop(uint32_t& aux) {
     return read_cntvct();
 }
 inline __attribute__((always_inline)) uint64_t stop() { return read_cntvct(); }
+inline __attribute__((always_inline)) void fence() { asm volatile("isb" ::: "memory"); }
 inline uint64_t cntfrq() {
     uint64_t f;
     asm volatile("mrs %0, cntfrq_el0" : "=r"(f));
@@ -60,6 +63,7 @@ inline uint64_t stop(uint32_t& aux) {
     return static_cast<uint64_t>(monotonic_raw_ns());
 }
 inline uint64_t stop() { return static_cast<uint64_t>(monotonic_raw_ns()); }
+inline void fence() {}
 constexpr const char* kCounter = "monotonic_raw";
 #else
 #error "inferclock: unsupported platform (needs x86-64, arm64 or Linux clock_gettime)"

@@ -1,0 +1,123 @@
+"""``ic.measure``: time any Python callable with the calibrated clock."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from inferclock import _core, _control, stats
+from inferclock._clock import clock
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Timings of a callable: every timed call in ``samples_ns``, the warm-up curve kept."""
+
+    samples_ns: npt.NDArray[np.int64]
+    warmup_ns: npt.NDArray[np.int64]
+    stats: stats.Stats
+    warmup_steady: bool | None  # None unless warmup="auto"
+    stop_reason: str
+    elapsed_s: float
+    migrations: int  # times the thread was seen on another CPU between calls
+    cpus: list[int] | None = None
+    clock: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, samples: bool = False) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "stats": self.stats.to_dict(),
+            "warmup_n": int(self.warmup_ns.size),
+            "warmup_steady": self.warmup_steady,
+            "stop_reason": self.stop_reason,
+            "elapsed_s": self.elapsed_s,
+            "migrations": self.migrations,
+            "cpus": self.cpus,
+            "clock": self.clock,
+        }
+        if samples:
+            d["samples_ns"] = self.samples_ns.tolist()
+            d["warmup_ns"] = self.warmup_ns.tolist()
+        return d
+
+    def __str__(self) -> str:
+        return str(self.stats)
+
+
+@contextmanager
+def _pinned_thread(cpus: Iterable[int] | None) -> Iterator[list[int] | None]:
+    if cpus is None:
+        yield None
+        return
+    from inferclock._topology import pin
+
+    with pin(cpus=list(cpus), scope="thread"):
+        yield sorted(os.sched_getaffinity(0))
+
+
+def measure(
+    fn: Callable[[], object],
+    *,
+    warmup: _control.Warmup = "auto",
+    iterations: int | None = None,
+    duration: float | None = None,
+    target_ci: float = 0.01,
+    min_time: float = _control.DEFAULT_MIN_TIME,
+    max_time: float | None = None,
+    cpus: Iterable[int] | None = None,
+) -> Measurement:
+    """Time ``fn()`` (no arguments) call by call.
+
+    The loop runs in C++: one clock read before and one after each call, stored in a
+    preallocated buffer; the GIL is held (``fn`` is Python).
+
+    warmup: "auto" (until two consecutive windows' medians agree within 2%, at most 2 s or a
+        quarter of max_time), a number of calls (int) or seconds (float). The curve is kept in
+        ``warmup_ns``.
+    iterations / duration: stop after that many timed calls / seconds. Otherwise the run is
+        adaptive: it stops when the 95% CI of the median is within ``target_ci`` of it, after at
+        least ``min_time`` and at most ``max_time`` seconds (default 10 s).
+    cpus: pin the calling thread to these CPUs for the measurement; the previous mask is
+        restored afterwards.
+
+    An exception raised by ``fn`` propagates as itself, with a note giving the call number.
+    Ctrl-C stops the loop promptly and raises KeyboardInterrupt.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    rule = _control.make_rule(warmup, iterations, duration, target_ci, min_time, max_time)
+    clk = clock()
+    calls = 0
+    migrations = 0
+
+    def sample(n: int) -> npt.NDArray[np.int64]:
+        nonlocal calls, migrations
+        buf = np.empty(n, dtype=np.int64)
+        done, moved, exc = _core.time_calls(fn, buf, 0, n)
+        calls += done
+        migrations += moved
+        if exc is not None:
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"(raised by call #{calls + 1} of fn inside inferclock.measure)")
+            raise exc
+        return buf[:done]
+
+    with _pinned_thread(cpus) as applied:
+        driven = _control.drive(sample, rule)
+    samples_ns = clk.to_ns(driven.samples)
+    return Measurement(
+        samples_ns=samples_ns,
+        warmup_ns=clk.to_ns(driven.warmup),
+        stats=stats.summarize(samples_ns),
+        warmup_steady=driven.warmup_steady,
+        stop_reason=driven.stop_reason,
+        elapsed_s=driven.elapsed_s,
+        migrations=migrations,
+        cpus=applied,
+        clock=clk.to_dict(),
+    )

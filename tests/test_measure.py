@@ -1,0 +1,123 @@
+"""ic.measure on Python callables."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import inferclock as ic
+
+
+def test_iterations_and_statistics_match_numpy() -> None:
+    m = ic.measure(lambda: sum(range(50)), warmup=10, iterations=500)
+    x = m.samples_ns
+    assert x.dtype == np.int64 and x.size == 500
+    assert m.warmup_ns.size == 10
+    s = m.stats
+    assert s.n == 500
+    assert s.min_ns == x.min() and s.max_ns == x.max()
+    assert s.mean_ns == pytest.approx(x.mean())
+    assert s.median_ns == pytest.approx(np.median(x))
+    for p in (90, 95, 99):
+        assert getattr(s, f"p{p}_ns") == pytest.approx(np.percentile(x, p))
+    assert s.stdev_ns == pytest.approx(np.std(x, ddof=1))
+    assert s.cv == pytest.approx(np.std(x, ddof=1) / x.mean())
+    lo, hi = s.ci95_ns
+    assert lo <= s.median_ns <= hi
+    assert m.stop_reason == "iterations"
+
+
+def test_measures_a_known_spin() -> None:
+    from inferclock import _core
+
+    m = ic.measure(lambda: _core.busy_wait_ns(200_000), warmup=2, iterations=30)
+    assert 200_000 <= m.stats.median_ns < 260_000
+
+
+def test_auto_warmup_and_adaptive_stop() -> None:
+    m = ic.measure(lambda: None, min_time=0.05, max_time=2.0)
+    assert m.warmup_ns.size >= 1
+    assert m.stop_reason in ("target_ci", "max_time")
+    lo, hi = m.stats.ci95_ns
+    if m.stop_reason == "target_ci":
+        assert (hi - lo) / 2 <= 0.01 * m.stats.median_ns
+
+
+def test_duration_and_time_warmup() -> None:
+    m = ic.measure(lambda: time.sleep(0.001), warmup=0.02, duration=0.1)
+    assert m.stop_reason == "duration"
+    assert 0.1 <= m.elapsed_s < 1.0
+    assert m.warmup_ns.size >= 5
+
+
+def test_cpus_pins_and_restores() -> None:
+    before = os.sched_getaffinity(0)
+    cpu = min(before)
+    seen: list[set[int]] = []
+    m = ic.measure(lambda: seen.append(os.sched_getaffinity(0)), warmup=0, iterations=3, cpus=[cpu])
+    assert m.cpus == [cpu]
+    assert all(s == {cpu} for s in seen)
+    assert os.sched_getaffinity(0) == before
+
+
+def test_exception_from_fn_comes_back_as_itself() -> None:
+    boom = RuntimeError("boom")
+    calls = 0
+
+    def fn() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 7:
+            raise boom
+
+    with pytest.raises(RuntimeError) as info:
+        ic.measure(fn, warmup=0, iterations=100)
+    assert info.value is boom
+    notes = getattr(info.value, "__notes__", ["call #7"])
+    assert any("#7" in n for n in notes)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"iterations": 0}, "iterations"),
+        ({"iterations": -1}, "iterations"),
+        ({"duration": -1.0}, "duration"),
+        ({"target_ci": 0}, "target_ci"),
+        ({"target_ci": -0.5}, "target_ci"),
+        ({"warmup": "sometimes"}, "warmup"),
+        ({"warmup": -3}, "warmup"),
+        ({"min_time": 2.0, "max_time": 1.0}, "max_time"),
+    ],
+)
+def test_bad_arguments_name_themselves(kwargs: dict[str, object], name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        ic.measure(lambda: None, **kwargs)  # type: ignore[arg-type]
+
+
+def test_non_callable_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="callable"):
+        ic.measure(42)  # type: ignore[arg-type]
+
+
+def test_ctrl_c_stops_promptly() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    t0 = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        ic.measure(lambda: None, warmup=0, duration=30.0)
+    assert time.monotonic() - t0 < 1.5
+    timer.join()
+
+
+def test_measurement_to_dict() -> None:
+    m = ic.measure(lambda: None, warmup=0, iterations=10)
+    d = m.to_dict(samples=True)
+    assert d["stats"]["n"] == 10 and len(d["samples_ns"]) == 10
