@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from inferclock import stats
+from inferclock import models, stats
 from inferclock._clock import Clock, Span, clock
 from inferclock._core import (
     ConfigError,
@@ -18,7 +18,23 @@ from inferclock._core import (
     PinningError,
     PrecisionError,
 )
+from inferclock._environment import environment, noise_checks
 from inferclock._measure import Measurement, measure
+from inferclock._precision import PRECISIONS, PrecisionWarning
+from inferclock._result import InitTimes, RunResult
+from inferclock._run import MODES, devices, register_plugin, register_plugins_xml, run
+from inferclock._topology import (
+    Pin,
+    PinningWarning,
+    Topology,
+    affinity,
+    format_cpulist,
+    openvino_cpu_started,
+    parse_cpulist,
+    pin,
+    topology,
+)
+from inferclock._worker import WorkerCrash
 from inferclock.stats import Stats
 
 try:
@@ -27,18 +43,40 @@ except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0+unknown"
 
 __all__ = [
+    "MODES",
+    "PRECISIONS",
     "Clock",
     "ConfigError",
     "DeviceError",
     "InferclockError",
+    "InitTimes",
     "Measurement",
     "ModelError",
+    "Pin",
     "PinningError",
+    "PinningWarning",
     "PrecisionError",
+    "PrecisionWarning",
+    "RunResult",
     "Span",
     "Stats",
+    "Topology",
+    "WorkerCrash",
     "__version__",
+    "affinity",
     "clock",
+    "devices",
+    "environment",
+    "format_cpulist",
     "measure",
+    "models",
+    "noise_checks",
+    "openvino_cpu_started",
+    "parse_cpulist",
+    "pin",
+    "register_plugin",
+    "register_plugins_xml",
+    "run",
     "stats",
+    "topology",
 ]

@@ -159,8 +159,12 @@ def _calls_for(seconds: float, per_call: float, lo: int, hi: int = 1 << 22) -> i
     return int(min(hi, max(lo, seconds / per_call)))
 
 
-def _warm(sample: Sampler, rule: StopRule) -> tuple[_Collector, bool | None]:
+def _warm(
+    sample: Sampler, rule: StopRule, collectors: list[_Collector] | None = None
+) -> tuple[_Collector, bool | None]:
     warm = _Collector(sample)
+    if collectors is not None:
+        collectors.append(warm)
     w = rule.warmup
     if isinstance(w, str):  # "auto": windows until two consecutive medians agree
         first = warm.run(1)
@@ -192,16 +196,32 @@ def _warm(sample: Sampler, rule: StopRule) -> tuple[_Collector, bool | None]:
     return warm, None
 
 
-def drive(sample: Sampler, rule: StopRule) -> Driven:
+def drive(sample: Sampler, rule: StopRule, on_interrupt: str = "raise") -> Driven:
     """Warm up, then run timed chunks until the rule says stop.
 
-    KeyboardInterrupt propagates; a sampler that returns fewer iterations than asked (an
-    interrupted engine loop) ends the run with ``stop_reason="interrupted"``.
+    A sampler that returns fewer iterations than asked (an interrupted engine loop) ends the
+    run with ``stop_reason="interrupted"``. A KeyboardInterrupt between chunks propagates
+    (``on_interrupt="raise"``) or ends the run the same way, keeping what was collected
+    (``"partial"``).
     """
-    warm, steady = _warm(sample, rule)
+    if on_interrupt == "raise":
+        return _drive(sample, rule)
+    collectors: list[_Collector] = []
+    try:
+        return _drive(sample, rule, collectors)
+    except KeyboardInterrupt:
+        warm = collectors[0] if collectors else _Collector(sample)
+        timed = collectors[1] if len(collectors) > 1 else _Collector(sample)
+        return Driven(timed.array(), warm.array(), None, "interrupted", timed.wall)
+
+
+def _drive(sample: Sampler, rule: StopRule, collectors: list[_Collector] | None = None) -> Driven:
+    warm, steady = _warm(sample, rule, collectors)
     if warm.short:
         return Driven(np.empty(0, np.int64), warm.array(), steady, "interrupted", 0.0)
     timed = _Collector(sample)
+    if collectors is not None:
+        collectors.append(timed)
     per_call = warm.per_call_s()
     adaptive = rule.iterations is None and rule.duration is None
     max_time = rule.max_time if rule.max_time is not None else (DEFAULT_MAX_TIME if adaptive else math.inf)

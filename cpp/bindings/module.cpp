@@ -7,4 +7,6 @@ PYBIND11_MODULE(_core, m) {
     icb::register_errors(m);
     icb::register_clock(m);
     icb::register_measure(m);
+    icb::register_engine(m);
+    icb::register_topology(m);
 }

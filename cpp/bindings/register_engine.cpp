@@ -1,0 +1,190 @@
+// Python face of the OpenVINO engine. Arguments are converted first, then the GIL is released
+// for everything OpenVINO does (construction, loops, collection).
+#include "pybind11.hpp"
+#include "inferclock/engine.hpp"
+#include "inferclock/interrupt.hpp"
+
+namespace inferclock::bindings {
+
+namespace {
+
+std::string element_name(const py::dtype& dt) {
+    switch (dt.kind()) {
+        case 'f':
+            if (dt.itemsize() == 4) return "f32";
+            if (dt.itemsize() == 2) return "f16";
+            if (dt.itemsize() == 8) return "f64";
+            break;
+        case 'u':
+            return "u" + std::to_string(dt.itemsize() * 8);
+        case 'i':
+            return "i" + std::to_string(dt.itemsize() * 8);
+        case 'b':
+            return "boolean";
+    }
+    return std::string(py::str(dt));
+}
+
+py::dict port_dict(const PortInfo& p) {
+    py::dict d;
+    d["name"] = p.name;
+    d["element_type"] = p.element_type;
+    d["shape"] = p.shape;
+    d["partial_shape"] = p.partial_shape;
+    return d;
+}
+
+// After a loop returned because of Ctrl-C: run Python's handler now and swallow its
+// KeyboardInterrupt, since the caller gets a partial result marked interrupted instead.
+bool consume_interrupt() {
+    if (!interrupt::pending()) return false;
+    interrupt::clear();
+    if (PyErr_CheckSignals() != 0) PyErr_Clear();
+    return true;
+}
+
+}  // namespace
+
+void register_engine(py::module_& m) {
+    m.def("available_devices", &available_devices, "Devices OpenVINO lists (ov::Core).");
+    m.def("check_device", &check_device, py::arg("device"),
+          "Raise DeviceError when a device string names a device that is not present.");
+    m.def("register_plugin", &register_plugin, py::arg("library_path"), py::arg("device_name"),
+          "Register an external OpenVINO plugin library under a device name.");
+    m.def("register_plugins_xml", &register_plugins_xml, py::arg("xml_path"),
+          "Register OpenVINO plugins from a plugins XML file.");
+    m.def("openvino_version", [] {
+        const auto v = ov::get_openvino_version();
+        return std::string(v.buildNumber);
+    });
+    m.def("interrupt_pending", &interrupt::pending);
+
+    py::class_<Engine>(m, "Engine", "A compiled model with its requests and inputs, ready to time.")
+        .def(py::init([](const std::string& model_path, const std::string& device,
+                         int64_t batch_size,
+                         const std::map<std::string, std::vector<int64_t>>& shapes,
+                         const std::map<std::string, std::string>& properties,
+                         const std::string& cache_dir, int requests, int input_sets,
+                         uint64_t seed) {
+                 EngineOptions o;
+                 o.model_path = model_path;
+                 o.device = device;
+                 o.batch_size = batch_size;
+                 o.shapes = shapes;
+                 o.properties = properties;
+                 o.cache_dir = cache_dir;
+                 o.requests = requests;
+                 o.input_sets = input_sets;
+                 o.seed = seed;
+                 py::gil_scoped_release nogil;
+                 return std::make_unique<Engine>(std::move(o));
+             }),
+             py::arg("model_path"), py::arg("device") = "CPU", py::arg("batch_size") = 1,
+             py::arg("shapes") = std::map<std::string, std::vector<int64_t>>{},
+             py::arg("properties") = std::map<std::string, std::string>{},
+             py::arg("cache_dir") = "", py::arg("requests") = 0, py::arg("input_sets") = 4,
+             py::arg("seed") = 0,
+             "Read, reshape, compile (each timed), create requests, fill seeded random inputs "
+             "and run the first inference. GIL released throughout.")
+        .def_property_readonly("init_times",
+                               [](const Engine& e) {
+                                   const auto& t = e.init_times();
+                                   py::dict d;
+                                   d["read_ms"] = t.read_ms;
+                                   d["reshape_ms"] = t.reshape_ms;
+                                   d["compile_ms"] = t.compile_ms;
+                                   d["first_infer_ms"] = t.first_infer_ms;
+                                   d["cache"] = t.cache;
+                                   return d;
+                               })
+        .def_property_readonly("inputs",
+                               [](const Engine& e) {
+                                   py::list l;
+                                   for (const auto& p : e.inputs()) l.append(port_dict(p));
+                                   return l;
+                               })
+        .def_property_readonly("outputs",
+                               [](const Engine& e) {
+                                   py::list l;
+                                   for (const auto& p : e.outputs()) l.append(port_dict(p));
+                                   return l;
+                               })
+        .def_property_readonly("num_requests", &Engine::num_requests)
+        .def_property_readonly("input_sets", &Engine::input_sets)
+        .def_property_readonly("batch_size", &Engine::batch_size)
+        .def(
+            "set_input",
+            [](Engine& e, int set, const std::string& name, const py::array& arr) {
+                const std::string et = element_name(arr.dtype());
+                std::vector<int64_t> shape(arr.shape(), arr.shape() + arr.ndim());
+                py::array c = py::array::ensure(arr, py::array::c_style);
+                if (!c) throw py::value_error("could not make a contiguous copy of the input");
+                e.set_input(set, name, et, shape, c.data(), static_cast<size_t>(c.nbytes()));
+            },
+            py::arg("set"), py::arg("name"), py::arg("array"),
+            "Copy a numpy array into input set `set` (shape and dtype checked).")
+        .def(
+            "first_inference",
+            [](Engine& e) {
+                py::gil_scoped_release nogil;
+                return e.first_inference();
+            },
+            "Run one inference and return its time in ms.")
+        .def(
+            "run_sync",
+            [](Engine& e, py::array_t<int64_t, py::array::c_style> out, int64_t offset,
+               int64_t count) {
+                if (offset < 0 || count < 0 || offset + count > out.size())
+                    throw py::value_error("run_sync: offset/count outside the buffer");
+                int64_t* dst = out.mutable_data() + offset;
+                int64_t done = 0;
+                {
+                    interrupt::Watch watch;
+                    py::gil_scoped_release nogil;
+                    done = e.run_sync(dst, count);
+                }
+                const bool interrupted = consume_interrupt();
+                return py::make_tuple(done, interrupted);
+            },
+            py::arg("out"), py::arg("offset"), py::arg("count"),
+            "Latency loop: up to count sync inferences, ticks into out[offset:]. GIL released "
+            "exactly around the loop. Returns (done, interrupted by Ctrl-C).")
+        .def(
+            "async_start",
+            [](Engine& e) {
+                py::gil_scoped_release nogil;
+                e.async_start();
+            },
+            "Start every request; callbacks restart them until async_stop().")
+        .def(
+            "async_collect",
+            [](Engine& e, uint64_t n, double timeout_s) {
+                AsyncBatch b;
+                {
+                    interrupt::Watch watch;
+                    py::gil_scoped_release nogil;
+                    b = e.async_collect(n, timeout_s);
+                }
+                const bool interrupted = consume_interrupt();
+                return py::make_tuple(to_numpy(std::move(b.latency_ticks)),
+                                      to_numpy(std::move(b.end_ticks)), interrupted);
+            },
+            py::arg("n"), py::arg("timeout_s"),
+            "Wait for n more completions (or timeout); returns (latency ticks, end ticks, "
+            "interrupted) of every completion since the last call, in completion order.")
+        .def(
+            "async_stop",
+            [](Engine& e) {
+                py::gil_scoped_release nogil;
+                e.async_stop();
+            },
+            "Stop restarting requests and wait for those in flight.")
+        .def_property_readonly("async_start_tick", &Engine::async_start_tick)
+        .def("request_stop", &Engine::request_stop)
+        .def("clear_stop", &Engine::clear_stop)
+        .def("config", &Engine::config, "Properties of the compiled model, as strings.")
+        .def("runtime_ops", &Engine::runtime_ops,
+             "The executed graph: per op its name, type and rt_info strings.");
+}
+
+}  // namespace inferclock::bindings

@@ -1,0 +1,233 @@
+"""Run one measurement in this process with the C++ engine (latency or throughput)."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from inferclock import _control, _core, _precision, stats
+from inferclock._clock import clock
+from inferclock._result import InitTimes, RunResult
+
+#: Longest a throughput collection waits before looking at Ctrl-C and the clock again.
+_COLLECT_SLICE_S = 0.25
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Validated arguments of one run; picklable, so a worker process can take it."""
+
+    model_name: str
+    model_path: str
+    model_sha256: str | None
+    device: str
+    batch_size: int
+    precision: str
+    mode: str
+    rule: _control.StopRule
+    properties: dict[str, str]
+    shapes: dict[str, list[int]]
+    requests: int  # 0 = the compiled model's optimum
+    input_sets: int
+    seed: int
+    cache_dir: str
+    strict: bool
+    socket: int | None = None
+    cpus: tuple[int, ...] | None = None
+    streams: int | None = None
+    threads: int | None = None
+    inputs: list[dict[str, npt.NDArray[Any]]] | None = None
+    macs: int | None = None
+    macs_by_name: dict[str, int] | None = None
+    plugins: tuple[tuple[str, str], ...] = ()
+    plugins_xml: tuple[str, ...] = ()
+    isolated: bool = False
+    env: dict[str, Any] = field(default_factory=dict)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _latency_sampler(engine: _core.Engine, interrupted: list[bool]) -> _control.Sampler:
+    def sample(n: int) -> npt.NDArray[np.int64]:
+        buf = np.empty(n, dtype=np.int64)
+        done, was_interrupted = engine.run_sync(buf, 0, n)
+        if was_interrupted:
+            interrupted[0] = True
+        return buf[:done]
+
+    return sample
+
+
+class _AsyncSampler:
+    """Collects completions of the free-running async loop, n at a time."""
+
+    def __init__(self, engine: _core.Engine, interrupted: list[bool]) -> None:
+        self.engine = engine
+        self.interrupted = interrupted
+        self.ends: list[npt.NDArray[np.uint64]] = []
+
+    def __call__(self, n: int) -> npt.NDArray[np.int64]:
+        got: list[npt.NDArray[np.int64]] = []
+        have = 0
+        while have < n:
+            lat, end, was_interrupted = self.engine.async_collect(n - have, _COLLECT_SLICE_S)
+            got.append(lat)
+            self.ends.append(end)
+            have += int(lat.size)
+            if was_interrupted:
+                self.interrupted[0] = True
+                break
+        return np.concatenate(got) if got else np.empty(0, np.int64)
+
+
+def execute(spec: RunSpec) -> RunResult:
+    """Compile, warm up and time ``spec`` here (pinning, if any, is already applied)."""
+    for name, lib in spec.plugins:
+        _core.register_plugin(lib, name)
+    for xml in spec.plugins_xml:
+        _core.register_plugins_xml(xml)
+    started = _now()
+    clk = clock()
+    engine = _core.Engine(
+        spec.model_path,
+        spec.device,
+        spec.batch_size,
+        spec.shapes,
+        spec.properties,
+        spec.cache_dir,
+        spec.requests,
+        spec.input_sets if spec.inputs is None else max(1, len(spec.inputs)),
+        spec.seed,
+    )
+    init = dict(engine.init_times)
+    if spec.inputs is not None:
+        for i, arrays in enumerate(spec.inputs):
+            for name, arr in arrays.items():
+                engine.set_input(i, name, arr)
+        # The cold first inference ran on generated data; time it again on the user's.
+        init["first_infer_ms"] = engine.first_inference()
+    config = engine.config()
+    ops = engine.runtime_ops()
+    summary = _precision.summarize(ops, spec.macs_by_name) if ops else None
+    if summary is not None:
+        _precision.verify(spec.precision, summary, strict=spec.strict)
+
+    interrupted = [False]
+    if spec.mode == "latency":
+        sampler: _control.Sampler = _latency_sampler(engine, interrupted)
+        driven = _control.drive(sampler, spec.rule, on_interrupt="partial")
+        requests = 1
+    else:
+        async_sampler = _AsyncSampler(engine, interrupted)
+        engine.async_start()
+        try:
+            driven = _control.drive(async_sampler, spec.rule, on_interrupt="partial")
+        finally:
+            engine.async_stop()
+        requests = engine.num_requests
+    was_interrupted = interrupted[0] or driven.stop_reason == "interrupted"
+    latencies = clk.to_ns(driven.samples)
+    if latencies.size == 0:
+        if was_interrupted:
+            latencies = np.empty(0, np.int64)
+        else:
+            raise _core.InferclockError("the run produced no timed inference")
+    lat_stats = (
+        stats.summarize(latencies)
+        if latencies.size
+        else stats.Stats(0, *(math.nan,) * 10, (math.nan, math.nan))  # type: ignore[arg-type]
+    )
+    if spec.mode == "latency":
+        throughput = spec.batch_size * 1e9 / lat_stats.mean_ns if latencies.size else math.nan
+    else:
+        throughput = _window_throughput(async_sampler, driven, spec.batch_size, engine)
+    n_req = requests if spec.mode == "throughput" else 1
+    return RunResult(
+        model=spec.model_name,
+        model_path=spec.model_path,
+        model_sha256=spec.model_sha256,
+        device=spec.device,
+        batch_size=spec.batch_size,
+        mode=spec.mode,
+        precision_requested=spec.precision,
+        precision_executed=summary.executed if summary else None,
+        precision_hint=config.get("INFERENCE_PRECISION_HINT"),
+        precision_mix=summary.to_dict() if summary else None,
+        latencies_ns=latencies,
+        warmup_ns=clk.to_ns(driven.warmup),
+        latency=lat_stats,
+        throughput=throughput,
+        init=InitTimes(**init),
+        config=config,
+        inputs=list(engine.inputs),
+        socket=spec.socket,
+        cpus=sorted(os.sched_getaffinity(0)) if spec.cpus or spec.socket is not None else None,
+        streams=_int_or_none(config.get("NUM_STREAMS")),
+        threads=_int_or_none(config.get("INFERENCE_NUM_THREADS")),
+        requests=n_req,
+        warmup_steady=driven.warmup_steady,
+        stop_reason="interrupted" if was_interrupted else driven.stop_reason,
+        interrupted=was_interrupted,
+        elapsed_s=driven.elapsed_s,
+        macs=spec.macs,
+        started_at=started,
+        finished_at=_now(),
+        isolated=spec.isolated,
+        env=spec.env,
+    )
+
+
+def _window_throughput(
+    sampler: _AsyncSampler, driven: _control.Driven, batch: int, engine: _core.Engine
+) -> float:
+    """Samples completed in the steady window over its length: the window opens at the last
+    warm-up completion (or the start of the loop) and closes at the last timed completion."""
+    if not sampler.ends or driven.samples.size == 0:
+        return math.nan
+    ends = np.concatenate(sampler.ends)
+    nw = int(driven.warmup.size)
+    n = int(driven.samples.size)
+    opened = int(ends[nw - 1]) if nw > 0 else int(engine.async_start_tick)
+    closed = int(ends[nw + n - 1])
+    window_ns = clock().to_ns(closed - opened)
+    return n * batch * 1e9 / window_ns if window_ns > 0 else math.nan
+
+
+def _int_or_none(v: str | None) -> int | None:
+    try:
+        return int(v) if v is not None else None
+    except ValueError:
+        return None
+
+
+def properties_for(
+    mode: str,
+    precision: str,
+    hint: str,
+    streams: int | None,
+    threads: int | None,
+    extra: Mapping[str, Any] | None,
+) -> dict[str, str]:
+    """Compile properties: performance hint by mode, precision hint, streams, threads, extras."""
+    props: dict[str, str] = {}
+    if hint == "auto":
+        props["PERFORMANCE_HINT"] = "LATENCY" if mode == "latency" else "THROUGHPUT"
+    elif hint != "none":
+        props["PERFORMANCE_HINT"] = hint.upper()
+    props.update(_precision.compile_properties(precision))
+    if streams is not None:
+        props["NUM_STREAMS"] = str(streams)
+    if threads is not None:
+        props["INFERENCE_NUM_THREADS"] = str(threads)
+    for k, v in (extra or {}).items():
+        props[str(k)] = v if isinstance(v, str) else str(v).upper() if isinstance(v, bool) else str(v)
+    return props

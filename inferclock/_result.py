@@ -1,0 +1,187 @@
+"""The record of one ``ic.run``: every timed inference, its statistics, start-up and context."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from inferclock._topology import format_cpulist
+from inferclock.stats import Stats
+
+
+@dataclass(frozen=True)
+class InitTimes:
+    """Start-up cost, timed with the clock before any warm-up (milliseconds)."""
+
+    read_ms: float
+    reshape_ms: float
+    compile_ms: float
+    first_infer_ms: float
+    cache: str  # "cold", "hot" (compiled model loaded from OpenVINO's cache) or "off"
+
+    @property
+    def total_ms(self) -> float:
+        return self.read_ms + self.reshape_ms + self.compile_ms + self.first_infer_ms
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "read_ms": self.read_ms,
+            "reshape_ms": self.reshape_ms,
+            "compile_ms": self.compile_ms,
+            "first_infer_ms": self.first_infer_ms,
+            "cache": self.cache,
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One measurement of one model on one device, precision, batch size and mode."""
+
+    model: str
+    model_path: str | None
+    model_sha256: str | None
+    device: str
+    batch_size: int
+    mode: str
+    precision_requested: str
+    precision_executed: str | None
+    precision_hint: str | None
+    precision_mix: dict[str, Any] | None
+    latencies_ns: npt.NDArray[np.int64]
+    warmup_ns: npt.NDArray[np.int64]
+    latency: Stats
+    throughput: float  # samples per second over the steady window
+    init: InitTimes
+    config: dict[str, str]
+    inputs: list[dict[str, Any]]
+    socket: int | None
+    cpus: list[int] | None  # CPU mask applied to the process that ran OpenVINO
+    streams: int | None
+    threads: int | None
+    requests: int
+    warmup_steady: bool | None
+    stop_reason: str
+    interrupted: bool
+    elapsed_s: float
+    macs: int | None  # per inference of one batch
+    started_at: str
+    finished_at: str
+    isolated: bool  # ran in a fresh worker process
+    env: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return int(self.latencies_ns.size)
+
+    @property
+    def gflops(self) -> float | None:
+        """Achieved GFLOP/s (2 FLOPs per MAC) at the measured throughput."""
+        if not self.macs or not math.isfinite(self.throughput):
+            return None
+        return 2.0 * self.macs / self.batch_size * self.throughput / 1e9
+
+    def to_dict(self, samples: bool = False) -> dict[str, Any]:
+        """A flat row (the results-file schema), plus the raw samples when asked."""
+        s = self.latency
+        row: dict[str, Any] = {
+            "model": self.model,
+            "model_path": self.model_path,
+            "model_sha256": self.model_sha256,
+            "device": self.device,
+            "precision_requested": self.precision_requested,
+            "precision_executed": self.precision_executed,
+            "precision_hint": self.precision_hint,
+            "precision_mix": self.precision_mix,
+            "batch_size": self.batch_size,
+            "mode": self.mode,
+            "socket": self.socket,
+            "cpus": _cpulist(self.cpus),
+            "streams": self.streams,
+            "threads": self.threads,
+            "requests": self.requests,
+            "n": s.n,
+            "warmup_n": int(self.warmup_ns.size),
+            "warmup_steady": self.warmup_steady,
+            "stop_reason": self.stop_reason,
+        }
+        for name in ("min", "mean", "median", "p90", "p95", "p99", "max", "stdev", "mad"):
+            row[f"latency_{name}_ns"] = getattr(s, f"{name}_ns")
+        row["latency_cv"] = s.cv
+        row["latency_ci95_low_ns"], row["latency_ci95_high_ns"] = s.ci95_ns
+        row["throughput_fps"] = self.throughput
+        row.update({k: v for k, v in self.init.to_dict().items() if k != "cache"})
+        row["compile_cache"] = self.init.cache
+        row["macs"] = self.macs
+        row["gflops"] = self.gflops
+        row["config"] = self.config
+        row["inputs"] = self.inputs
+        row["interrupted"] = self.interrupted
+        row["isolated"] = self.isolated
+        row["started_at"] = self.started_at
+        row["finished_at"] = self.finished_at
+        row["duration_s"] = self.elapsed_s
+        row["error"] = None
+        row["error_kind"] = None
+        if samples:
+            row["latencies_ns"] = self.latencies_ns.tolist()
+            row["warmup_ns"] = self.warmup_ns.tolist()
+        return row
+
+    def to_json(self, samples: bool = False) -> str:
+        d = self.to_dict(samples)
+        d["env"] = self.env
+        return json.dumps(d, default=_json_default)
+
+    def summary(self) -> str:
+        s = self.latency
+        lo, hi = s.ci95_ms
+        lines = [
+            f"{self.model} on {self.device}, batch {self.batch_size}, {self.mode}, precision "
+            f"{self.precision_requested} (ran {self.precision_executed or '?'})"
+            + ("  [INTERRUPTED]" if self.interrupted else ""),
+            f"  latency   median {s.median_ms:.4f} ms [95% CI {lo:.4f} .. {hi:.4f}], "
+            f"p90 {s.p90_ms:.4f}, p99 {s.p99_ms:.4f}, min {s.min_ms:.4f} ms, n={s.n} "
+            f"({self.stop_reason}), warm-up {self.warmup_ns.size}"
+            + ("" if self.warmup_steady is not False else " (not steady)"),
+            f"  throughput {self.throughput:.2f} samples/s"
+            + (f", {self.gflops:.1f} GFLOP/s" if self.gflops else ""),
+            f"  start-up  read {self.init.read_ms:.1f} ms, reshape {self.init.reshape_ms:.1f} ms, "
+            f"compile {self.init.compile_ms:.1f} ms ({self.init.cache}), first inference "
+            f"{self.init.first_infer_ms:.2f} ms",
+            "  config    "
+            + ", ".join(
+                f"{k}={self.config[k]}"
+                for k in (
+                    "PERFORMANCE_HINT",
+                    "NUM_STREAMS",
+                    "INFERENCE_NUM_THREADS",
+                    "OPTIMAL_NUMBER_OF_INFER_REQUESTS",
+                    "INFERENCE_PRECISION_HINT",
+                    "ENABLE_CPU_PINNING",
+                    "EXECUTION_DEVICES",
+                )
+                if k in self.config
+            )
+            + f", requests={self.requests}"
+            + (f", cpus={_cpulist(self.cpus)}" if self.cpus else ""),
+        ]
+        return "\n".join(lines)
+
+
+def _cpulist(cpus: list[int] | None) -> str | None:
+    return format_cpulist(cpus) if cpus else None
+
+
+def _json_default(o: object) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)

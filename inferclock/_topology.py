@@ -1,0 +1,397 @@
+"""CPU topology, pinning to sockets, NUMA nodes or cores, and the process CPU mask.
+
+Topology comes from sysfs (``/sys/devices/system/cpu`` and ``/sys/devices/system/node``) under
+a root directory, restricted to the CPUs this process may use. Pins are applied and undone by
+a RAII guard in the C++ core; this module adds the selection, the OpenVINO check and the
+context-manager / plain-call handle.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal
+
+from inferclock import _core
+from inferclock._core import PinningError
+
+__all__ = [
+    "CpuCore",
+    "NumaNode",
+    "Pin",
+    "PinningWarning",
+    "Topology",
+    "active_pins",
+    "affinity",
+    "current_cpu",
+    "format_cpulist",
+    "openvino_cpu_started",
+    "parse_cpulist",
+    "pin",
+    "topology",
+]
+
+Scope = Literal["process", "thread"]
+
+# Shared objects of OpenVINO's CPU plugins (x86 and ARM builds).
+_CPU_PLUGINS = (b"libopenvino_intel_cpu_plugin", b"libopenvino_arm_cpu_plugin")
+
+
+class PinningWarning(UserWarning):
+    """A pin was applied after OpenVINO's CPU plugin started: OpenVINO will not see it."""
+
+
+def parse_cpulist(text: str) -> list[int]:
+    """``"0-3,8"`` -> ``[0, 1, 2, 3, 8]`` (sorted, unique); raises PinningError on bad text."""
+    return _core.parse_cpulist(text)
+
+
+def format_cpulist(cpus: Iterable[int]) -> str:
+    """``[8, 0, 1, 2, 3]`` -> ``"0-3,8"``."""
+    return _core.format_cpulist(list(cpus))
+
+
+@dataclass(frozen=True)
+class CpuCore:
+    """A physical core: where it sits and which of its hardware threads this process may use.
+
+    ``siblings`` are all its online hardware threads; the first one is the thread
+    ``physical_only`` keeps (OpenVINO calls it the main core processor).
+    """
+
+    socket: int
+    die: int  # -1: the kernel reports no die_id
+    cluster: int  # -1: no cluster_id, or "none"
+    core_id: int
+    cpus: tuple[int, ...]
+    siblings: tuple[int, ...]
+    core_type: str | None  # "P" or "E" on a hybrid CPU
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "socket": self.socket,
+            "die": self.die,
+            "cluster": self.cluster,
+            "core_id": self.core_id,
+            "cpus": list(self.cpus),
+            "siblings": list(self.siblings),
+            "core_type": self.core_type,
+        }
+
+
+@dataclass(frozen=True)
+class NumaNode:
+    id: int
+    cpus: tuple[int, ...]  # the node's CPUs this process may use
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "cpus": format_cpulist(self.cpus)}
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Sockets, NUMA nodes and cores with CPUs this process may use (``allowed``).
+
+    ``online``, ``offline``, ``possible``, ``isolated``, ``online_cores`` and
+    ``online_sockets`` describe the whole machine; ``allowed_source`` says where the process
+    mask came from. ``cgroup_quota_cpus`` is the CFS quota in CPUs (None: no limit).
+    """
+
+    root: str
+    sockets: tuple[int, ...]
+    numa_nodes: tuple[NumaNode, ...]
+    cores: tuple[CpuCore, ...]
+    allowed: tuple[int, ...]
+    allowed_source: str
+    online: tuple[int, ...]
+    offline: tuple[int, ...]
+    possible: tuple[int, ...]
+    isolated: tuple[int, ...]
+    smt: bool
+    hybrid: bool
+    online_cores: int
+    online_sockets: int
+    cgroup_version: str
+    cgroup_cpu_max: str
+    cgroup_quota_cpus: float | None
+    _raw: _core.Topology = field(repr=False, compare=False)
+
+    @classmethod
+    def _from_core(cls, t: _core.Topology) -> Topology:
+        return cls(
+            root=t.root,
+            sockets=tuple(t.sockets),
+            numa_nodes=tuple(NumaNode(n.id, tuple(n.cpus)) for n in t.numa_nodes),
+            cores=tuple(
+                CpuCore(
+                    socket=c.socket,
+                    die=c.die,
+                    cluster=c.cluster,
+                    core_id=c.core_id,
+                    cpus=tuple(c.cpus),
+                    siblings=tuple(c.siblings),
+                    core_type=c.core_type or None,
+                )
+                for c in t.cores
+            ),
+            allowed=tuple(t.allowed),
+            allowed_source=t.allowed_source,
+            online=tuple(t.online),
+            offline=tuple(t.offline),
+            possible=tuple(t.possible),
+            isolated=tuple(t.isolated),
+            smt=t.smt,
+            hybrid=t.hybrid,
+            online_cores=t.online_cores,
+            online_sockets=t.online_sockets,
+            cgroup_version=t.cgroup_version,
+            cgroup_cpu_max=t.cgroup_cpu_max,
+            cgroup_quota_cpus=t.cgroup_quota_cpus,
+            _raw=t,
+        )
+
+    def cpus(
+        self,
+        socket: int | None = None,
+        numa_node: int | None = None,
+        physical_only: bool = False,
+        core_type: str | None = None,
+    ) -> list[int]:
+        """Allowed CPUs of one socket or one NUMA node (not both), or all of them.
+
+        ``physical_only`` keeps each core's first hardware thread; ``core_type`` ("P" or "E")
+        keeps one kind of core of a hybrid CPU. Raises PinningError naming the valid choices
+        when the selection is unknown or matches nothing.
+        """
+        return _core.select_cpus(self._raw, None, socket, numa_node, physical_only, core_type)
+
+    def nodes_of(self, cpus: Iterable[int]) -> list[int]:
+        """NUMA nodes holding any of ``cpus``."""
+        return _core.nodes_of(self._raw, list(cpus))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "sockets": list(self.sockets),
+            "numa_nodes": [n.to_dict() for n in self.numa_nodes],
+            "cores": [c.to_dict() for c in self.cores],
+            "allowed": format_cpulist(self.allowed),
+            "allowed_source": self.allowed_source,
+            "online": format_cpulist(self.online),
+            "offline": format_cpulist(self.offline),
+            "possible": format_cpulist(self.possible),
+            "isolated": format_cpulist(self.isolated),
+            "smt": self.smt,
+            "hybrid": self.hybrid,
+            "online_cores": self.online_cores,
+            "online_sockets": self.online_sockets,
+            "cgroup_version": self.cgroup_version,
+            "cgroup_cpu_max": self.cgroup_cpu_max,
+            "cgroup_quota_cpus": self.cgroup_quota_cpus,
+        }
+
+    def __str__(self) -> str:
+        n_nodes = len(self.numa_nodes)
+        lines = [
+            f"{len(self.allowed)} CPUs allowed ({format_cpulist(self.allowed)}, from "
+            f"{self.allowed_source}) of {len(self.online)} online; "
+            f"{len(self.sockets)} socket{'s' * (len(self.sockets) != 1)}, "
+            f"{n_nodes} NUMA node{'s' * (n_nodes != 1)}, {len(self.cores)} cores, "
+            f"SMT {'on' if self.smt else 'off'}"
+        ]
+        for s in self.sockets:
+            for n in self.numa_nodes:
+                cores = [c for c in self.cores if c.socket == s and set(c.cpus) & set(n.cpus)]
+                cpus = sorted({x for c in cores for x in c.cpus} & set(n.cpus))
+                if cpus:
+                    lines.append(
+                        f"  socket {s} node {n.id}: {len(cores)} cores, CPUs {format_cpulist(cpus)}"
+                    )
+        if self.hybrid:
+            for kind in ("P", "E"):
+                cpus = [x for c in self.cores if c.core_type == kind for x in c.cpus]
+                lines.append(
+                    f"  {kind}-cores: {len([c for c in self.cores if c.core_type == kind])}"
+                    f", CPUs {format_cpulist(cpus) or 'none'}"
+                )
+        extra = []
+        if self.isolated:
+            extra.append(f"isolated {format_cpulist(self.isolated)}")
+        if self.offline:
+            extra.append(f"offline {format_cpulist(self.offline)}")
+        if self.cgroup_quota_cpus is not None:
+            extra.append(f"cgroup quota {self.cgroup_quota_cpus:g} CPUs")
+        if extra:
+            lines.append("  " + ", ".join(extra))
+        return "\n".join(lines)
+
+
+def topology(root: str = "/", allowed: Iterable[int] | None = None) -> Topology:
+    """Read the CPU topology under ``root`` (a sysfs tree; "/" is this machine).
+
+    The allowed CPUs are the online CPUs in the process mask (``sched_getaffinity`` as it was
+    before any inferclock pin now in force); under another root, ``Cpus_allowed_list`` from
+    ``<root>/proc/self/status`` if present, or every online CPU. ``allowed`` overrides both.
+    """
+    return Topology._from_core(
+        _core.read_topology(root, None if allowed is None else list(allowed))
+    )
+
+
+_read_topology = topology  # pin() has a parameter of that name
+
+
+def affinity() -> list[int]:
+    """CPUs the calling thread may run on now."""
+    return _core.get_affinity(0)
+
+
+def current_cpu() -> int:
+    """The CPU the calling thread runs on at this moment (``sched_getcpu``)."""
+    return _core.current_cpu()
+
+
+def openvino_cpu_started() -> bool:
+    """True once OpenVINO's CPU plugin is loaded in this process (it is in /proc/self/maps).
+
+    From then on OpenVINO keeps the CPU map it read from the process mask: later pins do not
+    change which CPUs its streams and threads use.
+    """
+    try:
+        with open("/proc/self/maps", "rb") as f:
+            maps = f.read()
+    except OSError:
+        return False
+    return any(name in maps for name in _CPU_PLUGINS)
+
+
+# Pins made by a plain call live here until release(), so dropping the handle keeps the pin.
+_active: list[Pin] = []
+_active_lock = threading.Lock()
+
+
+class Pin:
+    """An applied pin, from :func:`pin`. ``release()`` (or leaving the ``with`` block) undoes it.
+
+    ``cpus`` is the mask applied, ``membind_nodes`` the NUMA nodes memory is bound to (empty:
+    unchanged), ``previous`` the calling thread's mask before the pin.
+    """
+
+    def __init__(self, guard: _core.PinGuard) -> None:
+        self._guard = guard
+        self.cpus: tuple[int, ...] = tuple(guard.cpus)
+        self.membind_nodes: tuple[int, ...] = tuple(guard.membind_nodes)
+        self.previous: tuple[int, ...] = tuple(guard.previous)
+        self.scope: str = guard.scope
+
+    @property
+    def active(self) -> bool:
+        return self._guard.active
+
+    def release(self) -> None:
+        """Restore the previous CPU masks and memory policy (idempotent)."""
+        try:
+            self._guard.release()
+        finally:
+            if not self._guard.active:
+                with _active_lock:
+                    if self in _active:
+                        _active.remove(self)
+
+    def __enter__(self) -> Pin:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        state = "active" if self.active else "released"
+        nodes = f", membind={format_cpulist(self.membind_nodes)!r}" if self.membind_nodes else ""
+        return f"<Pin cpus={format_cpulist(self.cpus)!r}{nodes} scope={self.scope!r} {state}>"
+
+
+def active_pins() -> list[Pin]:
+    """Pins in force in this process, oldest first (plain-call pins included)."""
+    with _active_lock:
+        return list(_active)
+
+
+def _as_cpu_list(cpus: int | str | Iterable[int]) -> list[int]:
+    if isinstance(cpus, str):
+        return parse_cpulist(cpus)
+    if isinstance(cpus, int):
+        return [cpus]
+    return [int(c) for c in cpus]
+
+
+def pin(
+    cpus: int | str | Iterable[int] | None = None,
+    socket: int | None = None,
+    numa_node: int | None = None,
+    physical_only: bool = False,
+    membind: bool = False,
+    scope: Scope = "process",
+    core_type: str | None = None,
+    topology: Topology | None = None,
+) -> Pin:
+    """Pin to CPUs, a socket or a NUMA node; undo on ``release()`` or at the end of a ``with``.
+
+    Give at most one of ``cpus`` (a list, an int or a string such as ``"0-3,8"``),
+    ``socket`` or ``numa_node``; none means every allowed CPU. ``physical_only`` keeps each
+    core's first hardware thread, ``core_type`` ("P"/"E") one kind of core of a hybrid CPU.
+    ``membind`` binds memory (``set_mempolicy(MPOL_BIND)``) to the NUMA nodes of the chosen
+    CPUs. ``scope="process"`` applies the mask to every thread of the process (threads started
+    later inherit it); ``"thread"`` only to the calling thread. Memory policy is per thread:
+    it applies to the calling thread and the threads it starts afterwards.
+
+    Two ways to use it::
+
+        with ic.pin(socket=0):        # pinned inside the block, restored after (also on error)
+            ...
+        p = ic.pin(cpus="0-3")        # plain call: pinned until p.release() or process exit
+        ...
+        p.release()
+
+    The previous CPU mask of every thread and the memory policy come back on release, also
+    when the block raises; nested pins restore in reverse order (release plain-call pins in
+    reverse order of creation too). Bad input raises PinningError naming the valid choices,
+    with nothing pinned.
+
+    OpenVINO reads the process CPU mask once, when its CPU plugin first starts in the process,
+    and keeps that CPU map for the life of the process: pin *before* the first use of the CPU
+    device (or run the pinned work in a fresh process). A pin applied after that still binds
+    the threads, but OpenVINO's stream and thread layout ignores it; a PinningWarning says so
+    (see :func:`openvino_cpu_started`).
+
+    ``topology`` reuses a Topology already read instead of reading sysfs again.
+    """
+    if scope not in ("process", "thread"):
+        raise PinningError(f"scope must be 'process' or 'thread', got {scope!r}")
+    topo = topology if topology is not None else _read_topology()
+    want = None if cpus is None else _as_cpu_list(cpus)
+    selected = _core.select_cpus(topo._raw, want, socket, numa_node, physical_only, core_type)
+    nodes: list[int] = []
+    if membind:
+        nodes = [numa_node] if numa_node is not None else topo.nodes_of(selected)
+    if openvino_cpu_started():
+        warnings.warn(
+            PinningWarning(
+                f"pinning to CPUs {format_cpulist(selected)} after OpenVINO's CPU plugin "
+                "started in this process: OpenVINO keeps the CPU map it read at start-up, so "
+                "its streams and threads will not follow this mask; pin before OpenVINO "
+                "starts, or in a fresh process"
+            ),
+            stacklevel=2,
+        )
+    handle = Pin(_core.PinGuard(selected, scope, nodes))
+    with _active_lock:
+        _active.append(handle)
+    return handle

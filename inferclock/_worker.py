@@ -1,0 +1,149 @@
+"""Fresh worker processes: pin before OpenVINO starts, contain crashes, bring results back.
+
+A worker is a new interpreter (``python -m inferclock._worker SPEC OUT``), never a fork of a
+process where OpenVINO's threads already run. The spec and the outcome travel as pickles in a
+private temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from inferclock import _core
+from inferclock._engine import RunSpec
+from inferclock._result import RunResult
+
+
+class WorkerCrash(_core.InferclockError):
+    """The worker process died (a signal, a hang past its timeout, or no result)."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _error_class(name: str) -> type[BaseException]:
+    import inferclock
+
+    cls = getattr(inferclock, name, None) or getattr(_core, name, None)
+    if isinstance(cls, type) and issubclass(cls, BaseException):
+        return cls
+    builtin = getattr(__builtins__, name, None) if not isinstance(__builtins__, dict) else __builtins__.get(name)
+    if isinstance(builtin, type) and issubclass(builtin, Exception):
+        return builtin
+    return _core.InferclockError
+
+
+def start(spec: RunSpec, workdir: Path, new_session: bool = False) -> tuple[subprocess.Popen[bytes], Path, Path]:
+    """Start a worker for ``spec``; returns (process, outcome path, stderr path)."""
+    spec_path = workdir / "spec.pickle"
+    out_path = workdir / "outcome.pickle"
+    err_path = workdir / "stderr.txt"
+    with open(spec_path, "wb") as f:
+        pickle.dump(spec, f, protocol=pickle.HIGHEST_PROTOCOL)
+    err = open(err_path, "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inferclock._worker", str(spec_path), str(out_path)],
+        stdin=subprocess.DEVNULL,
+        stdout=err,
+        stderr=err,
+        start_new_session=new_session,
+    )
+    err.close()
+    return proc, out_path, err_path
+
+
+def finish(proc: subprocess.Popen[bytes], out_path: Path, err_path: Path) -> RunResult:
+    """Read a finished worker's outcome: its result, or its error re-raised here."""
+    rc = proc.returncode
+    tail = ""
+    try:
+        tail = err_path.read_text(errors="replace")[-2000:].strip()
+    except OSError:
+        pass
+    if rc is not None and rc < 0:
+        try:
+            sig = signal.Signals(-rc).name
+        except ValueError:
+            sig = f"signal {-rc}"
+        raise WorkerCrash(
+            f"the worker process crashed ({sig})" + (f"; its last output:\n{tail}" if tail else ""),
+            f"crash ({sig})",
+        )
+    if not out_path.exists():
+        raise WorkerCrash(
+            f"the worker process exited with status {rc} and no result"
+            + (f"; its last output:\n{tail}" if tail else ""),
+            "crash (no result)",
+        )
+    with open(out_path, "rb") as f:
+        outcome: dict[str, Any] = pickle.load(f)
+    for category, message in outcome.get("warnings", []):
+        cls = _error_class(category)
+        warnings.warn(message, cls if issubclass(cls, Warning) else UserWarning, stacklevel=3)
+    if "error" in outcome:
+        cls = _error_class(outcome["error"][0])
+        raise cls(outcome["error"][1])
+    result: RunResult = outcome["result"]
+    return result
+
+
+def run_in_worker(spec: RunSpec, timeout: float | None = None) -> RunResult:
+    """Run ``spec`` in a fresh process and return its result (errors re-raised here).
+
+    Ctrl-C reaches the worker too (same process group): it ends its run with a partial
+    result, which is returned.
+    """
+    with tempfile.TemporaryDirectory(prefix="inferclock-worker-") as d:
+        proc, out, err = start(spec, Path(d))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                proc.wait(timeout=left)
+                break
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise WorkerCrash(f"the run took longer than {timeout} s and was killed", "timeout") from None
+            except KeyboardInterrupt:
+                continue  # the worker got the same Ctrl-C and is finishing its partial result
+        return finish(proc, out, err)
+
+
+def _main(spec_path: str, out_path: str) -> int:
+    with open(spec_path, "rb") as f:
+        spec: RunSpec = pickle.load(f)
+    outcome: dict[str, Any] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if spec.socket is not None or spec.cpus is not None:
+                from inferclock._topology import pin
+
+                # Before OpenVINO's CPU plugin starts: it reads this mask once.
+                pin(socket=spec.socket, cpus=list(spec.cpus) if spec.cpus else None, scope="process")
+            from inferclock._engine import execute
+
+            outcome["result"] = execute(spec)
+        except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
+            outcome["error"] = (type(e).__name__, str(e))
+        outcome["warnings"] = [(w.category.__name__, str(w.message)) for w in caught]
+    tmp = out_path + ".tmp"
+    with open(tmp, "wb") as f:
+        pickle.dump(outcome, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, out_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1], sys.argv[2]))

@@ -1,0 +1,515 @@
+"""Plots and a markdown report of a result table.
+
+``report(table, out_dir)`` writes, as PNG and SVG:
+
+* ``latency``: median latency with 95% CI bars and p99 markers against batch size, one line
+  per precision (and mode), one panel per (model, device);
+* ``throughput``: samples per second against batch size, laid out the same way;
+* ``latency_cdf``: the latency distribution of each cell, one panel per (model, device, mode,
+  batch size), one curve per precision, from the raw samples when the rows saved them, else
+  drawn through the recorded percentiles (marked "approx.");
+* ``startup``: read, reshape, compile and first inference of each cell as stacked bars;
+
+and ``report.md`` with the summary table, the executed precisions, the environment, the
+images and the error rows. Axes go logarithmic where the values span more than 20x.
+
+Figures are drawn on ``matplotlib.figure.Figure`` objects with the Agg canvas, never through
+``pyplot``: no display is needed and the caller's pyplot backend is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from inferclock._core import ConfigError
+from inferclock.results import (
+    CellSummary,
+    ResultTable,
+    errors_markdown,
+    markdown_table,
+    precision_rank,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["report"]
+
+_LOG_RANGE = 20.0  # a log axis once max/min exceeds this
+_MODE_STYLE = {"latency": "-", "throughput": "--"}
+_MODE_MARKER = {"latency": "o", "throughput": "s"}
+_STARTUP = (
+    ("read_ms", "read model", "#4c72b0"),
+    ("reshape_ms", "reshape", "#8172b2"),
+    ("compile_ms", "compile", "#dd8452"),
+    ("first_infer_ms", "first inference", "#55a868"),
+)
+_CDF_POINTS = 1000  # raw CDFs are drawn through this many quantiles (keeps SVGs small)
+
+
+def _figure_cls() -> type[Figure]:
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+        from matplotlib.figure import Figure
+    except ImportError as e:
+        raise ImportError("report needs matplotlib: pip install 'inferclock[report]'") from e
+    return Figure
+
+
+def _prepare_dir(out_dir: str | os.PathLike[str]) -> Path:
+    d = Path(out_dir).expanduser()
+    if d.exists() and not d.is_dir():
+        raise ConfigError(f"report output {str(d)!r} exists and is not a directory")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create report directory {str(d)!r}: {e}") from e
+    if not os.access(d, os.W_OK | os.X_OK):
+        raise ConfigError(f"report directory {str(d)!r} is not writable")
+    return d
+
+
+def _save(fig: Figure, out: Path, stem: str) -> list[str]:
+    names = []
+    for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None})):
+        p = out / f"{stem}.{ext}"
+        try:
+            fig.savefig(p, format=ext, dpi=110, metadata=meta)
+        except OSError as e:
+            raise ConfigError(f"cannot write {str(p)!r}: {e}") from e
+        names.append(p.name)
+    return names
+
+
+def _grid(
+    fig_cls: type[Figure], n: int, w: float = 5.0, h: float = 3.6
+) -> tuple[Figure, list[Axes]]:
+    ncols = min(3, n) if n < 10 else 4
+    nrows = math.ceil(n / ncols)
+    fig = fig_cls(figsize=(w * ncols, h * nrows + 0.6), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def _span_log(values: Iterable[float | None]) -> bool:
+    v = [x for x in values if x is not None and x > 0 and math.isfinite(x)]
+    return bool(v) and max(v) / min(v) > _LOG_RANGE
+
+
+def _batch_axis(ax: Axes, batches: Sequence[int]) -> None:
+    from matplotlib.ticker import NullLocator
+
+    bs = sorted(set(b for b in batches if b > 0))
+    if _span_log(bs):
+        ax.set_xscale("log", base=2)
+    if bs:
+        ax.set_xticks(bs, [str(b) for b in bs])
+        ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel("batch size")
+
+
+def _colors(precisions: Iterable[str]) -> dict[str, str]:
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+    ordered = sorted(set(precisions), key=precision_rank)
+    return {p: palette[i % len(palette)] for i, p in enumerate(ordered)}
+
+
+def _label(s: CellSummary, modes: set[str]) -> str:
+    lab = s.precision_requested
+    if s.precision_executed and s.precision_executed != s.precision_requested:
+        lab += f" (ran {s.precision_executed})"
+    if len(modes) > 1:
+        lab += f", {s.mode}"
+    return lab
+
+
+def _panels(summ: Sequence[CellSummary]) -> dict[tuple[str, str], list[CellSummary]]:
+    panels: dict[tuple[str, str], list[CellSummary]] = {}
+    for s in summ:
+        panels.setdefault((s.model, s.device), []).append(s)
+    return panels
+
+
+def _lines(cells: Sequence[CellSummary]) -> dict[tuple[str, str], list[CellSummary]]:
+    lines: dict[tuple[str, str], list[CellSummary]] = {}
+    for s in cells:
+        lines.setdefault((s.precision_requested, s.mode), []).append(s)
+    for v in lines.values():
+        v.sort(key=lambda s: s.batch_size)
+    return lines
+
+
+def _plot_latency(fig_cls: type[Figure], summ: Sequence[CellSummary], out: Path) -> list[str]:
+    from matplotlib.lines import Line2D
+
+    panels = _panels(summ)
+    colors = _colors(s.precision_requested for s in summ)
+    fig, axes = _grid(fig_cls, len(panels))
+    for ax, ((model, device), cells) in zip(axes, panels.items(), strict=True):
+        modes = {s.mode for s in cells}
+        for (prec, mode), line in _lines(cells).items():
+            x = [s.batch_size for s in line]
+            y = [s.median_ns / 1e6 for s in line]
+            lo = [max(0.0, (s.median_ns - (s.ci95_low_ns or s.median_ns)) / 1e6) for s in line]
+            hi = [max(0.0, ((s.ci95_high_ns or s.median_ns) - s.median_ns) / 1e6) for s in line]
+            ax.errorbar(
+                x,
+                y,
+                yerr=[lo, hi],
+                color=colors[prec],
+                ls=_MODE_STYLE.get(mode, ":"),
+                marker=_MODE_MARKER.get(mode, "o"),
+                ms=4,
+                capsize=3,
+                label=_label(line[0], modes),
+            )
+            p99 = [(s.batch_size, s.p99_ns / 1e6) for s in line if s.p99_ns is not None]
+            if p99:
+                ax.plot(
+                    *zip(*p99, strict=True),
+                    ls="none",
+                    marker="v",
+                    ms=6,
+                    color=colors[prec],
+                    alpha=0.8,
+                )
+        vals = [s.median_ns / 1e6 for s in cells] + [
+            s.p99_ns / 1e6 for s in cells if s.p99_ns is not None
+        ]
+        if _span_log(vals):
+            ax.set_yscale("log")
+        _batch_axis(ax, [s.batch_size for s in cells])
+        ax.set_ylabel("latency (ms)")
+        ax.set_title(f"{model} on {device}")
+        ax.grid(True, which="major", alpha=0.3)
+        handles, _ = ax.get_legend_handles_labels()
+        handles.append(Line2D([], [], ls="none", marker="v", color="gray", label="p99"))
+        ax.legend(handles=handles, fontsize=8, title="precision")
+    fig.suptitle("Latency vs batch size: median with 95% CI, p99 as \u25bc")
+    return _save(fig, out, "latency")
+
+
+def _plot_throughput(fig_cls: type[Figure], summ: Sequence[CellSummary], out: Path) -> list[str]:
+    summ = [s for s in summ if s.throughput_fps is not None]
+    if not summ:
+        return []
+    panels = _panels(summ)
+    colors = _colors(s.precision_requested for s in summ)
+    fig, axes = _grid(fig_cls, len(panels))
+    for ax, ((model, device), cells) in zip(axes, panels.items(), strict=True):
+        modes = {s.mode for s in cells}
+        for (prec, mode), line in _lines(cells).items():
+            ax.plot(
+                [s.batch_size for s in line],
+                [s.throughput_fps or math.nan for s in line],
+                color=colors[prec],
+                ls=_MODE_STYLE.get(mode, ":"),
+                marker=_MODE_MARKER.get(mode, "o"),
+                ms=4,
+                label=_label(line[0], modes),
+            )
+        if _span_log(s.throughput_fps for s in cells):
+            ax.set_yscale("log")
+        _batch_axis(ax, [s.batch_size for s in cells])
+        ax.set_ylabel("throughput (samples/s)")
+        ax.set_title(f"{model} on {device}")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8, title="precision")
+    fig.suptitle("Throughput vs batch size")
+    return _save(fig, out, "throughput")
+
+
+_PCTL_FIELDS = (
+    (0.0, "latency_min_ns"),
+    (0.5, "latency_median_ns"),
+    (0.9, "latency_p90_ns"),
+    (0.95, "latency_p95_ns"),
+    (0.99, "latency_p99_ns"),
+    (1.0, "latency_max_ns"),
+)
+
+
+def _cell_cdf(
+    table: ResultTable, rows: Sequence[Mapping[str, Any]]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str] | None:
+    """(x ms, F, source) of a cell's latency CDF: pooled raw samples, else percentiles."""
+    raws = [a for a in (table.raw_latencies(r) for r in rows) if a is not None]
+    if raws:
+        x = np.concatenate(raws).astype(np.float64) / 1e6
+        q = np.linspace(0.0, 1.0, min(_CDF_POINTS, x.size))
+        return np.quantile(x, q), q, "raw"
+    pts = []
+    for p, f in _PCTL_FIELDS:
+        vals = [float(r[f]) for r in rows if isinstance(r.get(f), (int, float))]
+        if vals:
+            pts.append((float(np.median(vals)) / 1e6, p))
+    if len(pts) < 2:
+        return None
+    xs, ps = zip(*pts, strict=True)
+    return np.asarray(xs), np.asarray(ps), "percentiles"
+
+
+def _plot_cdf(
+    fig_cls: type[Figure], table: ResultTable, summ: Sequence[CellSummary], out: Path
+) -> tuple[list[str], dict[str, list[str]]]:
+    ok = table.ok()
+    by_key: dict[str, list[Mapping[str, Any]]] = {}
+    for r in ok:
+        by_key.setdefault(r["key"], []).append(r)
+    panels: dict[tuple[str, str, str, int], list[CellSummary]] = {}
+    for s in summ:
+        panels.setdefault((s.model, s.device, s.mode, s.batch_size), []).append(s)
+    sources: dict[str, list[str]] = {"raw": [], "percentiles": [], "skipped": []}
+    curves: dict[tuple[str, str, str, int], list[tuple[CellSummary, Any]]] = {}
+    for pk, cells in panels.items():
+        for s in cells:
+            cdf = _cell_cdf(table, by_key.get(s.key, []))
+            if cdf is None:
+                sources["skipped"].append(s.key)
+                continue
+            sources[cdf[2]].append(s.key)
+            curves.setdefault(pk, []).append((s, cdf))
+    if not curves:
+        return [], sources
+    colors = _colors(s.precision_requested for s in summ)
+    fig, axes = _grid(fig_cls, len(curves), w=4.6, h=3.3)
+    for ax, ((model, device, mode, batch), items) in zip(axes, curves.items(), strict=True):
+        for s, (x, f, src) in items:
+            approx = src == "percentiles"
+            label = s.precision_requested + (" (approx.)" if approx else "")
+            ax.plot(
+                x,
+                f,
+                color=colors[s.precision_requested],
+                ls="--" if approx else "-",
+                marker="." if approx else None,
+                lw=1.4,
+                label=label,
+            )
+        xs = [float(v) for _, (x, _f, _src) in items for v in (x[0], x[-1])]
+        if _span_log(xs):
+            ax.set_xscale("log")
+        ax.set_ylim(0, 1.01)
+        ax.set_xlabel("latency (ms)")
+        ax.set_ylabel("fraction of inferences")
+        ax.set_title(f"{model} on {device}, batch {batch}, {mode}", fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, title="precision", loc="lower right")
+    fig.suptitle("Latency distribution (CDF) per cell")
+    return _save(fig, out, "latency_cdf"), sources
+
+
+def _cell_name(s: CellSummary) -> str:
+    name = f"{s.model} {s.device} {s.precision_requested} b{s.batch_size} {s.mode}"
+    if s.socket is not None:
+        name += f" s{s.socket}"
+    return name + (f" ({s.compile_cache})" if s.compile_cache in ("hot", "cold") else "")
+
+
+def _plot_startup(fig_cls: type[Figure], summ: Sequence[CellSummary], out: Path) -> list[str]:
+    cells = [s for s in summ if any(getattr(s, f) is not None for f, _, _ in _STARTUP)]
+    if not cells:
+        return []
+    fig = fig_cls(figsize=(9.0, 1.6 + 0.32 * len(cells)), layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(len(cells))[::-1]
+    left = np.zeros(len(cells))
+    for f, label, color in _STARTUP:
+        w = np.array([getattr(s, f) or 0.0 for s in cells])
+        if not w.any():
+            continue
+        ax.barh(y, w, left=left, color=color, label=label, height=0.7)
+        left += w
+    ax.set_yticks(y, [_cell_name(s) for s in cells], fontsize=8)
+    ax.set_xlabel("time (ms), median over processes")
+    ax.set_title("Start-up: read, reshape, compile, first inference")
+    ax.grid(True, axis="x", alpha=0.3)
+    fig.legend(loc="outside lower center", ncols=4, fontsize=8)
+    return _save(fig, out, "startup")
+
+
+def _env_lines(d: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for k, v in d.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.extend(_env_lines(v, name + "."))
+            continue
+        if isinstance(v, (list, tuple)):
+            text = ", ".join(str(x) for x in v)
+            if len(text) > 160:
+                text = text[:157] + f"... ({len(v)} items)"
+        else:
+            text = json.dumps(v) if not isinstance(v, str) else v
+        out.append((name, text))
+    return out
+
+
+def _mix_text(mix: Any) -> str:
+    if not isinstance(mix, Mapping) or not mix:
+        return "-"
+    parts = []
+    items = sorted(
+        mix.items(),
+        key=lambda kv: -(kv[1].get("mac_share") or 0) if isinstance(kv[1], Mapping) else 0,
+    )
+    for prec, info in items:
+        if isinstance(info, Mapping):
+            bits = []
+            if info.get("ops") is not None:
+                bits.append(f"{info['ops']} ops")
+            share = info.get("mac_share")
+            if isinstance(share, (int, float)):
+                bits.append(f"{share:.0%} MACs")
+            parts.append(f"{prec}: " + ", ".join(bits) if bits else str(prec))
+        else:
+            parts.append(f"{prec}: {info}")
+    return "; ".join(parts)
+
+
+def _images_md(title: str, names: Sequence[str]) -> str:
+    png = next(n for n in names if n.endswith(".png"))
+    svg = next(n for n in names if n.endswith(".svg"))
+    return f"![{title}]({png})\n\n[{title} (SVG)]({svg})"
+
+
+def report(
+    table: ResultTable | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    title: str = "inferclock report",
+) -> Path:
+    """Write plots (PNG and SVG) and ``report.md`` for ``table`` into ``out_dir``.
+
+    ``table`` is a ResultTable, a results file path, or a list of paths. ``out_dir`` is
+    created if needed. Returns the path of ``report.md``. Tables with only error rows, or a
+    single cell, give a report too (without the plots that have nothing to show).
+    """
+    if isinstance(table, ResultTable):
+        t = table
+    elif isinstance(table, (str, os.PathLike)):
+        t = ResultTable.load(table)
+    elif isinstance(table, Sequence):
+        t = ResultTable.load(*table)
+    else:
+        raise ConfigError(
+            f"report: expected a ResultTable or results file path(s), got {type(table).__name__}"
+        )
+    out = _prepare_dir(out_dir)
+    fig_cls = _figure_cls()
+    summ = t.summary()
+    ok, errs = t.ok(), t.errors()
+
+    md = [f"# {title}", ""]
+    src = ", ".join(f"`{p}`" for p in t.paths) or "(in-memory table)"
+    md.append(
+        f"Source: {src}. {len(t)} rows: {len(ok)} measured, {len(errs)} errors, "
+        f"{len(summ)} cells."
+        + (
+            f" {t.skipped_lines} unreadable line(s) skipped (torn write?)."
+            if t.skipped_lines
+            else ""
+        )
+    )
+    interrupted = [r["key"] for r in ok if r.get("interrupted")]
+    if interrupted:
+        md.append("")
+        md.append("Interrupted (partial) measurements: " + ", ".join(f"`{k}`" for k in interrupted))
+    md += ["", "## Results", "", t.to_markdown(errors=False).rstrip()]
+    if any(s.runs > 1 for s in summ):
+        md += [
+            "",
+            "Cells with several runs (processes x repeats): median of the per-run "
+            "medians; CI spans every run's CI; spread = (max - min) / median of run medians.",
+        ]
+
+    if summ:
+        md += ["", "## Plots", ""]
+        md += [
+            "### Latency vs batch size",
+            "",
+            _images_md("Latency vs batch size", _plot_latency(fig_cls, summ, out)),
+        ]
+        names = _plot_throughput(fig_cls, summ, out)
+        if names:
+            md += ["", "### Throughput vs batch size", "", _images_md("Throughput", names)]
+        names, sources = _plot_cdf(fig_cls, t, summ, out)
+        md += ["", "### Latency distributions", ""]
+        if names:
+            md.append(_images_md("Latency CDF", names))
+        notes = []
+        if sources["raw"]:
+            notes.append(f"{len(sources['raw'])} cell(s) drawn from raw per-inference samples")
+        if sources["percentiles"]:
+            notes.append(
+                "approximated from recorded percentiles (no raw latencies saved): "
+                + ", ".join(f"`{k}`" for k in sources["percentiles"])
+            )
+        if sources["skipped"]:
+            notes.append(
+                "skipped (neither raw samples nor percentiles): "
+                + ", ".join(f"`{k}`" for k in sources["skipped"])
+            )
+        md += ["", "CDF sources: " + "; ".join(notes) + "."]
+        names = _plot_startup(fig_cls, summ, out)
+        if names:
+            md += ["", "### Start-up", "", _images_md("Start-up breakdown", names)]
+
+        md += ["", "## Executed precisions", ""]
+        by_key: dict[str, Mapping[str, Any]] = {}
+        for r in ok:
+            by_key.setdefault(r["key"], r)
+        hints: dict[str, set[str]] = {}
+        for r in ok:
+            if r.get("precision_hint"):
+                hints.setdefault(r["key"], set()).add(str(r["precision_hint"]))
+        md.append(
+            markdown_table(
+                ["cell", "requested", "executed", "hint", "ops by precision"],
+                [
+                    [
+                        _cell_name(s),
+                        s.precision_requested,
+                        s.precision_executed or "-",
+                        "/".join(sorted(hints.get(s.key, ()))) or "-",
+                        _mix_text(by_key[s.key].get("precision_mix")),
+                    ]
+                    for s in summ
+                ],
+            )
+        )
+    else:
+        md += ["", "No cell was measured successfully, so there are no plots."]
+
+    if errs:
+        md += ["", "## Errors", "", errors_markdown(errs.rows)]
+
+    md += ["", "## Environment"]
+    for i, h in enumerate(t.headers):
+        label = f" ({t.paths[i].name})" if len(t.headers) > 1 and i < len(t.paths) else ""
+        lines = [(k, v) for k, v in _env_lines(h) if k != "kind"]
+        md += [
+            "",
+            f"### Header{label}",
+            "",
+            markdown_table(["field", "value"], [list(kv) for kv in lines]),
+        ]
+    if not t.headers:
+        md += ["", "(no header: in-memory table)"]
+    path = out / "report.md"
+    try:
+        path.write_text("\n".join(md) + "\n", encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot write {str(path)!r}: {e}") from e
+    return path

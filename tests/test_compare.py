@@ -1,0 +1,246 @@
+"""compare(): ratio of medians with a bootstrap CI and a verdict per cell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from inferclock._core import ConfigError
+from inferclock.compare import compare
+from inferclock.results import ResultTable, ResultWriter
+from inferclock.stats import summarize
+
+
+# ---- synthetic rows (same shape ic.run/sweep write; see notes/schema.md) ----
+def lognormal_ns(median_ms: float, n: int = 2000, sigma: float = 0.15, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (median_ms * 1e6 * rng.lognormal(0.0, sigma, n)).astype(np.int64)
+
+
+def make_row(
+    model: str,
+    precision: str,
+    batch: int,
+    samples: np.ndarray | None,
+    *,
+    mode: str = "latency",
+    device: str = "CPU",
+    process: int = 0,
+    repeat: int = 0,
+    raw: str | None = None,
+    error: str | None = None,
+    error_kind: str | None = None,
+) -> dict[str, Any]:
+    key = f"{model}|{device}|{precision}|{batch}|{mode}|-"
+    row: dict[str, Any] = {
+        "key": key,
+        "model": model,
+        "model_path": None,
+        "model_sha256": None,
+        "device": device,
+        "precision_requested": precision,
+        "batch_size": batch,
+        "mode": mode,
+        "socket": None,
+        "process": process,
+        "repeat": repeat,
+        "error": error,
+        "error_kind": error_kind,
+        "raw_latencies": None,
+    }
+    if samples is None:
+        return row
+    st = summarize(samples)
+    row.update(
+        {
+            "precision_executed": precision,
+            "precision_hint": precision,
+            "precision_mix": {
+                precision: {"ops": 40, "mac_share": 0.97},
+                "i32": {"ops": 3, "mac_share": 0.03},
+            },
+            "cpus": "0-1",
+            "streams": 1,
+            "threads": 2,
+            "requests": 1,
+            "n": st.n,
+            "warmup_n": 50,
+            "latency_min_ns": st.min_ns,
+            "latency_mean_ns": st.mean_ns,
+            "latency_median_ns": st.median_ns,
+            "latency_p90_ns": st.p90_ns,
+            "latency_p95_ns": st.p95_ns,
+            "latency_p99_ns": st.p99_ns,
+            "latency_max_ns": st.max_ns,
+            "latency_stdev_ns": st.stdev_ns,
+            "latency_mad_ns": st.mad_ns,
+            "latency_cv": st.cv,
+            "latency_ci95_low_ns": st.ci95_ns[0],
+            "latency_ci95_high_ns": st.ci95_ns[1],
+            "throughput_fps": batch * 1e9 / st.mean_ns,
+            "read_ms": 12.5,
+            "reshape_ms": 0.4,
+            "compile_ms": 85.0 * batch**0.2,
+            "first_infer_ms": 3.1,
+            "compile_cache": "cold",
+            "macs": 4.1e9,
+            "config": {"PERFORMANCE_HINT": mode.upper()},
+            "interrupted": False,
+            "started_at": "2026-11-28T18:00:00+00:00",
+            "finished_at": "2026-11-28T18:00:02+00:00",
+            "duration_s": 2.0,
+            "raw_latencies": raw,
+        }
+    )
+    return row
+
+
+HEADER = {
+    "inferclock_version": "0.1.0",
+    "openvino_version": "2026.4.1",
+    "environment": {
+        "cpu_model": "Synthetic CPU @ 2.0GHz",
+        "cores": 2,
+        "smt": False,
+        "flags": ["avx2", "avx512f", "amx_bf16"],
+        "kernel": "6.1.0",
+    },
+    "sweep": {"models": ["tiny", "small"], "precisions": ["f32", "bf16"]},
+}
+
+
+def write_table(
+    path: Path,
+    cells: list[tuple[str, str, int, str]],
+    *,
+    scale: float = 1.0,
+    raw: bool = True,
+    processes: int = 1,
+    seed: int = 0,
+) -> Path:
+    """A results file with one row per cell x process; raw .npy beside it when ``raw``."""
+    w = ResultWriter(path, HEADER)
+    for i, (model, prec, batch, mode) in enumerate(cells):
+        for proc in range(processes):
+            base = 0.8 * batch**0.7 * (0.6 if prec == "bf16" else 1.0)
+            samples = (lognormal_ns(base, seed=seed + 100 * i + proc) * scale).astype(np.int64)
+            rel = None
+            if raw:
+                rel = f"{path.stem}_raw/{model}_{prec}_{batch}_{mode}_p{proc}.npy"
+                (path.parent / rel).parent.mkdir(exist_ok=True)
+                np.save(path.parent / rel, samples)
+            w.append(make_row(model, prec, batch, samples, mode=mode, process=proc, raw=rel))
+    return path
+
+
+CELLS = [
+    (m, p, b, mode)
+    for m in ("tiny", "small")
+    for p in ("f32", "bf16")
+    for b in (1, 8)
+    for mode in ("latency",)
+]
+
+
+@pytest.mark.parametrize("raw", [True, False], ids=["raw-samples", "median-ci"])
+def test_2x_slowdown_is_flagged(tmp_path: Path, raw: bool) -> None:
+    a = write_table(tmp_path / "a.jsonl", CELLS, raw=raw)
+    b = write_table(tmp_path / "b.jsonl", CELLS, raw=raw, scale=2.0)
+    c = compare(a, b)
+    assert len(c.cells) == len(CELLS) and not c.only_a and not c.only_b
+    assert all(cell.verdict == "slower" for cell in c.cells)
+    assert all(cell.method == ("raw" if raw else "ci") for cell in c.cells)
+    assert all(cell.ci_low <= cell.ratio <= cell.ci_high for cell in c.cells)
+    assert all(1.9 < cell.ci_low and cell.ci_high < 2.1 for cell in c.cells)
+    assert len(c.regressions) == len(CELLS)
+    assert c.worst_ratio == pytest.approx(2.0, rel=0.01)
+    assert all(cell.throughput_ratio == pytest.approx(0.5, rel=0.01) for cell in c.cells)
+    back = compare(b, a)  # the other way round it is an improvement
+    assert all(cell.verdict == "faster" for cell in back.cells) and not back.regressions
+    md = c.to_markdown()
+    assert "**slower**" in md and f"{len(CELLS)} slower, 0 faster, 0 same" in md
+
+
+@pytest.mark.parametrize("raw", [True, False], ids=["raw-samples", "median-ci"])
+def test_equal_tables_are_same(tmp_path: Path, raw: bool) -> None:
+    a = write_table(tmp_path / "a.jsonl", CELLS, raw=raw)
+    b = write_table(tmp_path / "b.jsonl", CELLS, raw=raw)
+    c = compare(ResultTable.load(a), ResultTable.load(b))
+    assert [cell.verdict for cell in c.cells] == ["same"] * len(CELLS)
+    assert all(cell.ratio == 1.0 and cell.ci_low < 1.0 < cell.ci_high for cell in c.cells)
+    assert not c.regressions and c.worst_ratio == 1.0
+
+
+def test_small_change_within_threshold_is_same_and_a_tighter_threshold_flags_it(
+    tmp_path: Path,
+) -> None:
+    cells = [("tiny", "f32", 1, "latency")]
+    a = write_table(tmp_path / "a.jsonl", cells)
+    b = write_table(tmp_path / "b.jsonl", cells, scale=1.03, seed=7)  # other samples, +3%
+    (loose,) = compare(a, b, threshold=0.10).cells
+    assert loose.verdict == "same" and 1.0 < loose.ratio < 1.06
+    (tight,) = compare(a, b, threshold=0.0).cells
+    assert tight.verdict == "slower"
+
+
+def test_spread_between_processes_widens_the_interval(tmp_path: Path) -> None:
+    # B's two processes disagree (fast mode 1.0 ms, slow mode 1.3 ms): its pooled median moves
+    # about 15%, but which mode a process lands in is chance, so the verdict must not be sure.
+    def table(path: Path, medians: tuple[float, float]) -> Path:
+        w = ResultWriter(path, HEADER)
+        for proc, m in enumerate(medians):
+            w.append(make_row("tiny", "f32", 1, lognormal_ns(m, seed=proc), process=proc))
+        return path
+
+    a = table(tmp_path / "a.jsonl", (1.0, 1.0))
+    b = table(tmp_path / "b.jsonl", (1.0, 1.3))
+    (cell,) = compare(a, b).cells
+    assert cell.runs_a == cell.runs_b == 2 and cell.n_a == 4000
+    assert cell.ratio == pytest.approx(1.15, rel=0.02)
+    assert cell.verdict == "inconclusive"
+    assert cell.ci_low < 1.05 and cell.ci_high > 1.25
+
+
+def test_unmatched_and_failed_cells_are_listed(tmp_path: Path) -> None:
+    a = write_table(tmp_path / "a.jsonl", CELLS[:3])
+    b = write_table(tmp_path / "b.jsonl", CELLS[1:2] + CELLS[3:4])
+    ResultWriter(b, HEADER).append(
+        make_row("tiny", "f32", 1, None, error="timed out after 60 s", error_kind="timeout")
+    )
+    c = compare(a, b)
+    assert [cell.key for cell in c.cells] == ["tiny|CPU|f32|8|latency|-"]
+    assert c.only_a == ("tiny|CPU|bf16|1|latency|-",)
+    assert c.only_b == ("tiny|CPU|bf16|8|latency|-",)
+    assert c.failed_b == ("tiny|CPU|f32|1|latency|-",) and c.failed_a == ()
+    md = c.to_markdown()
+    assert "Only in A: `tiny|CPU|bf16|1|latency|-`" in md
+    assert "Failed in B (error rows only): `tiny|CPU|f32|1|latency|-`" in md
+    assert c.to_dict()["cells"][0]["verdict"] == "same"
+
+
+def test_deterministic_and_validated(tmp_path: Path) -> None:
+    a = write_table(tmp_path / "a.jsonl", CELLS[:2])
+    b = write_table(tmp_path / "b.jsonl", CELLS[:2], scale=1.2, seed=3)
+    assert compare(a, b) == compare(a, b)
+    assert compare(a, b, seed=1).cells[0].ci_low != compare(a, b).cells[0].ci_low
+    with pytest.raises(ConfigError, match="threshold"):
+        compare(a, b, threshold=-0.1)
+    with pytest.raises(ConfigError, match="confidence"):
+        compare(a, b, confidence=1.0)
+    with pytest.raises(ConfigError, match="ResultTable or a results file path"):
+        compare(a, 3)  # type: ignore[arg-type]
+
+
+def test_environment_differences_are_reported(tmp_path: Path) -> None:
+    a = write_table(tmp_path / "a.jsonl", CELLS[:1])
+    b = tmp_path / "b.jsonl"
+    env = dict(HEADER["environment"], kernel="6.8.0")  # type: ignore[arg-type]
+    ResultWriter(b, dict(HEADER, environment=env)).append(
+        make_row("tiny", "f32", 1, lognormal_ns(0.8))
+    )
+    c = compare(a, b)
+    assert c.environment_diff == ("kernel: '6.1.0' vs '6.8.0'",)
+    assert "Environments differ: kernel" in c.to_markdown()
