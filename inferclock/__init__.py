@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+try:
+    from inferclock import _core  # noqa: F401  (RPATH finds the openvino wheel's libs)
+except ImportError as _e:  # openvino installed in another site dir than inferclock
+    if "libopenvino" not in str(_e):
+        raise
+    import openvino  # noqa: F401  loads libopenvino.so.2641, which _core then resolves
+
+    from inferclock import _core  # noqa: F401
+
 from inferclock import models, stats
 from inferclock._clock import Clock, Span, clock
 from inferclock._core import (

@@ -124,6 +124,124 @@ def _normalize_inputs(
     return out
 
 
+def prepare(
+    model: Any,
+    device: str = "CPU",
+    batch_size: int = 1,
+    precision: str = "f32",
+    mode: str = "latency",
+    warmup: _control.Warmup = "auto",
+    iterations: int | None = None,
+    duration: float | None = None,
+    target_ci: float = 0.01,
+    socket: int | None = None,
+    cpus: Iterable[int] | str | None = None,
+    streams: int | None = None,
+    threads: int | None = None,
+    requests: int | None = None,
+    shapes: Mapping[str, Sequence[int]] | None = None,
+    inputs: Any = None,
+    seed: int = 0,
+    *,
+    min_time: float = _control.DEFAULT_MIN_TIME,
+    max_time: float | None = None,
+    hint: str = "auto",
+    strict: bool = True,
+    properties: Mapping[str, Any] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    input_sets: int = 4,
+    calibration: Iterable[Any] | None = None,
+    isolate: bool | None = None,
+    workdir: str | None = None,
+) -> RunSpec:
+    """Validate ``run``'s arguments and resolve the model into a :class:`RunSpec`.
+
+    Everything that can be rejected is rejected here, before any timing: bad arguments, a
+    missing model, an unknown device. int8 quantization (cached) happens here too. An
+    ``ov.Model`` is saved as IR under ``workdir`` (which must outlive the run).
+    """
+    rule = _control.make_rule(warmup, iterations, duration, target_ci, min_time, max_time)
+    if not isinstance(device, str) or not device.strip():
+        raise _core.DeviceError(f"device must be a non-empty string like 'CPU', got {device!r}")
+    if not _is_int(batch_size) or int(batch_size) < 1:
+        raise _core.ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if mode not in MODES:
+        raise _core.ConfigError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+    if not isinstance(hint, str) or hint.lower() not in HINTS:
+        raise _core.ConfigError(f"unknown hint {hint!r}; choose one of: {', '.join(HINTS)}")
+    _precision.check_precision(precision)
+    streams_i = _positive_int("streams", streams)
+    threads_i = _positive_int("threads", threads)
+    requests_i = _positive_int("requests", requests)
+    input_sets_i = _positive_int("input_sets", input_sets, allow_none=False)
+    if socket is not None and cpus is not None:
+        raise _core.PinningError("give socket or cpus, not both")
+    if socket is not None and (not _is_int(socket) or int(socket) < 0):
+        raise _core.PinningError(f"socket must be a non-negative integer, got {socket!r}")
+    cpu_list: tuple[int, ...] | None = None
+    if cpus is not None:
+        from inferclock._topology import parse_cpulist
+
+        cpu_list = tuple(parse_cpulist(cpus) if isinstance(cpus, str) else (int(c) for c in cpus))
+        if not cpu_list:
+            raise _core.PinningError("cpus must name at least one CPU")
+    shapes_d = {str(k): [int(d) for d in v] for k, v in (shapes or {}).items()}
+    user_inputs = _normalize_inputs(inputs)
+
+    name, path = resolve_model(model, workdir)
+    _core.check_device(device)
+    if precision == "int8":
+        from inferclock import _int8
+
+        if not _int8.is_quantized(path):
+            path = _int8.quantize(
+                path,
+                calibration=calibration,
+                seed=seed,
+                shapes=shapes_d or None,
+                batch_size=int(batch_size),
+            )
+    macs, macs_by_name = _macs(path, int(batch_size), shapes_d)
+    props = properties_for(mode, precision, hint.lower(), streams_i, threads_i, properties)
+    pinned = socket is not None or cpu_list is not None
+    isolated = bool(isolate) if isolate is not None else pinned
+    if pinned and not isolated:
+        raise _core.PinningError(
+            "a pinned run must run in a fresh process (OpenVINO reads the CPU mask once): "
+            "leave isolate unset"
+        )
+    from inferclock._environment import environment
+
+    return RunSpec(
+        model_name=name,
+        model_path=str(path),
+        model_sha256=file_sha256(Path(path)),
+        device=device,
+        batch_size=int(batch_size),
+        precision=precision,
+        mode=mode,
+        rule=rule,
+        properties=props,
+        shapes=shapes_d,
+        requests=requests_i or (1 if mode == "latency" else 0),
+        input_sets=int(input_sets_i or 4),
+        seed=int(seed),
+        cache_dir=os.fspath(cache_dir) if cache_dir else "",
+        strict=strict,
+        socket=None if socket is None else int(socket),
+        cpus=cpu_list,
+        streams=streams_i,
+        threads=threads_i,
+        inputs=user_inputs,
+        macs=macs,
+        macs_by_name=macs_by_name,
+        plugins=tuple(_plugins),
+        plugins_xml=tuple(_plugins_xml),
+        isolated=isolated,
+        env=environment(),
+    )
+
+
 def run(
     model: Any,
     device: str = "CPU",
@@ -178,95 +296,19 @@ def run(
         seeded random sets are generated.
     Ctrl-C ends the run within about a second with a partial result (``interrupted=True``).
     """
-    rule = _control.make_rule(warmup, iterations, duration, target_ci, min_time, max_time)
-    if not isinstance(device, str) or not device.strip():
-        raise _core.DeviceError(f"device must be a non-empty string like 'CPU', got {device!r}")
-    if not _is_int(batch_size) or int(batch_size) < 1:
-        raise _core.ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if mode not in MODES:
-        raise _core.ConfigError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
-    if not isinstance(hint, str) or hint.lower() not in HINTS:
-        raise _core.ConfigError(f"unknown hint {hint!r}; choose one of: {', '.join(HINTS)}")
-    _precision.check_precision(precision)
-    streams_i = _positive_int("streams", streams)
-    threads_i = _positive_int("threads", threads)
-    requests_i = _positive_int("requests", requests)
-    input_sets_i = _positive_int("input_sets", input_sets, allow_none=False)
-    if socket is not None and cpus is not None:
-        raise _core.PinningError("give socket or cpus, not both")
-    if socket is not None and (not _is_int(socket) or int(socket) < 0):
-        raise _core.PinningError(f"socket must be a non-negative integer, got {socket!r}")
-    cpu_list: tuple[int, ...] | None = None
-    if cpus is not None:
-        from inferclock._topology import parse_cpulist
-
-        cpu_list = tuple(parse_cpulist(cpus) if isinstance(cpus, str) else (int(c) for c in cpus))
-        if not cpu_list:
-            raise _core.PinningError("cpus must name at least one CPU")
-    shapes_d = {str(k): [int(d) for d in v] for k, v in (shapes or {}).items()}
-    user_inputs = _normalize_inputs(inputs)
-
-    tmp = tempfile.TemporaryDirectory(prefix="inferclock-run-")
-    try:
-        name, path = resolve_model(model, tmp.name)
-        _core.check_device(device)
-        if precision == "int8":
-            from inferclock import _int8
-
-            if not _int8.is_quantized(path):
-                path = _int8.quantize(
-                    path,
-                    calibration=calibration,
-                    seed=seed,
-                    shapes=shapes_d or None,
-                    batch_size=int(batch_size),
-                )
-        macs, macs_by_name = _macs(path, int(batch_size), shapes_d)
-        props = properties_for(mode, precision, hint.lower(), streams_i, threads_i, properties)
-        pinned = socket is not None or cpu_list is not None
-        isolated = bool(isolate) if isolate is not None else pinned
-        if pinned and not isolated:
-            raise _core.PinningError(
-                "a pinned run must run in a fresh process (OpenVINO reads the CPU mask once): "
-                "leave isolate unset"
-            )
-        from inferclock._environment import environment
-
-        spec = RunSpec(
-            model_name=name,
-            model_path=str(path),
-            model_sha256=file_sha256(Path(path)),
-            device=device,
-            batch_size=int(batch_size),
-            precision=precision,
-            mode=mode,
-            rule=rule,
-            properties=props,
-            shapes=shapes_d,
-            requests=requests_i or (1 if mode == "latency" else 0),
-            input_sets=int(input_sets_i or 4),
-            seed=int(seed),
-            cache_dir=os.fspath(cache_dir) if cache_dir else "",
-            strict=strict,
-            socket=None if socket is None else int(socket),
-            cpus=cpu_list,
-            streams=streams_i,
-            threads=threads_i,
-            inputs=user_inputs,
-            macs=macs,
-            macs_by_name=macs_by_name,
-            plugins=tuple(_plugins),
-            plugins_xml=tuple(_plugins_xml),
-            isolated=isolated,
-            env=environment(),
+    with tempfile.TemporaryDirectory(prefix="inferclock-run-") as workdir:
+        spec = prepare(
+            model, device, batch_size, precision, mode, warmup, iterations, duration,
+            target_ci, socket, cpus, streams, threads, requests, shapes, inputs, seed,
+            min_time=min_time, max_time=max_time, hint=hint, strict=strict,
+            properties=properties, cache_dir=cache_dir, input_sets=input_sets,
+            calibration=calibration, isolate=isolate, workdir=workdir,
         )
-        if isolated:
+        if spec.isolated:
             from inferclock._worker import run_in_worker
 
             return run_in_worker(spec, timeout=timeout)
         return execute(spec)
-    finally:
-        tmp.cleanup()
 
 
 def _macs(path: Path, batch: int, shapes: dict[str, list[int]]) -> tuple[int | None, dict[str, int] | None]:
@@ -282,4 +324,4 @@ def _macs(path: Path, batch: int, shapes: dict[str, list[int]]) -> tuple[int | N
     return (total or None), {k: op.macs for k, op in by_op.items()}
 
 
-__all__ = ["MODES", "devices", "register_plugin", "register_plugins_xml", "resolve_model", "run"]
+__all__ = ["MODES", "devices", "prepare", "register_plugin", "register_plugins_xml", "resolve_model", "run"]
