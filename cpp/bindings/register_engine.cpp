@@ -4,6 +4,8 @@
 #include "inferclock/engine.hpp"
 #include "inferclock/interrupt.hpp"
 
+#include <cstring>
+
 namespace inferclock::bindings {
 
 namespace {
@@ -123,6 +125,25 @@ void register_engine(py::module_& m) {
             },
             py::arg("set"), py::arg("name"), py::arg("array"),
             "Copy a numpy array into input set `set` (shape and dtype checked).")
+        .def(
+            "input_array",
+            [](const Engine& e, int set, const std::string& name) {
+                const ov::Tensor& t = e.input_tensor(set, name);
+                static const std::map<std::string, const char*> np_types{
+                    {"f32", "float32"}, {"f64", "float64"}, {"f16", "float16"},
+                    {"u8", "uint8"},    {"i8", "int8"},     {"i32", "int32"},
+                    {"i64", "int64"},   {"u16", "uint16"},  {"i16", "int16"},
+                    {"u32", "uint32"},  {"u64", "uint64"},  {"boolean", "bool"}};
+                const auto it = np_types.find(t.get_element_type().get_type_name());
+                if (it == np_types.end())
+                    throw py::type_error("no numpy type for element type " +
+                                         t.get_element_type().get_type_name());
+                std::vector<py::ssize_t> shape(t.get_shape().begin(), t.get_shape().end());
+                py::array out(py::dtype(it->second), shape);
+                std::memcpy(out.mutable_data(), t.data(), t.get_byte_size());
+                return out;
+            },
+            py::arg("set"), py::arg("name"), "A copy of an input set's tensor (for inspection).")
         .def(
             "first_inference",
             [](Engine& e) {

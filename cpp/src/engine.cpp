@@ -93,6 +93,11 @@ std::vector<std::string> available_devices() {
     }
 }
 
+namespace {
+std::mutex g_plugins_mu;
+std::map<std::string, std::string> g_plugins;  // device name -> library registered here
+}  // namespace
+
 void register_plugin(const std::string& library_path, const std::string& device_name) {
     if (device_name.empty() || device_name.find_first_of(":,. ") != std::string::npos)
         throw DeviceError("plugin device name must be a plain name like 'FPGA', got '" +
@@ -100,8 +105,16 @@ void register_plugin(const std::string& library_path, const std::string& device_
     if (!is_file(library_path))
         throw DeviceError("plugin library for device '" + device_name + "' not found: '" +
                           library_path + "' is not a file");
+    std::lock_guard<std::mutex> lk(g_plugins_mu);
+    auto it = g_plugins.find(device_name);
+    if (it != g_plugins.end()) {
+        if (it->second == library_path) return;  // same registration again: nothing to do
+        throw DeviceError("device '" + device_name + "' is already registered with '" +
+                          it->second + "'; cannot register '" + library_path + "' under it");
+    }
     try {
         core().register_plugin(library_path, device_name);
+        g_plugins[device_name] = library_path;
     } catch (const std::exception& e) {
         throw DeviceError("could not register plugin '" + library_path + "' as device '" +
                           device_name + "': " + ov_message(e));
@@ -237,6 +250,11 @@ Engine::Engine(EngineOptions opts) : opts_(std::move(opts)), source_(process_clo
         init_.read_ms = sw.ms();
     }
 
+    // The shapes as the model declares them, before the reshape (reported with each input).
+    std::map<std::string, std::string> declared;
+    for (const auto& in : model_->inputs())
+        declared[in.get_any_name()] = in.get_partial_shape().to_string();
+
     // reshape
     {
         Stopwatch sw(source_);
@@ -324,7 +342,7 @@ Engine::Engine(EngineOptions opts) : opts_(std::move(opts)), source_(process_clo
         PortInfo p;
         p.name = in.get_any_name();
         p.element_type = in.get_element_type().get_type_name();
-        p.partial_shape = in.get_partial_shape().to_string();
+        p.partial_shape = declared.count(p.name) ? declared[p.name] : in.get_partial_shape().to_string();
         for (auto d : in.get_shape()) p.shape.push_back(static_cast<int64_t>(d));
         inputs_.push_back(p);
     }
@@ -350,8 +368,15 @@ Engine::Engine(EngineOptions opts) : opts_(std::move(opts)), source_(process_clo
             const std::string msg = ov_message(e);
             std::string props;
             for (const auto& kv : opts_.properties) props += " " + kv.first + "=" + kv.second;
-            if (msg.find("Unsupported propert") != std::string::npos ||
-                msg.find("NotFound") != std::string::npos || msg.find("property") != std::string::npos)
+            // OpenVINO reports a bad property in many words; it names the key or the value.
+            bool about_config = msg.find("propert") != std::string::npos ||
+                                msg.find("Could not read") != std::string::npos ||
+                                msg.find("Unsupported") != std::string::npos;
+            for (const auto& kv : opts_.properties)
+                if ((kv.second.size() > 1 && msg.find(kv.second) != std::string::npos) ||
+                    msg.find(kv.first) != std::string::npos)
+                    about_config = true;
+            if (about_config && !opts_.properties.empty())
                 throw ConfigError("device '" + opts_.device + "' rejected the configuration {" +
                                   props + " }: " + msg);
             throw DeviceError("could not compile the model on '" + opts_.device + "': " + msg);
@@ -482,6 +507,17 @@ void Engine::set_input(int set, const std::string& name, const std::string& elem
         std::memcpy(t.data(), data, nbytes);
         return;
     }
+    std::vector<std::string> names;
+    for (const auto& p : inputs_) names.push_back(p.name);
+    throw ModelError("the model has no input '" + name + "'; inputs: " + join(names));
+}
+
+const ov::Tensor& Engine::input_tensor(int set, const std::string& name) const {
+    if (set < 0 || set >= static_cast<int>(sets_.size()))
+        throw ConfigError("input set " + std::to_string(set) + " out of range (0.." +
+                          std::to_string(sets_.size() - 1) + ")");
+    for (size_t i = 0; i < inputs_.size(); ++i)
+        if (inputs_[i].name == name) return sets_[set][i];
     std::vector<std::string> names;
     for (const auto& p : inputs_) names.push_back(p.name);
     throw ModelError("the model has no input '" + name + "'; inputs: " + join(names));

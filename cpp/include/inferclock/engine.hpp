@@ -82,6 +82,8 @@ public:
     // Copy user data into input set `set` of input `name` (validated: type and byte size).
     void set_input(int set, const std::string& name, const std::string& element_type,
                    const std::vector<int64_t>& shape, const void* data, size_t nbytes);
+    // The tensor of input `name` in input set `set` (for inspection).
+    const ov::Tensor& input_tensor(int set, const std::string& name) const;
     // Run the first (cold) inference again after user inputs were set; returns ms.
     double first_inference();
 

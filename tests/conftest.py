@@ -1,0 +1,99 @@
+"""Small OpenVINO models built in the tests (opset API, saved as IR under tmp dirs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _save(model: object, path: Path) -> Path:
+    import openvino as ov
+
+    ov.save_model(model, str(path), compress_to_fp16=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def matmul_model(model_dir: Path) -> Path:
+    """x[N,64] @ W[64,64] -> relu: a few microseconds."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([-1, 64], np.float32, name="x")
+    w = ops.constant(np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32))
+    return _save(ov.Model([ops.relu(ops.matmul(x, w, False, False))], [x], "matmul"), model_dir / "matmul.xml")
+
+
+@pytest.fixture(scope="session")
+def conv_model(model_dir: Path) -> Path:
+    """A small conv net with a dynamic batch: [N,3,32,32] -> conv/relu x2 -> pool -> fc."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(1)
+    x = ops.parameter([-1, 3, 32, 32], np.float32, name="image")
+    w1 = ops.constant(rng.standard_normal((16, 3, 3, 3)).astype(np.float32) * 0.1)
+    c1 = ops.relu(ops.convolution(x, w1, [1, 1], [1, 1], [1, 1], [1, 1]))
+    w2 = ops.constant(rng.standard_normal((32, 16, 3, 3)).astype(np.float32) * 0.1)
+    c2 = ops.relu(ops.convolution(c1, w2, [2, 2], [1, 1], [1, 1], [1, 1]))
+    pooled = ops.reduce_mean(c2, ops.constant(np.array([2, 3], dtype=np.int64)), False)
+    fc = ops.constant(rng.standard_normal((32, 10)).astype(np.float32))
+    out = ops.matmul(pooled, fc, False, False)
+    return _save(ov.Model([out], [x], "convnet"), model_dir / "convnet.xml")
+
+
+@pytest.fixture(scope="session")
+def two_input_model(model_dir: Path) -> Path:
+    """features f32[N,8] and ids i64[N,4] (an embedding lookup): outputs both paths."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(2)
+    feats = ops.parameter([-1, 8], np.float32, name="features")
+    ids = ops.parameter([-1, 4], np.int64, name="ids")
+    table = ops.constant(rng.standard_normal((10, 8)).astype(np.float32))
+    emb = ops.reduce_sum(ops.gather(table, ids, ops.constant(np.int64(0))), ops.constant(np.int64(1)), False)
+    out = ops.add(emb, feats)
+    return _save(ov.Model([out], [feats, ids], "two_inputs"), model_dir / "two_inputs.xml")
+
+
+@pytest.fixture(scope="session")
+def u8_model(model_dir: Path) -> Path:
+    """An image-like u8 input [N,3,8,8] converted to f32."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([-1, 3, 8, 8], np.uint8, name="pixels")
+    out = ops.reduce_mean(ops.convert(x, "f32"), ops.constant(np.array([1, 2, 3], dtype=np.int64)), False)
+    return _save(ov.Model([out], [x], "u8"), model_dir / "u8.xml")
+
+
+@pytest.fixture(scope="session")
+def no_batch_model(model_dir: Path) -> Path:
+    """A rank-1 input [16]: no batch dimension."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([16], np.float32, name="vec")
+    return _save(ov.Model([ops.relu(x)], [x], "nobatch"), model_dir / "nobatch.xml")
+
+
+@pytest.fixture(scope="session")
+def slow_model(model_dir: Path) -> Path:
+    """A MatMul chain of about a millisecond, for interrupt and GIL tests."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(3)
+    x = ops.parameter([-1, 512], np.float32, name="x")
+    h = x
+    for _ in range(8):
+        h = ops.relu(ops.matmul(h, ops.constant(rng.standard_normal((512, 512)).astype(np.float32) * 0.05), False, False))
+    return _save(ov.Model([h], [x], "slow"), model_dir / "slow.xml")

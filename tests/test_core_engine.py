@@ -1,0 +1,91 @@
+"""The raw C++ engine: construction, inputs, loops, config, runtime graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inferclock import _core
+
+
+def test_engine_latency_loop_fills_the_buffer(matmul_model: Path) -> None:
+    e = _core.Engine(str(matmul_model), "CPU", 2, {}, {"INFERENCE_PRECISION_HINT": "f32"})
+    t = e.init_times
+    assert t["read_ms"] > 0 and t["compile_ms"] > 0 and t["first_infer_ms"] > 0
+    assert t["cache"] == "off"
+    assert e.inputs[0]["shape"] == [2, 64]
+    assert e.inputs[0]["partial_shape"] == "[?,64]"
+    buf = np.zeros(100, dtype=np.int64)
+    done, interrupted = e.run_sync(buf, 10, 50)
+    assert (done, interrupted) == (50, False)
+    assert np.all(buf[10:60] > 0) and np.all(buf[:10] == 0) and np.all(buf[60:] == 0)
+    with pytest.raises(ValueError, match="outside the buffer"):
+        e.run_sync(buf, 90, 20)
+
+
+def test_engine_async_collects_completions(matmul_model: Path) -> None:
+    e = _core.Engine(str(matmul_model), "CPU", 1, {}, {"PERFORMANCE_HINT": "THROUGHPUT"}, "", 3)
+    assert e.num_requests == 3
+    e.async_start()
+    try:
+        lat, end, interrupted = e.async_collect(200, 5.0)
+    finally:
+        e.async_stop()
+    assert not interrupted
+    assert lat.size >= 200 and lat.size == end.size
+    assert np.all(lat > 0)
+    assert np.all(np.diff(end.astype(np.float64)) >= 0), "completions come in completion order"
+    assert int(end[0]) > e.async_start_tick
+
+
+def test_generated_inputs_respect_their_types(two_input_model: Path, u8_model: Path) -> None:
+    e = _core.Engine(str(two_input_model), "CPU", 3, input_sets=2, seed=7)
+    feats = e.input_array(0, "features")
+    ids = e.input_array(1, "ids")
+    assert feats.dtype == np.float32 and feats.shape == (3, 8)
+    assert 0.0 <= feats.min() and feats.max() < 1.0
+    assert ids.dtype == np.int64 and ids.shape == (3, 4)
+    assert ids.min() >= 0 and ids.max() <= 9
+    assert not np.array_equal(e.input_array(0, "features"), e.input_array(1, "features"))
+    again = _core.Engine(str(two_input_model), "CPU", 3, input_sets=2, seed=7)
+    assert np.array_equal(again.input_array(1, "ids"), ids), "seeded"
+    px = _core.Engine(str(u8_model), "CPU", 2).input_array(0, "pixels")
+    assert px.dtype == np.uint8 and px.max() > 200 and px.min() < 50
+
+
+def test_set_input_is_validated(two_input_model: Path) -> None:
+    e = _core.Engine(str(two_input_model), "CPU", 2, input_sets=1)
+    ids = np.full((2, 4), 3, dtype=np.int64)
+    e.set_input(0, "ids", ids)
+    assert np.array_equal(e.input_array(0, "ids"), ids)
+    with pytest.raises(_core.ModelError, match=r"takes shape \[2,4\], got \[2,5\]"):
+        e.set_input(0, "ids", np.zeros((2, 5), dtype=np.int64))
+    with pytest.raises(_core.ModelError, match="takes i64, got f32"):
+        e.set_input(0, "ids", np.zeros((2, 4), dtype=np.float32))
+    with pytest.raises(_core.ModelError, match="inputs: features, ids"):
+        e.set_input(0, "nope", ids)
+
+
+def test_config_and_runtime_ops(conv_model: Path) -> None:
+    e = _core.Engine(str(conv_model), "CPU", 1, {}, {"INFERENCE_PRECISION_HINT": "f32"})
+    cfg = e.config()
+    for key in ("NUM_STREAMS", "INFERENCE_NUM_THREADS", "OPTIMAL_NUMBER_OF_INFER_REQUESTS",
+                "INFERENCE_PRECISION_HINT", "EXECUTION_DEVICES"):
+        assert key in cfg
+    assert cfg["INFERENCE_PRECISION_HINT"] == "f32"
+    ops = e.runtime_ops()
+    convs = [o for o in ops if o.get("layerType") == "Convolution"]
+    assert convs and all("primitiveType" in o for o in convs)
+
+
+def test_devices_and_checks() -> None:
+    assert "CPU" in _core.available_devices()
+    _core.check_device("CPU")
+    _core.check_device("HETERO:CPU")
+    _core.check_device("AUTO")
+    with pytest.raises(_core.DeviceError, match="FPGA.*Devices present: CPU"):
+        _core.check_device("HETERO:FPGA,CPU")
+    with pytest.raises(_core.DeviceError, match="NOPE"):
+        _core.check_device("NOPE")

@@ -1,0 +1,156 @@
+"""ic.run on small models built in the tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import inferclock as ic
+
+
+def test_latency_mode(matmul_model: Path) -> None:
+    r = ic.run(str(matmul_model), iterations=300, warmup=20)
+    assert r.latencies_ns.dtype == np.int64 and len(r.latencies_ns) == 300
+    assert r.latency.n == 300 and r.warmup_ns.size == 20
+    assert r.stop_reason == "iterations" and not r.interrupted
+    assert r.mode == "latency" and r.requests == 1
+    assert r.latency.median_ns == pytest.approx(np.median(r.latencies_ns))
+    assert r.throughput == pytest.approx(1e9 / r.latencies_ns.mean())
+    assert r.init.read_ms > 0 and r.init.compile_ms > 0 and r.init.first_infer_ms > 0
+    assert r.config["PERFORMANCE_HINT"] == "LATENCY"
+    assert r.config["INFERENCE_PRECISION_HINT"] == "f32"
+    assert r.precision_executed == "f32"
+    assert r.macs == 64 * 64
+    assert not r.isolated and r.cpus is None
+    row = r.to_dict()
+    assert row["n"] == 300 and row["latency_ci95_low_ns"] <= row["latency_median_ns"]
+    assert "PERFORMANCE_HINT=LATENCY" in r.summary()
+
+
+def test_throughput_mode(conv_model: Path) -> None:
+    r = ic.run(str(conv_model), mode="throughput", batch_size=4, iterations=200, warmup=10, requests=3)
+    assert len(r.latencies_ns) == 200
+    assert r.requests == 3 and r.config["PERFORMANCE_HINT"] == "THROUGHPUT"
+    assert r.inputs[0]["shape"] == [4, 3, 32, 32]
+    # samples per second over the window: between what one request and all three could do
+    per_inference_s = np.median(r.latencies_ns) / 1e9
+    assert 0.5 * 4 / per_inference_s < r.throughput < 3.5 * 4 / per_inference_s
+
+
+def test_adaptive_stop_and_duration(matmul_model: Path) -> None:
+    r = ic.run(str(matmul_model), target_ci=0.02, max_time=3.0)
+    assert r.stop_reason in ("target_ci", "max_time")
+    r = ic.run(str(matmul_model), duration=0.2, warmup=0.05)
+    assert r.stop_reason == "duration" and 0.2 <= r.elapsed_s < 1.0
+
+
+def test_batch_reshape(conv_model: Path) -> None:
+    for b in (1, 3):
+        r = ic.run(str(conv_model), batch_size=b, iterations=5, warmup=1)
+        assert r.inputs[0]["shape"] == [b, 3, 32, 32]
+        assert r.batch_size == b
+
+
+def test_two_inputs_and_user_arrays(two_input_model: Path) -> None:
+    feats = np.ones((2, 8), dtype=np.float32)
+    ids = np.zeros((2, 4), dtype=np.int64)
+    r = ic.run(str(two_input_model), batch_size=2, iterations=20, warmup=2,
+               inputs={"features": feats, "ids": ids})
+    assert r.n == 20
+    with pytest.raises(ic.ModelError, match="shape"):
+        ic.run(str(two_input_model), batch_size=2, iterations=5,
+               inputs={"features": np.ones((3, 8), np.float32), "ids": ids})
+    with pytest.raises(ic.ModelError, match="takes i64, got i32"):
+        ic.run(str(two_input_model), batch_size=2, iterations=5,
+               inputs={"features": feats, "ids": ids.astype(np.int32)})
+
+
+def test_ov_model_object_is_accepted() -> None:
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([1, 16], np.float32, name="x")
+    m = ov.Model([ops.relu(x)], [x], "tiny_relu")
+    r = ic.run(m, iterations=10, warmup=1)
+    assert r.model == "tiny_relu" and r.n == 10
+
+
+def test_builtin_name_is_accepted() -> None:
+    r = ic.run("mobilenet_v2", iterations=3, warmup=1)
+    assert r.model == "mobilenet_v2" and r.macs and r.macs > 2.9e8
+
+
+def test_sigint_ends_a_long_run_with_a_partial_result(slow_model: Path) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    for mode in ("latency", "throughput"):
+        timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+        t0 = time.monotonic()
+        timer.start()
+        r = ic.run(str(slow_model), mode=mode, batch_size=4, warmup=0.1, duration=60.0)
+        took = time.monotonic() - t0
+        timer.join()
+        assert r.interrupted and r.stop_reason == "interrupted"
+        assert r.n > 0
+        assert took < 1.0 + 1.0 + 1.0, f"{mode}: stopped {took - 1.0:.2f} s after SIGINT (+ compile)"
+
+
+def test_gil_is_released_during_run(slow_model: Path) -> None:
+    counter = [0]
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            counter[0] += 1
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        r = ic.run(str(slow_model), batch_size=4, warmup=0, duration=0.5)
+        during = counter[0]
+    finally:
+        stop.set()
+        t.join()
+    assert r.n > 0
+    assert during > 10_000, f"the other thread only got to {during}"
+
+
+def test_pinned_run_goes_to_a_worker(matmul_model: Path) -> None:
+    cpu = min(os.sched_getaffinity(0))
+    r = ic.run(str(matmul_model), cpus=[cpu], iterations=50, warmup=5)
+    assert r.isolated and r.cpus == [cpu]
+    assert r.config["INFERENCE_NUM_THREADS"] == "1"
+    assert r.n == 50
+    assert os.sched_getaffinity(0) != {cpu} or len(os.sched_getaffinity(0)) == 1
+
+
+def test_registered_plugin_under_another_name(matmul_model: Path) -> None:
+    import openvino
+
+    lib = Path(openvino.__file__).parent / "libs" / "libopenvino_intel_cpu_plugin.so"
+    ic.register_plugin(lib, "TESTCPU")
+    assert "TESTCPU" in ic.devices()
+    r = ic.run(str(matmul_model), device="TESTCPU", iterations=20, warmup=2)
+    assert r.n == 20 and r.device == "TESTCPU"
+    r = ic.run(str(matmul_model), device="HETERO:TESTCPU,CPU", iterations=20, warmup=2)
+    assert r.n == 20
+    # replayed in a worker process
+    r = ic.run(str(matmul_model), device="TESTCPU", iterations=10, warmup=1, isolate=True)
+    assert r.isolated and r.n == 10
+
+
+def test_strict_precision_is_checked(conv_model: Path) -> None:
+    flags = Path("/proc/cpuinfo").read_text()
+    if "avx512_fp16" in flags or "amx_fp16" in flags:
+        pytest.skip("this CPU runs f16")
+    with pytest.raises(ic.PrecisionError, match="requested f16"):
+        ic.run(str(conv_model), precision="f16", iterations=5)
+    with pytest.warns(ic.PrecisionWarning):
+        r = ic.run(str(conv_model), precision="f16", iterations=5, strict=False)
+    assert r.precision_requested == "f16" and r.precision_executed in ("bf16", "f32")
