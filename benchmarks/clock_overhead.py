@@ -13,10 +13,10 @@ import time
 import timeit
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from _common import machine, table, today  # noqa: E402
+from _common import machine, table, today
 
-import inferclock as ic  # noqa: E402
-from inferclock import _core  # noqa: E402
+import inferclock as ic
+from inferclock import _core
 
 ROUNDS = 7
 N_CORE = 1_000_000
@@ -35,9 +35,19 @@ def per_read_python(fn: object, n: int) -> float:
 def main() -> None:
     clk = ic.clock()
     ns_per_tick = 1e9 / clk.frequency_hz
-    res: dict[str, list[float]] = {k: [] for k in (
-        "core_start", "core_stop", "py_now", "perf_counter_ns", "monotonic_ns",
-        "measure_call", "timeit_call", "measure_median")}
+    res: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "core_start",
+            "core_stop",
+            "py_now",
+            "perf_counter_ns",
+            "monotonic_ns",
+            "measure_call",
+            "timeit_call",
+            "measure_median",
+        )
+    }
     for _ in range(ROUNDS):  # interleaved so drift hits every contender alike
         res["core_start"].append(_core.read_cost_loop(N_CORE, "start") * ns_per_tick / N_CORE)
         res["core_stop"].append(_core.read_cost_loop(N_CORE, "stop") * ns_per_tick / N_CORE)

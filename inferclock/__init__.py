@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 try:
-    from inferclock import _core  # noqa: F401  (RPATH finds the openvino wheel's libs)
+    from inferclock import _core
 except ImportError as _e:  # openvino installed in another site dir than inferclock
     if "libopenvino" not in str(_e):
         raise

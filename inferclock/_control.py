@@ -69,7 +69,9 @@ def make_rule(
     """Check the user's stopping arguments; ValueError/TypeError naming the bad one."""
     if isinstance(warmup, str):
         if warmup != "auto":
-            raise ValueError(f'warmup must be "auto", a count (int) or seconds (float), got {warmup!r}')
+            raise ValueError(
+                f'warmup must be "auto", a count (int) or seconds (float), got {warmup!r}'
+            )
     elif _is_int(warmup):
         if warmup < 0:
             raise ValueError(f"warmup count must be >= 0, got {warmup}")
@@ -176,8 +178,10 @@ def _warm(
             win = warm.run(size)
             if warm.short:
                 return warm, False
-            if prev is not None and prev.size >= _MIN_WINDOW and stats.windows_agree(
-                prev, win, WARMUP_TOLERANCE
+            if (
+                prev is not None
+                and prev.size >= _MIN_WINDOW
+                and stats.windows_agree(prev, win, WARMUP_TOLERANCE)
             ):
                 return warm, True
             if warm.wall >= rule.warmup_cap_s:
@@ -224,7 +228,9 @@ def _drive(sample: Sampler, rule: StopRule, collectors: list[_Collector] | None 
         collectors.append(timed)
     per_call = warm.per_call_s()
     adaptive = rule.iterations is None and rule.duration is None
-    max_time = rule.max_time if rule.max_time is not None else (DEFAULT_MAX_TIME if adaptive else math.inf)
+    max_time = (
+        rule.max_time if rule.max_time is not None else (DEFAULT_MAX_TIME if adaptive else math.inf)
+    )
     reason: StopReason
     while True:
         chunk_s = max(_CHUNK_S, 0.05 * timed.wall)

@@ -144,7 +144,7 @@ def execute(spec: RunSpec) -> RunResult:
     lat_stats = (
         stats.summarize(latencies)
         if latencies.size
-        else stats.Stats(0, *(math.nan,) * 10, (math.nan, math.nan))  # type: ignore[arg-type]
+        else stats.Stats(0, *(math.nan,) * 10, (math.nan, math.nan))
     )
     if spec.mode == "latency":
         throughput = spec.batch_size * 1e9 / lat_stats.mean_ns if latencies.size else math.nan
@@ -166,7 +166,13 @@ def execute(spec: RunSpec) -> RunResult:
         warmup_ns=clk.to_ns(driven.warmup),
         latency=lat_stats,
         throughput=throughput,
-        init=InitTimes(**init),
+        init=InitTimes(
+            read_ms=float(init["read_ms"]),
+            reshape_ms=float(init["reshape_ms"]),
+            compile_ms=float(init["compile_ms"]),
+            first_infer_ms=float(init["first_infer_ms"]),
+            cache=str(init["cache"]),
+        ),
         config=config,
         inputs=list(engine.inputs),
         socket=spec.socket,
@@ -229,5 +235,7 @@ def properties_for(
     if threads is not None:
         props["INFERENCE_NUM_THREADS"] = str(threads)
     for k, v in (extra or {}).items():
-        props[str(k)] = v if isinstance(v, str) else str(v).upper() if isinstance(v, bool) else str(v)
+        props[str(k)] = (
+            v if isinstance(v, str) else str(v).upper() if isinstance(v, bool) else str(v)
+        )
     return props

@@ -50,10 +50,9 @@ def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     (``~/.cache/inferclock``)."""
     if cache_dir is not None:
         return Path(cache_dir)
-    if env := os.environ.get("INFERCLOCK_CACHE_DIR"):
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "inferclock"
+    from inferclock.models._cache import cache_dir as user_cache_dir
+
+    return user_cache_dir()
 
 
 def _model_files(path: Path) -> list[Path]:

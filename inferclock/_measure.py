@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _core, _control, stats
+from inferclock import _control, _core, stats
 from inferclock._clock import clock
 
 
@@ -54,9 +55,13 @@ def _pinned_thread(cpus: Iterable[int] | None) -> Iterator[list[int] | None]:
     if cpus is None:
         yield None
         return
-    from inferclock._topology import pin
+    from inferclock._topology import PinningWarning, pin
 
-    with pin(cpus=list(cpus), scope="thread"):
+    # The warning is about OpenVINO's CPU map; this pin is for a Python callable's thread.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PinningWarning)
+        guard = pin(cpus=list(cpus), scope="thread")
+    with guard:
         yield sorted(os.sched_getaffinity(0))
 
 

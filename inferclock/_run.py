@@ -56,9 +56,9 @@ def _is_int(x: object) -> bool:
 def _positive_int(name: str, value: object, allow_none: bool = True) -> int | None:
     if value is None and allow_none:
         return None
-    if not _is_int(value) or int(value) < 1:  # type: ignore[call-overload]
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or int(value) < 1:
         raise _core.ConfigError(f"{name} must be a positive integer or None, got {value!r}")
-    return int(value)  # type: ignore[call-overload]
+    return int(value)
 
 
 def file_sha256(path: Path) -> str | None:
@@ -101,9 +101,8 @@ def resolve_model(model: Any, tmpdir: str | None = None) -> tuple[str, Path]:
         xml = Path(d) / "model.xml"
         ov.save_model(model, str(xml), compress_to_fp16=False)
         return model.get_friendly_name() or "model", xml
-    raise TypeError(
-        f"model must be a path, a built-in model name or an openvino.Model, got {type(model).__name__}"
-    )
+    kind = type(model).__name__
+    raise TypeError(f"model must be a path, a built-in model name or an openvino.Model, got {kind}")
 
 
 def _normalize_inputs(
@@ -298,11 +297,33 @@ def run(
     """
     with tempfile.TemporaryDirectory(prefix="inferclock-run-") as workdir:
         spec = prepare(
-            model, device, batch_size, precision, mode, warmup, iterations, duration,
-            target_ci, socket, cpus, streams, threads, requests, shapes, inputs, seed,
-            min_time=min_time, max_time=max_time, hint=hint, strict=strict,
-            properties=properties, cache_dir=cache_dir, input_sets=input_sets,
-            calibration=calibration, isolate=isolate, workdir=workdir,
+            model,
+            device,
+            batch_size,
+            precision,
+            mode,
+            warmup,
+            iterations,
+            duration,
+            target_ci,
+            socket,
+            cpus,
+            streams,
+            threads,
+            requests,
+            shapes,
+            inputs,
+            seed,
+            min_time=min_time,
+            max_time=max_time,
+            hint=hint,
+            strict=strict,
+            properties=properties,
+            cache_dir=cache_dir,
+            input_sets=input_sets,
+            calibration=calibration,
+            isolate=isolate,
+            workdir=workdir,
         )
         if spec.isolated:
             from inferclock._worker import run_in_worker
@@ -311,7 +332,9 @@ def run(
         return execute(spec)
 
 
-def _macs(path: Path, batch: int, shapes: dict[str, list[int]]) -> tuple[int | None, dict[str, int] | None]:
+def _macs(
+    path: Path, batch: int, shapes: dict[str, list[int]]
+) -> tuple[int | None, dict[str, int] | None]:
     """MACs per inference at this batch and per op (for the precision summary); None if the
     model cannot be counted (e.g. other dynamic dims)."""
     from inferclock import models
@@ -324,4 +347,12 @@ def _macs(path: Path, batch: int, shapes: dict[str, list[int]]) -> tuple[int | N
     return (total or None), {k: op.macs for k, op in by_op.items()}
 
 
-__all__ = ["MODES", "devices", "prepare", "register_plugin", "register_plugins_xml", "resolve_model", "run"]
+__all__ = [
+    "MODES",
+    "devices",
+    "prepare",
+    "register_plugin",
+    "register_plugins_xml",
+    "resolve_model",
+    "run",
+]

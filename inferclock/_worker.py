@@ -1,7 +1,8 @@
 """Fresh worker processes: pin before OpenVINO starts, contain crashes, bring results back.
 
-A worker is a new interpreter (``python -m inferclock._worker SPEC OUT``), never a fork of a
-process where OpenVINO's threads already run. The spec and the outcome travel as pickles in a
+A worker is a new interpreter (``python -c <boot> ROOT SPEC OUT``, importing inferclock from
+the same place as this process), never a fork of a process where OpenVINO's threads already
+run. The spec and the outcome travel as pickles in a
 private temporary directory.
 """
 
@@ -37,13 +38,34 @@ def _error_class(name: str) -> type[BaseException]:
     cls = getattr(inferclock, name, None) or getattr(_core, name, None)
     if isinstance(cls, type) and issubclass(cls, BaseException):
         return cls
-    builtin = getattr(__builtins__, name, None) if not isinstance(__builtins__, dict) else __builtins__.get(name)
+    builtin = (
+        getattr(__builtins__, name, None)
+        if not isinstance(__builtins__, dict)
+        else __builtins__.get(name)
+    )
     if isinstance(builtin, type) and issubclass(builtin, Exception):
         return builtin
     return _core.InferclockError
 
 
-def start(spec: RunSpec, workdir: Path, new_session: bool = False) -> tuple[subprocess.Popen[bytes], Path, Path]:
+# The worker must import the very inferclock this process runs (not a source tree that
+# happens to be its working directory, where `python -m` would look first).
+_BOOT = (
+    "import sys; root = sys.argv[1]; "
+    "sys.path[:] = [root] + [p for p in sys.path if p not in ('', '.', root)]; "
+    "from inferclock._worker import _main; sys.exit(_main(sys.argv[2], sys.argv[3]))"
+)
+
+
+def _package_root() -> str:
+    import inferclock
+
+    return str(Path(inferclock.__file__).resolve().parent.parent)
+
+
+def start(
+    spec: RunSpec, workdir: Path, new_session: bool = False
+) -> tuple[subprocess.Popen[bytes], Path, Path]:
     """Start a worker for ``spec``; returns (process, outcome path, stderr path)."""
     spec_path = workdir / "spec.pickle"
     out_path = workdir / "outcome.pickle"
@@ -52,7 +74,7 @@ def start(spec: RunSpec, workdir: Path, new_session: bool = False) -> tuple[subp
         pickle.dump(spec, f, protocol=pickle.HIGHEST_PROTOCOL)
     err = open(err_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "inferclock._worker", str(spec_path), str(out_path)],
+        [sys.executable, "-c", _BOOT, _package_root(), str(spec_path), str(out_path)],
         stdin=subprocess.DEVNULL,
         stdout=err,
         stderr=err,
@@ -114,7 +136,9 @@ def run_in_worker(spec: RunSpec, timeout: float | None = None) -> RunResult:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-                raise WorkerCrash(f"the run took longer than {timeout} s and was killed", "timeout") from None
+                raise WorkerCrash(
+                    f"the run took longer than {timeout} s and was killed", "timeout"
+                ) from None
             except KeyboardInterrupt:
                 continue  # the worker got the same Ctrl-C and is finishing its partial result
         return finish(proc, out, err)
@@ -131,11 +155,13 @@ def _main(spec_path: str, out_path: str) -> int:
                 from inferclock._topology import pin
 
                 # Before OpenVINO's CPU plugin starts: it reads this mask once.
-                pin(socket=spec.socket, cpus=list(spec.cpus) if spec.cpus else None, scope="process")
+                pin(
+                    socket=spec.socket, cpus=list(spec.cpus) if spec.cpus else None, scope="process"
+                )
             from inferclock._engine import execute
 
             outcome["result"] = execute(spec)
-        except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
+        except BaseException as e:
             outcome["error"] = (type(e).__name__, str(e))
         outcome["warnings"] = [(w.category.__name__, str(w.message)) for w in caught]
     tmp = out_path + ".tmp"

@@ -51,7 +51,9 @@ def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int]:
         cdf = 0.0
         j = 0
         for k in range(n // 2 + 1):
-            cdf += math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + log_half_n)
+            cdf += math.exp(
+                math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + log_half_n
+            )
             if 2.0 * cdf > alpha:
                 break
             j = k + 1
@@ -65,23 +67,44 @@ def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int]:
 
 def _normal_quantile(p: float) -> float:
     # Acklam's rational approximation (|error| < 1.2e-9), enough for ranks.
-    a = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
-         1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)
-    b = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
-         6.680131188771972e01, -1.328068155288572e01)
-    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
-         -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)
+    a = (
+        -3.969683028665376e01,
+        2.209460984245205e02,
+        -2.759285104469687e02,
+        1.383577518672690e02,
+        -3.066479806614716e01,
+        2.506628277459239e00,
+    )
+    b = (
+        -5.447609879822406e01,
+        1.615858368580409e02,
+        -1.556989798598866e02,
+        6.680131188771972e01,
+        -1.328068155288572e01,
+    )
+    c = (
+        -7.784894002430293e-03,
+        -3.223964580411365e-01,
+        -2.400758277161838e00,
+        -2.549732539343734e00,
+        4.374664141464968e00,
+        2.938163982698783e00,
+    )
     d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
     if p < 0.02425:
         q = math.sqrt(-2 * math.log(p))
         return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
-            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1
+        )
     if p > 1 - 0.02425:
         return -_normal_quantile(1 - p)
     q = p - 0.5
     r = q * q
-    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (
-        ((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+    return (
+        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
+        * q
+        / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+    )
 
 
 def median_ci(samples: npt.ArrayLike, confidence: float = 0.95) -> tuple[float, float]:
@@ -111,7 +134,7 @@ def ci_halfwidth_ratio(samples: npt.ArrayLike, confidence: float = 0.95) -> floa
 
 def windows_agree(a: npt.ArrayLike, b: npt.ArrayLike, tolerance: float) -> bool:
     """True when the medians of two windows are within ``tolerance`` (relative) of each other."""
-    ma, mb = float(np.median(a)), float(np.median(b))
+    ma, mb = float(np.median(np.asarray(a))), float(np.median(np.asarray(b)))
     return abs(ma - mb) <= tolerance * max(ma, mb)
 
 

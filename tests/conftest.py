@@ -28,7 +28,10 @@ def matmul_model(model_dir: Path) -> Path:
 
     x = ops.parameter([-1, 64], np.float32, name="x")
     w = ops.constant(np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32))
-    return _save(ov.Model([ops.relu(ops.matmul(x, w, False, False))], [x], "matmul"), model_dir / "matmul.xml")
+    return _save(
+        ov.Model([ops.relu(ops.matmul(x, w, False, False))], [x], "matmul"),
+        model_dir / "matmul.xml",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +62,9 @@ def two_input_model(model_dir: Path) -> Path:
     feats = ops.parameter([-1, 8], np.float32, name="features")
     ids = ops.parameter([-1, 4], np.int64, name="ids")
     table = ops.constant(rng.standard_normal((10, 8)).astype(np.float32))
-    emb = ops.reduce_sum(ops.gather(table, ids, ops.constant(np.int64(0))), ops.constant(np.int64(1)), False)
+    emb = ops.reduce_sum(
+        ops.gather(table, ids, ops.constant(np.int64(0))), ops.constant(np.int64(1)), False
+    )
     out = ops.add(emb, feats)
     return _save(ov.Model([out], [feats, ids], "two_inputs"), model_dir / "two_inputs.xml")
 
@@ -71,7 +76,9 @@ def u8_model(model_dir: Path) -> Path:
     import openvino.opset13 as ops
 
     x = ops.parameter([-1, 3, 8, 8], np.uint8, name="pixels")
-    out = ops.reduce_mean(ops.convert(x, "f32"), ops.constant(np.array([1, 2, 3], dtype=np.int64)), False)
+    out = ops.reduce_mean(
+        ops.convert(x, "f32"), ops.constant(np.array([1, 2, 3], dtype=np.int64)), False
+    )
     return _save(ov.Model([out], [x], "u8"), model_dir / "u8.xml")
 
 
@@ -95,5 +102,12 @@ def slow_model(model_dir: Path) -> Path:
     x = ops.parameter([-1, 512], np.float32, name="x")
     h = x
     for _ in range(8):
-        h = ops.relu(ops.matmul(h, ops.constant(rng.standard_normal((512, 512)).astype(np.float32) * 0.05), False, False))
+        h = ops.relu(
+            ops.matmul(
+                h,
+                ops.constant(rng.standard_normal((512, 512)).astype(np.float32) * 0.05),
+                False,
+                False,
+            )
+        )
     return _save(ov.Model([h], [x], "slow"), model_dir / "slow.xml")

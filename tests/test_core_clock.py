@@ -41,7 +41,9 @@ def test_frequency_agrees_with_independent_one_second_measurement() -> None:
     bound_ppm = (w0 + w1) / 2 / (m1 - m0) * 1e6
     ppm = abs(independent - cal.frequency_hz) / cal.frequency_hz * 1e6
     assert bound_ppm < 1.0, f"test brackets too wide to judge: {bound_ppm:.2f} ppm"
-    assert ppm <= 2.0, f"calibrated {cal.frequency_hz:.1f} Hz vs {independent:.1f} Hz: {ppm:.2f} ppm"
+    assert ppm <= 2.0, (
+        f"calibrated {cal.frequency_hz:.1f} Hz vs {independent:.1f} Hz: {ppm:.2f} ppm"
+    )
 
 
 @pytest.mark.parametrize("ns", [1_000_000, 10_000_000])

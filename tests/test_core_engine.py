@@ -71,8 +71,13 @@ def test_set_input_is_validated(two_input_model: Path) -> None:
 def test_config_and_runtime_ops(conv_model: Path) -> None:
     e = _core.Engine(str(conv_model), "CPU", 1, {}, {"INFERENCE_PRECISION_HINT": "f32"})
     cfg = e.config()
-    for key in ("NUM_STREAMS", "INFERENCE_NUM_THREADS", "OPTIMAL_NUMBER_OF_INFER_REQUESTS",
-                "INFERENCE_PRECISION_HINT", "EXECUTION_DEVICES"):
+    for key in (
+        "NUM_STREAMS",
+        "INFERENCE_NUM_THREADS",
+        "OPTIMAL_NUMBER_OF_INFER_REQUESTS",
+        "INFERENCE_PRECISION_HINT",
+        "EXECUTION_DEVICES",
+    ):
         assert key in cfg
     assert cfg["INFERENCE_PRECISION_HINT"] == "f32"
     ops = e.runtime_ops()
@@ -85,7 +90,7 @@ def test_devices_and_checks() -> None:
     _core.check_device("CPU")
     _core.check_device("HETERO:CPU")
     _core.check_device("AUTO")
-    with pytest.raises(_core.DeviceError, match="FPGA.*Devices present: CPU"):
+    with pytest.raises(_core.DeviceError, match=r"FPGA.*Devices present: CPU"):
         _core.check_device("HETERO:FPGA,CPU")
     with pytest.raises(_core.DeviceError, match="NOPE"):
         _core.check_device("NOPE")

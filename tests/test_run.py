@@ -34,7 +34,9 @@ def test_latency_mode(matmul_model: Path) -> None:
 
 
 def test_throughput_mode(conv_model: Path) -> None:
-    r = ic.run(str(conv_model), mode="throughput", batch_size=4, iterations=200, warmup=10, requests=3)
+    r = ic.run(
+        str(conv_model), mode="throughput", batch_size=4, iterations=200, warmup=10, requests=3
+    )
     assert len(r.latencies_ns) == 200
     assert r.requests == 3 and r.config["PERFORMANCE_HINT"] == "THROUGHPUT"
     assert r.inputs[0]["shape"] == [4, 3, 32, 32]
@@ -60,15 +62,28 @@ def test_batch_reshape(conv_model: Path) -> None:
 def test_two_inputs_and_user_arrays(two_input_model: Path) -> None:
     feats = np.ones((2, 8), dtype=np.float32)
     ids = np.zeros((2, 4), dtype=np.int64)
-    r = ic.run(str(two_input_model), batch_size=2, iterations=20, warmup=2,
-               inputs={"features": feats, "ids": ids})
+    r = ic.run(
+        str(two_input_model),
+        batch_size=2,
+        iterations=20,
+        warmup=2,
+        inputs={"features": feats, "ids": ids},
+    )
     assert r.n == 20
     with pytest.raises(ic.ModelError, match="shape"):
-        ic.run(str(two_input_model), batch_size=2, iterations=5,
-               inputs={"features": np.ones((3, 8), np.float32), "ids": ids})
+        ic.run(
+            str(two_input_model),
+            batch_size=2,
+            iterations=5,
+            inputs={"features": np.ones((3, 8), np.float32), "ids": ids},
+        )
     with pytest.raises(ic.ModelError, match="takes i64, got i32"):
-        ic.run(str(two_input_model), batch_size=2, iterations=5,
-               inputs={"features": feats, "ids": ids.astype(np.int32)})
+        ic.run(
+            str(two_input_model),
+            batch_size=2,
+            iterations=5,
+            inputs={"features": feats, "ids": ids.astype(np.int32)},
+        )
 
 
 def test_ov_model_object_is_accepted() -> None:
@@ -98,7 +113,9 @@ def test_sigint_ends_a_long_run_with_a_partial_result(slow_model: Path) -> None:
         timer.join()
         assert r.interrupted and r.stop_reason == "interrupted"
         assert r.n > 0
-        assert took < 1.0 + 1.0 + 1.0, f"{mode}: stopped {took - 1.0:.2f} s after SIGINT (+ compile)"
+        assert took < 1.0 + 1.0 + 1.0, (
+            f"{mode}: stopped {took - 1.0:.2f} s after SIGINT (+ compile)"
+        )
 
 
 def test_gil_is_released_during_run(slow_model: Path) -> None:

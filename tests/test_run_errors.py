@@ -19,18 +19,34 @@ CASES = {
     "directory": ("ic.run('{d}')", "ModelError", "directory"),
     "unknown_device": ("ic.run('{m}', device='XPU9')", "DeviceError", "Devices present"),
     "fpga_without_plugin": ("ic.run('{m}', device='HETERO:FPGA,CPU')", "DeviceError", "register"),
-    "plugin_path_missing": ("ic.register_plugin('/nonexistent/libplugin.so', 'FPGA')", "DeviceError", "not found"),
+    "plugin_path_missing": (
+        "ic.register_plugin('/nonexistent/libplugin.so', 'FPGA')",
+        "DeviceError",
+        "not found",
+    ),
     "batch_zero": ("ic.run('{m}', batch_size=0)", "ConfigError", "batch_size"),
     "batch_negative": ("ic.run('{m}', batch_size=-1)", "ConfigError", "batch_size"),
     "batch_float": ("ic.run('{m}', batch_size=2.5)", "ConfigError", "batch_size"),
     "batch_without_batch_dim": ("ic.run('{nb}', batch_size=2)", "ModelError", "no batch dimension"),
-    "wrong_shape": ("ic.run('{m}', inputs={{'x': np.zeros((1, 65), np.float32)}})", "ModelError", "shape"),
-    "wrong_dtype": ("ic.run('{m}', inputs={{'x': np.zeros((1, 64), np.float64)}})", "ModelError", "takes f32"),
+    "wrong_shape": (
+        "ic.run('{m}', inputs={{'x': np.zeros((1, 65), np.float32)}})",
+        "ModelError",
+        "shape",
+    ),
+    "wrong_dtype": (
+        "ic.run('{m}', inputs={{'x': np.zeros((1, 64), np.float64)}})",
+        "ModelError",
+        "takes f32",
+    ),
     "requests_zero": ("ic.run('{m}', requests=0)", "ConfigError", "requests"),
     "streams_negative": ("ic.run('{m}', streams=-1)", "ConfigError", "streams"),
     "unknown_precision": ("ic.run('{m}', precision='fp8')", "ConfigError", "f32, bf16"),
     "unknown_mode": ("ic.run('{m}', mode='fast')", "ConfigError", "latency, throughput"),
-    "bad_property": ("ic.run('{m}', properties={{'NUM_STREAMS': 'banana'}})", "ConfigError", "NUM_STREAMS"),
+    "bad_property": (
+        "ic.run('{m}', properties={{'NUM_STREAMS': 'banana'}})",
+        "ConfigError",
+        "NUM_STREAMS",
+    ),
 }
 
 
@@ -57,7 +73,8 @@ def test_bad_input_raises_a_typed_error(
             {call}
             print(json.dumps({{"raised": None}}))
         except Exception as e:
-            print(json.dumps({{"raised": type(e).__name__, "mro": [c.__name__ for c in type(e).__mro__], "msg": str(e)}}))
+            mro = [c.__name__ for c in type(e).__mro__]
+            print(json.dumps({{"raised": type(e).__name__, "mro": mro, "msg": str(e)}}))
     """)
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, f"process died ({p.returncode}): {p.stderr[-2000:]}"
