@@ -10,9 +10,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import machine, table, today  # noqa: E402
+from _common import machine, table, today
 
-import inferclock as ic  # noqa: E402
+import inferclock as ic
 
 
 def main() -> None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# Tests run from the repository root, whose inferclock/ has no compiled _core. Child Python
+# processes (workers, subprocess tests) must import the installed package, not that source
+# tree: PYTHONSAFEPATH keeps the working directory off their sys.path (Python 3.11+).
+os.environ["PYTHONSAFEPATH"] = "1"
 
 
 def _save(model: object, path: Path) -> Path:

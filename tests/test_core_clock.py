@@ -49,7 +49,9 @@ def test_frequency_agrees_with_independent_one_second_measurement() -> None:
 @pytest.mark.parametrize("ns", [1_000_000, 10_000_000])
 def test_busy_wait_measured_within_a_tenth_of_a_percent(ns: int) -> None:
     f = _core.calibration().frequency_hz
-    measured = sorted(_core.busy_wait_timed(ns) * 1e9 / f for _ in range(5))[2]
+    # The spin ends on a CLOCK_MONOTONIC_RAW deadline, so it never runs short; a preemption
+    # right at the deadline only makes it long. The shortest of several is the clean one.
+    measured = min(_core.busy_wait_timed(ns) * 1e9 / f for _ in range(7))
     assert abs(measured - ns) <= ns * 1e-3, f"{ns} ns spin measured as {measured:.0f} ns"
 
 
