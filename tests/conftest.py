@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ import pytest
 # processes (workers, subprocess tests) must import the installed package, not that source
 # tree: PYTHONSAFEPATH keeps the working directory off their sys.path (Python 3.11+).
 os.environ["PYTHONSAFEPATH"] = "1"
+# Shared test helpers (tests/synthetic.py) import as plain modules.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 def _save(model: object, path: Path) -> Path:
