@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-# ---- synthetic rows (same shape ic.run/sweep write; see notes/schema.md) ----
 from synthetic import HEADER, lognormal_ns, make_row, write_table
 
 from inferclock._core import ConfigError

@@ -14,7 +14,6 @@ from inferclock.results import ResultTable, ResultWriter
 pytest.importorskip("matplotlib")
 
 
-# ---- synthetic rows (same shape ic.run/sweep write; see notes/schema.md) ----
 from synthetic import HEADER, make_row, write_table
 
 PLOTS = ("latency", "throughput", "latency_cdf", "startup")

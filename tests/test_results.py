@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-# ---- synthetic rows (same shape ic.run/sweep write; see notes/schema.md) ----
 from synthetic import HEADER, lognormal_ns, make_row, write_table
 
 from inferclock._core import ConfigError, InferclockError
