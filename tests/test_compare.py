@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from synthetic import HEADER, lognormal_ns, make_row, write_table
 
 from inferclock._core import ConfigError

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from synthetic import HEADER, lognormal_ns, make_row, write_table
 
 from inferclock._core import ConfigError, InferclockError
