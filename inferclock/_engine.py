@@ -68,25 +68,31 @@ def _latency_sampler(engine: _core.Engine, interrupted: list[bool]) -> _control.
 
 
 class _AsyncSampler:
-    """Collects completions of the free-running async loop, n at a time."""
+    """Hands out completions of the free-running async loop exactly n at a time (completion
+    order); completions beyond n wait in a backlog for the next call."""
 
     def __init__(self, engine: _core.Engine, interrupted: list[bool]) -> None:
         self.engine = engine
         self.interrupted = interrupted
-        self.ends: list[npt.NDArray[np.uint64]] = []
+        self.lat_backlog = np.empty(0, np.int64)
+        self.end_backlog = np.empty(0, np.uint64)
+        self.ends: list[npt.NDArray[np.uint64]] = []  # end ticks of what was handed out
 
     def __call__(self, n: int) -> npt.NDArray[np.int64]:
-        got: list[npt.NDArray[np.int64]] = []
-        have = 0
+        lats, ends = [self.lat_backlog], [self.end_backlog]
+        have = int(self.lat_backlog.size)
         while have < n:
             lat, end, was_interrupted = self.engine.async_collect(n - have, _COLLECT_SLICE_S)
-            got.append(lat)
-            self.ends.append(end)
+            lats.append(lat)
+            ends.append(end)
             have += int(lat.size)
             if was_interrupted:
                 self.interrupted[0] = True
                 break
-        return np.concatenate(got) if got else np.empty(0, np.int64)
+        lat_all, end_all = np.concatenate(lats), np.concatenate(ends)
+        self.lat_backlog, self.end_backlog = lat_all[n:], end_all[n:]
+        self.ends.append(end_all[:n])
+        return lat_all[:n]
 
 
 def execute(spec: RunSpec) -> RunResult:

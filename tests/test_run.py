@@ -37,7 +37,7 @@ def test_throughput_mode(conv_model: Path) -> None:
     r = ic.run(
         str(conv_model), mode="throughput", batch_size=4, iterations=200, warmup=10, requests=3
     )
-    assert len(r.latencies_ns) == 200
+    assert len(r.latencies_ns) == 200 and len(r.warmup_ns) == 10
     assert r.requests == 3 and r.config["PERFORMANCE_HINT"] == "THROUGHPUT"
     assert r.inputs[0]["shape"] == [4, 3, 32, 32]
     # samples per second over the window: between what one request and all three could do
