@@ -53,7 +53,7 @@ class RunSpec:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
 def _latency_sampler(engine: _core.Engine, interrupted: list[bool]) -> _control.Sampler:
