@@ -24,7 +24,7 @@ def machine() -> str:
 
 
 def today() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
@@ -356,10 +355,6 @@ def main() -> None:
     rows: list[list[str]] = []
     with tempfile.TemporaryDirectory(prefix="vs-benchmark-app-") as d:
         tmp = Path(d)
-        # ic.run's worker starts with `python -m inferclock._worker`, which puts the working
-        # directory first on sys.path: from the repo root it would import the source tree
-        # (no compiled _core) instead of the installed package.
-        os.chdir(tmp)
         mm = build_matmul(tmp)
         bare = build_bare(tmp)
         print("Raw figures (medians in ns, rates in samples/s):", flush=True)

@@ -127,16 +127,20 @@ class Driven:
 
 
 class _Collector:
-    """Chunks of samples plus how long they took in wall time."""
+    """Chunks of samples plus how long they took in wall time. Counts are rounded up to
+    multiples of ``granule`` (the number of async requests: whole rounds of completions)."""
 
-    def __init__(self, sample: Sampler) -> None:
+    def __init__(self, sample: Sampler, granule: int = 1) -> None:
         self._sample = sample
+        self.granule = granule
         self.chunks: list[npt.NDArray[np.int64]] = []
         self.count = 0
         self.wall = 0.0
         self.short = False  # the sampler returned fewer than asked: interrupted
 
-    def run(self, n: int) -> npt.NDArray[np.int64]:
+    def run(self, n: int, exact: bool = False) -> npt.NDArray[np.int64]:
+        if not exact:
+            n = -(-n // self.granule) * self.granule
         t0 = time.perf_counter()
         got = self._sample(n)
         self.wall += time.perf_counter() - t0
@@ -162,9 +166,9 @@ def _calls_for(seconds: float, per_call: float, lo: int, hi: int = 1 << 22) -> i
 
 
 def _warm(
-    sample: Sampler, rule: StopRule, collectors: list[_Collector] | None = None
+    sample: Sampler, rule: StopRule, collectors: list[_Collector] | None = None, granule: int = 1
 ) -> tuple[_Collector, bool | None]:
-    warm = _Collector(sample)
+    warm = _Collector(sample, granule)
     if collectors is not None:
         collectors.append(warm)
     w = rule.warmup
@@ -191,7 +195,7 @@ def _warm(
         left = int(w)
         while left > 0 and not warm.short:
             n = min(left, _calls_for(_CHUNK_S, warm.per_call_s(), 1))
-            warm.run(n)
+            warm.run(n, exact=True)  # the count the user asked for
             left -= n
         return warm, None
     secs = float(w)
@@ -200,30 +204,36 @@ def _warm(
     return warm, None
 
 
-def drive(sample: Sampler, rule: StopRule, on_interrupt: str = "raise") -> Driven:
+def drive(sample: Sampler, rule: StopRule, on_interrupt: str = "raise", granule: int = 1) -> Driven:
     """Warm up, then run timed chunks until the rule says stop.
 
     A sampler that returns fewer iterations than asked (an interrupted engine loop) ends the
     run with ``stop_reason="interrupted"``. A KeyboardInterrupt between chunks propagates
     (``on_interrupt="raise"``) or ends the run the same way, keeping what was collected
-    (``"partial"``).
+    (``"partial"``). ``granule``: chunk sizes are multiples of it (except to hit an exact
+    ``iterations``), so an async run's warm-up and window hold whole rounds of its requests.
     """
     if on_interrupt == "raise":
-        return _drive(sample, rule)
+        return _drive(sample, rule, granule=granule)
     collectors: list[_Collector] = []
     try:
-        return _drive(sample, rule, collectors)
+        return _drive(sample, rule, collectors, granule)
     except KeyboardInterrupt:
         warm = collectors[0] if collectors else _Collector(sample)
         timed = collectors[1] if len(collectors) > 1 else _Collector(sample)
         return Driven(timed.array(), warm.array(), None, "interrupted", timed.wall)
 
 
-def _drive(sample: Sampler, rule: StopRule, collectors: list[_Collector] | None = None) -> Driven:
-    warm, steady = _warm(sample, rule, collectors)
+def _drive(
+    sample: Sampler,
+    rule: StopRule,
+    collectors: list[_Collector] | None = None,
+    granule: int = 1,
+) -> Driven:
+    warm, steady = _warm(sample, rule, collectors, granule)
     if warm.short:
         return Driven(np.empty(0, np.int64), warm.array(), steady, "interrupted", 0.0)
-    timed = _Collector(sample)
+    timed = _Collector(sample, granule)
     if collectors is not None:
         collectors.append(timed)
     per_call = warm.per_call_s()
@@ -242,7 +252,7 @@ def _drive(sample: Sampler, rule: StopRule, collectors: list[_Collector] | None 
             n = min(n, _calls_for(rule.duration - timed.wall, per_call, 1))
         else:
             n = min(n, _calls_for(max_time - timed.wall, per_call, 1))
-        timed.run(n)
+        timed.run(n, exact=rule.iterations is not None)
         if timed.short:
             reason = "interrupted"
             break

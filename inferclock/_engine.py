@@ -136,7 +136,9 @@ def execute(spec: RunSpec) -> RunResult:
         async_sampler = _AsyncSampler(engine, interrupted)
         engine.async_start()
         try:
-            driven = _control.drive(async_sampler, spec.rule, on_interrupt="partial")
+            driven = _control.drive(
+                async_sampler, spec.rule, on_interrupt="partial", granule=engine.num_requests
+            )
         finally:
             engine.async_stop()
         requests = engine.num_requests

@@ -193,12 +193,10 @@ def prepare(
         from inferclock import _int8
 
         if not _int8.is_quantized(path):
+            # Calibrated at batch 1 whatever the run's batch: the IR keeps its dynamic batch,
+            # so one quantized model (one cache entry) serves every batch size of a sweep.
             path = _int8.quantize(
-                path,
-                calibration=calibration,
-                seed=seed,
-                shapes=shapes_d or None,
-                batch_size=int(batch_size),
+                path, calibration=calibration, seed=seed, shapes=shapes_d or None, batch_size=1
             )
     macs, macs_by_name = _macs(path, int(batch_size), shapes_d)
     props = properties_for(mode, precision, hint.lower(), streams_i, threads_i, properties)
