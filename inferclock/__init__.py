@@ -44,7 +44,11 @@ from inferclock._topology import (
     topology,
 )
 from inferclock._worker import WorkerCrash
+from inferclock.compare import compare
+from inferclock.report import report
+from inferclock.results import ResultTable
 from inferclock.stats import Stats
+from inferclock.sweep import SweepInterrupted, sweep
 
 try:
     __version__ = version("inferclock")
@@ -66,14 +70,17 @@ __all__ = [
     "PinningWarning",
     "PrecisionError",
     "PrecisionWarning",
+    "ResultTable",
     "RunResult",
     "Span",
     "Stats",
+    "SweepInterrupted",
     "Topology",
     "WorkerCrash",
     "__version__",
     "affinity",
     "clock",
+    "compare",
     "devices",
     "environment",
     "format_cpulist",
@@ -85,7 +92,9 @@ __all__ = [
     "pin",
     "register_plugin",
     "register_plugins_xml",
+    "report",
     "run",
     "stats",
+    "sweep",
     "topology",
 ]

@@ -1,7 +1,7 @@
 """Warm-up and stopping, shared by ``measure`` and the OpenVINO engine.
 
-A *sampler* runs up to ``n`` timed iterations and returns their durations in ticks (fewer when
-it was interrupted). The driver calls it in chunks of about 50 ms (growing with the run so the
+A *sampler* runs up to ``n`` timed iterations and returns their durations in ticks, and whether
+it was interrupted. The driver calls it in chunks of about 50 ms (growing with the run so the
 checks between chunks stay under a few percent of it), decides when warm-up is over, and when
 to stop. All bookkeeping happens between chunks, never inside a timed loop.
 """
@@ -19,7 +19,10 @@ import numpy.typing as npt
 
 from inferclock import stats
 
-Sampler = Callable[[int], npt.NDArray[np.int64]]
+#: sample(n, budget_s) -> (durations in ticks, interrupted). It runs up to n timed iterations;
+#: budget_s is a soft limit on the chunk's wall time that a sampler may use to return fewer
+#: (the async one does, so a wrong rate estimate cannot stretch a chunk past max_time).
+Sampler = Callable[[int, float], tuple[npt.NDArray[np.int64], bool]]
 Warmup = str | int | float
 
 #: Warm-up is steady when two consecutive windows' medians agree within this (relative).
@@ -136,18 +139,17 @@ class _Collector:
         self.chunks: list[npt.NDArray[np.int64]] = []
         self.count = 0
         self.wall = 0.0
-        self.short = False  # the sampler returned fewer than asked: interrupted
+        self.short = False  # the sampler was interrupted (Ctrl-C)
 
-    def run(self, n: int, exact: bool = False) -> npt.NDArray[np.int64]:
+    def run(self, n: int, exact: bool = False, budget_s: float = 1.0) -> npt.NDArray[np.int64]:
         if not exact:
             n = -(-n // self.granule) * self.granule
         t0 = time.perf_counter()
-        got = self._sample(n)
+        got, interrupted = self._sample(n, budget_s)
         self.wall += time.perf_counter() - t0
         self.chunks.append(got)
         self.count += int(got.size)
-        if got.size < n:
-            self.short = True
+        self.short = self.short or interrupted
         return got
 
     def per_call_s(self) -> float:
@@ -252,7 +254,7 @@ def _drive(
             n = min(n, _calls_for(rule.duration - timed.wall, per_call, 1))
         else:
             n = min(n, _calls_for(max_time - timed.wall, per_call, 1))
-        timed.run(n, exact=rule.iterations is not None)
+        timed.run(n, exact=rule.iterations is not None, budget_s=max(1.0, 4 * chunk_s))
         if timed.short:
             reason = "interrupted"
             break

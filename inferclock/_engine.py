@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,13 +57,11 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
-def _latency_sampler(engine: _core.Engine, interrupted: list[bool]) -> _control.Sampler:
-    def sample(n: int) -> npt.NDArray[np.int64]:
+def _latency_sampler(engine: _core.Engine) -> _control.Sampler:
+    def sample(n: int, budget_s: float) -> tuple[npt.NDArray[np.int64], bool]:
         buf = np.empty(n, dtype=np.int64)
-        done, was_interrupted = engine.run_sync(buf, 0, n)
-        if was_interrupted:
-            interrupted[0] = True
-        return buf[:done]
+        done, interrupted = engine.run_sync(buf, 0, n)
+        return buf[:done], interrupted
 
     return sample
 
@@ -71,28 +70,30 @@ class _AsyncSampler:
     """Hands out completions of the free-running async loop exactly n at a time (completion
     order); completions beyond n wait in a backlog for the next call."""
 
-    def __init__(self, engine: _core.Engine, interrupted: list[bool]) -> None:
+    def __init__(self, engine: _core.Engine) -> None:
         self.engine = engine
-        self.interrupted = interrupted
         self.lat_backlog = np.empty(0, np.int64)
         self.end_backlog = np.empty(0, np.uint64)
         self.ends: list[npt.NDArray[np.uint64]] = []  # end ticks of what was handed out
 
-    def __call__(self, n: int) -> npt.NDArray[np.int64]:
+    def __call__(self, n: int, budget_s: float) -> tuple[npt.NDArray[np.int64], bool]:
         lats, ends = [self.lat_backlog], [self.end_backlog]
         have = int(self.lat_backlog.size)
-        while have < n:
-            lat, end, was_interrupted = self.engine.async_collect(n - have, _COLLECT_SLICE_S)
+        interrupted = False
+        deadline = time.monotonic() + budget_s
+        # Past the budget, hand out what came (at least one completion): the rate estimate
+        # that sized n was off.
+        while have < n and not (have > 0 and time.monotonic() > deadline):
+            lat, end, interrupted = self.engine.async_collect(n - have, _COLLECT_SLICE_S)
             lats.append(lat)
             ends.append(end)
             have += int(lat.size)
-            if was_interrupted:
-                self.interrupted[0] = True
+            if interrupted:
                 break
         lat_all, end_all = np.concatenate(lats), np.concatenate(ends)
         self.lat_backlog, self.end_backlog = lat_all[n:], end_all[n:]
         self.ends.append(end_all[:n])
-        return lat_all[:n]
+        return lat_all[:n], interrupted
 
 
 def execute(spec: RunSpec) -> RunResult:
@@ -127,13 +128,12 @@ def execute(spec: RunSpec) -> RunResult:
     if summary is not None:
         _precision.verify(spec.precision, summary, strict=spec.strict)
 
-    interrupted = [False]
     if spec.mode == "latency":
-        sampler: _control.Sampler = _latency_sampler(engine, interrupted)
+        sampler: _control.Sampler = _latency_sampler(engine)
         driven = _control.drive(sampler, spec.rule, on_interrupt="partial")
         requests = 1
     else:
-        async_sampler = _AsyncSampler(engine, interrupted)
+        async_sampler = _AsyncSampler(engine)
         engine.async_start()
         try:
             driven = _control.drive(
@@ -142,7 +142,7 @@ def execute(spec: RunSpec) -> RunResult:
         finally:
             engine.async_stop()
         requests = engine.num_requests
-    was_interrupted = interrupted[0] or driven.stop_reason == "interrupted"
+    was_interrupted = driven.stop_reason == "interrupted"
     latencies = clk.to_ns(driven.samples)
     if latencies.size == 0:
         if was_interrupted:

@@ -100,7 +100,7 @@ def measure(
     calls = 0
     migrations = 0
 
-    def sample(n: int) -> npt.NDArray[np.int64]:
+    def sample(n: int, budget_s: float) -> tuple[npt.NDArray[np.int64], bool]:
         nonlocal calls, migrations
         buf = np.empty(n, dtype=np.int64)
         done, moved, exc = _core.time_calls(fn, buf, 0, n)
@@ -110,7 +110,7 @@ def measure(
             if hasattr(exc, "add_note"):
                 exc.add_note(f"(raised by call #{calls + 1} of fn inside inferclock.measure)")
             raise exc
-        return buf[:done]
+        return buf[:done], False
 
     with _pinned_thread(cpus) as applied:
         driven = _control.drive(sample, rule)

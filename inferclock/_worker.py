@@ -53,7 +53,8 @@ def _error_class(name: str) -> type[BaseException]:
 _BOOT = (
     "import sys; root = sys.argv[1]; "
     "sys.path[:] = [root] + [p for p in sys.path if p not in ('', '.', root)]; "
-    "from inferclock._worker import _main; sys.exit(_main(sys.argv[2], sys.argv[3]))"
+    "from inferclock._worker import _main; "
+    "sys.exit(_main(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 1))"
 )
 
 
@@ -63,18 +64,34 @@ def _package_root() -> str:
     return str(Path(inferclock.__file__).resolve().parent.parent)
 
 
+def outcome_path(out_path: Path, repeat: int) -> Path:
+    """Where a worker writes the outcome of run ``repeat`` (run 0: ``out_path`` itself)."""
+    return (
+        out_path
+        if repeat == 0
+        else out_path.with_name(f"{out_path.stem}.{repeat}{out_path.suffix}")
+    )
+
+
 def start(
-    spec: RunSpec, workdir: Path, new_session: bool = False
+    spec: RunSpec, workdir: Path, new_session: bool = False, repeats: int = 1
 ) -> tuple[subprocess.Popen[bytes], Path, Path]:
-    """Start a worker for ``spec``; returns (process, outcome path, stderr path)."""
+    """Start a worker for ``spec``; returns (process, outcome path, stderr path).
+
+    ``repeats`` > 1 runs the spec that many times in the one process (a sweep's repeats);
+    the outcome of run r lands in ``outcome_path(out, r)`` as soon as it finishes.
+    """
     spec_path = workdir / "spec.pickle"
     out_path = workdir / "outcome.pickle"
     err_path = workdir / "stderr.txt"
     with open(spec_path, "wb") as f:
         pickle.dump(spec, f, protocol=pickle.HIGHEST_PROTOCOL)
     err = open(err_path, "wb")
+    argv = [sys.executable, "-c", _BOOT, _package_root(), str(spec_path), str(out_path)]
+    if repeats != 1:
+        argv.append(str(int(repeats)))
     proc = subprocess.Popen(
-        [sys.executable, "-c", _BOOT, _package_root(), str(spec_path), str(out_path)],
+        argv,
         stdin=subprocess.DEVNULL,
         stdout=err,
         stderr=err,
@@ -107,6 +124,12 @@ def finish(proc: subprocess.Popen[bytes], out_path: Path, err_path: Path) -> Run
             + (f"; its last output:\n{tail}" if tail else ""),
             "crash (no result)",
         )
+    return read_outcome(out_path)
+
+
+def read_outcome(out_path: Path) -> RunResult:
+    """The result a worker wrote to ``out_path``, or its error re-raised here (with its
+    warnings re-issued)."""
     with open(out_path, "rb") as f:
         outcome: dict[str, Any] = pickle.load(f)
     for category, message in outcome.get("warnings", []):
@@ -144,32 +167,51 @@ def run_in_worker(spec: RunSpec, timeout: float | None = None) -> RunResult:
         return finish(proc, out, err)
 
 
-def _main(spec_path: str, out_path: str) -> int:
-    with open(spec_path, "rb") as f:
-        spec: RunSpec = pickle.load(f)
+def _run_one(spec: RunSpec) -> dict[str, Any]:
     outcome: dict[str, Any] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            if spec.socket is not None or spec.cpus is not None:
-                from inferclock._topology import pin
-
-                # Before OpenVINO's CPU plugin starts: it reads this mask once.
-                pin(
-                    socket=spec.socket, cpus=list(spec.cpus) if spec.cpus else None, scope="process"
-                )
             from inferclock._engine import execute
 
             outcome["result"] = execute(spec)
         except BaseException as e:
             outcome["error"] = (type(e).__name__, str(e))
         outcome["warnings"] = [(w.category.__name__, str(w.message)) for w in caught]
-    tmp = out_path + ".tmp"
+    return outcome
+
+
+def _write(outcome: dict[str, Any], path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         pickle.dump(outcome, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, out_path)
+    os.replace(tmp, path)  # the parent sees a complete outcome or none
+
+
+def _main(spec_path: str, out_path: str, repeats: int = 1) -> int:
+    with open(spec_path, "rb") as f:
+        spec: RunSpec = pickle.load(f)
+    failed: tuple[str, str] | None = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if spec.socket is not None or spec.cpus is not None:
+            try:
+                from inferclock._topology import pin
+
+                # Before OpenVINO's CPU plugin starts: it reads this mask once.
+                pin(
+                    socket=spec.socket, cpus=list(spec.cpus) if spec.cpus else None, scope="process"
+                )
+            except BaseException as e:
+                failed = (type(e).__name__, str(e))
+    pin_warnings = [(w.category.__name__, str(w.message)) for w in caught]
+    for r in range(repeats):
+        outcome: dict[str, Any] = {"error": failed, "warnings": []} if failed else _run_one(spec)
+        if r == 0:
+            outcome["warnings"] = pin_warnings + outcome["warnings"]
+        _write(outcome, outcome_path(Path(out_path), r))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1], sys.argv[2]))
+    sys.exit(_main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 1))

@@ -25,7 +25,7 @@ import os
 import statistics
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -233,7 +233,7 @@ class ResultWriter:
             self.created = False
             return
         full: Row = {"kind": "header", "format_version": FORMAT_VERSION}
-        full["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        full["created"] = datetime.now(UTC).isoformat(timespec="seconds")
         full.update(header)
         if full.get("format_version") != FORMAT_VERSION or full.get("kind") != "header":
             raise ConfigError(
