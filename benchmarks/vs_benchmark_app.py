@@ -162,23 +162,18 @@ def _ns(value: str, unit: str) -> float:
 
 
 def run_ba(
-    path: Path, batch: int, hint: str, seconds: float | None, threads: int | None, tmp: Path
+    path: Path,
+    batch: int,
+    hint: str,
+    seconds: float | None,
+    threads: int | None,
+    tmp: Path,
+    precision: str = "f32",
 ) -> BA:
-    cmd = [
-        "benchmark_app",
-        "-m",
-        str(path),
-        "-d",
-        "CPU",
-        "-hint",
-        hint,
-        "-infer_precision",
-        "f32",
-        "-ip",
-        "f32",
-        "-shape",
-        input_shape(path, batch),
-    ]
+    cmd = ["benchmark_app", "-m", str(path), "-d", "CPU", "-hint", hint]
+    if precision != "default":
+        cmd += ["-infer_precision", precision]
+    cmd += ["-ip", "f32", "-shape", input_shape(path, batch)]
     if seconds is not None:
         cmd += ["-t", str(round(seconds))]  # whole seconds only
     if threads is not None:

@@ -253,12 +253,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Print the clock calibration, topology, OpenVINO devices and a noise check."""
-    try:
-        from inferclock._info import collect_info, format_info
-    except ImportError:  # before topology lands: the clock alone
-        info = {"clock": ic.clock().to_dict(), "inferclock_version": ic.__version__}
-        print(json.dumps(info, indent=2))
-        return 0
+    from inferclock._info import collect_info, format_info
+
     info = collect_info()
     print(json.dumps(info, indent=2, default=str) if args.json else format_info(info))
     return 0
@@ -659,6 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         FileNotFoundError,
         NotADirectoryError,
         PermissionError,
+        ImportError,  # an optional extra missing: the message says what to install
     ) as e:
         # Typed errors carry a message meant for the user: no traceback.
         print(f"error: {e}", file=sys.stderr)

@@ -10,6 +10,7 @@ on 2 cores) stop at ``max_time`` with few samples; their rows say so (``n``,
 
 from __future__ import annotations
 
+import importlib.util
 import platform
 import sys
 import time
@@ -81,6 +82,24 @@ def run_demo(out_dir: str | None, quick: bool = False) -> int:
     from inferclock.sweep import SweepInterrupted, sweep
 
     plan = QUICK if quick else FULL
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ImportError(
+            "the demo writes a report with matplotlib: pip install 'inferclock[all]' "
+            "(or 'inferclock[report]')"
+        )
+    if "int8" in plan.precisions and importlib.util.find_spec("nncf") is None:
+        print(
+            "note: NNCF is not installed, so int8 is skipped "
+            "(pip install 'inferclock[all]' or 'inferclock[int8]' to include it)",
+            file=sys.stderr,
+        )
+        plan = DemoPlan(
+            plan.models,
+            tuple(p for p in plan.precisions if p != "int8"),
+            plan.batch_sizes,
+            plan.modes,
+            plan.run,
+        )
     if "bf16" in plan.precisions and not bf16_native():
         print(
             "note: this CPU has no native bf16 (no avx512_bf16/amx_bf16 flag): bf16 skipped",

@@ -1,0 +1,104 @@
+"""A sweep with ic.sweep against benchmark_app run once per cell with its default duration.
+
+Run: python benchmarks/sweep_vs_benchmark_app.py
+2 built-in models x 2 precisions x 3 batch sizes, latency mode (PERFORMANCE_HINT=LATENCY on
+both sides, explicit inference precision, f32 inputs). Goals: the sweep's wall time at most
+0.2x benchmark_app's, and medians within 2% of benchmark_app's per cell.
+benchmark_app's default duration on CPU is 60 s per run (DEVICE_DURATION_IN_SECS in its
+source), so its side takes about 12 minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import loadavg, machine, table, today
+from vs_benchmark_app import run_ba
+
+import inferclock as ic
+
+MODELS = ("mobilenet_v2", "ssdlite_mobilenet_v2")
+BATCHES = (1, 8, 32)
+
+
+def precisions() -> tuple[str, ...]:
+    flags = set(Path("/proc/cpuinfo").read_text().split())
+    return ("f32", "bf16") if {"avx512_bf16", "amx_bf16"} & flags else ("f32", "default")
+
+
+def main() -> None:
+    precs = precisions()
+    print(
+        f"# sweep_vs_benchmark_app ({today()})\n\nMachine: {machine()}\nLoad before: {loadavg()}\n"
+    )
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        for m in MODELS:  # build the IRs outside both timings
+            ic.models.path(m)
+        t0 = time.perf_counter()
+        table_ = ic.sweep(
+            list(MODELS),
+            precisions=precs,
+            batch_sizes=BATCHES,
+            modes=("latency",),
+            out=str(tmp / "sweep.jsonl"),
+            target_ci=0.01,
+            quiet=True,
+            cache_dir=None,
+        )
+        sweep_s = time.perf_counter() - t0
+        ours = {(r["model"], r["precision_requested"], r["batch_size"]): r for r in table_.rows}
+        rows, ba_total, ratios = [], 0.0, []
+        for m in MODELS:
+            for p in precs:
+                for b in BATCHES:
+                    ba = run_ba(ic.models.path(m), b, "latency", None, None, tmp, precision=p)
+                    ba_total += ba.wall_s
+                    r = ours[(m, p, b)]
+                    if r.get("error"):
+                        rows.append([m, p, b, "error", f"{ba.median_ns / 1e6:.3f}", "-", "-"])
+                        continue
+                    ratio = r["latency_median_ns"] / ba.median_ns
+                    ratios.append(ratio)
+                    rows.append(
+                        [
+                            m,
+                            p,
+                            b,
+                            f"{r['latency_median_ns'] / 1e6:.3f} (n={r['n']})",
+                            f"{ba.median_ns / 1e6:.3f} (n={ba.count})",
+                            f"{ratio:.3f}",
+                            f"{r['duration_s']:.1f} / {ba.wall_s:.1f}",
+                        ]
+                    )
+    print(
+        table(
+            [
+                "model",
+                "precision",
+                "batch",
+                "ic.sweep median ms",
+                "benchmark_app median ms",
+                "ratio",
+                "timed s: ic / benchmark_app",
+            ],
+            rows,
+        )
+    )
+    worst = max(abs(x - 1) for x in ratios) if ratios else float("nan")
+    within = sum(abs(x - 1) <= 0.02 for x in ratios)
+    print(
+        f"\nWall time: ic.sweep {sweep_s:.1f} s (fresh worker per cell, compile included) vs "
+        f"benchmark_app {ba_total:.1f} s -> {sweep_s / ba_total:.3f}x (goal <= 0.2x)"
+    )
+    print(f"Medians within 2%: {within}/{len(ratios)} cells; worst deviation {worst:.1%}")
+    print(f"Load after: {loadavg()}")
+
+
+if __name__ == "__main__":
+    main()
