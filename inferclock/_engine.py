@@ -72,6 +72,7 @@ class _AsyncSampler:
 
     def __init__(self, engine: _core.Engine) -> None:
         self.engine = engine
+        self.granule = max(1, engine.num_requests)
         self.lat_backlog = np.empty(0, np.int64)
         self.end_backlog = np.empty(0, np.uint64)
         self.ends: list[npt.NDArray[np.uint64]] = []  # end ticks of what was handed out
@@ -81,9 +82,11 @@ class _AsyncSampler:
         have = int(self.lat_backlog.size)
         interrupted = False
         deadline = time.monotonic() + budget_s
-        # Past the budget, hand out what came (at least one completion): the rate estimate
+        # Past the budget, hand out what came, in whole rounds of the requests (a window of a
+        # partial round would count one stream's work twice or not at all): the rate estimate
         # that sized n was off.
-        while have < n and not (have > 0 and time.monotonic() > deadline):
+        floor = min(n, self.granule)
+        while have < n and not (have >= floor and time.monotonic() > deadline):
             lat, end, interrupted = self.engine.async_collect(n - have, _COLLECT_SLICE_S)
             lats.append(lat)
             ends.append(end)
@@ -91,6 +94,8 @@ class _AsyncSampler:
             if interrupted:
                 break
         lat_all, end_all = np.concatenate(lats), np.concatenate(ends)
+        if have < n and not interrupted:  # cut by the budget: whole rounds only
+            n = max(floor, have // self.granule * self.granule)
         self.lat_backlog, self.end_backlog = lat_all[n:], end_all[n:]
         self.ends.append(end_all[:n])
         return lat_all[:n], interrupted
