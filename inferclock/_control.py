@@ -27,6 +27,10 @@ Warmup = str | int | float
 
 #: Warm-up is steady when two consecutive windows' medians agree within this (relative).
 WARMUP_TOLERANCE = 0.02
+#: The adaptive stop also wants the medians of the two halves of the timed samples within
+#: max(this, 2 x target_ci) of each other (checked from 10 samples on).
+DRIFT_TOLERANCE = 0.02
+_DRIFT_MIN_SAMPLES = 10
 #: An adaptive run stops after this long even if the CI target was not reached.
 DEFAULT_MAX_TIME = 10.0
 #: An adaptive run lasts at least this long (seconds).
@@ -268,7 +272,11 @@ def _drive(
             reason = "max_time"
             break
         if adaptive and timed.wall >= rule.min_time:
-            if stats.ci_halfwidth_ratio(timed.array()) <= rule.target_ci:
+            x = timed.array()
+            if stats.ci_halfwidth_ratio(x) <= rule.target_ci and (
+                x.size < _DRIFT_MIN_SAMPLES
+                or abs(stats.drift(x)) <= max(DRIFT_TOLERANCE, 2 * rule.target_ci)
+            ):
                 reason = "target_ci"
                 break
     return Driven(timed.array(), warm.array(), steady, reason, timed.wall)

@@ -194,6 +194,7 @@ def execute(spec: RunSpec) -> RunResult:
         threads=_int_or_none(config.get("INFERENCE_NUM_THREADS")),
         requests=n_req,
         warmup_steady=driven.warmup_steady,
+        drift=stats.drift(latencies),
         stop_reason="interrupted" if was_interrupted else driven.stop_reason,
         interrupted=was_interrupted,
         elapsed_s=driven.elapsed_s,

@@ -24,6 +24,7 @@ class Measurement:
     warmup_ns: npt.NDArray[np.int64]
     stats: stats.Stats
     warmup_steady: bool | None  # None unless warmup="auto"
+    drift: float  # median of the second half over the first half, minus 1
     stop_reason: str
     elapsed_s: float
     migrations: int  # times the thread was seen on another CPU between calls
@@ -35,6 +36,7 @@ class Measurement:
             "stats": self.stats.to_dict(),
             "warmup_n": int(self.warmup_ns.size),
             "warmup_steady": self.warmup_steady,
+            "drift": self.drift,
             "stop_reason": self.stop_reason,
             "elapsed_s": self.elapsed_s,
             "migrations": self.migrations,
@@ -85,8 +87,10 @@ def measure(
         quarter of max_time), a number of calls (int) or seconds (float). The curve is kept in
         ``warmup_ns``.
     iterations / duration: stop after that many timed calls / seconds. Otherwise the run is
-        adaptive: it stops when the 95% CI of the median is within ``target_ci`` of it, after at
-        least ``min_time`` and at most ``max_time`` seconds (default 10 s).
+        adaptive: it stops when the 95% CI of the median is within ``target_ci`` of it and the
+        medians of the run's two halves agree (within 2%, or 2 x target_ci), after at least
+        ``min_time`` and at most ``max_time`` seconds (default 10 s). ``drift`` reports how
+        far the halves were apart.
     cpus: pin the calling thread to these CPUs for the measurement; the previous mask is
         restored afterwards.
 
@@ -120,6 +124,7 @@ def measure(
         warmup_ns=clk.to_ns(driven.warmup),
         stats=stats.summarize(samples_ns),
         warmup_steady=driven.warmup_steady,
+        drift=stats.drift(samples_ns),
         stop_reason=driven.stop_reason,
         elapsed_s=driven.elapsed_s,
         migrations=migrations,

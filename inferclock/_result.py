@@ -65,6 +65,7 @@ class RunResult:
     threads: int | None
     requests: int
     warmup_steady: bool | None
+    drift: float  # median of the run's second half over its first half, minus 1
     stop_reason: str
     interrupted: bool
     elapsed_s: float
@@ -112,6 +113,7 @@ class RunResult:
         for name in ("min", "mean", "median", "p90", "p95", "p99", "max", "stdev", "mad"):
             row[f"latency_{name}_ns"] = getattr(s, f"{name}_ns")
         row["latency_cv"] = s.cv
+        row["latency_drift"] = self.drift
         row["latency_ci95_low_ns"], row["latency_ci95_high_ns"] = s.ci95_ns
         row["throughput_fps"] = self.throughput
         row.update({k: v for k, v in self.init.to_dict().items() if k != "cache"})
@@ -147,7 +149,8 @@ class RunResult:
             f"  latency   median {s.median_ms:.4f} ms [95% CI {lo:.4f} .. {hi:.4f}], "
             f"p90 {s.p90_ms:.4f}, p99 {s.p99_ms:.4f}, min {s.min_ms:.4f} ms, n={s.n} "
             f"({self.stop_reason}), warm-up {self.warmup_ns.size}"
-            + ("" if self.warmup_steady is not False else " (not steady)"),
+            + ("" if self.warmup_steady is not False else " (not steady)")
+            + (f", drift {self.drift:+.1%}" if abs(self.drift) > 0.02 else ""),
             f"  throughput {self.throughput:.2f} samples/s"
             + (f", {self.gflops:.1f} GFLOP/s" if self.gflops else ""),
             f"  start-up  read {self.init.read_ms:.1f} ms, reshape {self.init.reshape_ms:.1f} ms, "

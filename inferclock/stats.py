@@ -9,7 +9,9 @@ One module so every number inferclock prints is computed the same way:
   correction above). It needs no assumption about the shape of the latency distribution, which
   is skewed and often multi-modal. For n < 6 no such interval reaches 95%: (min, max) is given.
 * Warm-up is steady when two consecutive windows have medians within a relative tolerance.
-* The adaptive stop ends when the CI half-width is at most ``target_ci`` times the median.
+* The adaptive stop ends when the CI half-width is at most ``target_ci`` times the median and
+  the two halves of the run agree (``drift``): a narrow CI over a short window says nothing
+  about a machine whose speed shifts from one second to the next (seen on shared VMs).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy.typing as npt
 __all__ = [
     "Stats",
     "ci_halfwidth_ratio",
+    "drift",
     "median_ci",
     "median_ci_ranks",
     "summarize",
@@ -136,6 +139,16 @@ def windows_agree(a: npt.ArrayLike, b: npt.ArrayLike, tolerance: float) -> bool:
     """True when the medians of two windows are within ``tolerance`` (relative) of each other."""
     ma, mb = float(np.median(np.asarray(a))), float(np.median(np.asarray(b)))
     return abs(ma - mb) <= tolerance * max(ma, mb)
+
+
+def drift(samples: npt.ArrayLike) -> float:
+    """Relative change of the median from the first half of a run to the second half
+    (0.02: the second half ran 2% slower). NaN with fewer than 2 samples."""
+    x = np.asarray(samples)
+    if x.size < 2:
+        return math.nan
+    first, second = float(np.median(x[: x.size // 2])), float(np.median(x[x.size // 2 :]))
+    return second / first - 1.0 if first > 0 else math.nan
 
 
 @dataclass(frozen=True)

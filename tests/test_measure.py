@@ -121,3 +121,19 @@ def test_measurement_to_dict() -> None:
     m = ic.measure(lambda: None, warmup=0, iterations=10)
     d = m.to_dict(samples=True)
     assert d["stats"]["n"] == 10 and len(d["samples_ns"]) == 10
+
+
+def test_adaptive_stop_waits_out_a_drift() -> None:
+    # Each call is 20 ns slower than the one before: the CI of the median soon gets narrow,
+    # but the halves of the run never agree, so the run must go on to max_time.
+    from inferclock import _core
+
+    calls = [0]
+
+    def fn() -> None:
+        calls[0] += 1
+        _core.busy_wait_ns(10_000 + 20 * calls[0])
+
+    m = ic.measure(fn, warmup=0, min_time=0.05, max_time=0.6)
+    assert m.stop_reason == "max_time"
+    assert m.drift > 0.02

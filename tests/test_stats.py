@@ -59,3 +59,9 @@ def test_halfwidth_ratio_shrinks_with_n() -> None:
 def test_windows_agree() -> None:
     assert stats.windows_agree([100, 101, 99], [100.5, 100, 101], 0.02)
     assert not stats.windows_agree([100, 101, 99], [150, 150, 150], 0.02)
+
+
+def test_drift_compares_the_halves() -> None:
+    assert stats.drift([10, 10, 10, 11, 11, 11]) == pytest.approx(0.1)
+    assert stats.drift([5, 5, 5, 5]) == 0.0
+    assert math.isnan(stats.drift([1]))
