@@ -10,6 +10,7 @@ on 2 cores) stop at ``max_time`` with few samples; their rows say so (``n``,
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import platform
 import sys
@@ -87,31 +88,22 @@ def run_demo(out_dir: str | None, quick: bool = False) -> int:
             "the demo writes a report with matplotlib: pip install 'inferclock[all]' "
             "(or 'inferclock[report]')"
         )
-    if "int8" in plan.precisions and importlib.util.find_spec("nncf") is None:
-        print(
-            "note: NNCF is not installed, so int8 is skipped "
+    skips = {
+        "int8": (
+            importlib.util.find_spec("nncf") is None,
+            "NNCF is not installed, so int8 is skipped "
             "(pip install 'inferclock[all]' or 'inferclock[int8]' to include it)",
-            file=sys.stderr,
-        )
-        plan = DemoPlan(
-            plan.models,
-            tuple(p for p in plan.precisions if p != "int8"),
-            plan.batch_sizes,
-            plan.modes,
-            plan.run,
-        )
-    if "bf16" in plan.precisions and not bf16_native():
-        print(
-            "note: this CPU has no native bf16 (no avx512_bf16/amx_bf16 flag): bf16 skipped",
-            file=sys.stderr,
-        )
-        plan = DemoPlan(
-            plan.models,
-            tuple(p for p in plan.precisions if p != "bf16"),
-            plan.batch_sizes,
-            plan.modes,
-            plan.run,
-        )
+        ),
+        "bf16": (
+            not bf16_native(),
+            "this CPU has no native bf16 (no avx512_bf16/amx_bf16 flag): bf16 skipped",
+        ),
+    }
+    for precision, (skip, why) in skips.items():
+        if skip and precision in plan.precisions:
+            print(f"note: {why}", file=sys.stderr)
+            kept = tuple(p for p in plan.precisions if p != precision)
+            plan = dataclasses.replace(plan, precisions=kept)
     d = Path(out_dir or ("inferclock-demo-quick" if quick else "inferclock-demo")).expanduser()
     d.mkdir(parents=True, exist_ok=True)
     out = d / "results.jsonl"

@@ -8,6 +8,7 @@ private temporary directory.
 
 from __future__ import annotations
 
+import builtins
 import os
 import pickle
 import signal
@@ -38,11 +39,7 @@ def _error_class(name: str) -> type[BaseException]:
     cls = getattr(inferclock, name, None) or getattr(_core, name, None)
     if isinstance(cls, type) and issubclass(cls, BaseException):
         return cls
-    builtin = (
-        getattr(__builtins__, name, None)
-        if not isinstance(__builtins__, dict)
-        else __builtins__.get(name)
-    )
+    builtin = getattr(builtins, name, None)
     if isinstance(builtin, type) and issubclass(builtin, Exception):
         return builtin
     return _core.InferclockError
