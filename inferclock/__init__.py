@@ -2,99 +2,122 @@
 
 A calibrated cycle clock, CPU/NUMA pinning, and OpenVINO latency/throughput loops run in C++
 with the GIL released; sweeps, reports and comparisons in Python.
+
+Names are handed on lazily (PEP 562): ``import inferclock`` loads only the C++ core, and
+``ic.report`` first imports the report module (and matplotlib) when used, so a worker process
+that times one cell never imports plotting, comparison, pandas or NNCF.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 try:
     from inferclock import _core
 except ImportError as _e:  # openvino installed in another site dir than inferclock
     if "libopenvino" not in str(_e):
         raise
-    import openvino  # noqa: F401  loads libopenvino.so.2641, which _core then resolves
+    import openvino
 
-    from inferclock import _core  # noqa: F401
+    from inferclock import _core
 
-from inferclock import models, stats
-from inferclock._clock import Clock, Span, clock
-from inferclock._core import (
-    ConfigError,
-    DeviceError,
-    InferclockError,
-    ModelError,
-    PinningError,
-    PrecisionError,
-)
-from inferclock._environment import environment, noise_checks
-from inferclock._measure import Measurement, measure
-from inferclock._precision import PRECISIONS, PrecisionWarning
-from inferclock._result import InitTimes, RunResult
-from inferclock._run import MODES, devices, register_plugin, register_plugins_xml, run
-from inferclock._topology import (
-    Pin,
-    PinningWarning,
-    Topology,
-    affinity,
-    format_cpulist,
-    openvino_cpu_started,
-    parse_cpulist,
-    pin,
-    topology,
-)
-from inferclock._worker import WorkerCrash
-from inferclock.compare import compare
-from inferclock.report import report
-from inferclock.results import ResultTable
-from inferclock.stats import Stats
-from inferclock.sweep import SweepInterrupted, sweep
+# Public name -> the module that defines it ("" : the module of that name itself).
+_NAMES = {
+    "Clock": "_clock", "Span": "_clock", "clock": "_clock",
+    "ConfigError": "_errors", "ConfigTypeError": "_errors", "DeviceError": "_errors",
+    "InferclockError": "_errors", "ModelError": "_errors", "PinningError": "_errors",
+    "PrecisionError": "_errors", "WorkerCrash": "_errors",
+    "environment": "_environment", "noise_checks": "_environment",
+    "Measurement": "_measure", "measure": "_measure",
+    "PRECISIONS": "_precision", "PrecisionWarning": "_precision",
+    "InitTimes": "_result", "RunResult": "_result",
+    "MODES": "_options", "RunOptions": "_options",
+    "prepare": "_run", "run": "_run",
+    "devices": "_plugins", "register_plugin": "_plugins", "register_plugins_xml": "_plugins",
+    "Pin": "_topology", "PinningWarning": "_topology", "Topology": "_topology",
+    "affinity": "_topology", "format_cpulist": "_topology", "openvino_cpu_started": "_topology",
+    "parse_cpulist": "_topology", "pin": "_topology", "topology": "_topology",
+    "compare": "compare", "report": "report", "ResultTable": "results", "Stats": "stats",
+    "SweepInterrupted": "sweep", "sweep": "sweep",
+    "models": "", "stats": "",
+}  # fmt: skip
 
-try:
-    __version__ = version("inferclock")
-except PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0+unknown"
+__all__ = sorted([*_NAMES, "__version__"])
 
-__all__ = [
-    "MODES",
-    "PRECISIONS",
-    "Clock",
-    "ConfigError",
-    "DeviceError",
-    "InferclockError",
-    "InitTimes",
-    "Measurement",
-    "ModelError",
-    "Pin",
-    "PinningError",
-    "PinningWarning",
-    "PrecisionError",
-    "PrecisionWarning",
-    "ResultTable",
-    "RunResult",
-    "Span",
-    "Stats",
-    "SweepInterrupted",
-    "Topology",
-    "WorkerCrash",
-    "__version__",
-    "affinity",
-    "clock",
-    "compare",
-    "devices",
-    "environment",
-    "format_cpulist",
-    "measure",
-    "models",
-    "noise_checks",
-    "openvino_cpu_started",
-    "parse_cpulist",
-    "pin",
-    "register_plugin",
-    "register_plugins_xml",
-    "report",
-    "run",
-    "stats",
-    "sweep",
-    "topology",
-]
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value: Any = version("inferclock")
+        except PackageNotFoundError:  # running from a source tree without an install
+            value = "0+unknown"
+    elif name in _NAMES:
+        module = importlib.import_module(f"{__name__}.{_NAMES[name] or name}")
+        value = module if not _NAMES[name] else getattr(module, name)
+    else:
+        raise AttributeError(f"module 'inferclock' has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+class _Package(types.ModuleType):
+    """``compare``, ``report`` and ``sweep`` are functions named like their modules: when the
+    import system binds such a submodule on the package, bind its function instead (as an
+    eager ``from inferclock.compare import compare`` in ``__init__`` used to)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("compare", "report", "sweep") and isinstance(value, types.ModuleType):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ provides them
+    from inferclock import models, stats
+    from inferclock._clock import Clock, Span, clock
+    from inferclock._environment import environment, noise_checks
+    from inferclock._errors import (
+        ConfigError,
+        ConfigTypeError,
+        DeviceError,
+        InferclockError,
+        ModelError,
+        PinningError,
+        PrecisionError,
+        WorkerCrash,
+    )
+    from inferclock._measure import Measurement, measure
+    from inferclock._options import MODES, RunOptions
+    from inferclock._plugins import devices, register_plugin, register_plugins_xml
+    from inferclock._precision import PRECISIONS, PrecisionWarning
+    from inferclock._result import InitTimes, RunResult
+    from inferclock._run import prepare, run
+    from inferclock._topology import (
+        Pin,
+        PinningWarning,
+        Topology,
+        affinity,
+        format_cpulist,
+        openvino_cpu_started,
+        parse_cpulist,
+        pin,
+        topology,
+    )
+    from inferclock.compare import compare
+    from inferclock.report import report
+    from inferclock.results import ResultTable
+    from inferclock.stats import Stats
+    from inferclock.sweep import SweepInterrupted, sweep
+
+    __version__: str

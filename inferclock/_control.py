@@ -12,12 +12,14 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import stats
+from inferclock import _options, stats
+from inferclock._errors import InferclockError
+from inferclock._util import is_int
 
 #: sample(n, budget_s) -> (durations in ticks, interrupted). It runs up to n timed iterations;
 #: budget_s is a soft limit on the chunk's wall time that a sampler may use to return fewer
@@ -31,10 +33,8 @@ WARMUP_TOLERANCE = 0.02
 #: max(this, 2 x target_ci) of each other (checked from 10 samples on).
 DRIFT_TOLERANCE = 0.02
 _DRIFT_MIN_SAMPLES = 10
-#: An adaptive run stops after this long even if the CI target was not reached.
-DEFAULT_MAX_TIME = 10.0
-#: An adaptive run lasts at least this long (seconds).
-DEFAULT_MIN_TIME = 0.2
+DEFAULT_MAX_TIME = _options.DEFAULT_MAX_TIME
+DEFAULT_MIN_TIME = _options.DEFAULT_MIN_TIME
 _WINDOW_S = 0.025
 _CHUNK_S = 0.05
 _MIN_WINDOW = 5
@@ -42,14 +42,14 @@ _MIN_WINDOW = 5
 
 @dataclass(frozen=True)
 class StopRule:
-    """How long to warm up and when to stop (validated by :func:`make_rule`)."""
+    """How long to warm up and when to stop (checked by :func:`make_rule`)."""
 
-    warmup: Warmup = "auto"
-    iterations: int | None = None
-    duration: float | None = None
-    target_ci: float = 0.01
-    min_time: float = DEFAULT_MIN_TIME
-    max_time: float | None = None
+    warmup: Warmup
+    iterations: int | None
+    duration: float | None
+    target_ci: float
+    min_time: float
+    max_time: float | None
 
     @property
     def warmup_cap_s(self) -> float:
@@ -57,69 +57,28 @@ class StopRule:
         return min(2.0, 0.25 * (self.max_time or DEFAULT_MAX_TIME))
 
 
-def _is_int(x: object) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+_RULE_FIELDS = ("warmup", "iterations", "duration", "target_ci", "min_time", "max_time")
 
 
-def _is_real(x: object) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
-
-
-def make_rule(
-    warmup: Warmup = "auto",
-    iterations: int | None = None,
-    duration: float | None = None,
-    target_ci: float = 0.01,
-    min_time: float = DEFAULT_MIN_TIME,
-    max_time: float | None = None,
-) -> StopRule:
-    """Check the user's stopping arguments; ValueError/TypeError naming the bad one."""
-    if isinstance(warmup, str):
-        if warmup != "auto":
-            raise ValueError(
-                f'warmup must be "auto", a count (int) or seconds (float), got {warmup!r}'
-            )
-    elif _is_int(warmup):
-        if warmup < 0:
-            raise ValueError(f"warmup count must be >= 0, got {warmup}")
-    elif _is_real(warmup):
-        if not math.isfinite(float(warmup)) or float(warmup) < 0:
-            raise ValueError(f"warmup seconds must be finite and >= 0, got {warmup}")
-    else:
-        raise TypeError(f'warmup must be "auto", an int or a float, got {type(warmup).__name__}')
-    if iterations is not None:
-        if not _is_int(iterations):
-            raise TypeError(f"iterations must be an int, got {type(iterations).__name__}")
-        if iterations <= 0:
-            raise ValueError(f"iterations must be a positive int, got {iterations}")
-    if duration is not None:
-        if not _is_real(duration):
-            raise TypeError(f"duration must be a number of seconds, got {type(duration).__name__}")
-        if not math.isfinite(float(duration)) or float(duration) <= 0:
-            raise ValueError(f"duration must be a positive number of seconds, got {duration}")
-    if iterations is not None and duration is not None:
-        raise ValueError("give iterations or duration, not both")
-    if not _is_real(target_ci):
-        raise TypeError(f"target_ci must be a number, got {type(target_ci).__name__}")
-    if not math.isfinite(float(target_ci)) or float(target_ci) <= 0:
-        raise ValueError(f"target_ci must be > 0 (e.g. 0.01 for 1%), got {target_ci}")
-    if not _is_real(min_time) or float(min_time) < 0:
-        raise ValueError(f"min_time must be >= 0 seconds, got {min_time}")
-    if max_time is not None and (not _is_real(max_time) or float(max_time) <= 0):
-        raise ValueError(f"max_time must be > 0 seconds, got {max_time}")
-    if max_time is not None and float(max_time) < float(min_time):
-        raise ValueError(f"max_time ({max_time}) must be >= min_time ({min_time})")
-    return StopRule(
-        warmup=warmup if isinstance(warmup, str) or _is_int(warmup) else float(warmup),
-        iterations=None if iterations is None else int(iterations),
-        duration=None if duration is None else float(duration),
-        target_ci=float(target_ci),
-        min_time=float(min_time),
-        max_time=None if max_time is None else float(max_time),
+def make_rule(**values: Any) -> StopRule:
+    """A StopRule from the stopping options, each checked as its declaration (``_options``)
+    says: typed errors (ConfigError, a ValueError; ConfigTypeError, also a TypeError) name
+    the bad one. Options not given take their declared defaults."""
+    defaults = {o.name: o.default for o in _options.options() if o.name in _RULE_FIELDS}
+    merged = {**defaults, **values}
+    checked = {name: _options.check_value(name, merged[name]) for name in _RULE_FIELDS}
+    _options.check_stopping(
+        checked["iterations"], checked["duration"], checked["min_time"], checked["max_time"]
     )
+    return StopRule(**checked)
 
 
-StopReason = Literal["iterations", "duration", "target_ci", "max_time", "interrupted"]
+def rule_of(opts: _options.RunOptions) -> StopRule:
+    """The StopRule of already checked run options."""
+    return StopRule(**{name: getattr(opts, name) for name in _RULE_FIELDS})
+
+
+StopReason = Literal["iterations", "duration", "target_ci", "max_time", "interrupted", "error"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +90,7 @@ class Driven:
     warmup_steady: bool | None  # None unless warm-up was "auto"
     stop_reason: StopReason
     elapsed_s: float  # wall time of the timed phase
+    error: BaseException | None = None  # what ended a run with stop_reason "error"
 
 
 class _Collector:
@@ -197,7 +157,7 @@ def _warm(
             if warm.wall >= rule.warmup_cap_s:
                 return warm, False
             prev = win
-    if _is_int(w):
+    if is_int(w):
         left = int(w)
         while left > 0 and not warm.short:
             n = min(left, _calls_for(_CHUNK_S, warm.per_call_s(), 1))
@@ -214,20 +174,32 @@ def drive(sample: Sampler, rule: StopRule, on_interrupt: str = "raise", granule:
     """Warm up, then run timed chunks until the rule says stop.
 
     A sampler that returns fewer iterations than asked (an interrupted engine loop) ends the
-    run with ``stop_reason="interrupted"``. A KeyboardInterrupt between chunks propagates
-    (``on_interrupt="raise"``) or ends the run the same way, keeping what was collected
-    (``"partial"``). ``granule``: chunk sizes are multiples of it (except to hit an exact
-    ``iterations``), so an async run's warm-up and window hold whole rounds of its requests.
+    run with ``stop_reason="interrupted"``. With ``on_interrupt="raise"`` a KeyboardInterrupt
+    or an error of the sampler propagates. With ``"partial"`` a KeyboardInterrupt between
+    chunks ends the run the same way, and an InferclockError of the sampler ends it with
+    ``stop_reason="error"`` and the error in ``Driven.error``: what was collected is kept,
+    plus the ticks the failing chunk got (its ``partial_ticks`` attribute). ``granule``: chunk
+    sizes are multiples of it (except to hit an exact ``iterations``), so an async run's
+    warm-up and window hold whole rounds of its requests.
     """
     if on_interrupt == "raise":
         return _drive(sample, rule, granule=granule)
     collectors: list[_Collector] = []
+
+    def kept(reason: StopReason, error: BaseException | None = None) -> Driven:
+        warm = collectors[0] if collectors else _Collector(sample)
+        timed = collectors[1] if len(collectors) > 1 else _Collector(sample)
+        extra = getattr(error, "partial_ticks", None)
+        if extra is not None and len(extra):
+            (timed if len(collectors) > 1 else warm).chunks.append(np.asarray(extra, np.int64))
+        return Driven(timed.array(), warm.array(), None, reason, timed.wall, error)
+
     try:
         return _drive(sample, rule, collectors, granule)
     except KeyboardInterrupt:
-        warm = collectors[0] if collectors else _Collector(sample)
-        timed = collectors[1] if len(collectors) > 1 else _Collector(sample)
-        return Driven(timed.array(), warm.array(), None, "interrupted", timed.wall)
+        return kept("interrupted")
+    except InferclockError as e:
+        return kept("error", e)
 
 
 def _drive(

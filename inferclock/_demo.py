@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -49,17 +48,12 @@ QUICK = DemoPlan(
 )
 
 
-def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
+def cpu_flags(root: str = "/") -> set[str]:
     """The CPU feature flags the kernel lists (x86 'flags', arm64 'Features')."""
-    try:
-        text = Path(cpuinfo).read_text(errors="replace")
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return set(value.split())
-    return set()
+    from inferclock._environment import cpuinfo
+
+    flags: set[str] = cpuinfo(root)["flags"]
+    return flags
 
 
 def bf16_native(flags: set[str] | None = None) -> bool:
@@ -69,10 +63,9 @@ def bf16_native(flags: set[str] | None = None) -> bool:
 
 
 def _cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-        if line.startswith("model name"):
-            return line.partition(":")[2].strip()
-    return platform.processor() or platform.machine()
+    from inferclock._environment import cpuinfo
+
+    return str(cpuinfo()["model"])
 
 
 def run_demo(out_dir: str | None, quick: bool = False) -> int:

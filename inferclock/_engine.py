@@ -1,66 +1,81 @@
-"""Run one measurement in this process with the C++ engine (latency or throughput)."""
+"""One measurement in this process with the C++ engine: the RunSpec a run is made from, and
+``execute`` that compiles, warms up and times it (pinning, if any, is applied already).
+
+This is the module a worker process needs to time a cell: it imports the engine, the
+stopping rules and statistics, never the sweep, the reports or the comparisons.
+"""
 
 from __future__ import annotations
 
-import datetime
 import math
 import os
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _control, _core, _precision, stats
+from inferclock import _control, _core, _plugins, _precision, stats
 from inferclock._clock import clock
+from inferclock._errors import InferclockError
+from inferclock._modelinfo import ModelFacts
+from inferclock._options import RunOptions
 from inferclock._result import InitTimes, RunResult
+from inferclock._util import utc_now
 
 #: Longest a throughput collection waits before looking at Ctrl-C and the clock again.
 _COLLECT_SLICE_S = 0.25
 
+Phase = Callable[[str], None]
+
 
 @dataclass(frozen=True)
 class RunSpec:
-    """Validated arguments of one run; picklable, so a worker process can take it."""
+    """Everything a run needs, checked and resolved in the parent; picklable for a worker."""
 
-    model_name: str
-    model_path: str
-    model_sha256: str | None
-    device: str
-    batch_size: int
-    precision: str
-    mode: str
+    model: ModelFacts  # the model the engine reads (for int8: the quantized one)
+    model_name: str  # the name rows and reports use
+    options: RunOptions  # checked; calibration dropped once used
+    requested: dict[str, Any]  # the options as row fields, made before anything was dropped
     rule: _control.StopRule
-    properties: dict[str, str]
-    shapes: dict[str, list[int]]
-    requests: int  # 0 = the compiled model's optimum
-    input_sets: int
-    seed: int
-    cache_dir: str
-    strict: bool
-    socket: int | None = None
-    cpus: tuple[int, ...] | None = None
-    streams: int | None = None
-    threads: int | None = None
-    inputs: list[dict[str, npt.NDArray[Any]]] | None = None
+    properties: dict[str, str]  # compile properties: hint, precision, streams, threads, extra
+    cache_dir: str  # OpenVINO's model cache; "" = off
     macs: int | None = None
     macs_by_name: dict[str, int] | None = None
     plugins: tuple[tuple[str, str], ...] = ()
     plugins_xml: tuple[str, ...] = ()
-    isolated: bool = False
-    env: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, Any] | None = None  # the parent's machine fingerprint
+
+    @property
+    def isolated(self) -> bool:
+        return self.options.isolated
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+def properties_for(opts: RunOptions) -> dict[str, str]:
+    """Compile properties: performance hint by mode, precision hint, streams, threads, extras."""
+    props: dict[str, str] = {}
+    if opts.hint == "auto":
+        props["PERFORMANCE_HINT"] = "LATENCY" if opts.mode == "latency" else "THROUGHPUT"
+    elif opts.hint != "none":
+        props["PERFORMANCE_HINT"] = opts.hint.upper()
+    props.update(_precision.compile_properties(opts.precision))
+    if opts.streams is not None:
+        props["NUM_STREAMS"] = str(opts.streams)
+    if opts.threads is not None:
+        props["INFERENCE_NUM_THREADS"] = str(opts.threads)
+    props.update(opts.properties or {})
+    return props
 
 
 def _latency_sampler(engine: _core.Engine) -> _control.Sampler:
     def sample(n: int, budget_s: float) -> tuple[npt.NDArray[np.int64], bool]:
         buf = np.empty(n, dtype=np.int64)
-        done, interrupted = engine.run_sync(buf, 0, n)
+        try:
+            done, interrupted = engine.run_sync(buf, 0, n)
+        except InferclockError as e:  # keep what the loop timed before the error
+            e.partial_ticks = buf[: int(getattr(e, "done", 0))]  # type: ignore[attr-defined]
+            raise
         return buf[:done], interrupted
 
     return sample
@@ -78,6 +93,8 @@ class _AsyncSampler:
         self.ends: list[npt.NDArray[np.uint64]] = []  # end ticks of what was handed out
 
     def __call__(self, n: int, budget_s: float) -> tuple[npt.NDArray[np.int64], bool]:
+        import time
+
         lats, ends = [self.lat_backlog], [self.end_backlog]
         have = int(self.lat_backlog.size)
         interrupted = False
@@ -87,7 +104,13 @@ class _AsyncSampler:
         # that sized n was off.
         floor = min(n, self.granule)
         while have < n and not (have >= floor and time.monotonic() > deadline):
-            lat, end, interrupted = self.engine.async_collect(n - have, _COLLECT_SLICE_S)
+            try:
+                lat, end, interrupted = self.engine.async_collect(n - have, _COLLECT_SLICE_S)
+            except InferclockError as e:  # keep the completions collected before the error
+                lat = np.asarray(getattr(e, "latency_ticks", np.empty(0, np.int64)), np.int64)
+                self.ends.append(np.concatenate([*ends, getattr(e, "end_ticks", [])]))
+                e.partial_ticks = np.concatenate([*lats, lat])  # type: ignore[attr-defined]
+                raise
             lats.append(lat)
             ends.append(end)
             have += int(lat.size)
@@ -101,28 +124,38 @@ class _AsyncSampler:
         return lat_all[:n], interrupted
 
 
-def execute(spec: RunSpec) -> RunResult:
-    """Compile, warm up and time ``spec`` here (pinning, if any, is already applied)."""
-    for name, lib in spec.plugins:
-        _core.register_plugin(lib, name)
-    for xml in spec.plugins_xml:
-        _core.register_plugins_xml(xml)
-    started = _now()
-    clk = clock()
-    engine = _core.Engine(
-        spec.model_path,
-        spec.device,
-        spec.batch_size,
-        spec.shapes,
+def _new_engine(spec: RunSpec) -> _core.Engine:
+    o = spec.options
+    return _core.Engine(
+        spec.model.path,
+        o.device,
+        o.batch_size,
+        {k: list(v) for k, v in (o.shapes or {}).items()},
         spec.properties,
         spec.cache_dir,
-        spec.requests,
-        spec.input_sets if spec.inputs is None else max(1, len(spec.inputs)),
-        spec.seed,
+        o.requests or (1 if o.mode == "latency" else 0),
+        o.input_sets if o.inputs is None else max(1, len(o.inputs)),
+        o.seed,
     )
+
+
+def execute(spec: RunSpec, on_phase: Phase | None = None) -> RunResult:
+    """Compile, warm up and time ``spec`` here.
+
+    ``on_phase`` hears "compile" before OpenVINO reads the model and "measure" before the
+    timed phase (a supervisor uses it to know whether a Ctrl-C can still give a partial
+    result). An engine error in the timed phase is raised with the samples timed before it:
+    the exception's ``partial_result`` is a RunResult with ``stop_reason="error"``.
+    """
+    phase = on_phase or (lambda _name: None)
+    _plugins.replay(spec.plugins, spec.plugins_xml)
+    started = utc_now()
+    clk = clock()
+    phase("compile")
+    engine = _new_engine(spec)
     init = dict(engine.init_times)
-    if spec.inputs is not None:
-        for i, arrays in enumerate(spec.inputs):
+    if spec.options.inputs is not None:
+        for i, arrays in enumerate(spec.options.inputs):
             for name, arr in arrays.items():
                 engine.set_input(i, name, arr)
         # The cold first inference ran on generated data; time it again on the user's.
@@ -131,12 +164,12 @@ def execute(spec: RunSpec) -> RunResult:
     ops = engine.runtime_ops()
     summary = _precision.summarize(ops, spec.macs_by_name) if ops else None
     if summary is not None:
-        _precision.verify(spec.precision, summary, strict=spec.strict)
+        _precision.verify(spec.options.precision, summary, strict=spec.options.strict)
 
-    if spec.mode == "latency":
-        sampler: _control.Sampler = _latency_sampler(engine)
-        driven = _control.drive(sampler, spec.rule, on_interrupt="partial")
-        requests = 1
+    phase("measure")
+    async_sampler: _AsyncSampler | None = None
+    if spec.options.mode == "latency":
+        driven = _control.drive(_latency_sampler(engine), spec.rule, on_interrupt="partial")
     else:
         async_sampler = _AsyncSampler(engine)
         engine.async_start()
@@ -146,32 +179,26 @@ def execute(spec: RunSpec) -> RunResult:
             )
         finally:
             engine.async_stop()
-        requests = engine.num_requests
-    was_interrupted = driven.stop_reason == "interrupted"
     latencies = clk.to_ns(driven.samples)
-    if latencies.size == 0:
-        if was_interrupted:
-            latencies = np.empty(0, np.int64)
-        else:
-            raise _core.InferclockError("the run produced no timed inference")
-    lat_stats = (
-        stats.summarize(latencies)
-        if latencies.size
-        else stats.Stats(0, *(math.nan,) * 10, (math.nan, math.nan))
-    )
-    if spec.mode == "latency":
-        throughput = spec.batch_size * 1e9 / lat_stats.mean_ns if latencies.size else math.nan
+    if latencies.size == 0 and driven.stop_reason not in ("interrupted", "error"):
+        raise InferclockError("the run produced no timed inference")
+    lat_stats = stats.summarize(latencies) if latencies.size else _empty_stats()
+    if async_sampler is None:
+        throughput = (
+            spec.options.batch_size * 1e9 / lat_stats.mean_ns if latencies.size else math.nan
+        )
     else:
-        throughput = _window_throughput(async_sampler, driven, spec.batch_size, engine)
-    n_req = requests if spec.mode == "throughput" else 1
-    return RunResult(
+        throughput = _window_throughput(async_sampler, driven, spec.options.batch_size, engine)
+    from inferclock._environment import collect_env_vars
+
+    result = RunResult(
         model=spec.model_name,
-        model_path=spec.model_path,
-        model_sha256=spec.model_sha256,
-        device=spec.device,
-        batch_size=spec.batch_size,
-        mode=spec.mode,
-        precision_requested=spec.precision,
+        model_path=spec.model.path,
+        model_sha256=spec.model.sha256,
+        device=spec.options.device,
+        batch_size=spec.options.batch_size,
+        mode=spec.options.mode,
+        precision_requested=spec.options.precision,
         precision_executed=summary.executed if summary else None,
         precision_hint=config.get("INFERENCE_PRECISION_HINT"),
         precision_mix=summary.to_dict() if summary else None,
@@ -188,22 +215,32 @@ def execute(spec: RunSpec) -> RunResult:
         ),
         config=config,
         inputs=list(engine.inputs),
-        socket=spec.socket,
-        cpus=sorted(os.sched_getaffinity(0)) if spec.cpus or spec.socket is not None else None,
+        socket=spec.options.socket,
+        cpus=sorted(os.sched_getaffinity(0)) if spec.options.pinned else None,
         streams=_int_or_none(config.get("NUM_STREAMS")),
         threads=_int_or_none(config.get("INFERENCE_NUM_THREADS")),
-        requests=n_req,
+        requests=1 if async_sampler is None else engine.num_requests,
         warmup_steady=driven.warmup_steady,
         drift=stats.drift(latencies),
-        stop_reason="interrupted" if was_interrupted else driven.stop_reason,
-        interrupted=was_interrupted,
+        stop_reason=driven.stop_reason,
+        interrupted=driven.stop_reason == "interrupted",
         elapsed_s=driven.elapsed_s,
         macs=spec.macs,
         started_at=started,
-        finished_at=_now(),
+        finished_at=utc_now(),
         isolated=spec.isolated,
-        env=spec.env,
+        options=spec.requested,
+        env_vars=collect_env_vars(),
+        env=spec.env or {},
     )
+    if driven.error is not None:
+        driven.error.partial_result = result  # type: ignore[attr-defined]
+        raise driven.error
+    return result
+
+
+def _empty_stats() -> stats.Stats:
+    return stats.Stats(0, *(math.nan,) * 10, (math.nan, math.nan))
 
 
 def _window_throughput(
@@ -216,6 +253,8 @@ def _window_throughput(
     ends = np.concatenate(sampler.ends)
     nw = int(driven.warmup.size)
     n = int(driven.samples.size)
+    if ends.size < nw + n:  # an error cut the hand-out short
+        return math.nan
     opened = int(ends[nw - 1]) if nw > 0 else int(engine.async_start_tick)
     closed = int(ends[nw + n - 1])
     window_ns = clock().to_ns(closed - opened)
@@ -227,29 +266,3 @@ def _int_or_none(v: str | None) -> int | None:
         return int(v) if v is not None else None
     except ValueError:
         return None
-
-
-def properties_for(
-    mode: str,
-    precision: str,
-    hint: str,
-    streams: int | None,
-    threads: int | None,
-    extra: Mapping[str, Any] | None,
-) -> dict[str, str]:
-    """Compile properties: performance hint by mode, precision hint, streams, threads, extras."""
-    props: dict[str, str] = {}
-    if hint == "auto":
-        props["PERFORMANCE_HINT"] = "LATENCY" if mode == "latency" else "THROUGHPUT"
-    elif hint != "none":
-        props["PERFORMANCE_HINT"] = hint.upper()
-    props.update(_precision.compile_properties(precision))
-    if streams is not None:
-        props["NUM_STREAMS"] = str(streams)
-    if threads is not None:
-        props["INFERENCE_NUM_THREADS"] = str(threads)
-    for k, v in (extra or {}).items():
-        props[str(k)] = (
-            v if isinstance(v, str) else str(v).upper() if isinstance(v, bool) else str(v)
-        )
-    return props

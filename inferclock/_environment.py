@@ -6,8 +6,10 @@ directory ("/" for this machine; a fake tree in tests). Nothing here changes the
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -17,15 +19,18 @@ from inferclock._topology import Topology, format_cpulist, topology
 
 __all__ = [
     "CPU_FLAGS",
+    "ENV_PREFIXES",
     "Check",
     "collect_clocksource",
     "collect_cpu",
     "collect_cpufreq",
+    "collect_env_vars",
     "collect_load",
     "collect_steal",
     "collect_thp",
     "collect_topology",
     "collect_versions",
+    "cpuinfo",
     "environment",
     "noise_checks",
 ]
@@ -49,8 +54,9 @@ def _read(root: str, rel: str) -> str | None:
         return None
 
 
-def collect_cpu(root: str = "/") -> dict[str, Any]:
-    """CPU model, the relevant ISA flags, whether a hypervisor is reported, the architecture."""
+def cpuinfo(root: str = "/") -> dict[str, Any]:
+    """The CPU model name and feature flags from /proc/cpuinfo (x86 'model name'/'flags',
+    arm64 'Features'), read under ``root``; the one place that parses that file."""
     model = None
     flags: set[str] = set()
     for line in (_read(root, "proc/cpuinfo") or "").splitlines():
@@ -60,12 +66,35 @@ def collect_cpu(root: str = "/") -> dict[str, Any]:
             model = value.strip()
         elif not flags and key in ("flags", "Features"):
             flags = set(value.split())
+    return {"model": model or platform.processor() or platform.machine(), "flags": flags}
+
+
+def collect_cpu(root: str = "/") -> dict[str, Any]:
+    """CPU model, the relevant ISA flags, whether a hypervisor is reported, the architecture."""
+    info = cpuinfo(root)
+    flags = info["flags"]
     return {
-        "cpu_model": model,
+        "cpu_model": info["model"],
         "cpu_flags": {f: f in flags for f in CPU_FLAGS},
         "hypervisor": "hypervisor" in flags,
         "arch": platform.machine(),
     }
+
+
+#: Prefixes of environment variables that change how OpenVINO, OpenMP, TBB, BLAS libraries or
+#: the allocator behave (threads, pinning, spin-waits, arenas): recorded with every result.
+ENV_PREFIXES = (
+    "OV_", "OPENVINO_", "OMP_", "KMP_", "GOMP_", "TBB_", "ONEDNN_", "DNNL_", "MKL_",
+    "OPENBLAS_", "BLIS_", "MALLOC_", "GLIBC_TUNABLES", "LD_PRELOAD", "TCMALLOC_", "JE_",
+    "MIMALLOC_", "CUDA_VISIBLE_DEVICES", "ZE_", "NEOReadDebugKeys",
+)  # fmt: skip
+
+
+def collect_env_vars(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables of ``environ`` (this process's by default) that change the behaviour of
+    OpenVINO, OpenMP, TBB, BLAS or malloc, sorted by name."""
+    env = os.environ if environ is None else environ
+    return {k: env[k] for k in sorted(env) if k.startswith(ENV_PREFIXES)}
 
 
 def collect_topology(topo: Topology) -> dict[str, Any]:
@@ -182,6 +211,7 @@ def environment(root: str = "/", topo: Topology | None = None) -> dict[str, Any]
     env.update(collect_clocksource(root))
     env.update(collect_steal(root))
     env.update(collect_versions(root))
+    env["env_vars"] = collect_env_vars()
     return env
 
 

@@ -241,6 +241,7 @@ def quantize(
     cache_dir: str | os.PathLike[str] | None = None,
     shapes: Shapes | None = None,
     batch_size: int = 1,
+    source: ov.Model | None = None,
 ) -> Path:
     """Path of an int8 IR of ``model``, quantized with NNCF post-training quantization.
 
@@ -253,13 +254,15 @@ def quantize(
     The result is cached under ``cache_root(cache_dir)/int8/``, keyed by the source model's
     sha256 and the settings; a second call returns the cached path without quantizing. A model
     that is already quantized (:func:`is_quantized`) is returned as it is (an ``ov.Model`` is
-    saved to the cache unchanged).
+    saved to the cache unchanged). ``source``: ``model`` (a path) already read by the caller,
+    so it is not read again.
     """
     if subset_size is not None and subset_size < 1:
         raise ConfigError(f"subset_size must be a positive count, got {subset_size}")
     if batch_size < 1:
         raise ConfigError(f"batch_size must be a positive count, got {batch_size}")
-    source = _read(model)
+    borrowed = source is not None or isinstance(model, ov.Model)
+    source = source if source is not None else _read(model)
     src_sha = model_sha256(model)
     int8_dir = cache_root(cache_dir) / "int8"
 
@@ -318,7 +321,7 @@ def quantize(
     global _quantizations
     _quantizations += 1
     # NNCF writes rt_info into the model it is given: spare the caller's ov.Model.
-    target = source.clone() if isinstance(model, ov.Model) else source
+    target = source.clone() if borrowed else source
     quantized = nncf.quantize(target, nncf.Dataset(items), subset_size=len(items))
     _save_atomically(quantized, final, settings)
     return final / "model.xml"

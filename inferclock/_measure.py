@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _control, _core, stats
+from inferclock import _control, _core, _options, stats
 from inferclock._clock import clock
 
 
@@ -76,7 +76,7 @@ def measure(
     target_ci: float = 0.01,
     min_time: float = _control.DEFAULT_MIN_TIME,
     max_time: float | None = None,
-    cpus: Iterable[int] | None = None,
+    cpus: Iterable[int] | str | None = None,
 ) -> Measurement:
     """Time ``fn()`` (no arguments) call by call.
 
@@ -91,15 +91,26 @@ def measure(
         medians of the run's two halves agree (within 2%, or 2 x target_ci), after at least
         ``min_time`` and at most ``max_time`` seconds (default 10 s). ``drift`` reports how
         far the halves were apart.
-    cpus: pin the calling thread to these CPUs for the measurement; the previous mask is
-        restored afterwards.
+    cpus: pin the calling thread to these CPUs (a list or text like "0-3") for the
+        measurement; the previous mask is restored afterwards.
+
+    The stopping arguments are the run options of the same names (``ic.run``), declared and
+    checked once (``inferclock._options``).
 
     An exception raised by ``fn`` propagates as itself, with a note giving the call number.
     Ctrl-C stops the loop promptly and raises KeyboardInterrupt.
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    rule = _control.make_rule(warmup, iterations, duration, target_ci, min_time, max_time)
+    rule = _control.make_rule(
+        warmup=warmup,
+        iterations=iterations,
+        duration=duration,
+        target_ci=target_ci,
+        min_time=min_time,
+        max_time=max_time,
+    )
+    cpu_list = _options.check_value("cpus", cpus)
     clk = clock()
     calls = 0
     migrations = 0
@@ -116,7 +127,7 @@ def measure(
             raise exc
         return buf[:done], False
 
-    with _pinned_thread(cpus) as applied:
+    with _pinned_thread(cpu_list) as applied:
         driven = _control.drive(sample, rule)
     samples_ns = clk.to_ns(driven.samples)
     return Measurement(

@@ -73,7 +73,9 @@ class RunResult:
     started_at: str
     finished_at: str
     isolated: bool  # ran in a fresh worker process
-    env: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # requested options, as row fields
+    env_vars: dict[str, str] = field(default_factory=dict)  # OMP_*, TBB_*... where it ran
+    env: dict[str, Any] = field(default_factory=dict)  # the machine fingerprint
 
     @property
     def n(self) -> int:
@@ -86,21 +88,13 @@ class RunResult:
             return None
         return 2.0 * self.macs / self.batch_size * self.throughput / 1e9
 
-    def to_dict(self, samples: bool = False) -> dict[str, Any]:
-        """A flat row (the results-file schema), plus the raw samples when asked."""
+    def measured(self) -> dict[str, Any]:
+        """The measurement's row fields (:data:`MEASURED_FIELDS`, in that order)."""
         s = self.latency
         row: dict[str, Any] = {
-            "model": self.model,
-            "model_path": self.model_path,
-            "model_sha256": self.model_sha256,
-            "device": self.device,
-            "precision_requested": self.precision_requested,
             "precision_executed": self.precision_executed,
             "precision_hint": self.precision_hint,
             "precision_mix": self.precision_mix,
-            "batch_size": self.batch_size,
-            "mode": self.mode,
-            "socket": self.socket,
             "cpus": _cpulist(self.cpus),
             "streams": self.streams,
             "threads": self.threads,
@@ -110,7 +104,7 @@ class RunResult:
             "warmup_steady": self.warmup_steady,
             "stop_reason": self.stop_reason,
         }
-        for name in ("min", "mean", "median", "p90", "p95", "p99", "max", "stdev", "mad"):
+        for name in _STATS:
             row[f"latency_{name}_ns"] = getattr(s, f"{name}_ns")
         row["latency_cv"] = s.cv
         row["latency_drift"] = self.drift
@@ -122,13 +116,17 @@ class RunResult:
         row["gflops"] = self.gflops
         row["config"] = self.config
         row["inputs"] = self.inputs
+        row["env_vars"] = self.env_vars
         row["interrupted"] = self.interrupted
         row["isolated"] = self.isolated
-        row["started_at"] = self.started_at
-        row["finished_at"] = self.finished_at
         row["duration_s"] = self.elapsed_s
-        row["error"] = None
-        row["error_kind"] = None
+        return row
+
+    def to_dict(self, samples: bool = False) -> dict[str, Any]:
+        """A flat row (the results-file schema of ``_rows``), plus the raw samples when asked."""
+        from inferclock._rows import result_row
+
+        row = result_row(self)
         if samples:
             row["latencies_ns"] = self.latencies_ns.tolist()
             row["warmup_ns"] = self.warmup_ns.tolist()
@@ -174,6 +172,20 @@ class RunResult:
             + (f", cpus={_cpulist(self.cpus)}" if self.cpus else ""),
         ]
         return "\n".join(lines)
+
+
+_STATS = ("min", "mean", "median", "p90", "p95", "p99", "max", "stdev", "mad")
+
+#: The row fields a measurement fills (an error row has them as nulls).
+MEASURED_FIELDS = (
+    "precision_executed", "precision_hint", "precision_mix", "cpus", "streams", "threads",
+    "requests", "n", "warmup_n", "warmup_steady", "stop_reason",
+    *(f"latency_{name}_ns" for name in _STATS),
+    "latency_cv", "latency_drift", "latency_ci95_low_ns", "latency_ci95_high_ns",
+    "throughput_fps", "read_ms", "reshape_ms", "compile_ms", "first_infer_ms",
+    "compile_cache", "macs", "gflops", "config", "inputs", "env_vars", "interrupted",
+    "isolated", "duration_s",
+)  # fmt: skip
 
 
 def _cpulist(cpus: list[int] | None) -> str | None:

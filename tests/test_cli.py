@@ -83,7 +83,7 @@ def test_run_throughput_with_shape(models: dict[str, Path]) -> None:
         (["run", "MODEL", "-d", "FOO"], "Devices present"),
         (["run", "MODEL", "-p", "f64"], "unknown precision 'f64'"),
         (["run", "MODEL", "--shape", "img"], "NAME[dims]"),
-        (["sweep", "MODEL", "-b", "0"], "batch_size must be a positive integer"),
+        (["sweep", "MODEL", "-b", "0"], "batch_size must be an integer in 1.."),
         (["sweep", "MODEL", "--mode", "fast"], "unknown mode 'fast'"),
         (["sweep", "MODEL", "-o", "/nonexistent-dir/r.jsonl"], "does not exist"),
         (["report", "/nonexistent/r.jsonl"], "does not exist"),
@@ -183,9 +183,10 @@ def test_help_is_complete(
 def test_demo_offers_bf16_only_where_the_cpu_has_it(tmp_path: Path) -> None:
     from inferclock._demo import FULL, QUICK, bf16_native, cpu_flags
 
-    info = tmp_path / "cpuinfo"
+    info = tmp_path / "proc" / "cpuinfo"
+    info.parent.mkdir()
     info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16\n")
-    assert "avx512_bf16" in cpu_flags(str(info))
+    assert "avx512_bf16" in cpu_flags(str(tmp_path))
     assert bf16_native({"avx512f", "avx512_bf16"}) and bf16_native({"amx_bf16"})
     assert not bf16_native({"avx512f", "avx2"})
     assert {"resnet50", "ssdlite_mobilenet_v2"} <= set(FULL.models)

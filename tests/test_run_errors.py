@@ -26,7 +26,7 @@ CASES = {
     ),
     "batch_zero": ("ic.run('{m}', batch_size=0)", "ConfigError", "batch_size"),
     "batch_negative": ("ic.run('{m}', batch_size=-1)", "ConfigError", "batch_size"),
-    "batch_float": ("ic.run('{m}', batch_size=2.5)", "ConfigError", "batch_size"),
+    "batch_float": ("ic.run('{m}', batch_size=2.5)", "ConfigTypeError", "batch_size"),
     "batch_without_batch_dim": ("ic.run('{nb}', batch_size=2)", "ModelError", "no batch dimension"),
     "wrong_shape": (
         "ic.run('{m}', inputs={{'x': np.zeros((1, 65), np.float32)}})",

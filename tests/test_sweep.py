@@ -236,7 +236,7 @@ def test_hang_past_cell_timeout_becomes_error_row(models: dict[str, Path], tmp_p
         models["mm"], batch_sizes=[1], out=out, quiet=True, duration=30.0, cell_timeout=2.0
     )
     (row,) = table.rows
-    assert row["error_kind"] == "timeout" and "cell_timeout" in row["error"]
+    assert row["error_kind"] == "timeout" and "timeout=2 s" in row["error"]
     assert not worker_children(os.getpid())
 
 

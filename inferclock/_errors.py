@@ -1,0 +1,49 @@
+"""inferclock's error classes, in one place: the C++ core's typed errors and the Python ones.
+
+The core's classes (registered once by ``register_errors.cpp``) live in ``inferclock._core``;
+this module adds the errors only Python raises and makes every class picklable, so an error
+crosses a process boundary (worker -> parent) as itself, with its attributes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inferclock._core import (
+    ConfigError,
+    DeviceError,
+    InferclockError,
+    ModelError,
+    PinningError,
+    PrecisionError,
+)
+
+__all__ = [
+    "ConfigError",
+    "ConfigTypeError",
+    "DeviceError",
+    "InferclockError",
+    "ModelError",
+    "PinningError",
+    "PrecisionError",
+    "WorkerCrash",
+]
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """An argument of the wrong type: a ConfigError (so an InferclockError and a ValueError)
+    that is also a TypeError."""
+
+
+class WorkerCrash(InferclockError):
+    """A worker process died: a signal, a hang past its timeout, or an exit without a result.
+
+    ``kind`` says which ("crash (SIGSEGV)", "crash (no result)", "timeout").
+    """
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.kind), self.__dict__)

@@ -1,0 +1,155 @@
+"""A sweep's grid: its axes, its cells and their keys, and the worker units left to run.
+
+A *cell* is one (model, device, precision, batch size, mode, socket); its key is
+``"model|device|precision|batch|mode|socket"`` (socket ``-`` when unpinned). The axes are the
+run options the declaration marks as axes (``_options``), checked by the same checks as a
+single run's. A *unit* is one worker process: a cell's runs in process ``p``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from inferclock import _options
+from inferclock._errors import ConfigError, PinningError
+
+if TYPE_CHECKING:
+    from inferclock._engine import RunSpec
+
+
+def cell_key(
+    model: str, device: str, precision: str, batch_size: int, mode: str, socket: int | None
+) -> str:
+    """The key naming a cell in results files: ``"resnet50|CPU|f32|1|latency|-"``."""
+    return f"{model}|{device}|{precision}|{batch_size}|{mode}|{'-' if socket is None else socket}"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the grid."""
+
+    model: str  # name (built-in name or file stem)
+    device: str
+    precision: str
+    batch_size: int
+    mode: str
+    socket: int | None
+
+    @property
+    def key(self) -> str:
+        return cell_key(
+            self.model, self.device, self.precision, self.batch_size, self.mode, self.socket
+        )
+
+    def options(self) -> dict[str, Any]:
+        """The run options this cell sets."""
+        return {
+            "device": self.device,
+            "precision": self.precision,
+            "batch_size": self.batch_size,
+            "mode": self.mode,
+            "socket": self.socket,
+        }
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One worker process: a cell's runs in process ``process`` (the repeat indices to do)."""
+
+    cell: Cell
+    spec: RunSpec
+    process: int
+    repeats: tuple[int, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.cell.key} p{self.process}"
+
+
+def axis(name: str, value: Any, single: tuple[type, ...] = (str, os.PathLike)) -> list[Any]:
+    """A non-empty list without duplicates from a sequence or a single value."""
+    items = [value] if isinstance(value, single) or value is None else list(value)
+    if not items:
+        raise ConfigError(f"{name} is empty: give at least one value")
+    seen: list[Any] = []
+    for item in items:
+        if item in seen:
+            raise ConfigError(
+                f"duplicate cells: {name} lists {item!r} twice ({items!r}); give each value once"
+            )
+        seen.append(item)
+    return items
+
+
+def check_axes(given: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Each axis (``precisions``, ``batch_sizes``, ``devices``, ``modes``, ``sockets``) as a
+    checked list: every value passes the check of its run option."""
+    out: dict[str, list[Any]] = {}
+    for name, opt in _options.axes().items():
+        single = (int, np.integer) if opt.name in ("batch_size", "socket") else (str, os.PathLike)
+        values = axis(name, given[name], single)
+        out[name] = [opt.meta.check(opt.name, v) for v in values]
+    _check_sockets_present(out["sockets"])
+    return out
+
+
+def _check_sockets_present(sockets: list[int | None]) -> None:
+    wanted = [s for s in sockets if s is not None]
+    if not wanted:
+        return
+    from inferclock._topology import topology
+
+    present = tuple(topology().sockets)
+    for s in wanted:
+        if s not in present:
+            raise PinningError(
+                f"socket {s} is not present here; sockets with allowed CPUs: "
+                f"{', '.join(map(str, present)) or 'none'}"
+            )
+
+
+def cells(models: Sequence[str], axes: Mapping[str, list[Any]]) -> list[Cell]:
+    """Every cell of models x devices x precisions x batch sizes x modes x sockets."""
+    return [
+        Cell(m, d, p, b, mo, s)
+        for m in models
+        for d in axes["devices"]
+        for p in axes["precisions"]
+        for b in axes["batch_sizes"]
+        for mo in axes["modes"]
+        for s in axes["sockets"]
+    ]
+
+
+def pending(
+    grid: Sequence[Cell], processes: int, repeats: int, done: set[tuple[str, int, int]]
+) -> dict[str, list[tuple[int, tuple[int, ...]]]]:
+    """Per cell key: (process, repeats not yet in the file) for every process."""
+    return {
+        c.key: [
+            (p, tuple(r for r in range(repeats) if (c.key, p, r) not in done))
+            for p in range(processes)
+        ]
+        for c in grid
+    }
+
+
+def units(
+    grid: Sequence[Cell],
+    specs: Mapping[str, RunSpec],
+    todo: Mapping[str, list[tuple[int, tuple[int, ...]]]],
+    shuffle: bool,
+    seed: int,
+) -> list[Unit]:
+    """The worker units left to run, in grid order or a seeded random order (which spreads a
+    machine's drift over the grid instead of onto one model)."""
+    out = [Unit(c, specs[c.key], p, reps) for c in grid for p, reps in todo[c.key] if reps]
+    if shuffle:
+        random.Random(seed).shuffle(out)
+    return out

@@ -1,0 +1,194 @@
+"""Facts about the models a run or a sweep measures, gathered once per model in the parent.
+
+A model argument (a path OpenVINO reads, a built-in name or an ``ov.Model``) is resolved to a
+name and a file, read once, hashed once; its input names, whether it is quantized already,
+and its MACs per batch size come from that one read. int8 quantization (NNCF, cached on disk)
+happens once per model. Workers get the facts with their run spec and never recount them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from inferclock._errors import ConfigError, ModelError
+
+if TYPE_CHECKING:
+    import openvino as ov
+
+Shapes = Mapping[str, Sequence[int]]
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What a run needs to know of a model before it starts."""
+
+    name: str  # built-in name or file stem
+    path: str  # the file (or SavedModel directory) the worker reads
+    sha256: str | None  # over the model's files (IR: .xml and .bin); None for a directory
+    input_names: frozenset[str]  # every name of every input (tensor names, node names)
+    quantized: bool  # carries FakeQuantize or low-bit weights already
+
+
+def file_sha256(path: Path) -> str | None:
+    """sha256 over a model's files (an IR's .xml and .bin together); None for a directory."""
+    if not path.is_file():
+        return None
+    files = [path]
+    if path.suffix == ".xml" and path.with_suffix(".bin").is_file():
+        files.append(path.with_suffix(".bin"))
+    h = hashlib.sha256()
+    for f in files:
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve_model(model: Any, workdir: str | None = None) -> tuple[str, Path]:
+    """(name, path) of a model given as a path, a built-in name or an ``ov.Model`` (saved as
+    IR under ``workdir``, which must outlive the run)."""
+    from inferclock import models
+
+    if isinstance(model, (str, os.PathLike)):
+        text = os.fspath(model)
+        if isinstance(model, str) and text in models.list():
+            return text, models.path(text)
+        p = Path(text)
+        if not p.exists():
+            raise ModelError(
+                f"model {text!r} is neither a file nor a built-in model; built-in models: "
+                f"{', '.join(models.list())}"
+            )
+        return (p.stem if p.is_file() else p.name), p.resolve()
+    import openvino as ov
+
+    if isinstance(model, ov.Model):
+        d = workdir or tempfile.mkdtemp(prefix="inferclock-model-")
+        xml = Path(d) / "model.xml"
+        ov.save_model(model, str(xml), compress_to_fp16=False)
+        return model.get_friendly_name() or "model", xml
+    kind = type(model).__name__
+    raise TypeError(f"model must be a path, a built-in model name or an openvino.Model, got {kind}")
+
+
+class ModelBook:
+    """The models of one run or sweep, each read once; MACs and int8 versions memoized."""
+
+    def __init__(self, workdir: str) -> None:
+        self.workdir = workdir
+        self._models: dict[str, ov.Model | None] = {}  # path -> the one read (None: unreadable)
+        self._macs: dict[tuple[str, int, str], tuple[int | None, dict[str, int] | None]] = {}
+        self._int8: dict[tuple[str, int, int | None], ModelFacts] = {}
+
+    def add(self, model: Any) -> ModelFacts:
+        """Resolve, read and hash ``model``; a ModelError when OpenVINO cannot read it."""
+        name, path = resolve_model(model, tempfile.mkdtemp(dir=self.workdir))
+        import openvino as ov
+
+        if isinstance(model, ov.Model):
+            read = model  # no need to read back what was just saved
+        else:
+            read = self._read(path)
+        return self._facts(name, path, read)
+
+    def _read(self, path: Path) -> ov.Model | None:
+        import openvino as ov
+
+        key = str(path)
+        if key not in self._models:
+            try:
+                self._models[key] = ov.Core().read_model(key)
+            except RuntimeError:
+                # The worker reads it again and reports OpenVINO's message with the row.
+                self._models[key] = None
+        return self._models[key]
+
+    def _facts(self, name: str, path: Path, read: ov.Model | None) -> ModelFacts:
+        from inferclock import _int8
+
+        self._models[str(path)] = read
+        names: set[str] = set()
+        for port in read.inputs if read is not None else ():
+            names |= set(port.get_names())
+            names.add(port.get_node().get_friendly_name())
+        return ModelFacts(
+            name=name,
+            path=str(path),
+            sha256=file_sha256(path),
+            input_names=frozenset(names),
+            quantized=read is not None and _int8.is_quantized(read),
+        )
+
+    def check_shapes(self, facts: Sequence[ModelFacts], shapes: Shapes | None) -> None:
+        """Every name in ``shapes`` must be an input of at least one of the models."""
+        for name in shapes or {}:
+            if not any(name in f.input_names for f in facts):
+                listing = "; ".join(f"{f.name}: {', '.join(sorted(f.input_names))}" for f in facts)
+                raise ConfigError(
+                    f"shapes names an input {name!r} that none of the models has (inputs: "
+                    f"{listing})"
+                )
+
+    @staticmethod
+    def shapes_for(facts: ModelFacts, shapes: Shapes | None) -> dict[str, tuple[int, ...]]:
+        """This model's part of ``shapes`` (one dict may serve a sweep of several models)."""
+        return {k: tuple(v) for k, v in (shapes or {}).items() if k in facts.input_names}
+
+    def macs(
+        self, facts: ModelFacts, batch: int, shapes: Shapes | None
+    ) -> tuple[int | None, dict[str, int] | None]:
+        """MACs per inference at ``batch`` and per op; (None, None) if not countable."""
+        own = self.shapes_for(facts, shapes)
+        key = (facts.path, batch, repr(sorted(own.items())))
+        if key not in self._macs:
+            self._macs[key] = self._count(facts, batch, own)
+        return self._macs[key]
+
+    def _count(
+        self, facts: ModelFacts, batch: int, shapes: Shapes
+    ) -> tuple[int | None, dict[str, int] | None]:
+        from inferclock.models import _macs
+
+        read = self._models.get(facts.path)
+        if read is None:
+            return None, None
+        try:
+            by_op = _macs.count_by_op(_macs.with_batch(read, batch, shapes or None))
+        except Exception:  # counting is a nicety: never fail a run on it
+            return None, None
+        total = sum(op.macs for op in by_op.values())
+        return (total or None), {k: op.macs for k, op in by_op.items()}
+
+    def int8(
+        self,
+        facts: ModelFacts,
+        *,
+        calibration: Sequence[Any] | None,
+        seed: int,
+        shapes: Shapes | None,
+    ) -> ModelFacts:
+        """Facts of the int8 version of a model: itself when already quantized, else NNCF's
+        quantization (cached on disk; calibrated at batch 1 so that one quantized model, which
+        keeps its dynamic batch, serves every batch size)."""
+        if facts.quantized:
+            return facts
+        key = (facts.path, seed, None if calibration is None else id(calibration))
+        if key not in self._int8:
+            from inferclock import _int8
+
+            path = _int8.quantize(
+                Path(facts.path),
+                calibration=calibration,
+                seed=seed,
+                shapes=self.shapes_for(facts, shapes) or None,
+                batch_size=1,
+                source=self._models.get(facts.path),
+            )
+            self._int8[key] = self._facts(facts.name, path, self._read(path))
+        return self._int8[key]

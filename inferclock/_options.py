@@ -1,0 +1,362 @@
+"""The one declaration of a run's options, and of a sweep's own options.
+
+Each option is a field of :class:`RunOptions` (or :class:`SweepOptions`) declared once with its
+type, default, check, help text, unit, command-line flag and result-row field. From it come:
+the checks and defaults of ``ic.run``/``ic.prepare``/``ic.measure`` (their keyword parameters
+are tested against it), the sweep's pass-through options and grid axes, the ``run`` and
+``sweep`` command-line flags and help (``_cli_options``), and the result-row schema
+(``_rows``), so an error row carries every field a success row does.
+
+Adding an option: one ``option(...)`` line here, plus its use where the run happens.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from inferclock import _checks as c
+from inferclock._errors import ConfigError, PinningError
+from inferclock._precision import PRECISIONS
+
+MODES = ("latency", "throughput")
+HINTS = ("auto", "none", "latency", "throughput", "cumulative_throughput")
+
+#: An adaptive run (no iterations/duration) stops after this long if its CI target is not met.
+DEFAULT_MAX_TIME = 10.0
+#: An adaptive run lasts at least this long.
+DEFAULT_MIN_TIME = 0.2
+#: What an isolated run may take at least before its worker is killed (start-up included).
+BASE_TIMEOUT = 600.0
+
+GROUPS = {
+    "run": "what to run",
+    "stop": "warm-up and stopping",
+    "pin": "pinning (a pinned run runs in a fresh process)",
+    "config": "OpenVINO configuration",
+    "inputs": "inputs",
+    "process": "worker process",
+    "sweep": "sweep",
+}
+
+
+@dataclass(frozen=True)
+class Meta:
+    """Everything about an option besides its name, type and default."""
+
+    help: str
+    check: c.Check
+    group: str
+    short: str | None = None  # "-b"
+    flag: str | None = None  # "--batch-size" (default: from the name)
+    metavar: str | None = None
+    parse: c.Parse | None = None  # command-line text -> value, before the check
+    cli: str = "value"  # "value", "append" (repeatable, merged), "true", "false", "bool"
+    axis: str | None = None  # a sweep grid axis: its plural name there ("batch_sizes")
+    split: Callable[[str], list[str]] = c.split_list  # how `sweep` splits an axis value
+    row: str | None = None  # result-row field of the requested value (default: the name)
+    to_row: Callable[[Any], Any] | None = None  # JSON form for the row (default: as is)
+    unit: str | None = None
+    positional: bool = False  # positional-or-keyword in ic.run (after the model)
+    show_default: bool = True
+
+
+def option(default: Any, **meta: Any) -> Any:
+    """A dataclass field declaring one option."""
+    return field(default=default, metadata={"option": Meta(**meta)})
+
+
+@dataclass(frozen=True)
+class Option:
+    """One declared option, as the CLI builder and the row schema see it."""
+
+    name: str
+    default: Any
+    meta: Meta
+
+    @property
+    def flag(self) -> str:
+        return self.meta.flag or "--" + self.name.replace("_", "-")
+
+    @property
+    def row(self) -> str:
+        return self.meta.row or self.name
+
+    def row_value(self, value: Any) -> Any:
+        return self.meta.to_row(value) if self.meta.to_row else value
+
+
+def _count(value: Any) -> int | None:
+    return None if value is None else len(value)
+
+
+def _listed(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, dict):
+        return {k: _listed(v) for k, v in value.items()}
+    return value
+
+
+def _cpus_text(value: tuple[int, ...] | None) -> str | None:
+    from inferclock._topology import format_cpulist
+
+    return None if value is None else format_cpulist(value)
+
+
+@dataclass(frozen=True, eq=False)
+class RunOptions:
+    """Validated options of one run (construction checks every field; see ``ic.run``)."""
+
+    device: str = option(
+        "CPU", check=c.device, group="run", short="-d", axis="devices", positional=True,
+        split=c.split_devices,
+        help="OpenVINO device: CPU, GPU, GPU.1, AUTO, HETERO:FPGA,CPU, ...",
+    )  # fmt: skip
+    batch_size: int = option(
+        1, check=c.integer(1, 1 << 20), group="run", short="-b", axis="batch_sizes",
+        metavar="N", parse=c.parse_int, positional=True, help="samples per inference",
+    )  # fmt: skip
+    precision: str = option(
+        "f32", check=c.choice(PRECISIONS), group="run", short="-p", axis="precisions",
+        row="precision_requested", positional=True,
+        help=f"inference precision: {', '.join(PRECISIONS)} (int8: NNCF quantization, cached)",
+    )  # fmt: skip
+    mode: str = option(
+        "latency", check=c.choice(MODES), group="run", axis="modes", positional=True,
+        help="latency: one sync request in a loop; throughput: async requests in flight",
+    )  # fmt: skip
+    warmup: str | int | float = option(
+        "auto", check=c.warmup, group="stop", metavar="W", parse=c.parse_warmup,
+        positional=True, help="'auto' (until two windows agree), a count (20) or seconds (0.5s)",
+    )  # fmt: skip
+    iterations: int | None = option(
+        None, check=c.integer(1, 10**12, optional=True), group="stop", metavar="N",
+        parse=c.parse_int, positional=True, help="time exactly N inferences",
+    )  # fmt: skip
+    duration: float | None = option(
+        None, check=c.seconds(optional=True), group="stop", metavar="S", unit="s",
+        parse=c.parse_seconds, positional=True, help="time for S seconds",
+    )  # fmt: skip
+    target_ci: float = option(
+        0.01, check=c.fraction, group="stop", metavar="F", parse=c.parse_fraction,
+        positional=True,
+        help="adaptive stop: the 95% CI of the median within F of it ('2%' or 0.02)",
+    )  # fmt: skip
+    socket: int | None = option(
+        None, check=c.socket, group="pin", axis="sockets", metavar="N", parse=c.parse_socket,
+        positional=True, help="pin to the CPUs of socket N ('none': unpinned)",
+    )  # fmt: skip
+    cpus: tuple[int, ...] | None = option(
+        None, check=c.cpu_list, group="pin", metavar="LIST", row="cpus_requested",
+        to_row=_cpus_text, positional=True, help="pin to these CPUs, e.g. 0-3,8",
+    )  # fmt: skip
+    streams: int | None = option(
+        None, check=c.integer(1, 4096, optional=True), group="config", metavar="N",
+        parse=c.parse_int, row="streams_requested", positional=True, help="NUM_STREAMS",
+    )  # fmt: skip
+    threads: int | None = option(
+        None, check=c.integer(1, 4096, optional=True), group="config", metavar="N",
+        parse=c.parse_int, row="threads_requested", positional=True,
+        help="INFERENCE_NUM_THREADS",
+    )  # fmt: skip
+    requests: int | None = option(
+        None, check=c.integer(1, 4096, optional=True), group="config", metavar="N",
+        parse=c.parse_int, row="requests_requested", positional=True,
+        help="async requests in throughput mode (default: the compiled model's optimum)",
+    )  # fmt: skip
+    shapes: dict[str, tuple[int, ...]] | None = option(
+        None, check=c.shape_map, group="config", flag="--shape", metavar="NAME[dims]",
+        parse=c.parse_shapes, cli="append", to_row=_listed, positional=True,
+        help="an input's full shape, like benchmark_app -shape: image[1,3,320,320] (repeatable)",
+    )  # fmt: skip
+    inputs: tuple[dict[str, Any], ...] | None = option(
+        None, check=c.input_sets, group="inputs", metavar="FILE.npz", parse=c.load_npz,
+        cli="append", row="user_inputs", to_row=_count, positional=True,
+        help="your input arrays, {input name: array} per set, rotated (CLI: one .npz per set, "
+        "repeatable); the row records how many sets",
+    )  # fmt: skip
+    seed: int = option(
+        0, check=c.integer(0, (1 << 63) - 1), group="inputs", metavar="N", parse=c.parse_int,
+        positional=True, help="seed of the random inputs, int8 calibration and sweep order",
+    )  # fmt: skip
+    min_time: float = option(
+        DEFAULT_MIN_TIME, check=c.seconds(zero=True), group="stop", metavar="S", unit="s",
+        parse=c.parse_seconds, help="adaptive stop: at least S seconds",
+    )  # fmt: skip
+    max_time: float | None = option(
+        None, check=c.seconds(optional=True), group="stop", metavar="S", unit="s",
+        parse=c.parse_seconds,
+        help=f"adaptive stop: at most S seconds (default {DEFAULT_MAX_TIME:g} s when adaptive)",
+    )  # fmt: skip
+    hint: str = option(
+        "auto", check=c.choice(HINTS, lower=True), group="config",
+        help=f"PERFORMANCE_HINT: {', '.join(HINTS)}; auto = LATENCY or THROUGHPUT by mode",
+    )  # fmt: skip
+    strict: bool = option(
+        True, check=c.boolean(), group="config", flag="--no-strict", cli="false",
+        help="accept an executed precision other than the requested one (default: error)",
+    )  # fmt: skip
+    properties: dict[str, str] | None = option(
+        None, check=c.string_map(keys="property name"), group="config", flag="--property",
+        metavar="KEY=VALUE", parse=c.parse_key_value, cli="append",
+        help="any other compile property, passed to OpenVINO as is (repeatable)",
+    )  # fmt: skip
+    cache_dir: str | None = option(
+        None, check=c.path_or_none, group="config", metavar="DIR",
+        help="OpenVINO's model cache directory (sweep default: <output stem>.ovcache/; "
+        "'' turns it off)",
+    )  # fmt: skip
+    input_sets: int = option(
+        4, check=c.integer(1, 1024), group="inputs", metavar="N", parse=c.parse_int,
+        help="seeded random input sets rotated over the iterations",
+    )  # fmt: skip
+    calibration: tuple[Any, ...] | None = option(
+        None, check=c.calibration, group="inputs", metavar="FILE.npz", parse=c.load_npz,
+        cli="append", to_row=_count,
+        help="int8 calibration inputs (CLI: one .npz per item, repeatable; default: seeded "
+        "random); the row records how many",
+    )  # fmt: skip
+    isolate: bool | None = option(
+        None, check=c.boolean(optional=True), group="process", cli="true", show_default=False,
+        help="run in a fresh worker process (default: only when pinned or given env)",
+    )  # fmt: skip
+    timeout: float | None = option(
+        None, check=c.seconds(optional=True, inf=True), group="process", metavar="S", unit="s",
+        parse=c.parse_seconds,
+        help=f"kill a worker run after S seconds, start-up included: an error (default "
+        f"{BASE_TIMEOUT:g} s plus twice the planned timing; inf: no limit)",
+    )  # fmt: skip
+    env: dict[str, str] | None = option(
+        None, check=c.string_map(keys="environment variable name", env=True), group="process",
+        metavar="KEY=VALUE", parse=c.parse_key_value, cli="append", row="env_set",
+        help="set an environment variable in the worker process (OMP_*, KMP_*, TBB_*, OV_*, "
+        "MALLOC_*...; runs isolated; repeatable)",
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        for opt in options(type(self)):
+            object.__setattr__(self, opt.name, opt.meta.check(opt.name, getattr(self, opt.name)))
+        check_stopping(self.iterations, self.duration, self.min_time, self.max_time)
+        if self.socket is not None and self.cpus is not None:
+            raise PinningError("give socket or cpus, not both")
+        if self.isolate is False and self.needs_isolation:
+            raise PinningError(
+                "a pinned run, or one with env=, must run in a fresh process (OpenVINO reads "
+                "the CPU mask and its environment once): leave isolate unset"
+            )
+
+    @property
+    def pinned(self) -> bool:
+        return self.socket is not None or self.cpus is not None
+
+    @property
+    def needs_isolation(self) -> bool:
+        return self.pinned or bool(self.env)
+
+    @property
+    def isolated(self) -> bool:
+        return bool(self.isolate) or self.needs_isolation
+
+    def effective_timeout(self) -> float:
+        """Seconds an isolated run may take before its worker is killed."""
+        if self.timeout is not None:
+            return self.timeout
+        planned = self.duration or self.max_time or DEFAULT_MAX_TIME
+        if isinstance(self.warmup, float):
+            planned += self.warmup
+        return BASE_TIMEOUT + 2 * planned
+
+    def to_row(self) -> dict[str, Any]:
+        """The requested options as result-row fields (JSON-ready)."""
+        return {o.row: o.row_value(getattr(self, o.name)) for o in options(type(self))}
+
+    def replace(self, **changes: Any) -> RunOptions:
+        return dataclasses.replace(self, **changes)
+
+
+def check_stopping(
+    iterations: int | None, duration: float | None, min_time: float, max_time: float | None
+) -> None:
+    """The stopping options' checks that involve two of them (``ic.measure`` shares them)."""
+    if iterations is not None and duration is not None:
+        raise ConfigError("give iterations or duration, not both")
+    if max_time is not None and max_time < min_time:
+        raise ConfigError(f"max_time ({max_time:g}) must be >= min_time ({min_time:g})")
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """A sweep's own options (grid axes and run options come from :class:`RunOptions`)."""
+
+    repeats: int = option(
+        1, check=c.integer(1, 10**6), group="sweep", metavar="N", parse=c.parse_int,
+        help="runs per worker process, one after another",
+    )  # fmt: skip
+    processes: int = option(
+        1, check=c.integer(1, 10**6), group="sweep", metavar="N", parse=c.parse_int,
+        help="fresh worker processes per cell (shows process-to-process spread)",
+    )  # fmt: skip
+    shuffle: bool = option(
+        True, check=c.boolean(), group="sweep", flag="--no-shuffle", cli="false",
+        help="run cells in grid order (default: seeded random order)",
+    )  # fmt: skip
+    out: str = option(
+        "results.jsonl", check=c.path_or_none, group="sweep", short="-o", flag="--output",
+        metavar="FILE", help="results file, JSON Lines",
+    )  # fmt: skip
+    resume: bool = option(
+        True, check=c.boolean(), group="sweep", cli="bool",
+        help="continue an existing results file, skipping finished runs; --no-resume refuses "
+        "an existing file",
+    )  # fmt: skip
+    save_raw: bool = option(
+        False, check=c.boolean(), group="sweep", cli="true",
+        help="save per-inference latencies as .npy beside the results",
+    )  # fmt: skip
+    quiet: bool | None = option(
+        None, check=c.boolean(optional=True), group="sweep", cli="true", show_default=False,
+        help="no progress display (default: none when stderr is not a terminal)",
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        for opt in options(type(self)):
+            object.__setattr__(self, opt.name, opt.meta.check(opt.name, getattr(self, opt.name)))
+        if self.out is None:
+            raise ConfigError("out must be a results file path")
+
+
+def options(cls: type[Any] = RunOptions) -> Iterator[Option]:
+    """The declared options of ``cls`` in declaration order."""
+    for f in dataclasses.fields(cls):
+        yield Option(f.name, f.default, f.metadata["option"])
+
+
+def option_names(cls: type[Any] = RunOptions) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def axes() -> dict[str, Option]:
+    """Sweep axis name -> its option ("batch_sizes" -> batch_size)."""
+    return {o.meta.axis: o for o in options() if o.meta.axis}
+
+
+def make(cls: type[Any], values: Mapping[str, Any], what: str) -> Any:
+    """``cls(**values)`` with unknown names refused by name."""
+    names = option_names(cls)
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"{what}: unknown argument(s) {', '.join(unknown)}; options are {', '.join(names)}"
+        )
+    return cls(**values)
+
+
+def check_value(name: str, value: Any) -> Any:
+    """One run option checked as its declaration says (for ``measure``'s subset)."""
+    for o in options():
+        if o.name == name:
+            return o.meta.check(name, value)
+    raise ConfigError(f"unknown option {name!r}")  # pragma: no cover - a programming error
