@@ -205,7 +205,7 @@ class RunOptions:
         help="any other compile property, passed to OpenVINO as is (repeatable)",
     )  # fmt: skip
     cache_dir: str | None = option(
-        None, check=c.path_or_none, group="config", metavar="DIR",
+        None, check=c.path_or_none, group="config", metavar="DIR", to_row=lambda v: v or None,
         help="OpenVINO's model cache directory (sweep default: <output stem>.ovcache/; "
         "'' turns it off)",
     )  # fmt: skip

@@ -40,12 +40,17 @@ def test_measures_a_known_spin() -> None:
 
 
 def test_auto_warmup_and_adaptive_stop() -> None:
-    m = ic.measure(lambda: None, min_time=0.05, max_time=2.0)
+    # A loose target is met long before max_time; an unreachable one runs to max_time.
+    m = ic.measure(lambda: None, target_ci=0.05, min_time=0.05, max_time=10.0)
     assert m.warmup_ns.size >= 1
-    assert m.stop_reason in ("target_ci", "max_time")
+    assert m.stop_reason == "target_ci"
     lo, hi = m.stats.ci95_ns
-    if m.stop_reason == "target_ci":
-        assert (hi - lo) / 2 <= 0.01 * m.stats.median_ns
+    assert (hi - lo) / 2 <= 0.05 * m.stats.median_ns
+    from inferclock import _core
+
+    waits = iter(np.random.default_rng(5).integers(1_000, 3_000, 10**7).tolist())
+    m = ic.measure(lambda: _core.busy_wait_ns(next(waits)), target_ci=1e-9, max_time=0.3)
+    assert m.stop_reason == "max_time"
 
 
 def test_duration_and_time_warmup() -> None:
@@ -78,8 +83,7 @@ def test_exception_from_fn_comes_back_as_itself() -> None:
     with pytest.raises(RuntimeError) as info:
         ic.measure(fn, warmup=0, iterations=100)
     assert info.value is boom
-    notes = getattr(info.value, "__notes__", ["call #7"])
-    assert any("#7" in n for n in notes)
+    assert any("#7" in n for n in info.value.__notes__)
 
 
 @pytest.mark.parametrize(
@@ -113,7 +117,8 @@ def test_ctrl_c_stops_promptly() -> None:
     timer.start()
     with pytest.raises(KeyboardInterrupt):
         ic.measure(lambda: None, warmup=0, duration=30.0)
-    assert time.monotonic() - t0 < 1.5
+    # Stopped at the Ctrl-C, not at the end of the 30 s asked for (a ratio, not a deadline).
+    assert time.monotonic() - t0 < 0.25 * 30.0
     timer.join()
 
 

@@ -46,8 +46,10 @@ def test_throughput_mode(conv_model: Path) -> None:
 
 
 def test_adaptive_stop_and_duration(matmul_model: Path) -> None:
-    r = ic.run(str(matmul_model), target_ci=0.02, max_time=3.0)
-    assert r.stop_reason in ("target_ci", "max_time")
+    r = ic.run(str(matmul_model), target_ci=0.2, max_time=10.0)
+    assert r.stop_reason == "target_ci"
+    r = ic.run(str(matmul_model), target_ci=1e-9, max_time=0.3)
+    assert r.stop_reason == "max_time"
     r = ic.run(str(matmul_model), duration=0.2, warmup=0.05)
     assert r.stop_reason == "duration" and 0.2 <= r.elapsed_s < 1.0
 
@@ -113,9 +115,8 @@ def test_sigint_ends_a_long_run_with_a_partial_result(slow_model: Path) -> None:
         timer.join()
         assert r.interrupted and r.stop_reason == "interrupted"
         assert r.n > 0
-        assert took < 1.0 + 1.0 + 1.0, (
-            f"{mode}: stopped {took - 1.0:.2f} s after SIGINT (+ compile)"
-        )
+        # Stopped at the Ctrl-C, not after the 60 s asked for (a ratio, not a deadline).
+        assert took < 0.25 * 60.0, f"{mode}: stopped {took - 1.0:.2f} s after SIGINT"
 
 
 def test_gil_is_released_during_run(slow_model: Path) -> None:

@@ -22,11 +22,28 @@ def test_ci_of_median_covers_true_median_at_95_percent() -> None:
     assert 930 <= hits <= 970, hits
 
 
-@pytest.mark.parametrize("n", [6, 20, 101, 1000, 1001, 50_000])
-def test_ci_ranks_are_symmetric_and_inside(n: int) -> None:
+def _coverage(n: int, lo: int, hi: int) -> float:
+    """P(x[lo] <= median <= x[hi]) for 0-based ranks: P(lo + 1 <= B <= hi), B ~ Bin(n, 1/2)."""
+    log_half_n = n * math.log(0.5)
+    return sum(
+        math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + log_half_n)
+        for k in range(lo + 1, hi + 1)
+    )
+
+
+@pytest.mark.parametrize("n", [6, 20, 101, 1000])
+def test_ci_ranks_are_the_tightest_that_reach_95_percent(n: int) -> None:
     lo, hi = stats.median_ci_ranks(n)
-    assert 0 <= lo <= (n - 1) // 2 <= n // 2 <= hi <= n - 1
+    assert lo + hi == n - 1, "symmetric"
+    assert _coverage(n, lo, hi) >= 0.95
+    assert _coverage(n, lo + 1, hi - 1) < 0.95, "one rank narrower would not reach 95%"
+
+
+@pytest.mark.parametrize("n", [1001, 50_000])
+def test_ci_ranks_of_large_n_reach_95_percent(n: int) -> None:
+    lo, hi = stats.median_ci_ranks(n)
     assert lo + hi == n - 1
+    assert 0.95 - 1e-3 <= _coverage(n, lo, hi) < 0.96
 
 
 def test_ci_ranks_small_n_falls_back_to_range() -> None:

@@ -1,0 +1,190 @@
+"""One declaration of the run options: every option reaches ic.run, ic.sweep, `inferclock run`,
+`inferclock sweep` and the rows (success and error alike), and the copies cannot drift."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import inferclock as ic
+from inferclock import _options, _rows
+from inferclock._options import RunOptions, SweepOptions
+
+CPU = min(os.sched_getaffinity(0))
+
+
+def declared(cls: type[Any] = RunOptions) -> list[_options.Option]:
+    return list(_options.options(cls))
+
+
+def test_run_signature_is_the_declaration() -> None:
+    params = list(inspect.signature(ic.run).parameters.values())
+    assert params[0].name == "model"
+    opts = declared()
+    assert [p.name for p in params[1:]] == [o.name for o in opts]
+    for p, o in zip(params[1:], opts, strict=True):
+        assert p.default == o.default, o.name
+        kind = p.POSITIONAL_OR_KEYWORD if o.meta.positional else p.KEYWORD_ONLY
+        assert p.kind == kind, o.name
+
+
+def test_measure_and_sweep_signatures_follow_the_declaration() -> None:
+    defaults = {o.name: o.default for o in declared()}
+    measure = inspect.signature(ic.measure).parameters
+    stopping = ["warmup", "iterations", "duration", "target_ci", "min_time", "max_time", "cpus"]
+    assert [n for n in measure if n != "fn"] == stopping
+    for name in stopping:
+        assert measure[name].default == defaults[name], name
+    sweep = inspect.signature(ic.sweep).parameters
+    for axis, o in _options.axes().items():
+        assert sweep[axis].default == (o.default,), axis
+    for o in declared(SweepOptions):
+        assert sweep[o.name].default == o.default, o.name
+
+
+def full_options(tmp: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two sets of values that together give every declared option a non-default value (A
+    and B differ where two options exclude each other)."""
+    x = np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32)
+    a = dict(
+        device="CPU", batch_size=2, precision="default", mode="throughput", warmup=3,
+        iterations=40, duration=None, target_ci=0.05, socket=None, cpus=[CPU], streams=1,
+        threads=1, requests=2, shapes={"x": [2, 64]}, inputs=[{"x": x}], seed=7,
+        min_time=0.1, max_time=5.0, hint="latency", strict=False,
+        properties={"ENABLE_CPU_PINNING": "NO"}, cache_dir=str(tmp / "ovc"), input_sets=2,
+        calibration=[{"x": x}], isolate=True, timeout=120.0,
+        env={"OMP_WAIT_POLICY": "PASSIVE"},
+    )  # fmt: skip
+    b = dict(duration=0.2, socket=0, warmup=0, cache_dir="", batch_size=1)
+    assert set(a) == {o.name for o in declared()}, "a declared option is missing from the test"
+    return a, b
+
+
+def cli_args(tmp: Path) -> tuple[list[str], list[str]]:
+    """The same two sets as command-line flags (a sweep takes one value as a one-value axis)."""
+    npz = tmp / "x.npz"
+    np.savez(npz, x=np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32))
+    a = [
+        "--device", "CPU", "-b", "2", "--precision", "default", "--mode", "throughput",
+        "--warmup", "3", "--iterations", "40", "--target-ci", "5%", "--cpus", str(CPU),
+        "--streams", "1", "--threads", "1", "--requests", "2", "--shape", "x[2,64]",
+        "--inputs", str(npz), "--seed", "7", "--min-time", "0.1", "--max-time", "5",
+        "--hint", "latency", "--no-strict", "--property", "ENABLE_CPU_PINNING=NO",
+        "--cache-dir", str(tmp / "ovc"), "--input-sets", "2", "--calibration", str(npz),
+        "--isolate", "--timeout", "120", "--env", "OMP_WAIT_POLICY=PASSIVE",
+    ]  # fmt: skip
+    b = ["--duration", "0.2", "--socket", "0", "--warmup", "0", "--cache-dir", ""]
+    b += ["--batch-size", "1"]
+    used = set(a) | set(b)
+    missing = [o.flag for o in declared() if o.flag not in used and o.meta.short not in used]
+    assert not missing, f"flags missing from the test: {missing}"
+    return a, b
+
+
+def expected_row(values: dict[str, Any]) -> dict[str, Any]:
+    return RunOptions(**values).to_row()
+
+
+def check_row(row: dict[str, Any], values: dict[str, Any]) -> None:
+    assert set(row) >= set(_rows.run_fields())
+    want = expected_row(values)
+    for o in declared():
+        assert row[o.row] == want[o.row], (o.name, row[o.row], want[o.row])
+
+
+def check_reached(row: dict[str, Any], values: dict[str, Any]) -> None:
+    """The options did what they say where the run happened (in the worker)."""
+    if values.get("env"):
+        assert row["env_vars"]["OMP_WAIT_POLICY"] == "PASSIVE"
+    if values.get("cpus"):
+        assert row["cpus"] == str(CPU) and row["streams"] == 1 and row["requests"] == 2
+        assert row["n"] == 40 and row["warmup_n"] >= 3 and row["user_inputs"] == 1
+        assert row["config"]["PERFORMANCE_HINT"] == "LATENCY"
+        assert row["config"]["ENABLE_CPU_PINNING"] == "NO"
+    if values.get("duration"):
+        assert row["stop_reason"] == "duration" and row["socket"] == 0
+
+
+@pytest.fixture(scope="module")
+def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("options")
+
+
+def test_every_option_reaches_run_and_its_row(matmul_model: Path, tmp: Path) -> None:
+    for values in full_options(tmp):
+        r = ic.run(str(matmul_model), **values)
+        row = r.to_dict()
+        check_row(row, values)
+        check_reached(row, values)
+
+
+def test_every_option_reaches_sweep_and_its_rows(matmul_model: Path, tmp: Path) -> None:
+    for i, values in enumerate(full_options(tmp)):
+        axes = {
+            o.meta.axis: [values.pop(o.name)]
+            for o in declared()
+            if o.name in values and o.meta.axis
+        }
+        table = ic.sweep(
+            str(matmul_model), out=tmp / f"sweep{i}.jsonl", quiet=True, **axes, **values
+        )
+        (row,) = table.rows
+        values.update({o.name: axes[o.meta.axis][0] for o in declared() if o.meta.axis in axes})
+        assert row["error"] is None, row["error"]
+        check_row(row, {**values, "isolate": True})
+        check_reached(row, values)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "inferclock", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_every_option_reaches_the_cli_run_and_sweep(matmul_model: Path, tmp: Path) -> None:
+    api = full_options(tmp)
+    for i, (args, values) in enumerate(zip(cli_args(tmp), api, strict=True)):
+        out = tmp / f"run{i}.json"
+        r = cli("run", str(matmul_model), *args, "--json", str(out))
+        assert r.returncode == 0, r.stderr
+        row = json.loads(out.read_text())
+        check_row(row, values)
+        check_reached(row, values)
+    for i, (args, values) in enumerate(zip(cli_args(tmp), api, strict=True)):
+        out = tmp / f"cli-sweep{i}.jsonl"
+        r = cli("sweep", str(matmul_model), *args, "-o", str(out), "--quiet")
+        assert r.returncode == 0, r.stderr
+        (row,) = ic.ResultTable.load(out).rows
+        check_row(row, {**values, "isolate": True})
+        check_reached(row, values)
+
+
+def test_error_rows_carry_every_field_of_a_success_row(matmul_model: Path, tmp: Path) -> None:
+    good = ic.sweep(str(matmul_model), out=tmp / "good.jsonl", quiet=True, iterations=5)
+    bad = ic.sweep(
+        str(matmul_model), out=tmp / "bad.jsonl", quiet=True, iterations=5,
+        properties={"NUM_STREAMS": "banana"},
+    )  # fmt: skip
+    (ok,), (failed,) = good.rows, bad.rows
+    assert ok["error"] is None and failed["error_kind"] == "ConfigError"
+    assert set(failed) == set(ok)
+    assert set(ok) == {"kind", *_rows.run_fields(), *_rows.SWEEP_FIELDS}
+    assert failed["properties"] == {"NUM_STREAMS": "banana"} and failed["iterations"] == 5
+    assert all(failed[f] is None for f in ("n", "latency_median_ns", "throughput_fps"))
+
+
+def test_unknown_and_axis_options_are_refused_by_name(matmul_model: Path, tmp: Path) -> None:
+    with pytest.raises(ic.ConfigError, match=r"unknown argument.*warmpu"):
+        ic.sweep(str(matmul_model), out=tmp / "x.jsonl", warmpu=3)
+    with pytest.raises(ic.ConfigError, match=r"precisions=\[...\]"):
+        ic.sweep(str(matmul_model), out=tmp / "x.jsonl", precision="f32")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        ic.run(str(matmul_model), warmpu=3)  # type: ignore[call-arg]
