@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from inferclock.results import CellSummary
 
-__all__ = ["errors_markdown", "fmt_num", "markdown_table", "summary_markdown"]
+__all__ = ["code_list", "errors_markdown", "fmt_num", "markdown_table", "summary_markdown"]
 
 _SUMMARY_HEADER = (
     "model",
@@ -48,6 +48,11 @@ def fmt_num(v: float | None) -> str:
 
 def _ms(ns: float | None) -> float | None:
     return None if ns is None else ns / 1e6
+
+
+def code_list(items: Iterable[object]) -> str:
+    """``items`` as inline code, comma-separated: a, b -> `a`, `b`."""
+    return ", ".join(f"`{x}`" for x in items)
 
 
 def markdown_table(header: Sequence[str], body: Iterable[Sequence[str]]) -> str:

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferclock._core import ConfigError
-from inferclock._markdown import errors_markdown, markdown_table
+from inferclock._markdown import code_list, errors_markdown, markdown_table
 from inferclock.results import CellSummary, ResultTable, precision_rank
 
 if TYPE_CHECKING:
@@ -431,7 +431,7 @@ def report(
     ok, errs = t.ok(), t.errors()
 
     md = [f"# {title}", ""]
-    src = ", ".join(f"`{p}`" for p in t.paths) or "(in-memory table)"
+    src = code_list(t.paths) or "(in-memory table)"
     md.append(
         f"Source: {src}. {len(t)} rows: {len(ok)} measured, {len(errs)} errors, "
         f"{len(summ)} cells."
@@ -444,7 +444,7 @@ def report(
     interrupted = [r["key"] for r in ok if r.get("interrupted")]
     if interrupted:
         md.append("")
-        md.append("Interrupted (partial) measurements: " + ", ".join(f"`{k}`" for k in interrupted))
+        md.append("Interrupted (partial) measurements: " + code_list(interrupted))
     md += ["", "## Results", "", t.to_markdown(errors=False).rstrip()]
     if any(s.runs > 1 for s in summ):
         md += [
@@ -469,12 +469,11 @@ def report(
         if sources["percentiles"]:
             notes.append(
                 "approximated from recorded percentiles (no raw latencies saved): "
-                + ", ".join(f"`{k}`" for k in sources["percentiles"])
+                + code_list(sources["percentiles"])
             )
         if sources["skipped"]:
             notes.append(
-                "skipped (neither raw samples nor percentiles): "
-                + ", ".join(f"`{k}`" for k in sources["skipped"])
+                "skipped (neither raw samples nor percentiles): " + code_list(sources["skipped"])
             )
         md += ["", "CDF sources: " + "; ".join(notes) + "."]
         startup = _plot_startup(fig_cls, summ, out)
