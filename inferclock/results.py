@@ -4,8 +4,8 @@ This module owns :class:`ResultTable` (load, filter, ok/errors, raw latencies) a
 :class:`CellSummary` (the rows of a cell pooled into one line: the median of the per-run
 medians), with the exports to CSV, JSON, pandas and markdown. The file format itself (header,
 durable appends, tolerant reads, strict JSON) is :mod:`inferclock._jsonl`; markdown rendering
-is :mod:`inferclock._markdown`. Both are re-exported here, so ``from inferclock.results import
-ResultWriter, load_file, fmt_num, ...`` keeps working.
+is :mod:`inferclock._markdown`. Their public names are re-exported here, so ``from
+inferclock.results import ResultWriter, load_file, fmt_num, ...`` keeps working.
 """
 
 from __future__ import annotations
