@@ -43,7 +43,9 @@ import numpy as np
 import numpy.typing as npt
 
 from inferclock._core import ConfigError
-from inferclock.results import ResultTable, Row, fmt_num, markdown_table
+from inferclock._jsonl import Row
+from inferclock._markdown import fmt_num, markdown_table
+from inferclock.results import ResultTable
 
 __all__ = ["CellComparison", "Comparison", "compare"]
 

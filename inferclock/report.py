@@ -22,21 +22,17 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from inferclock._core import ConfigError
-from inferclock.results import (
-    CellSummary,
-    ResultTable,
-    errors_markdown,
-    markdown_table,
-    precision_rank,
-)
+from inferclock._markdown import code_list, errors_markdown, markdown_table
+from inferclock.results import CellSummary, ResultTable, precision_rank
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -134,47 +130,96 @@ def _label(s: CellSummary, modes: set[str]) -> str:
     return lab
 
 
-def _panels(summ: Sequence[CellSummary]) -> dict[tuple[str, str], list[CellSummary]]:
-    panels: dict[tuple[str, str], list[CellSummary]] = {}
-    for s in summ:
-        panels.setdefault((s.model, s.device), []).append(s)
-    return panels
+_T = TypeVar("_T")
+_K = TypeVar("_K", bound=Hashable)
 
 
-def _lines(cells: Sequence[CellSummary]) -> dict[tuple[str, str], list[CellSummary]]:
-    lines: dict[tuple[str, str], list[CellSummary]] = {}
-    for s in cells:
-        lines.setdefault((s.precision_requested, s.mode), []).append(s)
-    for v in lines.values():
-        v.sort(key=lambda s: s.batch_size)
-    return lines
+def _group(items: Iterable[_T], key: Callable[[_T], _K]) -> dict[_K, list[_T]]:
+    """``items`` by ``key(item)``, groups and their members in first-seen order."""
+    groups: dict[_K, list[_T]] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return groups
 
 
-def _plot_latency(fig_cls: type[Figure], summ: Sequence[CellSummary], out: Path) -> list[str]:
+@dataclass(frozen=True)
+class _Metric:
+    """A per-cell quantity drawn against batch size: one line per precision (and mode)."""
+
+    stem: str  # output file name, without extension
+    field: str  # the CellSummary field plotted; cells where it is None are left out
+    divisor: float  # field value / divisor = axis value
+    ylabel: str
+    title: str
+    whiskers: bool  # 95% CI bars on the line and p99 markers (latency only)
+
+    def has(self, s: CellSummary) -> bool:
+        return getattr(s, self.field) is not None
+
+    def value(self, s: CellSummary) -> float:
+        """The axis value of a cell that :meth:`has` the field; NaN (a gap) for a zero."""
+        v = float(getattr(s, self.field))
+        return v / self.divisor if v else math.nan
+
+
+_LATENCY = _Metric(
+    "latency",
+    "median_ns",
+    1e6,
+    "latency (ms)",
+    "Latency vs batch size: median with 95% CI, p99 as \u25bc",
+    whiskers=True,
+)
+_THROUGHPUT = _Metric(
+    "throughput",
+    "throughput_fps",
+    1.0,
+    "throughput (samples/s)",
+    "Throughput vs batch size",
+    whiskers=False,
+)
+
+
+def _ci_whiskers(line: Sequence[CellSummary], divisor: float) -> list[list[float]]:
+    """``yerr`` of a latency line: distances from the median down and up to its 95% CI."""
+    lo = [max(0.0, (s.median_ns - (s.ci95_low_ns or s.median_ns)) / divisor) for s in line]
+    hi = [max(0.0, ((s.ci95_high_ns or s.median_ns) - s.median_ns) / divisor) for s in line]
+    return [lo, hi]
+
+
+def _plot_vs_batch(
+    fig_cls: type[Figure], summ: Sequence[CellSummary], out: Path, m: _Metric
+) -> list[str]:
+    """Plot ``m`` against batch size, one panel per (model, device); [] when no cell has it."""
     from matplotlib.lines import Line2D
 
-    panels = _panels(summ)
+    summ = [s for s in summ if m.has(s)]
+    if not summ:
+        return []
+    panels = _group(summ, lambda s: (s.model, s.device))
     colors = _colors(s.precision_requested for s in summ)
     fig, axes = _grid(fig_cls, len(panels))
     for ax, ((model, device), cells) in zip(axes, panels.items(), strict=True):
         modes = {s.mode for s in cells}
-        for (prec, mode), line in _lines(cells).items():
+        plotted: list[float] = []  # every y drawn, for the log-scale rule
+        lines = _group(cells, lambda s: (s.precision_requested, s.mode))
+        for (prec, mode), line in lines.items():
+            line.sort(key=lambda s: s.batch_size)
             x = [s.batch_size for s in line]
-            y = [s.median_ns / 1e6 for s in line]
-            lo = [max(0.0, (s.median_ns - (s.ci95_low_ns or s.median_ns)) / 1e6) for s in line]
-            hi = [max(0.0, ((s.ci95_high_ns or s.median_ns) - s.median_ns) / 1e6) for s in line]
-            ax.errorbar(
-                x,
-                y,
-                yerr=[lo, hi],
-                color=colors[prec],
-                ls=_MODE_STYLE.get(mode, ":"),
-                marker=_MODE_MARKER.get(mode, "o"),
-                ms=4,
-                capsize=3,
-                label=_label(line[0], modes),
-            )
-            p99 = [(s.batch_size, s.p99_ns / 1e6) for s in line if s.p99_ns is not None]
+            y = [m.value(s) for s in line]
+            style: dict[str, Any] = {
+                "color": colors[prec],
+                "ls": _MODE_STYLE.get(mode, ":"),
+                "marker": _MODE_MARKER.get(mode, "o"),
+                "ms": 4,
+                "label": _label(line[0], modes),
+            }
+            plotted += y
+            if not m.whiskers:
+                ax.plot(x, y, **style)
+                continue
+            ax.errorbar(x, y, yerr=_ci_whiskers(line, m.divisor), capsize=3, **style)
+            p99 = [(s.batch_size, s.p99_ns / m.divisor) for s in line if s.p99_ns is not None]
             if p99:
                 ax.plot(
                     *zip(*p99, strict=True),
@@ -184,50 +229,19 @@ def _plot_latency(fig_cls: type[Figure], summ: Sequence[CellSummary], out: Path)
                     color=colors[prec],
                     alpha=0.8,
                 )
-        vals = [s.median_ns / 1e6 for s in cells] + [
-            s.p99_ns / 1e6 for s in cells if s.p99_ns is not None
-        ]
-        if _span_log(vals):
+                plotted += [v for _, v in p99]
+        if _span_log(plotted):
             ax.set_yscale("log")
         _batch_axis(ax, [s.batch_size for s in cells])
-        ax.set_ylabel("latency (ms)")
+        ax.set_ylabel(m.ylabel)
         ax.set_title(f"{model} on {device}")
         ax.grid(True, which="major", alpha=0.3)
         handles, _ = ax.get_legend_handles_labels()
-        handles.append(Line2D([], [], ls="none", marker="v", color="gray", label="p99"))
+        if m.whiskers:
+            handles.append(Line2D([], [], ls="none", marker="v", color="gray", label="p99"))
         ax.legend(handles=handles, fontsize=8, title="precision")
-    fig.suptitle("Latency vs batch size: median with 95% CI, p99 as \u25bc")
-    return _save(fig, out, "latency")
-
-
-def _plot_throughput(fig_cls: type[Figure], summ: Sequence[CellSummary], out: Path) -> list[str]:
-    summ = [s for s in summ if s.throughput_fps is not None]
-    if not summ:
-        return []
-    panels = _panels(summ)
-    colors = _colors(s.precision_requested for s in summ)
-    fig, axes = _grid(fig_cls, len(panels))
-    for ax, ((model, device), cells) in zip(axes, panels.items(), strict=True):
-        modes = {s.mode for s in cells}
-        for (prec, mode), line in _lines(cells).items():
-            ax.plot(
-                [s.batch_size for s in line],
-                [s.throughput_fps or math.nan for s in line],
-                color=colors[prec],
-                ls=_MODE_STYLE.get(mode, ":"),
-                marker=_MODE_MARKER.get(mode, "o"),
-                ms=4,
-                label=_label(line[0], modes),
-            )
-        if _span_log(s.throughput_fps for s in cells):
-            ax.set_yscale("log")
-        _batch_axis(ax, [s.batch_size for s in cells])
-        ax.set_ylabel("throughput (samples/s)")
-        ax.set_title(f"{model} on {device}")
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8, title="precision")
-    fig.suptitle("Throughput vs batch size")
-    return _save(fig, out, "throughput")
+    fig.suptitle(m.title)
+    return _save(fig, out, m.stem)
 
 
 _PCTL_FIELDS = (
@@ -263,13 +277,8 @@ def _cell_cdf(
 def _plot_cdf(
     fig_cls: type[Figure], table: ResultTable, summ: Sequence[CellSummary], out: Path
 ) -> tuple[list[str], dict[str, list[str]]]:
-    ok = table.ok()
-    by_key: dict[str, list[Mapping[str, Any]]] = {}
-    for r in ok:
-        by_key.setdefault(r["key"], []).append(r)
-    panels: dict[tuple[str, str, str, int], list[CellSummary]] = {}
-    for s in summ:
-        panels.setdefault((s.model, s.device, s.mode, s.batch_size), []).append(s)
+    by_key = _group(table.ok(), lambda r: r["key"])
+    panels = _group(summ, lambda s: (s.model, s.device, s.mode, s.batch_size))
     sources: dict[str, list[str]] = {"raw": [], "percentiles": [], "skipped": []}
     curves: dict[tuple[str, str, str, int], list[tuple[CellSummary, Any]]] = {}
     for pk, cells in panels.items():
@@ -356,6 +365,11 @@ def _env_lines(d: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
+def _hints_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    hints = {str(r["precision_hint"]) for r in rows if r.get("precision_hint")}
+    return "/".join(sorted(hints)) or "-"
+
+
 def _mix_text(mix: Any) -> str:
     if not isinstance(mix, Mapping) or not mix:
         return "-"
@@ -382,6 +396,11 @@ def _images_md(title: str, names: Sequence[str]) -> str:
     png = next(n for n in names if n.endswith(".png"))
     svg = next(n for n in names if n.endswith(".svg"))
     return f"![{title}]({png})\n\n[{title} (SVG)]({svg})"
+
+
+def _images_section(heading: str, title: str, names: Sequence[str]) -> list[str]:
+    """A ``###`` section showing one plot, or nothing when the plot was not drawn."""
+    return ["", f"### {heading}", "", _images_md(title, names)] if names else []
 
 
 def report(
@@ -412,7 +431,7 @@ def report(
     ok, errs = t.ok(), t.errors()
 
     md = [f"# {title}", ""]
-    src = ", ".join(f"`{p}`" for p in t.paths) or "(in-memory table)"
+    src = code_list(t.paths) or "(in-memory table)"
     md.append(
         f"Source: {src}. {len(t)} rows: {len(ok)} measured, {len(errs)} errors, "
         f"{len(summ)} cells."
@@ -425,7 +444,7 @@ def report(
     interrupted = [r["key"] for r in ok if r.get("interrupted")]
     if interrupted:
         md.append("")
-        md.append("Interrupted (partial) measurements: " + ", ".join(f"`{k}`" for k in interrupted))
+        md.append("Interrupted (partial) measurements: " + code_list(interrupted))
     md += ["", "## Results", "", t.to_markdown(errors=False).rstrip()]
     if any(s.runs > 1 for s in summ):
         md += [
@@ -435,15 +454,11 @@ def report(
         ]
 
     if summ:
-        md += ["", "## Plots", ""]
-        md += [
-            "### Latency vs batch size",
-            "",
-            _images_md("Latency vs batch size", _plot_latency(fig_cls, summ, out)),
-        ]
-        names = _plot_throughput(fig_cls, summ, out)
-        if names:
-            md += ["", "### Throughput vs batch size", "", _images_md("Throughput", names)]
+        md += ["", "## Plots"]
+        latency = _plot_vs_batch(fig_cls, summ, out, _LATENCY)
+        md += _images_section("Latency vs batch size", "Latency vs batch size", latency)
+        throughput = _plot_vs_batch(fig_cls, summ, out, _THROUGHPUT)
+        md += _images_section("Throughput vs batch size", "Throughput", throughput)
         names, sources = _plot_cdf(fig_cls, t, summ, out)
         md += ["", "### Latency distributions", ""]
         if names:
@@ -454,26 +469,18 @@ def report(
         if sources["percentiles"]:
             notes.append(
                 "approximated from recorded percentiles (no raw latencies saved): "
-                + ", ".join(f"`{k}`" for k in sources["percentiles"])
+                + code_list(sources["percentiles"])
             )
         if sources["skipped"]:
             notes.append(
-                "skipped (neither raw samples nor percentiles): "
-                + ", ".join(f"`{k}`" for k in sources["skipped"])
+                "skipped (neither raw samples nor percentiles): " + code_list(sources["skipped"])
             )
         md += ["", "CDF sources: " + "; ".join(notes) + "."]
-        names = _plot_startup(fig_cls, summ, out)
-        if names:
-            md += ["", "### Start-up", "", _images_md("Start-up breakdown", names)]
+        startup = _plot_startup(fig_cls, summ, out)
+        md += _images_section("Start-up", "Start-up breakdown", startup)
 
         md += ["", "## Executed precisions", ""]
-        by_key: dict[str, Mapping[str, Any]] = {}
-        for r in ok:
-            by_key.setdefault(r["key"], r)
-        hints: dict[str, set[str]] = {}
-        for r in ok:
-            if r.get("precision_hint"):
-                hints.setdefault(r["key"], set()).add(str(r["precision_hint"]))
+        rows_of = _group(ok, lambda r: r["key"])
         md.append(
             markdown_table(
                 ["cell", "requested", "executed", "hint", "ops by precision"],
@@ -482,8 +489,8 @@ def report(
                         _cell_name(s),
                         s.precision_requested,
                         s.precision_executed or "-",
-                        "/".join(sorted(hints.get(s.key, ()))) or "-",
-                        _mix_text(by_key[s.key].get("precision_mix")),
+                        _hints_text(rows_of[s.key]),
+                        _mix_text(rows_of[s.key][0].get("precision_mix")),
                     ]
                     for s in summ
                 ],

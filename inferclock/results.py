@@ -1,38 +1,39 @@
-"""Results files (JSON Lines) and the table that reads them.
+"""Result tables: rows of one or several results files, filtered, pooled and exported.
 
-A results file is JSON Lines: line 1 is a header (``kind: "header"``, ``format_version``, the
-environment), every other line one row (one cell x process x repeat; see the schema in the
-sweep docs). Files only ever grow:
-
-* :class:`ResultWriter` appends one row per call with ``flush`` + ``fsync``, never rewriting a
-  line. A torn last line (power cut mid-write) is left where it is; the next append first ends
-  it with a newline so the new row starts on a clean line and readers skip the torn one.
-* :func:`load_file` / :func:`read_rows` skip lines that are not valid JSON rows and count them,
-  and refuse a file of an unknown or newer format version with a message saying what to do.
-* Non-finite floats are written as ``null`` so every line is strict JSON (jq, JavaScript).
-
-:class:`ResultTable` loads one or several files, filters rows, pools the rows of a cell into a
-:class:`CellSummary` (the median of the per-run medians), and exports CSV, JSON, pandas and a
-markdown summary.
+This module owns :class:`ResultTable` (load, filter, ok/errors, raw latencies) and
+:class:`CellSummary` (the rows of a cell pooled into one line: the median of the per-run
+medians), with the exports to CSV, JSON, pandas and markdown. The file format itself (header,
+durable appends, tolerant reads, strict JSON) is :mod:`inferclock._jsonl`; markdown rendering
+is :mod:`inferclock._markdown`. Their public names are re-exported here, so ``from
+inferclock.results import ResultWriter, load_file, fmt_num, ...`` keeps working.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import math
-import os
 import statistics
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from inferclock._core import ConfigError, InferclockError
+from inferclock._jsonl import (
+    FORMAT_VERSION,
+    PathLike,
+    ResultFile,
+    ResultWriter,
+    Row,
+    check_output_path,
+    load_file,
+    read_rows,
+    strict_dumps,
+)
+from inferclock._markdown import errors_markdown, fmt_num, markdown_table, summary_markdown
 
 if TYPE_CHECKING:
     import pandas
@@ -40,246 +41,19 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMAT_VERSION",
     "CellSummary",
+    "PathLike",
     "ResultFile",
     "ResultTable",
     "ResultWriter",
+    "Row",
+    "check_output_path",
+    "errors_markdown",
+    "fmt_num",
     "load_file",
+    "markdown_table",
+    "precision_rank",
     "read_rows",
 ]
-
-FORMAT_VERSION = 1
-
-Row = dict[str, Any]
-PathLike = str | os.PathLike[str]
-
-# Upgraders from format version v to v + 1, applied to every row of an older file on load.
-# Version 1 is the first format, so there is nothing to upgrade yet.
-_UPGRADES: dict[int, Callable[[Row], Row]] = {}
-
-
-class ResultFile(NamedTuple):
-    """One results file as read: its header, its rows, and how many lines were skipped."""
-
-    path: Path
-    header: Row
-    rows: list[Row]
-    skipped_lines: int
-
-
-def check_output_path(path: PathLike, what: str = "output file") -> Path:
-    """Resolve ``path`` and check its directory exists and is writable; ConfigError if not.
-
-    Root passes ``os.access`` on read-only directories, so callers still catch the OSError of
-    the actual write; this check gives the common mistakes a clear message before any work.
-    """
-    p = Path(path).expanduser()
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.exists():
-        raise ConfigError(f"{what} {str(p)!r}: directory {str(parent)!r} does not exist")
-    if not parent.is_dir():
-        raise ConfigError(f"{what} {str(p)!r}: {str(parent)!r} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"{what} {str(p)!r}: directory {str(parent)!r} is not writable")
-    if p.exists() and p.is_dir():
-        raise ConfigError(f"{what} {str(p)!r} is a directory, expected a file path")
-    return p
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    raise TypeError(f"cannot write a {type(obj).__name__} to a results file: {obj!r}")
-
-
-def _strict(obj: Any) -> Any:
-    # NaN/inf are not JSON; null says the same ("no value") and every parser reads it.
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _strict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_strict(v) for v in obj]
-    if isinstance(obj, np.floating) and not np.isfinite(obj):
-        return None
-    return obj
-
-
-def _dumps(obj: Mapping[str, Any]) -> bytes:
-    text = json.dumps(
-        _strict(dict(obj)), default=_json_default, ensure_ascii=False, allow_nan=False
-    )
-    return text.encode("utf-8") + b"\n"
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the new directory entry durable; not every filesystem allows it, which is harmless.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _check_header(header: Any, path: Path) -> Row:
-    if not isinstance(header, dict) or header.get("kind") != "header":
-        raise InferclockError(
-            f"{str(path)!r} is not an inferclock results file: its first line is not a header "
-            f'(expected {{"kind": "header", "format_version": {FORMAT_VERSION}, ...}})'
-        )
-    version = header.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise InferclockError(
-            f"{str(path)!r}: header has no integer format_version (got {version!r})"
-        )
-    if version > FORMAT_VERSION:
-        raise InferclockError(
-            f"{str(path)!r} has format_version {version}, newer than this inferclock reads "
-            f"(up to {FORMAT_VERSION}): upgrade inferclock to read it"
-        )
-    if version < FORMAT_VERSION and any(v not in _UPGRADES for v in range(version, FORMAT_VERSION)):
-        raise InferclockError(
-            f"{str(path)!r} has unknown format_version {version}; "
-            f"this inferclock reads versions 1..{FORMAT_VERSION}"
-        )
-    return header
-
-
-def _parse_line(raw: bytes) -> Any:
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
-
-
-def load_file(path: PathLike) -> ResultFile:
-    """Read a results file: header, rows, and the number of lines skipped.
-
-    Lines that are not valid JSON objects with ``kind == "row"`` (a torn line after a power
-    cut, a stray header) are skipped and counted, not warned about. Rows of an older format
-    version are upgraded; a newer or unknown version raises InferclockError.
-    """
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"results file {str(p)!r} does not exist") from None
-    lines = [line for line in data.split(b"\n") if line.strip()]
-    if not lines:
-        raise InferclockError(f"results file {str(p)!r} is empty (no header line)")
-    header = _check_header(_parse_line(lines[0]), p)
-    version: int = header["format_version"]
-    rows: list[Row] = []
-    skipped = 0
-    for raw in lines[1:]:
-        obj = _parse_line(raw)
-        if (
-            not isinstance(obj, dict)
-            or obj.get("kind") != "row"
-            or not isinstance(obj.get("key"), str)
-        ):
-            skipped += 1
-            continue
-        for v in range(version, FORMAT_VERSION):
-            obj = _UPGRADES[v](obj)
-        rows.append(obj)
-    return ResultFile(p, header, rows, skipped)
-
-
-def read_rows(path: PathLike) -> tuple[Row, list[Row]]:
-    """``(header, rows)`` of a results file; see :func:`load_file` (which also counts skips)."""
-    f = load_file(path)
-    return f.header, f.rows
-
-
-class ResultWriter:
-    """Appends rows to a JSON Lines results file, durably, never rewriting a line.
-
-    A new file is created with ``header`` as its first line (``kind``, ``format_version`` and
-    ``created`` are filled in). An existing file is appended to after checking its header's
-    format version; its header is then the one in :attr:`header`. Each :meth:`append` opens,
-    writes one line, flushes, fsyncs and closes, so no handle outlives a call and every
-    returned ``append`` is on disk.
-    """
-
-    def __init__(self, path: PathLike, header: Mapping[str, Any]) -> None:
-        self.path = check_output_path(path, "results file")
-        if self.path.exists() and self.path.stat().st_size > 0:
-            first = _first_line(self.path)
-            existing = _parse_line(first)
-            if existing is None:
-                raise InferclockError(
-                    f"results file {str(self.path)!r} exists but its first line is not a valid "
-                    "header (torn or not an inferclock file): move it away or pick another path"
-                )
-            checked = _check_header(existing, self.path)
-            if checked["format_version"] != FORMAT_VERSION:
-                raise InferclockError(
-                    f"results file {str(self.path)!r} has format_version "
-                    f"{checked['format_version']}; this inferclock appends only to version "
-                    f"{FORMAT_VERSION} files: write to a new file"
-                )
-            self.header: Row = checked
-            self.created = False
-            return
-        full: Row = {"kind": "header", "format_version": FORMAT_VERSION}
-        full["created"] = datetime.now(UTC).isoformat(timespec="seconds")
-        full.update(header)
-        if full.get("format_version") != FORMAT_VERSION or full.get("kind") != "header":
-            raise ConfigError(
-                f"header may not set kind/format_version to {full.get('kind')!r}/"
-                f"{full.get('format_version')!r}; they are 'header'/{FORMAT_VERSION}"
-            )
-        line = _dumps(full)
-        # An empty file (crash between create and header write) holds nothing to keep.
-        mode = "wb" if self.path.exists() else "xb"
-        try:
-            with self.path.open(mode) as fh:
-                fh.write(line)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as e:
-            raise ConfigError(f"cannot create results file {str(self.path)!r}: {e}") from e
-        _fsync_dir(self.path.parent)
-        self.header = full
-        self.created = True
-
-    def append(self, row: Mapping[str, Any]) -> None:
-        """Write one row as one line, then flush and fsync."""
-        full: Row = {"kind": "row", **row}
-        if full["kind"] != "row":
-            raise ConfigError(f"a row must have kind 'row', got {full['kind']!r}")
-        if not isinstance(full.get("key"), str):
-            raise ConfigError(f"a row needs a string 'key' (the cell key), got {full.get('key')!r}")
-        line = _dumps(full)  # serialize first: a failure here writes nothing
-        try:
-            with self.path.open("a+b") as fh:
-                fh.seek(0, os.SEEK_END)
-                if fh.tell() > 0:
-                    fh.seek(-1, os.SEEK_END)
-                    if fh.read(1) != b"\n":
-                        # Torn last line: end it so this row starts clean; readers skip it.
-                        line = b"\n" + line
-                fh.write(line)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as e:
-            raise InferclockError(f"cannot append to results file {str(self.path)!r}: {e}") from e
-
-
-def _first_line(path: Path) -> bytes:
-    with path.open("rb") as fh:
-        return fh.readline()
 
 
 @dataclass(frozen=True)
@@ -326,8 +100,13 @@ def _num(row: Mapping[str, Any], field: str) -> float | None:
     return float(v)
 
 
+def _nums(rows: Sequence[Mapping[str, Any]], field: str) -> list[float]:
+    """The finite numbers ``field`` holds in ``rows`` (missing, null, NaN and bools left out)."""
+    return [v for v in (_num(r, field) for r in rows) if v is not None]
+
+
 def _median_of(rows: Sequence[Mapping[str, Any]], field: str) -> float | None:
-    vals = [v for v in (_num(r, field) for r in rows) if v is not None]
+    vals = _nums(rows, field)
     return statistics.median(vals) if vals else None
 
 
@@ -354,38 +133,6 @@ def _sort_key(s: CellSummary) -> tuple[Any, ...]:
         str(s.socket),
         s.key,
     )
-
-
-def fmt_num(v: float | None) -> str:
-    """A number for a table: about 4 significant digits, no exponent; '-' for None."""
-    if v is None or not math.isfinite(v):
-        return "-"
-    a = abs(v)
-    if a >= 1000:
-        return f"{v:,.0f}"
-    if a >= 100:
-        return f"{v:.1f}"
-    if a >= 10:
-        return f"{v:.2f}"
-    if a >= 1:
-        return f"{v:.3f}"
-    return f"{v:.4f}"
-
-
-def _ms(ns: float | None) -> float | None:
-    return None if ns is None else ns / 1e6
-
-
-def markdown_table(header: Sequence[str], body: Iterable[Sequence[str]]) -> str:
-    """A GitHub-flavoured markdown table ('|' in cells escaped)."""
-
-    def cell(s: str) -> str:
-        return s.replace("|", "\\|").replace("\n", " ")
-
-    out = ["| " + " | ".join(cell(h) for h in header) + " |"]
-    out.append("|" + "|".join("---" for _ in header) + "|")
-    out.extend("| " + " | ".join(cell(c) for c in line) + " |" for line in body)
-    return "\n".join(out)
 
 
 class ResultTable:
@@ -538,8 +285,7 @@ class ResultTable:
                 continue
             medians = [float(r["latency_median_ns"]) for r in good]
             med = statistics.median(medians)
-            lows = [v for v in (_num(r, "latency_ci95_low_ns") for r in good) if v is not None]
-            highs = [v for v in (_num(r, "latency_ci95_high_ns") for r in good) if v is not None]
+            lows, highs = _nums(good, "latency_ci95_low_ns"), _nums(good, "latency_ci95_high_ns")
             first = good[0]
             batch = first.get("batch_size")
             out.append(
@@ -586,8 +332,7 @@ class ResultTable:
         """Write one JSON document: ``{"format_version", "headers": [...], "rows": [...]}``."""
         p = check_output_path(path, "JSON file")
         doc = {"format_version": FORMAT_VERSION, "headers": self._headers, "rows": self._rows}
-        text = json.dumps(_strict(doc), default=_json_default, ensure_ascii=False, indent=1)
-        p.write_text(text + "\n", encoding="utf-8")
+        p.write_text(strict_dumps(doc, indent=1) + "\n", encoding="utf-8")
         return p
 
     def to_pandas(self) -> pandas.DataFrame:
@@ -602,71 +347,12 @@ class ResultTable:
 
     def to_markdown(self, *, errors: bool = True) -> str:
         """Summary table per cell, then (with ``errors``) the error rows, if any."""
-        parts: list[str] = []
-        summ = self.summary()
-        if summ:
-            multi = any(s.runs > 1 for s in summ)
-            header = [
-                "model",
-                "device",
-                "precision req/exec",
-                "batch",
-                "mode",
-                "median ms [95% CI]",
-                "p99 ms",
-                "throughput /s",
-                "n",
-            ]
-            if multi:
-                header += ["runs", "spread"]
-            body = []
-            for s in summ:
-                ci = (
-                    f" [{fmt_num(_ms(s.ci95_low_ns))}, {fmt_num(_ms(s.ci95_high_ns))}]"
-                    if s.ci95_low_ns is not None and s.ci95_high_ns is not None
-                    else ""
-                )
-                line = [
-                    s.model,
-                    s.device,
-                    f"{s.precision_requested}/{s.precision_executed or '?'}",
-                    str(s.batch_size),
-                    s.mode,
-                    f"{fmt_num(_ms(s.median_ns))}{ci}",
-                    fmt_num(_ms(s.p99_ns)),
-                    fmt_num(s.throughput_fps),
-                    str(s.n),
-                ]
-                if multi:
-                    line += [str(s.runs), "-" if s.spread is None else f"{s.spread:.1%}"]
-                body.append(line)
-            parts.append(markdown_table(header, body))
-        else:
-            parts.append("_No successful measurements._")
-        errs = self.errors()
-        if errors and len(errs):
-            parts.append(f"**Errors ({len(errs)} rows):**")
-            parts.append(errors_markdown(errs.rows))
-        return "\n\n".join(parts) + "\n"
-
-
-def errors_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A table of error rows: cell key, process/repeat, kind and message."""
-    body = [
-        [
-            str(r.get("key")),
-            f"{r.get('process', '-')}/{r.get('repeat', '-')}",
-            str(r.get("error_kind") or "-"),
-            " ".join(str(r.get("error")).split())[:300],
-        ]
-        for r in rows
-    ]
-    return markdown_table(["cell", "process/repeat", "kind", "error"], body)
+        return summary_markdown(self.summary(), self.errors().rows if errors else ())
 
 
 def _csv_cell(v: Any) -> Any:
     if v is None:
         return ""
     if isinstance(v, (dict, list, tuple)):
-        return json.dumps(_strict(v), default=_json_default, ensure_ascii=False, sort_keys=True)
+        return strict_dumps(v, sort_keys=True)
     return v

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -235,3 +236,35 @@ def test_to_pandas_without_pandas_names_the_extra(tmp_path: Path, monkeypatch: A
     monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas now raises ImportError
     with pytest.raises(ImportError, match=r"pip install 'inferclock\[pandas\]'"):
         t.to_pandas()
+
+
+# Imports inferclock._jsonl under a bare "inferclock" package (its __init__ not run: today it
+# imports report, results and compare eagerly) and prints every module then loaded, so the
+# test sees what the format module itself pulls in.
+_IMPORT_FORMAT_ONLY = """
+import importlib.util, sys, types
+spec = importlib.util.find_spec("inferclock")
+pkg = types.ModuleType("inferclock")
+pkg.__path__ = list(spec.submodule_search_locations)
+pkg.__spec__ = spec
+sys.modules["inferclock"] = pkg
+import inferclock._jsonl
+print("\\n".join(sorted(sys.modules)))
+"""
+_RENDERING = ("pandas", "matplotlib", "inferclock._markdown", "inferclock.results")
+
+
+def test_format_module_imports_no_rendering(tmp_path: Path) -> None:
+    """A worker writes rows with the format module alone: no tables, markdown or plotting."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORT_FORMAT_ONLY],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded = proc.stdout.split()
+    assert "inferclock._jsonl" in loaded and "inferclock.report" not in loaded
+    pulled_in = [m for m in loaded if m in _RENDERING or m.split(".")[0] in _RENDERING]
+    assert pulled_in == []

@@ -1,0 +1,123 @@
+"""Markdown rendering of results: number formatting, tables, the cell summary, error rows.
+
+This module owns how results read as GitHub-flavoured markdown; it computes nothing (pooling
+is :class:`inferclock.results.ResultTable`'s). :mod:`inferclock.results` re-exports
+``fmt_num``, ``markdown_table`` and ``errors_markdown``; ``ResultTable.to_markdown`` calls
+:func:`summary_markdown`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from inferclock.results import CellSummary
+
+__all__ = ["code_list", "errors_markdown", "fmt_num", "markdown_table", "summary_markdown"]
+
+_SUMMARY_HEADER = (
+    "model",
+    "device",
+    "precision req/exec",
+    "batch",
+    "mode",
+    "median ms [95% CI]",
+    "p99 ms",
+    "throughput /s",
+    "n",
+)
+
+
+def fmt_num(v: float | None) -> str:
+    """A number for a table: about 4 significant digits, no exponent; '-' for None."""
+    if v is None or not math.isfinite(v):
+        return "-"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.1f}"
+    if a >= 10:
+        return f"{v:.2f}"
+    if a >= 1:
+        return f"{v:.3f}"
+    return f"{v:.4f}"
+
+
+def _ms(ns: float | None) -> float | None:
+    return None if ns is None else ns / 1e6
+
+
+def code_list(items: Iterable[object]) -> str:
+    """``items`` as inline code, comma-separated: a, b -> `a`, `b`."""
+    return ", ".join(f"`{x}`" for x in items)
+
+
+def markdown_table(header: Sequence[str], body: Iterable[Sequence[str]]) -> str:
+    """A GitHub-flavoured markdown table ('|' in cells escaped)."""
+
+    def cell(s: str) -> str:
+        return s.replace("|", "\\|").replace("\n", " ")
+
+    out = ["| " + " | ".join(cell(h) for h in header) + " |"]
+    out.append("|" + "|".join("---" for _ in header) + "|")
+    out.extend("| " + " | ".join(cell(c) for c in line) + " |" for line in body)
+    return "\n".join(out)
+
+
+def errors_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A table of error rows: cell key, process/repeat, kind and message."""
+    body = [
+        [
+            str(r.get("key")),
+            f"{r.get('process', '-')}/{r.get('repeat', '-')}",
+            str(r.get("error_kind") or "-"),
+            " ".join(str(r.get("error")).split())[:300],
+        ]
+        for r in rows
+    ]
+    return markdown_table(["cell", "process/repeat", "kind", "error"], body)
+
+
+def _summary_line(s: CellSummary, multi: bool) -> list[str]:
+    ci = (
+        f" [{fmt_num(_ms(s.ci95_low_ns))}, {fmt_num(_ms(s.ci95_high_ns))}]"
+        if s.ci95_low_ns is not None and s.ci95_high_ns is not None
+        else ""
+    )
+    line = [
+        s.model,
+        s.device,
+        f"{s.precision_requested}/{s.precision_executed or '?'}",
+        str(s.batch_size),
+        s.mode,
+        f"{fmt_num(_ms(s.median_ns))}{ci}",
+        fmt_num(_ms(s.p99_ns)),
+        fmt_num(s.throughput_fps),
+        str(s.n),
+    ]
+    if multi:
+        line += [str(s.runs), "-" if s.spread is None else f"{s.spread:.1%}"]
+    return line
+
+
+def summary_markdown(
+    summary: Sequence[CellSummary], error_rows: Sequence[Mapping[str, Any]] = ()
+) -> str:
+    """The cells as a table, then the error rows (if any) under a bold "Errors" line.
+
+    The runs and spread columns appear when any cell pools several runs.
+    """
+    parts: list[str] = []
+    if summary:
+        multi = any(s.runs > 1 for s in summary)
+        header = [*_SUMMARY_HEADER, *(("runs", "spread") if multi else ())]
+        parts.append(markdown_table(header, [_summary_line(s, multi) for s in summary]))
+    else:
+        parts.append("_No successful measurements._")
+    if error_rows:
+        parts.append(f"**Errors ({len(error_rows)} rows):**")
+        parts.append(errors_markdown(error_rows))
+    return "\n\n".join(parts) + "\n"
