@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,9 +132,11 @@ class RunResult:
         return row
 
     def to_json(self, samples: bool = False) -> str:
+        from inferclock._jsonl import strict_dumps
+
         d = self.to_dict(samples)
         d["env"] = self.env
-        return json.dumps(d, default=_json_default)
+        return strict_dumps(d)
 
     def summary(self) -> str:
         s = self.latency
@@ -190,13 +191,3 @@ MEASURED_FIELDS = (
 
 def _cpulist(cpus: list[int] | None) -> str | None:
     return format_cpulist(cpus) if cpus else None
-
-
-def _json_default(o: object) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)

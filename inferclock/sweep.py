@@ -35,12 +35,13 @@ import numpy as np
 
 from inferclock import _grid, _options, _plugins, _progress, _rows
 from inferclock._errors import ConfigError, WorkerCrash
+from inferclock._jsonl import ResultWriter, check_output_path, load_file
 from inferclock._modelinfo import ModelBook, ModelFacts
 from inferclock._options import RunOptions, SweepOptions
 from inferclock._run import spec_for
 from inferclock._supervisor import CtrlC, Outcome, supervise
 from inferclock._util import first_line
-from inferclock.results import ResultTable, ResultWriter, check_output_path, load_file
+from inferclock.results import ResultTable
 
 __all__ = ["SweepInterrupted", "sweep"]
 

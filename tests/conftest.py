@@ -120,3 +120,19 @@ def slow_model(model_dir: Path) -> Path:
             )
         )
     return _save(ov.Model([h], [x], "slow"), model_dir / "slow.xml")
+
+
+@pytest.fixture(scope="session")
+def deep_model(model_dir: Path) -> Path:
+    """1000 MatMul+Add+Relu blocks: cheap to run, several seconds to compile (for tests that
+    need a worker to be compiling when they act)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(4)
+    x = ops.parameter([-1, 64], np.float32, name="x")
+    h = x
+    for _ in range(1000):
+        w = ops.constant(rng.standard_normal((64, 64)).astype(np.float32) * 0.1)
+        h = ops.relu(ops.add(ops.matmul(h, w, False, False), ops.constant(np.float32(0.01))))
+    return _save(ov.Model([h], [x], "deep"), model_dir / "deep.xml")

@@ -117,7 +117,8 @@ def test_report_cli(swept: tuple[Path, str], tmp_path: Path) -> None:
 
 
 def _scaled_copy(src: Path, dst: Path, factor: float) -> Path:
-    """The same rows with every latency multiplied by ``factor`` (a synthetic slowdown)."""
+    """The same rows with every latency multiplied by ``factor`` (a synthetic slowdown), raw
+    latencies included, so both sides' intervals rest on the same kind of data."""
     f = load_file(src)
     w = ResultWriter(
         dst, {k: v for k, v in f.header.items() if k not in ("kind", "format_version", "created")}
@@ -128,7 +129,11 @@ def _scaled_copy(src: Path, dst: Path, factor: float) -> Path:
             if k.startswith("latency_") and k.endswith("_ns") and isinstance(v, (int, float)):
                 row[k] = v * factor
         row["throughput_fps"] = row["throughput_fps"] / factor
-        row["raw_latencies"] = None
+        if row.get("raw_latencies"):
+            raw = np.load(src.parent / row["raw_latencies"])
+            scaled = dst.parent / f"{dst.stem}.{Path(row['raw_latencies']).name}"
+            np.save(scaled, (raw * factor).astype(np.int64))
+            row["raw_latencies"] = scaled.name
         w.append(row)
     return dst
 

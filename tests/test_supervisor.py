@@ -1,0 +1,129 @@
+"""The process supervisor: errors keep their type and attributes across the process boundary,
+Ctrl-C stops a worker that is still compiling, isolated runs have a default timeout, and the
+worker's environment is set and recorded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import inferclock as ic
+from inferclock import _supervisor, _worker
+from inferclock._options import BASE_TIMEOUT, DEFAULT_MAX_TIME, RunOptions
+
+
+class Unpicklable(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.callback = lambda: None  # lambdas do not pickle
+        self.code = 42
+
+
+def round_trip(e: BaseException, tmp_path: Path) -> BaseException:
+    path = tmp_path / "outcome.pickle"
+    _worker._write({"error": _worker.portable_error(e), "warnings": []}, path)
+    out = _supervisor.read_outcome(path, 0, "now")
+    assert out.result is None and out.error is not None
+    return out.error
+
+
+def test_errors_cross_as_themselves_with_attributes(tmp_path: Path) -> None:
+    e = ic.ModelError("bad model")
+    e.detail = {"input": "x"}  # type: ignore[attr-defined]
+    back = round_trip(e, tmp_path)
+    assert type(back) is ic.ModelError and str(back) == "bad model"
+    assert back.detail == {"input": "x"}  # type: ignore[attr-defined]
+    crash = round_trip(ic.WorkerCrash("gone", "crash (SIGSEGV)"), tmp_path)
+    assert type(crash) is ic.WorkerCrash and crash.kind == "crash (SIGSEGV)"  # type: ignore[attr-defined]
+    assert type(round_trip(KeyboardInterrupt(), tmp_path)) is KeyboardInterrupt
+
+
+def test_an_unpicklable_error_comes_back_by_type_name_and_message(tmp_path: Path) -> None:
+    back = round_trip(Unpicklable("no pickle"), tmp_path)
+    # Its class lives in a test module the loader can import: the type comes back.
+    assert type(back).__name__ == "Unpicklable" and str(back) == "no pickle"
+    assert back.code == "42"  # type: ignore[attr-defined]  # attributes come back as repr
+
+
+def test_worker_errors_keep_their_type(no_batch_model: Path, matmul_model: Path) -> None:
+    with pytest.raises(ic.ModelError, match="no batch dimension"):
+        ic.run(str(no_batch_model), batch_size=2, isolate=True, iterations=3)
+    with pytest.raises(ic.ConfigError, match="NUM_STREAMS"):
+        ic.run(str(matmul_model), isolate=True, properties={"NUM_STREAMS": "banana"})
+
+
+def test_isolated_runs_have_a_default_timeout() -> None:
+    assert RunOptions().effective_timeout() == BASE_TIMEOUT + 2 * DEFAULT_MAX_TIME
+    assert RunOptions(duration=30).effective_timeout() == BASE_TIMEOUT + 60
+    assert RunOptions(duration=30, warmup=5.0).effective_timeout() == BASE_TIMEOUT + 70
+    assert RunOptions(timeout=3).effective_timeout() == 3
+
+
+def test_a_worker_past_its_timeout_is_killed(deep_model: Path) -> None:
+    with pytest.raises(ic.WorkerCrash, match="timeout=1 s") as info:
+        ic.run(str(deep_model), isolate=True, iterations=3, timeout=1.0)
+    assert info.value.kind == "timeout"
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(d.name))
+    return kids
+
+
+def test_ctrl_c_stops_a_worker_that_is_compiling(deep_model: Path) -> None:
+    code = textwrap.dedent(f"""
+        import inferclock as ic
+        try:
+            ic.run({str(deep_model)!r}, isolate=True, iterations=5)
+            print("finished")
+        except KeyboardInterrupt as e:
+            print("interrupted:", e)
+    """)
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    worker = None
+    while worker is None and p.poll() is None:
+        kids = _children(p.pid)
+        worker = kids[0] if kids else None
+        time.sleep(0.05)
+    assert worker is not None, "no worker started"
+    # Its start-up takes well under a second; the compile of 1000 blocks takes seconds.
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=60)
+    assert "interrupted: stopped while the worker was in phase 'compile'" in out, out
+    assert not Path(f"/proc/{worker}").exists(), "the worker outlived the run"
+
+
+def test_env_is_set_in_the_worker_and_recorded(matmul_model: Path) -> None:
+    r = ic.run(str(matmul_model), iterations=3, env={"OMP_WAIT_POLICY": "PASSIVE"})
+    assert r.isolated and r.env_vars["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert r.to_dict()["env_set"] == {"OMP_WAIT_POLICY": "PASSIVE"}
+    assert "OMP_WAIT_POLICY" not in os.environ
+    with pytest.raises(ic.PinningError, match="fresh process"):
+        ic.run(str(matmul_model), env={"OMP_WAIT_POLICY": "PASSIVE"}, isolate=False)
+    with pytest.raises(ic.ConfigError, match="environment variable name"):
+        ic.run(str(matmul_model), env={"BAD=NAME": "1"})
+
+
+def test_the_fingerprint_records_the_variables_that_change_openvino(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KMP_AFFINITY", "compact")
+    monkeypatch.setenv("UNRELATED_VARIABLE", "x")
+    env = ic.environment()["env_vars"]
+    assert env["KMP_AFFINITY"] == "compact" and "UNRELATED_VARIABLE" not in env
