@@ -285,13 +285,13 @@ def bare_vs_ic(
             if s in ("ic", "ic1"):
                 # ic1: one input set (one request), the same work as the bare 1-request loop;
                 # ic: the default, input sets rotated over 4 requests, as bare4 does.
-                sets = 1 if s == "ic1" else spec.input_sets
+                sets = 1 if s == "ic1" else spec.options.input_sets
                 r = ic.run(str(mm), threads=threads, iterations=n, isolate=True, input_sets=sets)
                 res[s].append(r.elapsed_s / r.n * 1e9)
                 got = (r.config.get("NUM_STREAMS"), r.config.get("INFERENCE_NUM_THREADS"))
                 ic_cfg = f"ic.run streams/threads {got[0]}/{got[1]}"
             else:
-                nreq = "1" if s == "bare1" else str(spec.input_sets)
+                nreq = "1" if s == "bare1" else str(spec.options.input_sets)
                 out = subprocess.run(
                     [str(bare), str(mm), "1", str(n), "2000", nreq, *props],
                     capture_output=True,

@@ -15,14 +15,15 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+# The core first: it links libopenvino, found through its RPATH in the openvino wheel.
 try:
     from inferclock import _core
 except ImportError as _e:  # openvino installed in another site dir than inferclock
     if "libopenvino" not in str(_e):
         raise
-    import openvino
+    import openvino  # noqa: F401  loads libopenvino.so.2641, which _core then resolves
 
-    from inferclock import _core
+    from inferclock import _core  # noqa: F401
 
 # Public name -> the module that defines it ("" : the module of that name itself).
 _NAMES = {
@@ -84,40 +85,88 @@ sys.modules[__name__].__class__ = _Package
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ provides them
-    from inferclock import models, stats
-    from inferclock._clock import Clock, Span, clock
-    from inferclock._environment import environment, noise_checks
+    from inferclock import models as models
+    from inferclock import stats as stats
+    from inferclock._clock import Clock as Clock
+    from inferclock._clock import Span as Span
+    from inferclock._clock import clock as clock
+    from inferclock._environment import environment as environment
+    from inferclock._environment import noise_checks as noise_checks
     from inferclock._errors import (
-        ConfigError,
-        ConfigTypeError,
-        DeviceError,
-        InferclockError,
-        ModelError,
-        PinningError,
-        PrecisionError,
-        WorkerCrash,
+        ConfigError as ConfigError,
     )
-    from inferclock._measure import Measurement, measure
-    from inferclock._options import MODES, RunOptions
-    from inferclock._plugins import devices, register_plugin, register_plugins_xml
-    from inferclock._precision import PRECISIONS, PrecisionWarning
-    from inferclock._result import InitTimes, RunResult
-    from inferclock._run import prepare, run
+    from inferclock._errors import (
+        ConfigTypeError as ConfigTypeError,
+    )
+    from inferclock._errors import (
+        DeviceError as DeviceError,
+    )
+    from inferclock._errors import (
+        InferclockError as InferclockError,
+    )
+    from inferclock._errors import (
+        ModelError as ModelError,
+    )
+    from inferclock._errors import (
+        PinningError as PinningError,
+    )
+    from inferclock._errors import (
+        PrecisionError as PrecisionError,
+    )
+    from inferclock._errors import (
+        WorkerCrash as WorkerCrash,
+    )
+    from inferclock._measure import Measurement as Measurement
+    from inferclock._measure import measure as measure
+    from inferclock._options import MODES as MODES
+    from inferclock._options import RunOptions as RunOptions
+    from inferclock._plugins import (
+        devices as devices,
+    )
+    from inferclock._plugins import (
+        register_plugin as register_plugin,
+    )
+    from inferclock._plugins import (
+        register_plugins_xml as register_plugins_xml,
+    )
+    from inferclock._precision import PRECISIONS as PRECISIONS
+    from inferclock._precision import PrecisionWarning as PrecisionWarning
+    from inferclock._result import InitTimes as InitTimes
+    from inferclock._result import RunResult as RunResult
+    from inferclock._run import prepare as prepare
+    from inferclock._run import run as run
     from inferclock._topology import (
-        Pin,
-        PinningWarning,
-        Topology,
-        affinity,
-        format_cpulist,
-        openvino_cpu_started,
-        parse_cpulist,
-        pin,
-        topology,
+        Pin as Pin,
     )
-    from inferclock.compare import compare
-    from inferclock.report import report
-    from inferclock.results import ResultTable
-    from inferclock.stats import Stats
-    from inferclock.sweep import SweepInterrupted, sweep
+    from inferclock._topology import (
+        PinningWarning as PinningWarning,
+    )
+    from inferclock._topology import (
+        Topology as Topology,
+    )
+    from inferclock._topology import (
+        affinity as affinity,
+    )
+    from inferclock._topology import (
+        format_cpulist as format_cpulist,
+    )
+    from inferclock._topology import (
+        openvino_cpu_started as openvino_cpu_started,
+    )
+    from inferclock._topology import (
+        parse_cpulist as parse_cpulist,
+    )
+    from inferclock._topology import (
+        pin as pin,
+    )
+    from inferclock._topology import (
+        topology as topology,
+    )
+    from inferclock.compare import compare as compare
+    from inferclock.report import report as report
+    from inferclock.results import ResultTable as ResultTable
+    from inferclock.stats import Stats as Stats
+    from inferclock.sweep import SweepInterrupted as SweepInterrupted
+    from inferclock.sweep import sweep as sweep
 
     __version__: str

@@ -93,3 +93,23 @@ def test_no_module_imports_the_package_init() -> None:
                         if a.name not in submodules
                     ]
     assert bad == []
+
+
+def test_the_facade_names_resolve_and_type_checkers_see_them() -> None:
+    for name in inferclock.__all__:
+        assert getattr(inferclock, name) is not None, name
+    assert inferclock.compare.__name__ == "compare", "the function, not the module"
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    seen = {
+        a.asname
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module != "__future__"
+        for a in node.names
+        if a.asname == a.name  # an explicit re-export
+    } | {
+        a.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "inferclock"
+        for a in node.names
+    }
+    assert seen >= set(inferclock.__all__) - {"__version__"}
