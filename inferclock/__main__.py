@@ -3,7 +3,7 @@
 Subcommands, each in a ``cmd_*`` function: ``info``, ``run``, ``sweep``, ``report``,
 ``compare``, ``demo``. inferclock's own errors (bad arguments, missing model, unknown device)
 print ``error: <message>`` and exit with status 2; ``compare --fail-above`` exits 1 on a
-regression; an interrupted sweep exits 130.
+regression; Ctrl-C exits 130 (a run prints its partial result first).
 """
 
 from __future__ import annotations
@@ -325,6 +325,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Typed errors carry a message meant for the user: no traceback.
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:  # Ctrl-C before a partial result could be made
+        print(f"interrupted{f': {e}' if str(e) else ''}", file=sys.stderr)
+        return 130
     return rc
 
 
