@@ -50,14 +50,25 @@ class StopRule:
     target_ci: float
     min_time: float
     max_time: float | None
+    max_samples: int
 
     @property
     def warmup_cap_s(self) -> float:
         """Longest an "auto" warm-up may take."""
         return min(2.0, 0.25 * (self.max_time or DEFAULT_MAX_TIME))
 
+    @property
+    def warmup_limit_s(self) -> float:
+        """Longest a count or time warm-up may take: max_time, else WARMUP_LIMIT."""
+        return self.max_time if self.max_time is not None else _options.WARMUP_LIMIT
 
-_RULE_FIELDS = ("warmup", "iterations", "duration", "target_ci", "min_time", "max_time")
+
+_RULE_FIELDS = (
+    "warmup", "iterations", "duration", "target_ci", "min_time", "max_time", "max_samples",
+)  # fmt: skip
+
+
+_STOP_CHECKED = ("iterations", "duration", "min_time", "max_time", "max_samples")
 
 
 def make_rule(**values: Any) -> StopRule:
@@ -67,9 +78,7 @@ def make_rule(**values: Any) -> StopRule:
     defaults = {o.name: o.default for o in _options.options() if o.name in _RULE_FIELDS}
     merged = {**defaults, **values}
     checked = {name: _options.check_value(name, merged[name]) for name in _RULE_FIELDS}
-    _options.check_stopping(
-        checked["iterations"], checked["duration"], checked["min_time"], checked["max_time"]
-    )
+    _options.check_stopping(**{k: checked[k] for k in _STOP_CHECKED})
     return StopRule(**checked)
 
 
@@ -78,7 +87,9 @@ def rule_of(opts: _options.RunOptions) -> StopRule:
     return StopRule(**{name: getattr(opts, name) for name in _RULE_FIELDS})
 
 
-StopReason = Literal["iterations", "duration", "target_ci", "max_time", "interrupted", "error"]
+StopReason = Literal[
+    "iterations", "duration", "target_ci", "max_time", "max_samples", "interrupted", "error"
+]
 
 
 @dataclass(frozen=True)
@@ -154,18 +165,24 @@ def _warm(
                 and stats.windows_agree(prev, win, WARMUP_TOLERANCE)
             ):
                 return warm, True
-            if warm.wall >= rule.warmup_cap_s:
+            if warm.wall >= rule.warmup_cap_s or warm.count >= rule.max_samples:
                 return warm, False
             prev = win
+
+    # A count or a time, bounded by max_time (or WARMUP_LIMIT) and max_samples: a warm-up of
+    # 10**12 calls must not outlive the run's own limits.
+    def more() -> bool:
+        return not warm.short and warm.wall < rule.warmup_limit_s and warm.count < rule.max_samples
+
     if is_int(w):
         left = int(w)
-        while left > 0 and not warm.short:
+        while left > 0 and more():
             n = min(left, _calls_for(_CHUNK_S, warm.per_call_s(), 1))
             warm.run(n, exact=True)  # the count the user asked for
             left -= n
         return warm, None
     secs = float(w)
-    while warm.wall < secs and not warm.short:
+    while warm.wall < secs and more():
         warm.run(_calls_for(min(_CHUNK_S, secs - warm.wall), warm.per_call_s(), 1))
     return warm, None
 
@@ -223,7 +240,7 @@ def _drive(
     while True:
         chunk_s = max(_CHUNK_S, 0.05 * timed.wall)
         per_call = timed.per_call_s() or per_call
-        n = _calls_for(chunk_s, per_call, 1)
+        n = min(_calls_for(chunk_s, per_call, 1), rule.max_samples - timed.count)
         if rule.iterations is not None:
             n = min(n, rule.iterations - timed.count)
         elif rule.duration is not None:
@@ -242,6 +259,9 @@ def _drive(
             break
         if timed.wall >= max_time:
             reason = "max_time"
+            break
+        if timed.count >= rule.max_samples:
+            reason = "max_samples"
             break
         if adaptive and timed.wall >= rule.min_time:
             x = timed.array()

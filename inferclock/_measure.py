@@ -76,6 +76,7 @@ def measure(
     target_ci: float = 0.01,
     min_time: float = _control.DEFAULT_MIN_TIME,
     max_time: float | None = None,
+    max_samples: int = 10_000_000,
     cpus: Iterable[int] | str | None = None,
 ) -> Measurement:
     """Time ``fn()`` (no arguments) call by call.
@@ -91,6 +92,9 @@ def measure(
         medians of the run's two halves agree (within 2%, or 2 x target_ci), after at least
         ``min_time`` and at most ``max_time`` seconds (default 10 s). ``drift`` reports how
         far the halves were apart.
+    max_samples: the run stops after this many timed calls (stop reason "max_samples"), and
+        a warm-up keeps at most as many: memory stays bounded (80 MB by default) for calls of
+        a few nanoseconds. A count or time warm-up also ends at max_time (60 s without it).
     cpus: pin the calling thread to these CPUs (a list or text like "0-3") for the
         measurement; the previous mask is restored afterwards.
 
@@ -109,6 +113,7 @@ def measure(
         target_ci=target_ci,
         min_time=min_time,
         max_time=max_time,
+        max_samples=max_samples,
     )
     cpu_list = _options.check_value("cpus", cpus)
     clk = clock()

@@ -30,6 +30,10 @@ DEFAULT_MAX_TIME = 10.0
 DEFAULT_MIN_TIME = 0.2
 #: What an isolated run may take at least before its worker is killed (start-up included).
 BASE_TIMEOUT = 600.0
+#: Longest a count or time warm-up may take when no max_time is given.
+WARMUP_LIMIT = 60.0
+#: Timed samples a run keeps at most by default (80 MB of int64 ticks); then it stops.
+MAX_SAMPLES = 10_000_000
 
 GROUPS = {
     "run": "what to run",
@@ -189,7 +193,13 @@ class RunOptions:
     max_time: float | None = option(
         None, check=c.seconds(optional=True), group="stop", metavar="S", unit="s",
         parse=c.parse_seconds,
-        help=f"adaptive stop: at most S seconds (default {DEFAULT_MAX_TIME:g} s when adaptive)",
+        help=f"at most S seconds of timing, and of warm-up (default: {DEFAULT_MAX_TIME:g} s "
+        f"when adaptive; warm-up {WARMUP_LIMIT:g} s)",
+    )  # fmt: skip
+    max_samples: int = option(
+        MAX_SAMPLES, check=c.integer(100, 10**9), group="stop", metavar="N", parse=c.parse_int,
+        help="stop after N timed samples (stop reason 'max_samples'): bounds the memory of "
+        "runs of very fast calls; the warm-up keeps at most as many",
     )  # fmt: skip
     hint: str = option(
         "auto", check=c.choice(HINTS, lower=True), group="config",
@@ -239,7 +249,10 @@ class RunOptions:
     def __post_init__(self) -> None:
         for opt in options(type(self)):
             object.__setattr__(self, opt.name, opt.meta.check(opt.name, getattr(self, opt.name)))
-        check_stopping(self.iterations, self.duration, self.min_time, self.max_time)
+        check_stopping(
+            iterations=self.iterations, duration=self.duration, min_time=self.min_time,
+            max_time=self.max_time, max_samples=self.max_samples,
+        )  # fmt: skip
         if self.socket is not None and self.cpus is not None:
             raise PinningError("give socket or cpus, not both")
         if self.isolate is False and self.needs_isolation:
@@ -278,13 +291,23 @@ class RunOptions:
 
 
 def check_stopping(
-    iterations: int | None, duration: float | None, min_time: float, max_time: float | None
+    *,
+    iterations: int | None,
+    duration: float | None,
+    min_time: float,
+    max_time: float | None,
+    max_samples: int,
 ) -> None:
     """The stopping options' checks that involve two of them (``ic.measure`` shares them)."""
     if iterations is not None and duration is not None:
         raise ConfigError("give iterations or duration, not both")
     if max_time is not None and max_time < min_time:
         raise ConfigError(f"max_time ({max_time:g}) must be >= min_time ({min_time:g})")
+    if iterations is not None and iterations > max_samples:
+        raise ConfigError(
+            f"iterations ({iterations}) exceeds max_samples ({max_samples}): raise max_samples "
+            "to keep that many samples"
+        )
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,7 @@ def run(
     *,
     min_time: float = 0.2,
     max_time: float | None = None,
+    max_samples: int = 10_000_000,
     hint: str = "auto",
     strict: bool = True,
     properties: Mapping[str, Any] | None = None,
@@ -114,7 +115,8 @@ def run(
         (NNCF post-training quantization, calibrated on seeded random inputs or
         ``calibration``) or "default". The executed precision is read back from the runtime
         model; with ``strict=True`` a mismatch raises PrecisionError.
-    warmup / iterations / duration / target_ci / min_time / max_time: as ``ic.measure``.
+    warmup / iterations / duration / target_ci / min_time / max_time / max_samples: as
+        ``ic.measure``.
     socket / cpus: pin the process that runs OpenVINO. OpenVINO reads the process affinity
         once, so a pinned run (or ``isolate=True``, or ``env``) runs in a fresh worker process,
         pinned before OpenVINO starts there; the mask applied is in ``result.cpus``.

@@ -39,7 +39,8 @@ def test_run_signature_is_the_declaration() -> None:
 def test_measure_and_sweep_signatures_follow_the_declaration() -> None:
     defaults = {o.name: o.default for o in declared()}
     measure = inspect.signature(ic.measure).parameters
-    stopping = ["warmup", "iterations", "duration", "target_ci", "min_time", "max_time", "cpus"]
+    stopping = ["warmup", "iterations", "duration", "target_ci", "min_time", "max_time"]
+    stopping += ["max_samples", "cpus"]
     assert [n for n in measure if n != "fn"] == stopping
     for name in stopping:
         assert measure[name].default == defaults[name], name
@@ -58,7 +59,7 @@ def full_options(tmp: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         device="CPU", batch_size=2, precision="default", mode="throughput", warmup=3,
         iterations=40, duration=None, target_ci=0.05, socket=None, cpus=[CPU], streams=1,
         threads=1, requests=2, shapes={"x": [2, 64]}, inputs=[{"x": x}], seed=7,
-        min_time=0.1, max_time=5.0, hint="latency", strict=False,
+        min_time=0.1, max_time=5.0, max_samples=1000, hint="latency", strict=False,
         properties={"ENABLE_CPU_PINNING": "NO"}, cache_dir=str(tmp / "ovc"), input_sets=2,
         calibration=[{"x": x}], isolate=True, timeout=120.0,
         env={"OMP_WAIT_POLICY": "PASSIVE"},
@@ -77,7 +78,7 @@ def cli_args(tmp: Path) -> tuple[list[str], list[str]]:
         "--warmup", "3", "--iterations", "40", "--target-ci", "5%", "--cpus", str(CPU),
         "--streams", "1", "--threads", "1", "--requests", "2", "--shape", "x[2,64]",
         "--inputs", str(npz), "--seed", "7", "--min-time", "0.1", "--max-time", "5",
-        "--hint", "latency", "--no-strict", "--property", "ENABLE_CPU_PINNING=NO",
+        "--max-samples", "1000", "--hint", "latency", "--no-strict", "--property", "ENABLE_CPU_PINNING=NO",
         "--cache-dir", str(tmp / "ovc"), "--input-sets", "2", "--calibration", str(npz),
         "--isolate", "--timeout", "120", "--env", "OMP_WAIT_POLICY=PASSIVE",
     ]  # fmt: skip
