@@ -73,15 +73,14 @@ def cli_args(tmp: Path) -> tuple[list[str], list[str]]:
     """The same two sets as command-line flags (a sweep takes one value as a one-value axis)."""
     npz = tmp / "x.npz"
     np.savez(npz, x=np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32))
-    a = [
-        "--device", "CPU", "-b", "2", "--precision", "default", "--mode", "throughput",
-        "--warmup", "3", "--iterations", "40", "--target-ci", "5%", "--cpus", str(CPU),
-        "--streams", "1", "--threads", "1", "--requests", "2", "--shape", "x[2,64]",
-        "--inputs", str(npz), "--seed", "7", "--min-time", "0.1", "--max-time", "5",
-        "--max-samples", "1000", "--hint", "latency", "--no-strict", "--property", "ENABLE_CPU_PINNING=NO",
-        "--cache-dir", str(tmp / "ovc"), "--input-sets", "2", "--calibration", str(npz),
-        "--isolate", "--timeout", "120", "--env", "OMP_WAIT_POLICY=PASSIVE",
-    ]  # fmt: skip
+    a = (
+        f"--device CPU -b 2 --precision default --mode throughput --warmup 3 --iterations 40 "
+        f"--target-ci 5% --cpus {CPU} --streams 1 --threads 1 --requests 2 --shape x[2,64] "
+        f"--inputs {npz} --seed 7 --min-time 0.1 --max-time 5 --max-samples 1000 "
+        f"--hint latency --no-strict --property ENABLE_CPU_PINNING=NO --cache-dir {tmp / 'ovc'} "
+        f"--input-sets 2 --calibration {npz} --isolate --timeout 120 "
+        f"--env OMP_WAIT_POLICY=PASSIVE"
+    ).split()
     b = ["--duration", "0.2", "--socket", "0", "--warmup", "0", "--cache-dir", ""]
     b += ["--batch-size", "1"]
     used = set(a) | set(b)
