@@ -198,13 +198,20 @@ def shape_map(name: str, value: Any) -> dict[str, tuple[int, ...]] | None:
     for k, dims in value.items():
         ok = isinstance(dims, Iterable) and not isinstance(dims, (str, bytes))
         items = list(dims) if ok else []
-        if not isinstance(k, str) or not ok or not all(is_int(d) and int(d) >= 1 for d in items):
+        if not isinstance(k, str) or not ok or not items or not all(_dim(d) for d in items):
             raise ConfigError(
-                f"{name}[{k!r}] must be a list of positive integer dims like [1, 3, 224, 224], "
-                f"got {dims!r}"
+                f"{name}[{k!r}] must be a list of integer dims in 1..{MAX_DIM} like "
+                f"[1, 3, 224, 224] (-1 for the batch dimension: batch_size), got {dims!r}"
             )
         out[k] = tuple(int(d) for d in items)
     return out or None
+
+
+MAX_DIM = (1 << 31) - 1
+
+
+def _dim(d: Any) -> bool:
+    return is_int(d) and (1 <= int(d) <= MAX_DIM or int(d) == -1)
 
 
 def path_or_none(name: str, value: Any) -> str | None:
@@ -327,14 +334,17 @@ _SHAPE = re.compile(r"([^\[\],]+)\[([^\]]*)\]")
 
 
 def parse_shapes(text: str) -> dict[str, list[int]]:
-    """'image[1,3,320,320]' (several: 'a[1,2],b[1,8]') -> {name: dims}."""
+    """'image[1,3,320,320]' (several: 'a[1,2],b[1,8]'; -1 or ? for the batch) -> {name: dims}."""
     found = _SHAPE.findall(text)
     if not found or _SHAPE.sub("", text).replace(",", "").strip():
         raise ConfigError(
             f"expected NAME[dims] like image[1,3,320,320] (several: a[1,2],b[1,8]), got {text!r}"
         )
     try:
-        return {n.strip(): [int(d) for d in dims.split(",") if d.strip()] for n, dims in found}
+        return {
+            n.strip(): [-1 if d.strip() == "?" else int(d) for d in dims.split(",") if d.strip()]
+            for n, dims in found
+        }
     except ValueError:
         raise ConfigError(f"shape {text!r}: dimensions must be integers") from None
 

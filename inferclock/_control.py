@@ -156,6 +156,7 @@ def _warm(
         prev: npt.NDArray[np.int64] | None = first if first.size else None
         while True:
             size = _calls_for(_WINDOW_S, warm.per_call_s(), _MIN_WINDOW, 100_000)
+            size = min(size, max(1, rule.max_samples - warm.count))
             win = warm.run(size)
             if warm.short:
                 return warm, False
@@ -177,13 +178,14 @@ def _warm(
     if is_int(w):
         left = int(w)
         while left > 0 and more():
-            n = min(left, _calls_for(_CHUNK_S, warm.per_call_s(), 1))
+            n = min(left, _calls_for(_CHUNK_S, warm.per_call_s(), 1), rule.max_samples - warm.count)
             warm.run(n, exact=True)  # the count the user asked for
             left -= n
         return warm, None
     secs = float(w)
     while warm.wall < secs and more():
-        warm.run(_calls_for(min(_CHUNK_S, secs - warm.wall), warm.per_call_s(), 1))
+        n = _calls_for(min(_CHUNK_S, secs - warm.wall), warm.per_call_s(), 1)
+        warm.run(min(n, rule.max_samples - warm.count))
     return warm, None
 
 

@@ -135,19 +135,44 @@ class ModelBook:
                     f"{listing})"
                 )
 
-    @staticmethod
-    def shapes_for(facts: ModelFacts, shapes: Shapes | None) -> dict[str, tuple[int, ...]]:
-        """This model's part of ``shapes`` (one dict may serve a sweep of several models)."""
-        return {k: tuple(v) for k, v in (shapes or {}).items() if k in facts.input_names}
+    def shapes_for(
+        self, facts: ModelFacts, shapes: Shapes | None, batch: int
+    ) -> dict[str, tuple[int, ...]]:
+        """This model's part of ``shapes`` (one dict may serve a sweep of several models), its
+        batch dimension checked against ``batch``: -1 there takes the batch size; another
+        value must equal it (a shape's batch that differs from batch_size would make every
+        per-sample figure wrong)."""
+        out: dict[str, tuple[int, ...]] = {}
+        read = self._models.get(facts.path)
+        for name, given in (shapes or {}).items():
+            if name not in facts.input_names:
+                continue
+            dims = list(given)
+            at = _batch_index(read, name, len(dims)) if read is not None else None
+            if at is not None and dims[at] == -1:
+                dims[at] = batch
+            elif at is not None and dims[at] != batch:
+                raise ConfigError(
+                    f"shapes[{name!r}] = {list(given)} sets the batch dimension (dim {at}) to "
+                    f"{dims[at]}, but batch_size is {batch}: give batch_size={dims[at]}, or -1 "
+                    f"at dim {at} to take the batch size"
+                )
+            if -1 in dims:
+                raise ConfigError(
+                    f"shapes[{name!r}] = {list(given)}: -1 stands only for the batch "
+                    "dimension; give every other dimension"
+                )
+            out[name] = tuple(dims)
+        return out
 
     def macs(
-        self, facts: ModelFacts, batch: int, shapes: Shapes | None
+        self, facts: ModelFacts, batch: int, shapes: Mapping[str, tuple[int, ...]]
     ) -> tuple[int | None, dict[str, int] | None]:
-        """MACs per inference at ``batch`` and per op; (None, None) if not countable."""
-        own = self.shapes_for(facts, shapes)
-        key = (facts.path, batch, repr(sorted(own.items())))
+        """MACs per inference at ``batch`` and per op; (None, None) if not countable.
+        ``shapes``: this model's, from :meth:`shapes_for`."""
+        key = (facts.path, batch, repr(sorted(shapes.items())))
         if key not in self._macs:
-            self._macs[key] = self._count(facts, batch, own)
+            self._macs[key] = self._count(facts, batch, shapes)
         return self._macs[key]
 
     def _count(
@@ -186,9 +211,23 @@ class ModelBook:
                 Path(facts.path),
                 calibration=calibration,
                 seed=seed,
-                shapes=self.shapes_for(facts, shapes) or None,
+                shapes=self.shapes_for(facts, shapes, 1) or None,
                 batch_size=1,
                 source=self._models.get(facts.path),
             )
             self._int8[key] = self._facts(facts.name, path, self._read(path))
         return self._int8[key]
+
+
+def _batch_index(model: ov.Model, name: str, rank: int) -> int | None:
+    """Where an input's batch dimension is, as the engine decides: the layout's N, else dim 0
+    of an input of rank >= 2; None when it has none."""
+    import openvino as ov
+
+    for port in model.inputs:
+        if name in port.get_names() or name == port.get_node().get_friendly_name():
+            layout = ov.layout_helpers.get_layout(port)
+            if not layout.empty and ov.layout_helpers.has_batch(layout):
+                return int(ov.layout_helpers.batch_idx(layout)) % rank
+            return 0 if rank >= 2 else None
+    return None

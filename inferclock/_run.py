@@ -32,7 +32,8 @@ def spec_for(
     model = facts
     if opts.precision == "int8":
         model = book.int8(facts, calibration=opts.calibration, seed=opts.seed, shapes=opts.shapes)
-    macs, macs_by_name = book.macs(model, opts.batch_size, opts.shapes)
+    shapes = book.shapes_for(facts, opts.shapes, opts.batch_size)
+    macs, macs_by_name = book.macs(model, opts.batch_size, shapes)
     plugins, plugins_xml = _plugins.registered()
     requested = opts.to_row()
     cache = opts.cache_dir if cache_dir is None else cache_dir
@@ -40,7 +41,7 @@ def spec_for(
         model=model,
         model_name=facts.name,
         # The worker needs neither the calibration data nor other models' shapes.
-        options=opts.replace(calibration=None, shapes=book.shapes_for(facts, opts.shapes) or None),
+        options=opts.replace(calibration=None, shapes=shapes or None),
         requested={**requested, "cache_dir": cache or None},
         rule=_control.rule_of(opts),
         properties=properties_for(opts),
@@ -123,7 +124,8 @@ def run(
     streams / threads: NUM_STREAMS / INFERENCE_NUM_THREADS; ``hint``: "auto" (LATENCY or
         THROUGHPUT by mode), "none", or a PERFORMANCE_HINT value; ``properties``: any other
         compile properties (plugin-specific ones pass through).
-    shapes: {input name: dims} for inputs with dynamic dimensions besides the batch.
+    shapes: {input name: dims} for inputs with dynamic dimensions besides the batch; the batch
+        dimension there is -1 (taken from batch_size) or equal to batch_size.
     inputs: {input name: array} or a list of such dicts (rotated); otherwise ``input_sets``
         seeded random sets are generated.
     timeout: seconds a worker run may take, start-up included, before it is killed

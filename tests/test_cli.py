@@ -52,7 +52,7 @@ def swept(models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> 
     out = tmp_path_factory.mktemp("cli-sweep") / "results.jsonl"
     r = cli(
         "sweep", str(models["mm"]), str(models["conv"]), "-b", "1,2", "-p", "f32",
-        "--mode", "latency,throughput", "--shape", "img[1,3,16,16]", "--iterations", "20",
+        "--mode", "latency,throughput", "--shape", "img[?,3,16,16]", "--iterations", "20",
         "--warmup", "2", "--save-raw", "-o", str(out),
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
