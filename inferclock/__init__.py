@@ -30,7 +30,7 @@ _NAMES = {
     "Clock": "_clock", "Span": "_clock", "clock": "_clock",
     "ConfigError": "_errors", "ConfigTypeError": "_errors", "DeviceError": "_errors",
     "InferclockError": "_errors", "ModelError": "_errors", "PinningError": "_errors",
-    "PrecisionError": "_errors", "WorkerCrash": "_errors",
+    "PrecisionError": "_errors", "Terminated": "_errors", "WorkerCrash": "_errors",
     "environment": "_environment", "noise_checks": "_environment",
     "Measurement": "_measure", "measure": "_measure",
     "PRECISIONS": "_precision", "PrecisionWarning": "_precision",
@@ -112,6 +112,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
     )
     from inferclock._errors import (
         PrecisionError as PrecisionError,
+    )
+    from inferclock._errors import (
+        Terminated as Terminated,
     )
     from inferclock._errors import (
         WorkerCrash as WorkerCrash,

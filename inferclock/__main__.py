@@ -3,7 +3,8 @@
 Subcommands, each in a ``cmd_*`` function: ``info``, ``run``, ``sweep``, ``report``,
 ``compare``, ``demo``. inferclock's own errors (bad arguments, missing model, unknown device)
 print ``error: <message>`` and exit with status 2; ``compare --fail-above`` exits 1 on a
-regression; Ctrl-C exits 130 (a run prints its partial result first).
+regression; Ctrl-C exits 130 (a run prints its partial result first), SIGTERM 143 (a sweep
+keeps every finished row).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from inferclock._checks import parse_fraction, parse_key_value
 from inferclock._cli_options import add_options, given
-from inferclock._errors import ConfigError, InferclockError
+from inferclock._errors import ConfigError, InferclockError, Terminated
 from inferclock._options import SweepOptions
 from inferclock._plugins import register_plugin
 from inferclock._run import run
@@ -113,7 +114,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except SweepInterrupted as e:
         print(f"\n{e.hint}", file=sys.stderr)
         print(f"to resume: {_resume_command()}", file=sys.stderr)
-        return 130
+        return 143 if e.terminated else 130
     print(table.to_markdown())
     if args.report:
         from inferclock.report import report
@@ -325,6 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Typed errors carry a message meant for the user: no traceback.
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Terminated as e:  # SIGTERM: the worker stopped, temporary files removed
+        print(f"terminated: {e}", file=sys.stderr)
+        return 143
     except KeyboardInterrupt as e:  # Ctrl-C before a partial result could be made
         print(f"interrupted{f': {e}' if str(e) else ''}", file=sys.stderr)
         return 130

@@ -26,6 +26,7 @@ __all__ = [
     "ModelError",
     "PinningError",
     "PrecisionError",
+    "Terminated",
     "WorkerCrash",
 ]
 
@@ -47,3 +48,9 @@ class WorkerCrash(InferclockError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (str(self), self.kind), self.__dict__)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM reached a run or a sweep: its worker was stopped, its temporary files removed,
+    every finished row kept. A KeyboardInterrupt, so ``except Exception`` does not swallow it;
+    the command line exits 143 on it."""

@@ -56,12 +56,14 @@ _UPGRADES: dict[int, Callable[[Row], Row]] = {}
 
 
 class ResultFile(NamedTuple):
-    """One results file as read: its header, its rows, and how many lines were skipped."""
+    """One results file as read: its header, its rows, how many lines were skipped, and the
+    records of forced resumes that changed the sweep's settings (``kind: "resume"`` lines)."""
 
     path: Path
     header: Row
     rows: list[Row]
     skipped_lines: int
+    resumes: list[Row] = []  # noqa: RUF012  (a NamedTuple default, never mutated)
 
 
 def check_output_path(path: PathLike, what: str = "output file") -> Path:
@@ -193,9 +195,13 @@ def load_file(path: PathLike) -> ResultFile:
     header = _check_header(_parse_line(lines[0]), p)
     version: int = header["format_version"]
     rows: list[Row] = []
+    resumes: list[Row] = []
     skipped = 0
     for raw in lines[1:]:
         obj = _parse_line(raw)
+        if isinstance(obj, dict) and obj.get("kind") == "resume":
+            resumes.append(obj)
+            continue
         if (
             not isinstance(obj, dict)
             or obj.get("kind") != "row"
@@ -206,7 +212,7 @@ def load_file(path: PathLike) -> ResultFile:
         for v in range(version, FORMAT_VERSION):
             obj = _UPGRADES[v](obj)
         rows.append(obj)
-    return ResultFile(p, header, rows, skipped)
+    return ResultFile(p, header, rows, skipped, resumes)
 
 
 def read_rows(path: PathLike) -> tuple[Row, list[Row]]:
@@ -268,6 +274,10 @@ class ResultWriter:
             )
         return checked
 
+    def note_resume(self, record: Mapping[str, Any]) -> None:
+        """Append a ``kind: "resume"`` line: a forced resume changed what the header says."""
+        self._append_line({**record, "kind": "resume"})
+
     def append(self, row: Mapping[str, Any]) -> None:
         """Write one row as one line, then flush and fsync."""
         full: Row = {"kind": "row", **row}
@@ -275,7 +285,10 @@ class ResultWriter:
             raise ConfigError(f"a row must have kind 'row', got {full['kind']!r}")
         if not isinstance(full.get("key"), str):
             raise ConfigError(f"a row needs a string 'key' (the cell key), got {full.get('key')!r}")
-        line = _line(full)  # serialize first: a failure here writes nothing
+        self._append_line(full)
+
+    def _append_line(self, obj: Mapping[str, Any]) -> None:
+        line = _line(obj)  # serialize first: a failure here writes nothing
         try:
             with self.path.open("a+b") as fh:
                 fh.seek(0, os.SEEK_END)

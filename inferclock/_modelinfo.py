@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -78,24 +79,46 @@ def resolve_model(model: Any, workdir: str | None = None) -> tuple[str, Path]:
 
 
 class ModelBook:
-    """The models of one run or sweep, each read once; MACs and int8 versions memoized."""
+    """The models of one run or sweep, each read once; MACs and int8 versions memoized.
 
-    def __init__(self, workdir: str) -> None:
+    An ``ov.Model`` is saved as IR for the worker under ``workdir``; without one, a temporary
+    folder is made on first need and removed by :meth:`close` (a run of model files makes
+    none, so a run killed with SIGKILL leaves nothing behind).
+    """
+
+    def __init__(self, workdir: str | None = None) -> None:
         self.workdir = workdir
+        self._own: str | None = None  # the folder this book made, removed by close()
         self._models: dict[str, ov.Model | None] = {}  # path -> the one read (None: unreadable)
         self._macs: dict[tuple[str, int, str], tuple[int | None, dict[str, int] | None]] = {}
         self._int8: dict[tuple[str, int, int | None], ModelFacts] = {}
 
     def add(self, model: Any) -> ModelFacts:
         """Resolve, read and hash ``model``; a ModelError when OpenVINO cannot read it."""
-        name, path = resolve_model(model, tempfile.mkdtemp(dir=self.workdir))
         import openvino as ov
+
+        folder = None
+        if isinstance(model, ov.Model):
+            if self.workdir is None:
+                self._own = self.workdir = tempfile.mkdtemp(prefix="inferclock-models-")
+            folder = tempfile.mkdtemp(dir=self.workdir)
+        name, path = resolve_model(model, folder)
 
         if isinstance(model, ov.Model):
             read = model  # no need to read back what was just saved
         else:
             read = self._read(path)
         return self._facts(name, path, read)
+
+    def close(self) -> None:
+        if self._own is not None:
+            shutil.rmtree(self._own, ignore_errors=True)
+
+    def __enter__(self) -> ModelBook:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _read(self, path: Path) -> ov.Model | None:
         import openvino as ov

@@ -335,6 +335,11 @@ class SweepOptions:
         help="continue an existing results file, skipping finished runs; --no-resume refuses "
         "an existing file",
     )  # fmt: skip
+    force_resume: bool = option(
+        False, check=c.boolean(), group="sweep", cli="true",
+        help="resume a results file whose grid or run options differ from this sweep's (by "
+        "default refused, naming the differences); the change is recorded in the file",
+    )  # fmt: skip
     save_raw: bool = option(
         False, check=c.boolean(), group="sweep", cli="true",
         help="save per-inference latencies as .npy beside the results",

@@ -8,7 +8,6 @@ that declaration for IDEs and ``help()`` (a test keeps them equal) and go to it 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -60,10 +59,15 @@ def prepare(
     """Check ``run``'s arguments and resolve the model into a :class:`RunSpec`, before any
     timing: bad arguments, a missing model, an unknown device are refused here; int8
     quantization (cached) happens here. Pass checked ``options`` or ``run``'s keyword
-    arguments. An ``ov.Model`` is saved as IR under ``workdir`` (which must outlive the run).
+    arguments. An ``ov.Model`` is saved as IR under ``workdir`` (which must outlive the run;
+    default: a new temporary folder that is left in place).
     """
     opts = options if options is not None else make(RunOptions, kwargs, "run")
-    book = ModelBook(workdir or tempfile.mkdtemp(prefix="inferclock-run-"))
+    # Not closed: the caller starts the run later, so an ov.Model's IR must outlive this call.
+    return _prepare(model, opts, ModelBook(workdir))
+
+
+def _prepare(model: Any, opts: RunOptions, book: ModelBook) -> RunSpec:
     facts = book.add(model)
     book.check_shapes([facts], opts.shapes)
     _plugins.check_devices([opts.device])
@@ -142,8 +146,8 @@ def run(
     exception's ``partial_result``.
     """
     opts = RunOptions(**{k: v for k, v in locals().items() if k != "model"})
-    with tempfile.TemporaryDirectory(prefix="inferclock-run-") as workdir:
-        spec = prepare(model, opts, workdir=workdir)
+    with ModelBook() as book:
+        spec = _prepare(model, opts, book)
         if opts.isolated:
             from inferclock._supervisor import run_isolated
 

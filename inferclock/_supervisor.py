@@ -10,6 +10,8 @@ the socket closes, so it never outlives us. What Ctrl-C does is the caller's cho
   at once and KeyboardInterrupt raised. A second Ctrl-C kills it.
 * ``on_ctrl_c="finish"`` (sweeps): the first Ctrl-C lets the worker finish (the caller stops
   after it); a second kills it and raises KeyboardInterrupt.
+
+SIGTERM kills the worker at once and raises :class:`Terminated` (temporary files removed).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
 
-from inferclock._errors import InferclockError, WorkerCrash
+from inferclock._errors import InferclockError, Terminated, WorkerCrash
 from inferclock._util import utc_now
 from inferclock._worker import BOOT, outcome_path
 
@@ -47,24 +49,32 @@ _POLL_S = 0.1
 
 
 class CtrlC:
-    """Counts Ctrl-C presses while installed (main thread only; elsewhere none arrive)."""
+    """While installed (main thread only; elsewhere no signal arrives): counts Ctrl-C presses,
+    and turns SIGTERM into :class:`Terminated`, raised where the code is, so that ``finally``
+    blocks stop the worker and remove temporary files before the process ends."""
 
     def __init__(self) -> None:
         self.count = 0
 
-    def _handler(self, signum: int, frame: FrameType | None) -> None:
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         self.count += 1
+
+    @staticmethod
+    def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise Terminated("stopped by SIGTERM")
 
     @contextmanager
     def installed(self) -> Iterator[CtrlC]:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
-        previous = signal.signal(signal.SIGINT, self._handler)
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        previous_term = signal.signal(signal.SIGTERM, self._on_sigterm)
         try:
             yield self
         finally:
             signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGTERM, previous_term)
 
 
 @dataclass

@@ -6,7 +6,7 @@ starts (OpenVINO reads the CPU mask once), runs the spec ``repeats`` times, and 
 outcome (the RunResult, or the exception itself with its attributes, and the warnings) as a
 pickle that appears atomically. A socket to the parent carries its phase ("compile",
 "measure") and "outcome i" notes; when the parent dies the socket closes and the worker
-kills itself, so no worker outlives its parent.
+removes its folder and kills itself, so no worker (and no temporary file) outlives its parent.
 
 This module and what it imports are all a cell needs: no sweep, report, compare, pandas,
 matplotlib or NNCF.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import signal
 import socket
 import sys
@@ -68,8 +69,9 @@ def _portable_category(category: type[Warning]) -> Any:
 class _Parent:
     """The socket to the parent: notes go up; EOF means the parent is gone."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, workdir: Path) -> None:
         self.sock = socket.socket(fileno=fd)
+        self.workdir = workdir
         threading.Thread(target=self._watch, name="inferclock-parent-watch", daemon=True).start()
 
     def _watch(self) -> None:
@@ -78,8 +80,10 @@ class _Parent:
                 pass
         except OSError:
             pass
-        # The parent died (or closed on us): nobody will read a result. Die at once, even in
-        # the middle of a compile that holds no Python lock.
+        # The parent died (or closed on us): nobody will read a result. Remove the folder it
+        # can no longer clean (a parent killed by SIGKILL), then die at once, even in the
+        # middle of a compile that holds no Python lock.
+        shutil.rmtree(self.workdir, ignore_errors=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
     def tell(self, note: str) -> None:
@@ -117,7 +121,7 @@ def _write(outcome: dict[str, Any], path: Path) -> None:
 def main(argv: list[str]) -> int:
     """``SPEC OUT REPEATS FD``: run the pickled spec REPEATS times, outcomes next to OUT."""
     spec_path, out_path, repeats, fd = argv[0], Path(argv[1]), int(argv[2]), int(argv[3])
-    parent = _Parent(fd)
+    parent = _Parent(fd, Path(spec_path).parent)
     with open(spec_path, "rb") as f:
         spec = pickle.load(f)
     failed: Any = None

@@ -23,19 +23,14 @@ process, repeat). What a sweep promises:
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from inferclock import _grid, _options, _plugins, _progress, _rows
-from inferclock._errors import ConfigError, WorkerCrash
-from inferclock._jsonl import ResultWriter, check_output_path, load_file
+from inferclock import _grid, _options, _plugins, _progress, _rows, _sweep_file
+from inferclock._errors import ConfigError, Terminated, WorkerCrash
+from inferclock._jsonl import ResultWriter, check_output_path
 from inferclock._modelinfo import ModelBook, ModelFacts
 from inferclock._options import RunOptions, SweepOptions
 from inferclock._run import spec_for
@@ -50,12 +45,15 @@ class SweepInterrupted(KeyboardInterrupt):
     """Ctrl-C ended a sweep early. Every finished row is in the file; ``table`` holds them
     and ``hint`` says how to resume."""
 
-    def __init__(self, table: ResultTable, done: int, total: int, hint: str) -> None:
+    def __init__(
+        self, table: ResultTable, done: int, total: int, hint: str, terminated: bool = False
+    ) -> None:
         super().__init__(hint)
         self.table = table
         self.done = done
         self.total = total
         self.hint = hint
+        self.terminated = terminated  # by SIGTERM (the command line exits 143)
 
 
 def sweep(
@@ -70,8 +68,9 @@ def sweep(
     shuffle: bool = True,
     out: str | os.PathLike[str] = "results.jsonl",
     resume: bool = True,
-    quiet: bool | None = None,
+    force_resume: bool = False,
     save_raw: bool = False,
+    quiet: bool | None = None,
     *,
     cell_timeout: float | None = None,
     **run_options: Any,
@@ -91,20 +90,24 @@ def sweep(
         environment, these arguments); an existing one is appended to when ``resume`` is
         true, which skips runs already in it (error and interrupted rows are retried).
         ``resume=False`` refuses an existing non-empty file rather than mixing two sweeps.
-    quiet: no progress display; default: quiet when stderr is not a terminal.
+        A resume whose grid or run options differ from the file's is refused, naming the
+        differences, unless ``force_resume`` (the change is then recorded in the file). While
+        a sweep writes the file it holds a lock on it: a second sweep on it is refused.
     save_raw: also write each run's per-inference latencies (ns, int64 .npy) into
         ``<out stem>.raw/``; the row's ``raw_latencies`` is that path relative to ``out``.
+    quiet: no progress display; default: quiet when stderr is not a terminal.
     run_options: any other option of ``ic.run`` (warmup, iterations, duration, target_ci,
-        min_time, max_time, cpus, streams, threads, requests, shapes, inputs, seed, hint,
-        strict, properties, cache_dir, input_sets, calibration, timeout, env, isolate),
-        passed to every cell. ``cache_dir`` is OpenVINO's model cache; by default
+        min_time, max_time, max_samples, cpus, streams, threads, requests, shapes, inputs,
+        seed, hint, strict, properties, cache_dir, input_sets, calibration, timeout, env,
+        isolate), passed to every cell. ``cache_dir`` is OpenVINO's model cache; by default
         ``<out stem>.ovcache/`` beside the results, shared by all cells (each row says whether
         its compile was "cold" or "hot"); "" turns it off. ``timeout`` bounds each run in its
         worker, start-up included (``cell_timeout`` is its older name).
 
     Returns a :class:`ResultTable` of this sweep's cells as the file now holds them (rows of
     earlier resumed runs included). Ctrl-C raises :class:`SweepInterrupted` after the current
-    cell (at once on a second Ctrl-C) with every finished row kept.
+    cell (at once on a second Ctrl-C, or on SIGTERM: ``SweepInterrupted.terminated``) with
+    every finished row kept.
     """
     t_start = time.monotonic()
     given_axes: dict[str, Any] = dict(precisions=precisions, batch_sizes=batch_sizes)
@@ -113,72 +116,67 @@ def sweep(
     sw = _options.make(
         SweepOptions,
         dict(repeats=repeats, processes=processes, shuffle=shuffle, out=out, resume=resume,
-             quiet=quiet, save_raw=save_raw),
+             force_resume=force_resume, save_raw=save_raw, quiet=quiet),
         "sweep",
     )  # fmt: skip
     out_path = check_output_path(sw.out, "results file").absolute()
-    _check_writable(out_path)
-    existing = out_path.exists() and out_path.stat().st_size > 0
-    if existing and not sw.resume:
+    _sweep_file.check_writable(out_path)
+    if out_path.exists() and out_path.stat().st_size > 0 and not sw.resume:
         raise ConfigError(
             f"results file {str(out_path)!r} exists: pass resume=True (--resume) to continue "
             "it, or choose another path (rows are never overwritten)"
         )
-    done = _rows.done_runs(load_file(out_path).rows) if existing else set()
     cache = base.cache_dir
     if "cache_dir" not in run_options:
         cache = str(out_path.parent / f"{out_path.stem}.ovcache")
-
-    workdir = tempfile.mkdtemp(prefix="inferclock-sweep-models-")  # ov.Model objects as IR
-    try:
-        book = ModelBook(workdir)
+    ctrl_c = CtrlC()
+    with ctrl_c.installed(), ModelBook() as book:
         facts = _models(book, models, base)
         _plugins.check_devices(axes["devices"])
         grid = _grid.cells([f.name for f in facts], axes)
-        todo = _grid.pending(grid, sw.processes, sw.repeats, done)
-        by_name = {f.name: f for f in facts}
         progress = _progress.make(sw.quiet)
         from inferclock._environment import environment
 
         env = environment()  # once: every cell's fingerprint is this machine's
-        specs = {}
-        for c in grid:
-            if not any(reps for _, reps in todo[c.key]):
-                continue
-            if c.precision == "int8" and not by_name[c.model].quantized:
-                progress.note(f"int8: {c.model} is quantized with NNCF on first use (then cached)")
-            opts = base.replace(**c.options())
-            specs[c.key] = spec_for(by_name[c.model], opts, book, cache_dir=cache, env=env)
         header = _header(facts, axes, sw, base, cache, env)
-        writer = ResultWriter(out_path, header)
-        units = _grid.units(grid, specs, todo, sw.shuffle, base.seed)
-        total = sum(len(u.repeats) for u in units)
-        skipped = len(grid) * sw.processes * sw.repeats - total
-        if skipped:
-            progress.note(
-                f"resuming {out_path.name}: {skipped} run(s) already there, {total} to do"
-            )
-        runner = _Runner(writer, progress, sw.save_raw)
-        progress.start(total)
-        try:
-            with runner.ctrl_c.installed():
+        with _sweep_file.locked(out_path):
+            done, writer = _sweep_file.open_results(out_path, header, sw.force_resume)
+            todo = _grid.pending(grid, sw.processes, sw.repeats, done)
+            by_name = {f.name: f for f in facts}
+            specs = {}
+            for c in grid:
+                if not any(reps for _, reps in todo[c.key]):
+                    continue
+                if c.precision == "int8" and not by_name[c.model].quantized:
+                    progress.note(f"int8: {c.model} is quantized with NNCF (then cached)")
+                opts = base.replace(**c.options())
+                specs[c.key] = spec_for(by_name[c.model], opts, book, cache_dir=cache, env=env)
+            units = _grid.units(grid, specs, todo, sw.shuffle, base.seed)
+            total = sum(len(u.repeats) for u in units)
+            skipped = len(grid) * sw.processes * sw.repeats - total
+            if skipped:
+                progress.note(f"resuming {out_path.name}: {skipped} run(s) there, {total} to do")
+            runner = _Runner(writer, progress, sw.save_raw, ctrl_c)
+            progress.start(total)
+            try:
                 for unit in units:
-                    if runner.ctrl_c.count or runner.aborted:
+                    if ctrl_c.count or runner.aborted:
                         break
                     runner.run(unit)
-        finally:
-            progress.close()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+            except Terminated:
+                runner.terminated = True
+            finally:
+                progress.close()
 
     table = ResultTable.load(out_path).filter(key=[c.key for c in grid])
-    if runner.ctrl_c.count:
+    if ctrl_c.count or runner.terminated:
+        how = "terminated (SIGTERM)" if runner.terminated else "interrupted"
         hint = (
-            f"sweep interrupted: {runner.written} of {total} run(s) written to {out_path}; "
+            f"sweep {how}: {runner.written} of {total} run(s) written to {out_path}; "
             f"{total - runner.written} left. Every finished row is kept: run the same sweep "
             "again with resume=True (the default; CLI: the same command) to do only the rest."
         )
-        raise SweepInterrupted(table, runner.written, total, hint)
+        raise SweepInterrupted(table, runner.written, total, hint, terminated=runner.terminated)
     if not isinstance(progress, _progress.Quiet):
         print(
             f"{runner.written} run(s) in {time.monotonic() - t_start:.1f} s, "
@@ -262,50 +260,17 @@ def _header(
     }
 
 
-def _check_writable(path: Path) -> None:
-    """Probe the directory with a real file: root passes ``os.access`` on read-only
-    directories, and a read-only mount says no only when written to."""
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".inferclock-probe-", dir=path.parent)
-    except OSError as e:
-        raise ConfigError(
-            f"results file {str(path)!r}: cannot write in directory {str(path.parent)!r} ({e})"
-        ) from None
-    os.close(fd)
-    os.unlink(probe)
-
-
-def _raw_name(key: str, process: int, repeat: int) -> str:
-    import re
-    import zlib
-
-    # Readable and unique: the sanitized key plus a hash of the real key (two keys may
-    # sanitize alike).
-    safe = re.sub(r"[^A-Za-z0-9.+=-]+", "_", key).strip("_")
-    return f"{safe}.{zlib.crc32(key.encode()):08x}.p{process}.r{repeat}.npy"
-
-
-def _save_raw(out: Path, key: str, process: int, repeat: int, lat: np.ndarray[Any, Any]) -> str:
-    raw_dir = out.parent / f"{out.stem}.raw"
-    raw_dir.mkdir(exist_ok=True)
-    final = raw_dir / _raw_name(key, process, repeat)
-    tmp = final.with_name(final.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, np.asarray(lat, dtype=np.int64), allow_pickle=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, final)  # a row never names a torn .npy
-    return os.path.relpath(final, out.parent)
-
-
 class _Runner:
     """Runs units one by one under the supervisor, writing a row per outcome."""
 
-    def __init__(self, writer: ResultWriter, progress: _progress.Progress, save_raw: bool) -> None:
+    def __init__(
+        self, writer: ResultWriter, progress: _progress.Progress, save_raw: bool, ctrl_c: CtrlC
+    ) -> None:
         self.writer = writer
         self.progress = progress
         self.save_raw = save_raw
-        self.ctrl_c = CtrlC()
+        self.ctrl_c = ctrl_c
+        self.terminated = False  # SIGTERM stopped the sweep
         self.written = 0
         self.failed = 0
         self.aborted = False  # a second Ctrl-C killed a worker
@@ -324,6 +289,8 @@ class _Runner:
             for outcome in outcomes:
                 self._announce()
                 self._write(self._row(unit, outcome))
+        except Terminated:
+            raise
         except KeyboardInterrupt:
             self.aborted = True
             self.progress.note(f"{unit.label}: killed by a second Ctrl-C (not recorded)")
@@ -345,7 +312,7 @@ class _Runner:
         if r is not None:
             row = _rows.sweep_row(unit.cell.key, r.to_dict(), unit.process, repeat, notes)
             if self.save_raw and r.latencies_ns.size:
-                row["raw_latencies"] = _save_raw(
+                row["raw_latencies"] = _sweep_file.save_raw(
                     self.writer.path, unit.cell.key, unit.process, repeat, r.latencies_ns
                 )
             return row

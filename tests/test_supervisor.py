@@ -73,14 +73,16 @@ def test_a_worker_past_its_timeout_is_killed(deep_model: Path) -> None:
 
 
 def _children(pid: int) -> list[int]:
+    """Worker processes of ``pid`` (not the short-lived helpers imports may fork)."""
     kids = []
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
                 stat = (d / "stat").read_text()
+                cmd = (d / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"inferclock._worker" in cmd:
                 kids.append(int(d.name))
     return kids
 
@@ -127,3 +129,80 @@ def test_the_fingerprint_records_the_variables_that_change_openvino(
     monkeypatch.setenv("UNRELATED_VARIABLE", "x")
     env = ic.environment()["env_vars"]
     assert env["KMP_AFFINITY"] == "compact" and "UNRELATED_VARIABLE" not in env
+
+
+def _inferclock_dirs(tmpdir: Path) -> list[str]:
+    return sorted(p.name for p in tmpdir.iterdir() if p.name.startswith("inferclock-"))
+
+
+def _start_cli(args: list[str], tmpdir: Path) -> subprocess.Popen[str]:
+    tmpdir.mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "inferclock", *args], env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def _wait_for(check: object, what: str, limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_sigterm_to_a_sweep_keeps_its_rows_and_leaves_no_worker(
+    matmul_model: Path, tmp_path: Path
+) -> None:
+    out, tmpdir = tmp_path / "r.jsonl", tmp_path / "tmp"
+    p = _start_cli(
+        ["sweep", str(matmul_model), "-b", "1,2,3,4", "--duration", "1", "--warmup", "0",
+         "--no-shuffle", "--quiet", "-o", str(out)],
+        tmpdir,
+    )  # fmt: skip
+    workers: set[int] = set()
+
+    def first_row() -> bool:
+        workers.update(_children(p.pid))
+        return out.exists() and out.read_text().count('"kind": "row"') >= 1
+
+    _wait_for(first_row, "the first row")
+    _wait_for(lambda: workers.update(_children(p.pid)) or _children(p.pid), "the next worker")
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143, err
+    assert "terminated" in err and "resume" in err
+    rows = ic.ResultTable.load(out).rows
+    assert 1 <= len(rows) < 4 and all(r["error"] is None for r in rows)
+    assert not [w for w in workers if Path(f"/proc/{w}").exists()], "a worker outlived the sweep"
+    assert _inferclock_dirs(tmpdir) == []
+
+
+def test_a_killed_parent_takes_its_worker_and_its_files_along(
+    matmul_model: Path, tmp_path: Path
+) -> None:
+    tmpdir = tmp_path / "tmp"
+    p = _start_cli(["run", str(matmul_model), "--cpus", str(min(os.sched_getaffinity(0))),
+                    "--duration", "30", "--warmup", "0"], tmpdir)  # fmt: skip
+    _wait_for(lambda: _children(p.pid), "the worker")
+    (worker,) = _children(p.pid)
+    _wait_for(lambda: _inferclock_dirs(tmpdir), "the worker's folder")
+    p.kill()  # SIGKILL: nothing in the parent runs
+    p.communicate(timeout=30)
+    _wait_for(lambda: not Path(f"/proc/{worker}").exists(), "the worker to die", 30)
+    assert _inferclock_dirs(tmpdir) == []
+
+
+def test_sigterm_to_a_pinned_run_stops_its_worker_and_cleans_up(
+    matmul_model: Path, tmp_path: Path
+) -> None:
+    tmpdir = tmp_path / "tmp"
+    p = _start_cli(["run", str(matmul_model), "--cpus", str(min(os.sched_getaffinity(0))),
+                    "--duration", "30", "--warmup", "0"], tmpdir)  # fmt: skip
+    _wait_for(lambda: _children(p.pid), "the worker")
+    (worker,) = _children(p.pid)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143 and err.startswith("terminated"), err
+    assert not Path(f"/proc/{worker}").exists()
+    assert _inferclock_dirs(tmpdir) == []
