@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from inferclock._errors import ConfigError, ConfigTypeError, DeviceError, ModelError, PinningError
+from inferclock._errors import ConfigError, ConfigTypeError, PinningError
 from inferclock._util import is_int, is_real
 
 Check = Callable[[str, Any], Any]
@@ -121,12 +121,13 @@ def choice(choices: Iterable[str], *, lower: bool = False) -> Check:
 
 
 def device(name: str, value: Any) -> str:
-    """A device string's form (presence is checked against OpenVINO when a run is prepared)."""
-    if not isinstance(value, str) or not value.strip() or value != value.strip():
-        raise DeviceError(
-            f"{name} must be a non-empty device string like 'CPU', 'GPU.1' or "
-            f"'HETERO:FPGA,CPU', got {value!r}"
-        )
+    """A device string's form (presence is checked against OpenVINO when a run is prepared:
+    DeviceError there, naming the devices present)."""
+    want = f"{name} must be a device string like 'CPU', 'GPU.1' or 'HETERO:FPGA,CPU'"
+    if not isinstance(value, str):
+        raise ConfigTypeError(f"{want}, got {value!r}")
+    if not value.strip() or value != value.strip() or "\0" in value:
+        raise ConfigError(f"{want}, got {value!r}")
     return value
 
 
@@ -138,6 +139,9 @@ def socket(name: str, value: Any) -> int | None:
     return int(value)
 
 
+MAX_CPU = 65535  # the core's limit (cpulist.hpp): a larger number is a typo
+
+
 def cpu_list(name: str, value: Any) -> tuple[int, ...] | None:
     """CPUs as "0-3,8", an int or an iterable of ints -> a sorted tuple without duplicates."""
     from inferclock import _core
@@ -145,15 +149,16 @@ def cpu_list(name: str, value: Any) -> tuple[int, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        cpus = _core.parse_cpulist(value)
-    elif is_int(value):
-        cpus = [int(value)]
-    elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
-        items = list(value)
-        if not all(is_int(c) and int(c) >= 0 for c in items):
+        try:
+            cpus = _core.parse_cpulist(value)
+        except PinningError as e:
+            raise PinningError(f"{name}: {e}") from None
+    elif (isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping))) or is_int(value):
+        items = [value] if is_int(value) else list(value)
+        if not all(is_int(c) and 0 <= int(c) <= MAX_CPU for c in items):
             raise PinningError(
-                f"{name} must be CPU numbers >= 0 (a list, an int or text like '0-3,8'), "
-                f"got {value!r}"
+                f"{name} must be CPU numbers in 0..{MAX_CPU} (a list, an int or text like "
+                f"'0-3,8'), got {value!r:.80}"
             )
         cpus = [int(c) for c in items]
     else:
@@ -243,14 +248,19 @@ def input_sets(name: str, value: Any) -> tuple[dict[str, np.ndarray[Any, Any]], 
         return None
     sets = [value] if isinstance(value, Mapping) else _as_list(name, value)
     if not sets:
-        raise ModelError(f"{name} must be a dict {{input name: array}} or a non-empty list of them")
+        raise ConfigError(
+            f"{name} must be a dict {{input name: array}} or a non-empty list of them"
+        )
     out = []
     for s in sets:
-        if not isinstance(s, Mapping):
-            raise ModelError(
-                f"each set of {name} must be a dict {{input name: numpy array}}, got {_kind(s)}"
+        if not isinstance(s, Mapping) or not all(isinstance(k, str) for k in s):
+            raise ConfigTypeError(
+                f"each set of {name} must be a dict {{input name: numpy array}}, got {s!r:.80}"
             )
-        out.append({str(k): np.ascontiguousarray(v) for k, v in s.items()})
+        try:
+            out.append({k: np.ascontiguousarray(v) for k, v in s.items()})
+        except (TypeError, ValueError) as e:
+            raise ConfigTypeError(f"{name}: an input is not an array ({e})") from None
     return tuple(out)
 
 

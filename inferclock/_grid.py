@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +74,8 @@ class Unit:
 
 def axis(name: str, value: Any, single: tuple[type, ...] = (str, os.PathLike)) -> list[Any]:
     """A non-empty list without duplicates from a sequence or a single value."""
-    items = [value] if isinstance(value, single) or value is None else list(value)
+    several = isinstance(value, Iterable) and not isinstance(value, (*single, bytes, Mapping))
+    items = list(value) if several else [value]
     if not items:
         raise ConfigError(f"{name} is empty: give at least one value")
     seen: list[Any] = []

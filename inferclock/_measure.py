@@ -62,7 +62,10 @@ def _pinned_thread(cpus: Iterable[int] | None) -> Iterator[list[int] | None]:
     # The warning is about OpenVINO's CPU map; this pin is for a Python callable's thread.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PinningWarning)
-        guard = pin(cpus=list(cpus), scope="thread")
+        try:
+            guard = pin(cpus=list(cpus), scope="thread")
+        except _core.PinningError as e:
+            raise _core.PinningError(f"cpus: {e}") from None
     with guard:
         yield sorted(os.sched_getaffinity(0))
 
