@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -14,6 +15,7 @@ import numpy.typing as npt
 
 from inferclock import _control, _core, _options, stats
 from inferclock._clock import clock
+from inferclock._errors import ConfigTypeError
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,17 @@ def measure(
     Ctrl-C stops the loop promptly and raises KeyboardInterrupt.
     """
     if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+        raise ConfigTypeError(f"fn must be callable, got {type(fn).__name__}")
+    if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        raise ConfigTypeError(
+            "fn is a generator function: calling it only creates a generator; time "
+            "lambda: list(fn()) (or whatever consumes it) instead"
+        )
+    if inspect.iscoroutinefunction(fn):
+        raise ConfigTypeError(
+            "fn is an async function: calling it only creates a coroutine; time "
+            "lambda: asyncio.run(fn()) or a loop's run_until_complete instead"
+        )
     rule = _control.make_rule(
         warmup=warmup,
         iterations=iterations,

@@ -52,10 +52,13 @@ def file_sha256(path: Path) -> str | None:
 
 
 def resolve_model(model: Any, workdir: str | None = None) -> tuple[str, Path]:
-    """(name, path) of a model given as a path, a built-in name or an ``ov.Model`` (saved as
-    IR under ``workdir``, which must outlive the run)."""
+    """(name, path) of a model given as a path, a built-in name, a built-in model object
+    (``ic.models.get``) or an ``ov.Model`` (saved as IR under ``workdir``, which must outlive
+    the run)."""
     from inferclock import models
 
+    if isinstance(model, models.BuiltinModel):  # what ic.models.get() returns
+        return model.name, model.path
     if isinstance(model, (str, os.PathLike)):
         text = os.fspath(model)
         if isinstance(model, str) and text in models.list():

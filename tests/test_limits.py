@@ -135,3 +135,24 @@ def test_run_stops_at_max_samples_too(matmul_model: Path) -> None:
     r = ic.run(str(matmul_model), duration=30, warmup=0, max_samples=500)
     assert r.stop_reason == "max_samples" and r.n == 500
     assert np.all(r.latencies_ns > 0)
+
+
+def test_generator_and_async_functions_are_refused_by_measure() -> None:
+    def gen() -> Any:
+        yield 1
+
+    async def coro() -> None:
+        pass
+
+    async def agen() -> Any:
+        yield 1
+
+    for fn, word in ((gen, "generator"), (coro, "async"), (agen, "generator")):
+        with pytest.raises(ic.ConfigTypeError, match=word):
+            ic.measure(fn)
+
+
+def test_a_builtin_model_object_is_a_model() -> None:
+    m = ic.models.get("mobilenet_v2")
+    r = ic.run(m, iterations=3, warmup=0)
+    assert r.model == "mobilenet_v2" and r.macs == ic.models.macs("mobilenet_v2")

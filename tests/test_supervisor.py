@@ -206,3 +206,15 @@ def test_sigterm_to_a_pinned_run_stops_its_worker_and_cleans_up(
     assert p.returncode == 143 and err.startswith("terminated"), err
     assert not Path(f"/proc/{worker}").exists()
     assert _inferclock_dirs(tmpdir) == []
+
+
+def test_ctrl_c_while_compiling_in_the_cli_exits_130_without_a_traceback(
+    deep_model: Path, tmp_path: Path
+) -> None:
+    p = _start_cli(["run", str(deep_model), "--isolate", "--iterations", "5"], tmp_path / "tmp")
+    _wait_for(lambda: _children(p.pid), "the worker")
+    time.sleep(1.5)  # start-up takes well under a second, the compile seconds
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and err.startswith("interrupted: stopped while"), err
+    assert "Traceback" not in err

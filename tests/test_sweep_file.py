@@ -53,3 +53,16 @@ def test_resume_with_other_settings_is_refused_unless_forced(
     assert f.resumes[0]["changed"]["batch_sizes"] == [[1], [1, 2]]
     # The record now describes the file: the same forced grid resumes without force.
     assert len(ic.sweep(str(matmul_model), out=out, batch_sizes=[1, 2], **FAST).rows) == 2
+
+
+def test_a_finished_sweep_resumes_to_a_no_op(conv_model: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "r.jsonl"
+    args = [sys.executable, "-m", "inferclock", "sweep", str(conv_model), "-b", "1,2"]
+    args += ["--shape", "image[?,3,32,32]", "--iterations", "5", "-o", str(out), "--quiet"]
+    for _ in range(2):
+        p = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+    assert len(load_file(out).rows) == 2
