@@ -305,3 +305,54 @@ def test_demo_offers_bf16_only_where_the_cpu_has_it(tmp_path: Path) -> None:
     assert {"resnet50", "ssdlite_mobilenet_v2"} <= set(FULL.models)
     assert FULL.batch_sizes == (1, 8, 32) and set(FULL.modes) == {"latency", "throughput"}
     assert QUICK.cells < FULL.cells
+
+
+# ---------------------------------------------------------------- demo output (issue 15)
+
+
+def _unwritable_dir() -> str | None:
+    """An existing directory this process cannot create files in (root passes chmod)."""
+    import tempfile
+
+    for d in ("/sys/kernel", "/proc/self"):
+        try:
+            with tempfile.TemporaryFile(dir=d):
+                pass
+        except OSError:
+            return d
+    return None
+
+
+@pytest.mark.parametrize(
+    ("where", "words"),
+    [
+        ("FILE", "exists and is not a directory: -o takes a directory"),
+        ("FILE/sub", "cannot be written: Not a directory"),
+        ("IN_THE_WAY", "results.jsonl' is in the way (the demo writes a file)"),
+        ("UNWRITABLE", "cannot be written: "),
+    ],
+)
+def test_demo_output_that_cannot_be_used_is_an_error_before_any_work(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    words: str,
+) -> None:
+    import importlib
+
+    def no_sweep(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the demo started sweeping")
+
+    # The module (the package's lazy `inferclock.sweep` attribute is the function).
+    monkeypatch.setattr(importlib.import_module("inferclock.sweep"), "sweep", no_sweep)
+    (tmp_path / "FILE").write_text("not a directory\n")
+    (tmp_path / "IN_THE_WAY" / "results.jsonl").mkdir(parents=True)
+    target = str(tmp_path / where)
+    if where == "UNWRITABLE":
+        target = _unwritable_dir() or pytest.skip("no unwritable directory found here")
+    rc, out, err = run_main(["demo", "--quick", "-o", target], capsys)
+    assert rc == 2, (out, err)
+    assert err.startswith("error: demo output directory ") and words in err
+    assert "Traceback" not in err and out == ""
+    assert (tmp_path / "FILE").read_text() == "not a directory\n"
