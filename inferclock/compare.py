@@ -289,14 +289,15 @@ def parse_threshold(name: str, text: str) -> float:
         raise ConfigError(str(e).replace(f"got {v!r}", f"got {text!r}")) from None
 
 
-def _as_table(x: ResultTable | str | os.PathLike[str], side: str) -> ResultTable:
-    if isinstance(x, ResultTable):
-        return x
-    if isinstance(x, (str, os.PathLike)):
-        return ResultTable.load(x)
-    raise ConfigTypeError(
-        f"compare: {side} must be a ResultTable or a results file path, got {type(x).__name__}"
-    )
+def _check_side(x: Any, side: str) -> None:
+    if not isinstance(x, (ResultTable, str, os.PathLike)):
+        raise ConfigTypeError(
+            f"compare: {side} must be a ResultTable or a results file path, got {type(x).__name__}"
+        )
+
+
+def _as_table(x: ResultTable | str | os.PathLike[str]) -> ResultTable:
+    return x if isinstance(x, ResultTable) else ResultTable.load(x)
 
 
 def _group_ok(table: ResultTable) -> dict[str, list[Row]]:
@@ -400,7 +401,9 @@ def compare(
     confidence = float(confidence)
     n_boot = _checks.integer(100, _MAX_BOOT)("n_boot", n_boot)
     seed = _checks.integer(0)("seed", seed)
-    ta, tb = _as_table(a, "a"), _as_table(b, "b")
+    _check_side(a, "a")
+    _check_side(b, "b")
+    ta, tb = _as_table(a), _as_table(b)
     ga, gb = _group_ok(ta), _group_ok(tb)
     keys_a, keys_b = ta.keys(), tb.keys()
     cells: list[CellComparison] = []
