@@ -135,30 +135,41 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Compare B against A cell by cell; exit 1 on a regression beyond --fail-above."""
-    from inferclock.compare import compare
+    """Compare B against A cell by cell; exit 1 when the --fail-above gate fails."""
+    from inferclock.compare import compare, parse_threshold
+    from inferclock.results import check_output_path
 
-    result = compare(args.a, args.b, threshold=args.threshold)
-    print(result.to_markdown())
-    if args.json:
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=1, default=str) + "\n")
-    if args.fail_above is None:
-        return 0
-    gate = (
-        result
-        if args.fail_above == args.threshold
-        else compare(args.a, args.b, threshold=args.fail_above)
+    # Every argument is checked before any file is read or any table printed.
+    threshold = parse_threshold("--threshold", args.threshold)
+    fail_above = (
+        None if args.fail_above is None else parse_threshold("--fail-above", args.fail_above)
     )
-    if gate.regressions:
-        names = ", ".join(f"{c.key} ({c.ratio:.3f}x)" for c in gate.regressions)
-        print(
-            f"FAIL: {len(gate.regressions)} cell(s) slower by more than {args.fail_above:.1%} "
-            f"(whole CI above): {names}",
-            file=sys.stderr,
-        )
-        return 1
-    print(f"OK: no cell slower by more than {args.fail_above:.1%}", file=sys.stderr)
-    return 0
+    if args.allow_missing and fail_above is None:
+        raise ConfigError("--allow-missing only applies to the gate: give --fail-above too")
+    out = None
+    if args.json:
+        out = check_output_path(args.json, "--json file")
+        for side in (args.a, args.b):
+            if Path(side).expanduser().resolve() == out.resolve():
+                raise ConfigError(
+                    f"--json file {args.json!r} is the results file {side!r}: it would be "
+                    "overwritten; give another path"
+                )
+    result = compare(args.a, args.b, threshold=threshold)
+    gate = None if fail_above is None else result.gate(fail_above, allow_missing=args.allow_missing)
+    print(result.to_markdown())
+    if out is not None:
+        d = result.to_dict()
+        if gate is not None:
+            d["gate"] = gate.to_dict()
+        try:
+            out.write_text(json.dumps(d, indent=1, default=str) + "\n", encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"--json file {args.json!r}: cannot write it: {e}") from None
+    if gate is None:
+        return 0
+    print(gate.summary(), file=sys.stderr)
+    return 0 if gate.passed else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -258,31 +269,58 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--title", default="inferclock report", help="title of report.md")
     rep.set_defaults(func=cmd_report)
 
+    from typing import NoReturn
+
     cmp_ = sub.add_parser(
         "compare",
         help="compare two results files cell by cell (CI gate with --fail-above)",
         description="Match cells of A and B by key and give, per cell, the ratio of medians "
         "B/A with a bootstrap 95% CI and a verdict: slower / faster (whole CI beyond the "
-        "threshold), same (whole CI within it) or inconclusive.",
-        epilog="exit status: 0, or 1 with --fail-above when a cell is slower by more than it "
-        "(for CI jobs); 2 on bad input.",
+        "threshold), same (whole CI within it) or inconclusive. With --fail-above it is a CI "
+        "gate: it fails on a cell slower by more than T, on a cell of A that B has no "
+        "successful row for (only in A, or error rows only in B; --allow-missing accepts "
+        "those), and when no cell was compared at all.",
+        epilog="exit status: 0; 1 when the --fail-above gate fails; 2 on bad input (checked "
+        "before anything is read). Thresholds are never negative: T is how much slower B may "
+        "be.",
     )
     cmp_.add_argument("a", metavar="A", help="baseline results file")
     cmp_.add_argument("b", metavar="B", help="results file to compare against A")
     cmp_.add_argument(
         "--threshold",
-        type=_fraction,
-        default=0.05,
+        default="5%",
         metavar="T",
-        help="verdict threshold, '5%%' or 0.05 (default 5%%)",
+        help="verdict threshold >= 0, '5%%' or 0.05 (default 5%%)",
     )
     cmp_.add_argument(
         "--fail-above",
-        type=_fraction,
         metavar="T",
-        help="exit 1 if any cell is slower by more than T ('5%%')",
+        help="gate: exit 1 if any cell is slower by more than T >= 0 ('5%%'), or if a cell of "
+        "A has no successful counterpart in B",
     )
-    cmp_.add_argument("--json", metavar="OUT", help="also write the comparison as JSON")
+    cmp_.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="with --fail-above: cells of A without a successful row in B do not fail the "
+        "gate (they are still listed)",
+    )
+    cmp_.add_argument(
+        "--json", metavar="OUT", help="also write the comparison (and the gate) as JSON"
+    )
+    cmp_error = cmp_.error
+
+    def cmp_explained(message: str) -> NoReturn:
+        # argparse reads `--fail-above -5%` as two options and says only "expected one
+        # argument": add what a threshold is, and that it cannot be negative.
+        for flag in ("--threshold", "--fail-above"):
+            if message == f"argument {flag}: expected one argument":
+                message += (
+                    f" ({flag} takes a threshold such as 5% or 0.05: how much slower B may "
+                    "be, so it cannot be negative)"
+                )
+        cmp_error(message)
+
+    cmp_.error = cmp_explained  # type: ignore[method-assign]
     cmp_.set_defaults(func=cmd_compare)
 
     demo = sub.add_parser(

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from inferclock._errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -68,10 +72,33 @@ def _cpu_name() -> str:
     return str(cpuinfo()["model"])
 
 
+def output_dir(out_dir: str | os.PathLike[str] | None, quick: bool = False) -> Path:
+    """The demo's output directory (``-o``), created if missing and checked writable before
+    any work; ConfigError saying why when it cannot hold results.jsonl and report/."""
+    d = Path(out_dir or ("inferclock-demo-quick" if quick else "inferclock-demo")).expanduser()
+    what = f"demo output directory {str(d)!r}"
+    if d.exists() and not d.is_dir():
+        raise ConfigError(
+            f"{what} exists and is not a directory: -o takes a directory, which the demo fills "
+            "with results.jsonl and report/; give a new or existing directory"
+        )
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        # A file made and removed: os.access() says yes to root on a read-only mount.
+        with tempfile.TemporaryFile(dir=d):
+            pass
+    except OSError as e:
+        raise ConfigError(f"{what} cannot be written: {e.strerror or e}") from None
+    for name, want_dir in (("results.jsonl", False), ("report", True)):
+        inside = d / name
+        if inside.exists() and inside.is_dir() != want_dir:
+            kind = "a directory" if want_dir else "a file"
+            raise ConfigError(f"{what}: {str(inside)!r} is in the way (the demo writes {kind})")
+    return d
+
+
 def run_demo(out_dir: str | None, quick: bool = False) -> int:
     """Run the demo; returns the exit status (0, or 130 when interrupted)."""
-    import os
-
     from inferclock.report import report
     from inferclock.sweep import SweepInterrupted, sweep
 
@@ -97,8 +124,7 @@ def run_demo(out_dir: str | None, quick: bool = False) -> int:
             print(f"note: {why}", file=sys.stderr)
             kept = tuple(p for p in plan.precisions if p != precision)
             plan = dataclasses.replace(plan, precisions=kept)
-    d = Path(out_dir or ("inferclock-demo-quick" if quick else "inferclock-demo")).expanduser()
-    d.mkdir(parents=True, exist_ok=True)
+    d = output_dir(out_dir, quick)
     out = d / "results.jsonl"
     cores = len(os.sched_getaffinity(0))
     print(

@@ -26,7 +26,11 @@ Cells are matched by ``key``. For each cell present (without error) on both side
   within ``[1 / (1 + t), 1 + t]`` (equal within the threshold); otherwise ``inconclusive``: the
   interval is too wide, or crosses a threshold, to say either.
 
-``Comparison.regressions`` are the ``slower`` cells; a CI job fails on them.
+``Comparison.regressions`` are the ``slower`` cells. ``Comparison.missing`` are the cells A
+measured that B has no successful row for (only in A, or error rows only in B): nothing says
+they did not get slower. ``Comparison.gate()`` is the CI verdict (``inferclock compare
+--fail-above``): it fails on a regression beyond its threshold, on a missing cell (unless
+``allow_missing``), and when no cell at all was compared.
 """
 
 from __future__ import annotations
@@ -42,12 +46,14 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from inferclock._core import ConfigError
+from inferclock import _checks
+from inferclock._errors import ConfigError, ConfigTypeError
 from inferclock._jsonl import Row
 from inferclock._markdown import fmt_num, markdown_table
+from inferclock._util import is_real
 from inferclock.results import ResultTable
 
-__all__ = ["CellComparison", "Comparison", "compare"]
+__all__ = ["CellComparison", "Comparison", "Gate", "check_threshold", "compare", "parse_threshold"]
 
 Verdict = Literal["faster", "slower", "same", "inconclusive"]
 
@@ -91,11 +97,47 @@ class Comparison:
     threshold: float
     confidence: float
     environment_diff: tuple[str, ...] = field(default=())
+    #: Cells A measured (a successful row) that B has no successful row for, in A's order.
+    missing: tuple[str, ...] = field(default=())
 
     @property
     def regressions(self) -> tuple[CellComparison, ...]:
         """Cells where B is slower than A by more than the threshold (whole CI above it)."""
         return tuple(c for c in self.cells if c.verdict == "slower")
+
+    def gate(self, threshold: float | None = None, *, allow_missing: bool = False) -> Gate:
+        """The CI verdict: fail on a cell slower by more than ``threshold`` (default: this
+        comparison's; whole CI above ``1 + threshold``), on a cell of A without a successful
+        counterpart in B (unless ``allow_missing``), and when no cell was compared at all."""
+        t = self.threshold if threshold is None else check_threshold("threshold", threshold)
+        allow = bool(_checks.boolean()("allow_missing", allow_missing))
+        slower = tuple(c for c in self.cells if c.ci_low > 1.0 + t)
+        why = []
+        if slower:
+            names = ", ".join(f"{c.key} ({c.ratio:.3f}x)" for c in slower)
+            why.append(
+                f"{len(slower)} cell(s) slower by more than {t:.1%} (whole CI above): {names}"
+            )
+        if self.missing and not allow:
+            why.append(
+                f"{len(self.missing)} cell(s) of A have no successful counterpart in B: "
+                + _missing_text(self)
+                + " (allow them with --allow-missing, or allow_missing=True)"
+            )
+        if not self.cells:
+            why.append("no cell was measured successfully on both sides: nothing was compared")
+        return Gate(
+            passed=not why,
+            threshold=t,
+            allow_missing=allow,
+            compared=len(self.cells),
+            regressions=slower,
+            missing=self.missing,
+            reasons=tuple(why),
+            note=(f"{len(self.missing)} missing cell(s) allowed: {_missing_text(self)}")
+            if self.missing and allow
+            else "",
+        )
 
     @property
     def improvements(self) -> tuple[CellComparison, ...]:
@@ -178,14 +220,84 @@ class Comparison:
         return "\n\n".join(parts) + "\n"
 
 
-def _as_table(x: ResultTable | str | os.PathLike[str], side: str) -> ResultTable:
-    if isinstance(x, ResultTable):
-        return x
-    if isinstance(x, (str, os.PathLike)):
-        return ResultTable.load(x)
-    raise ConfigError(
-        f"compare: {side} must be a ResultTable or a results file path, got {type(x).__name__}"
-    )
+@dataclass(frozen=True)
+class Gate:
+    """A CI gate's verdict on a Comparison (from :meth:`Comparison.gate`).
+
+    ``passed`` is False when a cell is slower by more than ``threshold``, a cell of A has no
+    successful counterpart in B (``missing``; unless ``allow_missing``), or nothing was
+    compared; ``reasons`` says which, one line each; ``note`` names missing cells allowed.
+    """
+
+    passed: bool
+    threshold: float
+    allow_missing: bool
+    compared: int
+    regressions: tuple[CellComparison, ...]
+    missing: tuple[str, ...]
+    reasons: tuple[str, ...]
+    note: str = ""
+
+    def summary(self) -> str:
+        """``OK: ...`` or ``FAIL: ...`` lines, as the command line prints them."""
+        if not self.passed:
+            return "\n".join(f"FAIL: {r}" for r in self.reasons)
+        ok = f"OK: no cell slower by more than {self.threshold:.1%} ({self.compared} compared)"
+        return ok + (f"; {self.note}" if self.note else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["regressions"] = [c.key for c in self.regressions]
+        return d
+
+
+def _missing_text(c: Comparison) -> str:
+    gone = set(c.missing)
+    parts = [
+        f"{label} " + ", ".join(k for k in keys if k in gone)
+        for label, keys in (("only in A:", c.only_a), ("error rows only in B:", c.failed_b))
+        if gone & set(keys)
+    ]
+    return "; ".join(parts)
+
+
+def check_threshold(name: str, value: Any) -> float:
+    """A relative threshold: a finite number in [0, 10) (0.05 is 5%); ConfigError naming
+    ``name`` if not (ConfigTypeError for a value that is not a number)."""
+    want = f"{name} must be a finite fraction in [0, 10) such as 0.05 (5%)"
+    if not is_real(value):
+        raise ConfigTypeError(f"{want}, got {value!r}")
+    v = float(value)
+    if not (math.isfinite(v) and 0 <= v < 10):
+        negative = " (a negative threshold makes no sense: it is how much slower B may be)"
+        raise ConfigError(f"{want}, got {value!r}{negative if v < 0 else ''}")
+    return v
+
+
+def parse_threshold(name: str, text: str) -> float:
+    """Command-line text such as '5%' or '0.05' -> a checked threshold (ConfigError naming
+    ``name`` and showing the text when it is not one)."""
+    try:
+        v = _checks.parse_fraction(text)
+    except ConfigError:
+        raise ConfigError(
+            f"{name} must be a percentage like 5% or a fraction like 0.05, got {text!r}"
+        ) from None
+    try:
+        return check_threshold(name, v)
+    except ConfigError as e:
+        raise ConfigError(str(e).replace(f"got {v!r}", f"got {text!r}")) from None
+
+
+def _check_side(x: Any, side: str) -> None:
+    if not isinstance(x, (ResultTable, str, os.PathLike)):
+        raise ConfigTypeError(
+            f"compare: {side} must be a ResultTable or a results file path, got {type(x).__name__}"
+        )
+
+
+def _as_table(x: ResultTable | str | os.PathLike[str]) -> ResultTable:
+    return x if isinstance(x, ResultTable) else ResultTable.load(x)
 
 
 def _group_ok(table: ResultTable) -> dict[str, list[Row]]:
@@ -198,6 +310,7 @@ def _group_ok(table: ResultTable) -> dict[str, list[Row]]:
 
 
 _Z95 = 1.959963984540054
+_MAX_BOOT = 1_000_000  # replicates; beyond it the arrays would not fit in memory
 
 
 def _run_draws(
@@ -276,15 +389,21 @@ def compare(
     """Compare B against A cell by cell (see the module docstring for the method and verdicts).
 
     ``a`` and ``b`` are ResultTables or results file paths. ``threshold`` is relative (0.05 =
-    5%). Cells only on one side, or with only error rows on one side, are listed, not compared.
+    5%). Cells only on one side, or with only error rows on one side, are listed, not compared;
+    those A measured and B did not are also in ``missing`` (see :meth:`Comparison.gate`).
+    Arguments are checked before any file is read: ConfigError (ConfigTypeError for a wrong
+    type) naming the argument and its valid values.
     """
-    if not (isinstance(threshold, (int, float)) and 0 <= threshold < 10):
-        raise ConfigError(f"compare: threshold must be a fraction in [0, 10), got {threshold!r}")
-    if not 0.5 <= confidence < 1:
-        raise ConfigError(f"compare: confidence must be in [0.5, 1), got {confidence!r}")
-    if n_boot < 100:
-        raise ConfigError(f"compare: n_boot must be at least 100, got {n_boot!r}")
-    ta, tb = _as_table(a, "a"), _as_table(b, "b")
+    threshold = check_threshold("threshold", threshold)
+    if not is_real(confidence) or not 0.5 <= float(confidence) < 1:
+        err = ConfigError if is_real(confidence) else ConfigTypeError
+        raise err(f"confidence must be a number in [0.5, 1) such as 0.95, got {confidence!r}")
+    confidence = float(confidence)
+    n_boot = _checks.integer(100, _MAX_BOOT)("n_boot", n_boot)
+    seed = _checks.integer(0)("seed", seed)
+    _check_side(a, "a")
+    _check_side(b, "b")
+    ta, tb = _as_table(a), _as_table(b)
     ga, gb = _group_ok(ta), _group_ok(tb)
     keys_a, keys_b = ta.keys(), tb.keys()
     cells: list[CellComparison] = []
@@ -316,7 +435,7 @@ def compare(
                 ratio=med_b / med_a,
                 ci_low=lo,
                 ci_high=hi,
-                verdict=_verdict(lo, hi, float(threshold)),
+                verdict=_verdict(lo, hi, threshold),
                 method=method,
                 runs_a=len(ra),
                 runs_b=len(rb),
@@ -334,9 +453,10 @@ def compare(
         only_b=tuple(k for k in keys_b if k not in set_a),
         failed_a=tuple(k for k in keys_a if k in set_b and k not in ga),
         failed_b=tuple(k for k in keys_b if k in set_a and k not in gb),
-        threshold=float(threshold),
+        threshold=threshold,
         confidence=confidence,
         environment_diff=_env_diff(ta, tb),
+        missing=tuple(k for k in keys_a if k in ga and k not in gb),
     )
 
 

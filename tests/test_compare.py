@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from synthetic import HEADER, lognormal_ns, make_row, write_table
 
-from inferclock._core import ConfigError
+from inferclock._errors import ConfigError, ConfigTypeError
 from inferclock.compare import compare
 from inferclock.results import ResultTable, ResultWriter
 
@@ -119,3 +119,121 @@ def test_environment_differences_are_reported(tmp_path: Path) -> None:
     c = compare(a, b)
     assert c.environment_diff == ("kernel: '6.1.0' vs '6.8.0'",)
     assert "Environments differ: kernel" in c.to_markdown()
+
+
+# ---------------------------------------------------------------- the gate (issue 15)
+
+
+def _errors_only(path: Path, cells: list[tuple[str, str, int, str]]) -> Path:
+    w = ResultWriter(path, HEADER)
+    for model, prec, batch, mode in cells:
+        w.append(make_row(model, prec, batch, None, mode=mode, error="boom", error_kind="crash"))
+    return path
+
+
+def test_gate_fails_when_every_row_of_b_is_an_error(tmp_path: Path) -> None:
+    a = write_table(tmp_path / "a.jsonl", CELLS)
+    b = _errors_only(tmp_path / "b.jsonl", CELLS)
+    c = compare(a, b)
+    assert c.cells == () and not c.regressions
+    assert c.missing == tuple(f"{m}|CPU|{p}|{bs}|{mode}|-" for m, p, bs, mode in CELLS)
+    gate = c.gate()
+    assert not gate.passed and gate.compared == 0 and gate.missing == c.missing
+    assert f"{len(CELLS)} cell(s) of A have no successful counterpart in B" in gate.summary()
+    assert "error rows only in B: tiny|CPU|f32|1|latency|-" in gate.summary()
+    assert "nothing was compared" in gate.summary()
+    # Allowing missing cells does not make an empty comparison pass.
+    allowed = c.gate(allow_missing=True)
+    assert not allowed.passed and allowed.reasons == (
+        "no cell was measured successfully on both sides: nothing was compared",
+    )
+
+
+def test_gate_fails_when_no_cell_is_shared(tmp_path: Path) -> None:
+    a = write_table(tmp_path / "a.jsonl", CELLS[:2])
+    renamed = [("tiny_v2", p, b, mode) for _, p, b, mode in CELLS[:2]]
+    b = write_table(tmp_path / "b.jsonl", renamed)
+    c = compare(a, b)
+    assert c.cells == () and c.missing == c.only_a == tuple(
+        f"tiny|CPU|{p}|{bs}|{mode}|-" for _, p, bs, mode in CELLS[:2]
+    )
+    gate = c.gate()
+    assert not gate.passed
+    assert gate.summary().startswith("FAIL: 2 cell(s) of A have no successful counterpart")
+    assert "only in A: tiny|CPU|f32|1|latency|-" in gate.summary()
+
+
+def test_gate_with_some_cells_missing(tmp_path: Path) -> None:
+    a = write_table(tmp_path / "a.jsonl", CELLS[:3])
+    b = write_table(tmp_path / "b.jsonl", CELLS[:1])
+    _errors_only(b, CELLS[1:2])  # the second cell failed in B; the third is not in B
+    c = compare(a, b)
+    assert [cell.key for cell in c.cells] == [CELLS_KEYS[0]]
+    assert c.missing == (CELLS_KEYS[1], CELLS_KEYS[2])
+    strict = c.gate()
+    assert not strict.passed and len(strict.reasons) == 1
+    lenient = c.gate(allow_missing=True)
+    assert lenient.passed and lenient.compared == 1
+    assert lenient.summary() == (
+        f"OK: no cell slower by more than 5.0% (1 compared); 2 missing cell(s) allowed: "
+        f"only in A: {CELLS_KEYS[2]}; error rows only in B: {CELLS_KEYS[1]}"
+    )
+    assert list(c.to_dict()["missing"]) == [CELLS_KEYS[1], CELLS_KEYS[2]]
+
+
+def test_a_cell_that_failed_in_a_is_not_missing(tmp_path: Path) -> None:
+    a = write_table(tmp_path / "a.jsonl", CELLS[:1])
+    _errors_only(a, CELLS[1:2])  # nothing measured in A for this cell: B cannot miss it
+    b = write_table(tmp_path / "b.jsonl", CELLS[:1])
+    c = compare(a, b)
+    assert c.missing == () and c.only_a == (CELLS_KEYS[1],)
+    assert c.gate().passed
+
+
+def test_gate_threshold_and_regressions(tmp_path: Path) -> None:
+    a = write_table(tmp_path / "a.jsonl", CELLS)
+    b = write_table(tmp_path / "b.jsonl", CELLS, scale=2.0)
+    c = compare(a, b)
+    gate = c.gate(0.05)
+    assert not gate.passed and len(gate.regressions) == len(CELLS)
+    assert gate.summary().startswith(f"FAIL: {len(CELLS)} cell(s) slower by more than 5.0%")
+    assert c.gate(1.5).passed  # 2x is within a 150% threshold
+    assert c.gate().threshold == c.threshold
+    assert c.gate(0.05).to_dict()["regressions"] == [cell.key for cell in c.cells]
+
+
+CELLS_KEYS = [f"{m}|CPU|{p}|{b}|{mode}|-" for m, p, b, mode in CELLS]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"threshold": float("nan")}, ConfigError, r"threshold must be a finite fraction"),
+        ({"threshold": float("inf")}, ConfigError, r"threshold must be a finite fraction"),
+        ({"threshold": -0.05}, ConfigError, r"threshold .*a negative threshold makes no sense"),
+        ({"threshold": True}, ConfigTypeError, r"threshold must be a finite fraction.*True"),
+        ({"threshold": "5%"}, ConfigTypeError, r"threshold must be a finite fraction.*'5%'"),
+        ({"confidence": "x"}, ConfigTypeError, r"confidence must be a number in \[0.5, 1\)"),
+        ({"confidence": 0.2}, ConfigError, r"confidence must be a number in \[0.5, 1\)"),
+        ({"n_boot": 50}, ConfigError, r"n_boot must be an integer in 100..1000000"),
+        ({"n_boot": 10**12}, ConfigError, r"n_boot must be an integer in 100..1000000"),
+        ({"n_boot": 2.5}, ConfigTypeError, r"n_boot must be an integer"),
+        ({"seed": -1}, ConfigError, r"seed must be an integer >= 0"),
+        ({"seed": "0"}, ConfigTypeError, r"seed must be an integer >= 0"),
+    ],
+)
+def test_arguments_are_checked_before_reading(
+    kwargs: dict[str, object], error: type[Exception], message: str
+) -> None:
+    # The files do not exist: the argument error comes first.
+    with pytest.raises(error, match=message):
+        compare("/nonexistent/a.jsonl", "/nonexistent/b.jsonl", **kwargs)  # type: ignore[arg-type]
+
+
+def test_gate_arguments_are_checked(tmp_path: Path) -> None:
+    a = write_table(tmp_path / "a.jsonl", CELLS[:1])
+    c = compare(a, a)
+    with pytest.raises(ConfigError, match="threshold must be a finite fraction"):
+        c.gate(float("nan"))
+    with pytest.raises(ConfigTypeError, match="allow_missing must be True or False"):
+        c.gate(allow_missing="yes")  # type: ignore[arg-type]

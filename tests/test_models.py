@@ -16,7 +16,7 @@ import openvino.opset16 as ops
 import pytest
 
 from inferclock import models
-from inferclock._core import ConfigError, ModelError
+from inferclock._errors import ConfigError, ConfigTypeError, InferclockError, ModelError
 from inferclock.models import _cache
 
 NAMES = ["inception_v3", "mobilenet_v2", "resnet50", "ssdlite_mobilenet_v2"]
@@ -212,3 +212,17 @@ def test_macs_needs_static_dims_besides_the_batch() -> None:
 def test_macs_rejects_bad_batch_size(bad: int) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         models.macs(_tiny_model(), batch_size=bad)
+
+
+def test_what_get_returns_is_accepted_wherever_a_model_is() -> None:
+    m = models.get("mobilenet_v2")
+    assert models.macs(m) == models.macs("mobilenet_v2") == models.macs(m.path)
+    assert models.macs(m, 2) == 2 * models.macs(m)
+    assert models.macs_by_op(m) == models.macs_by_op("mobilenet_v2")
+
+
+@pytest.mark.parametrize("bad", [3, None, b"resnet50", ["resnet50"]])
+def test_macs_of_something_that_is_no_model(bad: object) -> None:
+    with pytest.raises(ConfigTypeError, match=r"model must be an openvino.Model, .*got") as e:
+        models.macs(bad)  # type: ignore[arg-type]
+    assert isinstance(e.value, TypeError) and isinstance(e.value, InferclockError)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from inferclock import _core
@@ -167,7 +169,7 @@ def bad_cases() -> list[tuple[dict[str, object], str]]:
     return [
         ({"socket": socket}, f"no socket {socket} .*valid sockets are "),
         ({"numa_node": node}, f"no NUMA node {node} .*valid nodes are "),
-        ({"cpus": []}, "cpus is empty.*this process may use "),
+        ({"cpus": []}, "cpus must name at least one CPU; this process may use "),
         ({"cpus": [999]}, "no CPU 999 on this machine .*this process may use "),
         ({"cpus": [0], "socket": 0}, "at most one of cpus, socket or numa_node"),
         ({"socket": 0, "numa_node": 0}, "at most one of cpus, socket or numa_node"),
@@ -288,3 +290,167 @@ def test_openvino_not_started_in_a_bare_process() -> None:
     )
     assert out.strip() == "False"
     assert isinstance(openvino_cpu_started(), bool)
+
+
+# ---------------------------------------------------------------- release order (issue 15)
+
+
+def _newest_or_unpinned() -> set[int]:
+    pins = active_pins()
+    return set(pins[-1].cpus) if pins else set(ALLOWED)
+
+
+@needs_two
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_process_pins_release_in_any_order(order: tuple[int, ...]) -> None:
+    # The mask in force is always the newest active pin's; after the last release, nothing
+    # stays pinned (the fixture checks the mask and active_pins()).
+    a, b = ALLOWED[0], ALLOWED[1]
+    pins = [pin(cpus=[a]), pin(cpus=[b]), pin(cpus=[a, b])]
+    for i in order:
+        pins[i].release()
+        assert not pins[i].active
+        assert active_pins() == [p for p in pins if p.active]
+        assert os.sched_getaffinity(0) == _newest_or_unpinned()
+
+
+@needs_two
+def test_first_pin_released_first_leaves_nothing_pinned() -> None:
+    a = pin(cpus=[ALLOWED[0]])
+    b = pin(cpus=[ALLOWED[1]])
+    a.release()
+    assert os.sched_getaffinity(0) == {ALLOWED[1]} and active_pins() == [b]
+    b.release()
+    assert os.sched_getaffinity(0) == set(ALLOWED) and active_pins() == []
+    a.release()  # still idempotent
+    assert os.sched_getaffinity(0) == set(ALLOWED)
+
+
+@needs_two
+@pytest.mark.parametrize(
+    ("older", "newer"), [("thread", "thread"), ("process", "thread")], ids=["t-t", "p-t"]
+)
+def test_release_before_a_newer_thread_pin_raises_and_changes_nothing(
+    older: str, newer: str
+) -> None:
+    p = pin(cpus=[ALLOWED[0]], scope=older)  # type: ignore[arg-type]
+    q = pin(cpus=[ALLOWED[1]], scope=newer)  # type: ignore[arg-type]
+    with pytest.raises(PinningError, match=r"cannot release <Pin cpus='0'.*release them first"):
+        p.release()
+    assert p.active and q.active and active_pins() == [p, q]
+    assert os.sched_getaffinity(0) == {ALLOWED[1]}
+    q.release()
+    assert os.sched_getaffinity(0) == {ALLOWED[0]}
+    p.release()
+
+
+@needs_two
+def test_thread_pin_released_under_a_newer_process_pin() -> None:
+    t = pin(cpus=[ALLOWED[0]], scope="thread")
+    p = pin(cpus=[ALLOWED[1]])
+    t.release()  # the process pin covers this thread: t is undone with it
+    assert os.sched_getaffinity(0) == {ALLOWED[1]} and active_pins() == [p]
+    p.release()
+    assert os.sched_getaffinity(0) == set(ALLOWED)
+
+
+@needs_two
+def test_thread_pins_of_other_threads_are_independent() -> None:
+    # A thread-scope pin on another thread does not hold this thread's pin back.
+    made, done = threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    def other() -> None:
+        with pin(cpus=[ALLOWED[1]], scope="thread"):
+            made.set()
+            done.wait(30)
+            seen["other"] = os.sched_getaffinity(0)
+
+    mine = pin(cpus=[ALLOWED[0]], scope="thread")
+    t = threading.Thread(target=other)
+    t.start()
+    try:
+        assert made.wait(30)
+        mine.release()  # older than the other thread's pin, but on another thread
+        assert os.sched_getaffinity(0) == set(ALLOWED)
+    finally:
+        done.set()
+        t.join(30)
+    assert seen["other"] == {ALLOWED[1]}
+
+
+def test_membind_pin_must_be_released_before_newer_pins() -> None:
+    node = topology().numa_nodes[0].id
+    try:
+        m = pin(numa_node=node, membind=True)
+    except PinningError as e:
+        pytest.skip(f"the kernel refuses set_mempolicy here: {e}")
+    q = pin(cpus=[ALLOWED[0]])
+    with pytest.raises(PinningError, match="membind"):
+        m.release()
+    assert m.active and _core.mempolicy() == ("bind", [node])
+    q.release()
+    m.release()
+
+
+# ---------------------------------------------------------------- argument checks (issue 15)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"cpus": [2**40]}, r"cpus: 1099511627776 is not a CPU number \(CPU numbers run 0-65535"),
+        ({"cpus": -1}, "cpus: -1 is not a CPU number"),
+        ({"cpus": [0.5]}, r"cpus must be CPU numbers >= 0 .*got \[0.5\]"),
+        ({"cpus": [True]}, r"cpus must be CPU numbers >= 0 .*got \[True\]"),
+        ({"cpus": 1.0}, r"cpus must be a CPU list like '0-3,8' or \[0, 1\], got 1.0"),
+        ({"cpus": b"0"}, "cpus must be a CPU list like"),
+        ({"cpus": {0: 1}}, "cpus must be a CPU list like"),
+        ({"cpus": "0-99999999999"}, "cpus: bad CPU list '0-99999999999'"),
+        ({"cpus": [999]}, "cpus: no CPU 999 on this machine"),
+        ({"socket": "0"}, "socket must be a non-negative socket number or None, got '0'"),
+        ({"socket": 0.0}, "socket must be a non-negative socket number"),
+        ({"socket": 2**40}, "socket: no socket 1099511627776 .*valid sockets are "),
+        ({"numa_node": True}, "numa_node must be an integer >= 0 or None, got True"),
+        ({"numa_node": -1}, "numa_node must be an integer >= 0 or None, got -1"),
+        ({"numa_node": 2**70}, "numa_node: no NUMA node .*valid nodes are "),
+        ({"physical_only": "yes"}, "physical_only must be True or False, got 'yes'"),
+        ({"physical_only": None}, "physical_only must be True or False, got None"),
+        ({"membind": 1}, "membind must be True or False, got 1"),
+        ({"scope": ["process"]}, "scope must be 'process' or 'thread'"),
+        ({"core_type": 5}, "core_type must be 'P', 'E' or None, got 5"),
+        ({"core_type": ""}, "core_type must be 'P', 'E' or None, got ''"),
+        ({"topology": 3}, "topology must be a Topology from ic.topology"),
+    ],
+)
+def test_arguments_are_checked_in_python(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(PinningError, match=message) as e:
+        pin(**kwargs)  # type: ignore[arg-type]
+    assert isinstance(e.value, InferclockError) and isinstance(e.value, ValueError)
+    # Checked before the core: pybind11's "incompatible function arguments" never shows.
+    assert "incompatible" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "cpus",
+    [
+        ALLOWED[-1],
+        [ALLOWED[-1]],
+        str(ALLOWED[-1]),
+        f"{ALLOWED[-1]}-{ALLOWED[-1]}",
+        np.array([ALLOWED[-1]]),
+        range(ALLOWED[-1], ALLOWED[-1] + 1),
+    ],
+    ids=["int", "list", "text", "range-text", "numpy", "range"],
+)
+def test_cpus_take_the_run_option_forms(cpus: object) -> None:
+    with pin(cpus=cpus) as p:  # type: ignore[arg-type]
+        assert p.cpus == (ALLOWED[-1],)
+
+
+def test_max_cpu_is_the_core_limit() -> None:
+    from inferclock._topology import MAX_CPU
+
+    assert _core.parse_cpulist(str(MAX_CPU)) == [MAX_CPU]
+    with pytest.raises(PinningError, match="outside"):
+        _core.parse_cpulist(str(MAX_CPU + 1))

@@ -8,7 +8,7 @@ convolutions like a deployed IR. They are built once and cached as IR (see `cach
     ic.models.list()    # ['inception_v3', 'mobilenet_v2', 'resnet50', 'ssdlite_mobilenet_v2']
     m = ic.models.get("resnet50")   # builds on first use (about 1.5 s), then reads the cache
     m.path, m.input_shape, m.published_macs, m.read_model()
-    ic.models.macs("resnet50")      # 4_089_184_256 MACs for one 224x224 image
+    ic.models.macs("resnet50")      # 4_089_184_256 MACs for one 224x224 image (or macs(m))
     ic.models.macs_by_op(m.path, batch_size=8)   # {"conv1": OpMacs("Convolution", ...), ...}
 """
 
@@ -24,7 +24,7 @@ from typing import Any, TypeAlias
 
 import openvino as ov
 
-from inferclock._core import ModelError
+from inferclock._errors import ConfigTypeError, ModelError
 from inferclock.models import _cache, _inception, _layers, _macs, _mobilenet, _resnet, _ssd
 from inferclock.models._cache import cache_dir
 from inferclock.models._macs import OpMacs
@@ -130,15 +130,23 @@ def get(name: str) -> BuiltinModel:
     )
 
 
-# An ov.Model, a file OpenVINO reads, or a built-in name.
-ModelLike: TypeAlias = "ov.Model | str | os.PathLike[str]"
+# An ov.Model, a file OpenVINO reads, a built-in name, or what get() returns.
+ModelLike: TypeAlias = "ov.Model | BuiltinModel | str | os.PathLike[str]"
 
 
 def _as_model(model: ModelLike) -> ov.Model:
     if isinstance(model, ov.Model):
         return model
+    if isinstance(model, BuiltinModel):
+        return model.read_model()
     if isinstance(model, str) and model in _SPECS:
         return get(model).read_model()
+    if not isinstance(model, (str, os.PathLike)):
+        raise ConfigTypeError(
+            "model must be an openvino.Model, a model file path, a built-in model name "
+            f"({', '.join(sorted(_SPECS))}) or what ic.models.get() returns, got "
+            f"{type(model).__name__}"
+        )
     file = Path(model)
     if not file.is_file():
         raise ModelError(
@@ -161,7 +169,8 @@ def macs_by_op(
 
     Counts Convolution, GroupConvolution, (Group)ConvolutionBackpropData, MatMul and
     FullyConnected; other ops do no multiply-adds worth counting and are left out. The model
-    (an `ov.Model`, a path OpenVINO reads, or a built-in name) is counted on a copy whose
+    (an `ov.Model`, a path OpenVINO reads, a built-in name or a `BuiltinModel` from `get`;
+    anything else raises ConfigTypeError, a TypeError) is counted on a copy whose
     input dim 0 is set to `batch_size`; `batch_size=None` keeps the model's own batch.
     Inputs with other dynamic dims need `shapes={"input name": [static dims]}`; a dim that is
     still dynamic raises ModelError. The caller's `ov.Model` is not modified.
