@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from inferclock._checks import parse_fraction, parse_key_value
+from inferclock._checks import parse_key_value
 from inferclock._cli_options import add_options, given
 from inferclock._errors import ConfigError, InferclockError, Terminated
 from inferclock._options import SweepOptions
@@ -39,17 +39,6 @@ class _Formatter(argparse.HelpFormatter):
             self._add_item(lambda t: t + "\n", [text])  # verbatim
         else:
             super().add_text(text)
-
-
-def _fraction(text: str) -> float:
-    """'5%' or '0.05' -> 0.05 (compare's thresholds)."""
-    try:
-        v = parse_fraction(text)
-    except ConfigError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative value, got {text!r}")
-    return v
 
 
 def builtin_models() -> list[str]:

@@ -139,7 +139,7 @@ def socket(name: str, value: Any) -> int | None:
     return int(value)
 
 
-MAX_CPU = 65535  # the core's limit (cpulist.hpp): a larger number is a typo
+MAX_CPU = 65535  # the core's kMaxCpu (cpulist.hpp; a test keeps them equal): beyond, a typo
 
 
 def cpu_list(name: str, value: Any) -> tuple[int, ...] | None:
