@@ -91,8 +91,10 @@ size_t CompletionLog::drain(std::vector<Completion>& out) {
     for (auto& slot : slots_) {
         Slot& s = *slot;
         got += s.ring.pop_all(out);
-        // Parked after its ring filled: its completion comes after the ring's content.
         if (s.state.load(std::memory_order_acquire) == RequestState::parked) {
+            // It filled the ring again while we drained it: take that first, then the parked
+            // completion, its last (a request's completions stay in order across drains).
+            got += s.ring.pop_all(out);
             out.push_back(s.parked);
             ++got;
             s.state.store(RequestState::idle, std::memory_order_relaxed);

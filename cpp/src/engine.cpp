@@ -129,15 +129,6 @@ void Engine::warm_sync_requests() {
 
 namespace {
 
-struct CounterClock {
-    static uint64_t start() { return cycleclock::start(); }
-    static uint64_t stop() { return cycleclock::stop(); }
-};
-struct RawClock {
-    static uint64_t start() { return static_cast<uint64_t>(cycleclock::monotonic_raw_ns()); }
-    static uint64_t stop() { return static_cast<uint64_t>(cycleclock::monotonic_raw_ns()); }
-};
-
 // The timed loop: pick the request bound to this iteration's input set, read the clock, infer,
 // read the clock, store. Nothing else (STYLE.md item 4). An exception keeps what was stored.
 template <class Clock>
@@ -173,9 +164,9 @@ SyncRun Engine::run_sync(int64_t* out, int64_t n) {
     }
     if (!run.error)
         run.done = source_ == ClockSource::monotonic_raw
-                       ? sync_loop<RawClock>(requests_, sets_->size(), out, n, user_stop_,
+                       ? sync_loop<detail::RawClock>(requests_, sets_->size(), out, n, user_stop_,
                                              run.error)
-                       : sync_loop<CounterClock>(requests_, sets_->size(), out, n, user_stop_,
+                       : sync_loop<detail::CounterClock>(requests_, sets_->size(), out, n, user_stop_,
                                                  run.error);
     if (run.error)
         run.error = detail::as_device_error(run.error, "inference failed on '" + opts_.device + "'");

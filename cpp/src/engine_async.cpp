@@ -47,12 +47,16 @@ std::exception_ptr Engine::launch(size_t r) noexcept {
 }
 
 bool Engine::close_failed(size_t r, std::exception_ptr ex) noexcept {
-    halt_.store(true, std::memory_order_relaxed);  // the other requests stop restarting too
+    halt_.store(true, std::memory_order_release);  // the other requests stop restarting too
     return log_->fail(r, std::move(ex));
 }
 
+template <class Clock>
 void Engine::on_complete(size_t r, std::exception_ptr ex) noexcept {
-    const uint64_t end = stop_ticks(source_);
+    const uint64_t end = Clock::stop();
+    // Acquire before reading anything else: pairs with async_start's release, so the engine's
+    // set-up is visible here without trusting OpenVINO's hand-off (TSan cannot see it).
+    const bool halted = halt_.load(std::memory_order_acquire);
     AsyncRequest& q = async_[r];
     q.entered.fetch_add(1, std::memory_order_release);
     const Completion c{q.start_ticks.load(std::memory_order_acquire), end};
@@ -61,7 +65,7 @@ void Engine::on_complete(size_t r, std::exception_ptr ex) noexcept {
         closed = close_failed(r, std::move(ex));
     } else if (!log_->record(r, c)) {
         closed = log_->park(r, c);  // ring full: the collector stores it and restarts r
-    } else if (stopping()) {
+    } else if (halted || stopping()) {
         closed = log_->stop(r);
     } else if (!(ex = launch(r))) {
         return;  // runs on with its in-flight count; start_async was our last touch
@@ -71,24 +75,33 @@ void Engine::on_complete(size_t r, std::exception_ptr ex) noexcept {
     if (closed) in_flight_.fetch_sub(1, std::memory_order_release);  // our last touch
 }
 
+// Once per engine: OpenVINO puts a callback back after calling it, so setting one while an
+// earlier callback's tail may still run would race with that.
+template <class Clock>
+void Engine::set_callbacks() {
+    for (size_t r = 0; r < static_cast<size_t>(async_requests_); ++r)
+        requests_[r].set_callback(
+            [this, r](std::exception_ptr ex) { on_complete<Clock>(r, std::move(ex)); });
+}
+
 void Engine::async_start() {
     if (async_running_) throw ConfigError("async loop already running");
     const size_t n = static_cast<size_t>(async_requests_);
     log_ = std::make_unique<CompletionLog>(n, opts_.completion_capacity);
     if (!async_) async_.reset(new AsyncRequest[n]);
     if (!callbacks_set_) {
-        // Once per engine: OpenVINO puts a callback back after calling it, so setting one
-        // while an earlier callback's tail may still run would race with that.
-        for (size_t r = 0; r < n; ++r)
-            requests_[r].set_callback([this, r](std::exception_ptr ex) { on_complete(r, ex); });
+        if (source_ == ClockSource::monotonic_raw)
+            set_callbacks<detail::RawClock>();
+        else
+            set_callbacks<detail::CounterClock>();
         callbacks_set_ = true;
     }
     async_taken_ = 0;
     lost_ = 0;
-    halt_.store(false);
-    in_flight_.store(static_cast<int>(n));
+    in_flight_.store(static_cast<int>(n), std::memory_order_relaxed);
     async_running_ = true;
     async_start_tick_ = now_ticks(source_);
+    halt_.store(false, std::memory_order_release);  // publishes the set-up above to callbacks
     for (size_t r = 0; r < n; ++r) {
         if (std::exception_ptr ex = launch(r)) {
             log_->fail(r, ex);  // never started: no callback will come
@@ -191,7 +204,7 @@ AsyncBatch Engine::async_collect(uint64_t n, double timeout_s) {
 
 void Engine::async_stop() {
     if (!async_running_) return;
-    halt_.store(true);
+    halt_.store(true, std::memory_order_release);
     // Callbacks that do not restart end with the in-flight decrement; lost completions are
     // taken back here, since no callback will come for them.
     while (in_flight_.load(std::memory_order_acquire) > 0) {

@@ -133,7 +133,10 @@ private:
     void compile(const std::shared_ptr<ov::Model>& model);
     void warm_sync_requests();
     bool stopping() const;
+    template <class Clock>
     void on_complete(size_t r, std::exception_ptr ex) noexcept;
+    template <class Clock>
+    void set_callbacks();
     std::exception_ptr launch(size_t r) noexcept;
     bool close_failed(size_t r, std::exception_ptr ex) noexcept;
     void restart(size_t r);
