@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -25,6 +26,8 @@ pytestmark = pytest.mark.skipif(
     threading.current_thread() is not threading.main_thread(),
     reason="signal handlers run in the main thread only",
 )
+
+T = TypeVar("T")
 
 #: run_sync iterations of slow_model (about 0.4 ms each here) that outlast the signals below.
 LONG = 2500
@@ -55,14 +58,17 @@ def _sigint_in(seconds: float) -> threading.Timer:
     return timer
 
 
-def _no_keyboard_interrupt_pending() -> None:
-    """Run bytecode and sleep: a pending KeyboardInterrupt would surface here."""
+def _without_keyboard_interrupt(call: Callable[[], T]) -> T:
+    """call(), then some bytecode and a sleep: a KeyboardInterrupt raised or left pending by
+    the call surfaces here and fails the test (instead of stopping pytest)."""
     try:
+        result = call()
         for _ in range(100_000):
             pass
         time.sleep(0.02)
     except KeyboardInterrupt:
-        pytest.fail("a KeyboardInterrupt was left pending after the loop")
+        pytest.fail("the loop let a KeyboardInterrupt through")
+    return result
 
 
 @pytest.fixture
@@ -122,9 +128,8 @@ def test_sigint_ends_run_sync_with_a_partial_result(slow_engine: _core.Engine) -
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     buf = np.zeros(LONG * 4, np.int64)
     timer = _sigint_in(0.3)
-    done, interrupted = slow_engine.run_sync(buf, 0, LONG * 4)
+    done, interrupted = _without_keyboard_interrupt(lambda: slow_engine.run_sync(buf, 0, LONG * 4))
     timer.join()
-    _no_keyboard_interrupt_pending()
     assert interrupted
     assert 0 < done < LONG * 4
     assert np.all(buf[:done] > 0) and np.all(buf[done:] == 0)
@@ -134,11 +139,12 @@ def test_sigint_ends_async_collect_with_a_partial_result(slow_engine: _core.Engi
     slow_engine.async_start()
     try:
         timer = _sigint_in(0.3)
-        lat, end, interrupted = slow_engine.async_collect(10**9, 30.0)
+        lat, end, interrupted = _without_keyboard_interrupt(
+            lambda: slow_engine.async_collect(10**9, 30.0)
+        )
         timer.join()
     finally:
         slow_engine.async_stop()
-    _no_keyboard_interrupt_pending()
     assert interrupted
     assert lat.size > 0 and lat.size == end.size
 
