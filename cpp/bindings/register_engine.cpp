@@ -43,12 +43,12 @@ py::dict port_dict(const PortInfo& p) {
 // reaches that handler, which Python runs when it regains control. Other signals are left
 // alone: their handlers run when the call returns, and their exceptions propagate.
 class SigintWatch {
-public:
+   public:
     SigintWatch() : watch_(!default_handler()) {}
     // Whether SIGINT arrived while the loop ran (and forget it).
     static bool taken() { return interrupt::take(); }
 
-private:
+   private:
     static bool default_handler() {
         py::module_ signal = py::module_::import("signal");
         return signal.attr("getsignal")(SIGINT).is(signal.attr("default_int_handler"));
@@ -77,8 +77,8 @@ void register_engine(py::module_& m) {
                          int64_t batch_size,
                          const std::map<std::string, std::vector<int64_t>>& shapes,
                          const std::map<std::string, std::string>& properties,
-                         const std::string& cache_dir, int requests, int input_sets,
-                         uint64_t seed, size_t completion_capacity) {
+                         const std::string& cache_dir, int requests, int input_sets, uint64_t seed,
+                         size_t completion_capacity) {
                  EngineOptions o;
                  o.model_path = model_path;
                  o.device = device;
@@ -97,7 +97,8 @@ void register_engine(py::module_& m) {
              py::arg("shapes") = std::map<std::string, std::vector<int64_t>>{},
              py::arg("properties") = std::map<std::string, std::string>{},
              py::arg("cache_dir") = "", py::arg("requests") = 0, py::arg("input_sets") = 4,
-             py::arg("seed") = 0, py::arg("completion_capacity") = EngineOptions{}.completion_capacity,
+             py::arg("seed") = 0,
+             py::arg("completion_capacity") = EngineOptions{}.completion_capacity,
              "Read, reshape, compile (each timed), create requests, fill seeded random inputs "
              "and run the first inference. GIL released throughout.")
         .def_property_readonly("init_times",

@@ -56,8 +56,8 @@ void register_errors(py::module_& m) {
     static py::exception<DeviceError> device(m, "DeviceError", base);
     static py::exception<ConfigError> config(m, "ConfigError", both(PyExc_ValueError));
     static py::exception<PrecisionError> precision(m, "PrecisionError", base);
-    g_classes = {base.ptr(), pinning.ptr(), model.ptr(), device.ptr(), config.ptr(),
-                 precision.ptr()};
+    g_classes = {base.ptr(),   pinning.ptr(), model.ptr(),
+                 device.ptr(), config.ptr(),  precision.ptr()};
     // Set on errors raised by the engine's loops (what they measured before failing); None on
     // every other error, so code can read them without getattr.
     base.attr("done") = py::none();

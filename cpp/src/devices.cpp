@@ -75,8 +75,8 @@ void register_plugin(const std::string& library_path, const std::string& device_
     auto it = g_plugins.find(device_name);
     if (it != g_plugins.end()) {
         if (it->second == library_path) return;  // same registration again: nothing to do
-        throw DeviceError("device '" + device_name + "' is already registered with '" +
-                          it->second + "'; cannot register '" + library_path + "' under it");
+        throw DeviceError("device '" + device_name + "' is already registered with '" + it->second +
+                          "'; cannot register '" + library_path + "' under it");
     }
     try {
         core().register_plugin(library_path, device_name);

@@ -22,8 +22,7 @@ Engine::Engine(EngineOptions opts) : opts_(std::move(opts)), source_(process_clo
     if (opts_.requests < 0)
         throw ConfigError("requests must be >= 1 (or None for the device's optimum), got " +
                           std::to_string(opts_.requests));
-    if (opts_.completion_capacity < 1)
-        throw ConfigError("completion_capacity must be >= 1, got 0");
+    if (opts_.completion_capacity < 1) throw ConfigError("completion_capacity must be >= 1, got 0");
     check_device(opts_.device);
 
     PreparedModel prepared = prepare_model(opts_.model_path, opts_.batch_size, opts_.shapes);
@@ -83,8 +82,8 @@ void Engine::compile(const std::shared_ptr<ov::Model>& model) {
                 msg.find(kv.first) != std::string::npos)
                 about_config = true;
         if (about_config && !opts_.properties.empty())
-            throw ConfigError("device '" + opts_.device + "' rejected the configuration {" +
-                              props + " }: " + msg);
+            throw ConfigError("device '" + opts_.device + "' rejected the configuration {" + props +
+                              " }: " + msg);
         throw DeviceError("could not compile the model on '" + opts_.device + "': " + msg);
     }
     init_.compile_ms = sw.ms();
@@ -165,11 +164,12 @@ SyncRun Engine::run_sync(int64_t* out, int64_t n) {
     if (!run.error)
         run.done = source_ == ClockSource::monotonic_raw
                        ? sync_loop<detail::RawClock>(requests_, sets_->size(), out, n, user_stop_,
-                                             run.error)
-                       : sync_loop<detail::CounterClock>(requests_, sets_->size(), out, n, user_stop_,
-                                                 run.error);
+                                                     run.error)
+                       : sync_loop<detail::CounterClock>(requests_, sets_->size(), out, n,
+                                                         user_stop_, run.error);
     if (run.error)
-        run.error = detail::as_device_error(run.error, "inference failed on '" + opts_.device + "'");
+        run.error =
+            detail::as_device_error(run.error, "inference failed on '" + opts_.device + "'");
     return run;
 }
 

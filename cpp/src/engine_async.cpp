@@ -22,7 +22,7 @@
 namespace inferclock {
 
 namespace {
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 // The collector also wakes this often on its own: a signal handler cannot post for it.
 constexpr auto kSlice = std::chrono::milliseconds(20);
 }  // namespace
@@ -155,8 +155,7 @@ Engine::Census Engine::tend_requests() {
             std::this_thread::yield();
             s = log_->state(r);
         }
-        if (s == RequestState::running && async_running_ && reclaim_lost(r))
-            s = RequestState::idle;
+        if (s == RequestState::running && async_running_ && reclaim_lost(r)) s = RequestState::idle;
         if (s == RequestState::idle && may_restart) {
             restart(r);
             s = log_->state(r);
@@ -171,8 +170,8 @@ AsyncBatch Engine::async_collect(uint64_t n, double timeout_s) {
     AsyncBatch out;
     if (!log_) return out;
     const auto deadline =
-        Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                           std::chrono::duration<double>(std::max(timeout_s, 0.0)));
+        Steady::now() + std::chrono::duration_cast<Steady::duration>(
+                            std::chrono::duration<double>(std::max(timeout_s, 0.0)));
     const uint64_t target = async_taken_ + n;  // in recorded() terms
     std::vector<Completion> got;
     std::exception_ptr error;
@@ -180,12 +179,12 @@ AsyncBatch Engine::async_collect(uint64_t n, double timeout_s) {
         async_taken_ += log_->drain(got);
         const Census c = tend_requests();
         error = c.error;
-        const bool timed_out = Clock::now() >= deadline;
+        const bool timed_out = Steady::now() >= deadline;
         // After an error, wait for the requests still running: their completions count too.
         if (error ? c.running == 0 || timed_out
                   : got.size() >= n || stopping() || timed_out || !async_running_)
             break;
-        log_->wait(target, std::min(deadline, Clock::now() + kSlice));
+        log_->wait(target, std::min(deadline, Steady::now() + kSlice));
     }
     async_taken_ += log_->drain(got);  // what came while we looked at the requests
     std::sort(got.begin(), got.end(),
@@ -197,8 +196,8 @@ AsyncBatch Engine::async_collect(uint64_t n, double timeout_s) {
         out.end_ticks.push_back(c.end);
     }
     if (error)
-        out.error = detail::as_device_error(
-            error, "async inference failed on '" + opts_.device + "'");
+        out.error =
+            detail::as_device_error(error, "async inference failed on '" + opts_.device + "'");
     return out;
 }
 

@@ -89,8 +89,8 @@ void reshape(ov::Model& model, int64_t batch, const ShapeMap& shapes) {
                                  std::to_string(it->second.size()) + " dims but input '" + name +
                                  "' has rank " + std::to_string(ps.rank().get_length()) + " (" +
                                  ps.to_string() + ")");
-            target[name] = ov::PartialShape(
-                std::vector<ov::Dimension>(it->second.begin(), it->second.end()));
+            target[name] =
+                ov::PartialShape(std::vector<ov::Dimension>(it->second.begin(), it->second.end()));
         }
         changed = changed || target[name] != ps;
     }
@@ -112,8 +112,7 @@ void reshape(ov::Model& model, int64_t batch, const ShapeMap& shapes) {
 
 PortInfo port_info(const ov::Output<ov::Node>& port, const std::string& partial_shape) {
     PortInfo p;
-    p.name = port.get_names().empty() ? port.get_node()->get_friendly_name()
-                                      : port.get_any_name();
+    p.name = port.get_names().empty() ? port.get_node()->get_friendly_name() : port.get_any_name();
     p.element_type = port.get_element_type().get_type_name();
     p.partial_shape = partial_shape;
     if (port.get_partial_shape().is_static())

@@ -49,12 +49,11 @@ void check_eq(const A& a, const B& b, const char* as, const char* bs, const char
 
 #define IC_CAT2(a, b) a##b
 #define IC_CAT(a, b) IC_CAT2(a, b)
-#define TEST(name)                                                                     \
-    static void IC_CAT(test_, name)();                                                 \
-    static const ::ictest::Register IC_CAT(reg_, name)(#name, &IC_CAT(test_, name));   \
+#define TEST(name)                                                                   \
+    static void IC_CAT(test_, name)();                                               \
+    static const ::ictest::Register IC_CAT(reg_, name)(#name, &IC_CAT(test_, name)); \
     static void IC_CAT(test_, name)()
-#define CHECK(cond) \
-    ((cond) ? (void)0 : ::ictest::fail(__FILE__, __LINE__, "CHECK(" #cond ")"))
+#define CHECK(cond) ((cond) ? (void)0 : ::ictest::fail(__FILE__, __LINE__, "CHECK(" #cond ")"))
 #define CHECK_EQ(a, b) ::ictest::check_eq((a), (b), #a, #b, __FILE__, __LINE__)
 // Expect `expr` to throw `type`.
 #define CHECK_THROWS(type, expr)                                                         \

@@ -8,7 +8,8 @@ int main(int argc, char** argv) {
     int ran = 0;
     for (const auto& t : ictest::registry()) {
         bool wanted = argc < 2;
-        for (int i = 1; i < argc; ++i) wanted = wanted || std::strncmp(t.name, argv[i], std::strlen(argv[i])) == 0;
+        for (int i = 1; i < argc; ++i)
+            wanted = wanted || std::strncmp(t.name, argv[i], std::strlen(argv[i])) == 0;
         if (!wanted) continue;
         ++ran;
         const int before = ictest::failures();
@@ -20,8 +21,7 @@ int main(int argc, char** argv) {
         } catch (...) {
             ictest::fail(__FILE__, __LINE__, "uncaught non-standard exception");
         }
-        std::fprintf(stderr, "[ %s ] %s\n", ictest::failures() == before ? " OK " : "FAIL",
-                     t.name);
+        std::fprintf(stderr, "[ %s ] %s\n", ictest::failures() == before ? " OK " : "FAIL", t.name);
     }
     if (ran == 0) {
         std::fprintf(stderr, "no test matched\n");

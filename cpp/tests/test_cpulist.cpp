@@ -22,8 +22,8 @@ TEST(cpulist_parses_the_kernel_form) {
 }
 
 TEST(cpulist_rejects_bad_text_with_pinning_error) {
-    for (const char* bad : {"a", "1-", "-1", "3-1", "1,,2", "1-2-3", "65536", "0-99999999", "1.5",
-                            "2,", "+1"})
+    for (const char* bad :
+         {"a", "1-", "-1", "3-1", "1,,2", "1-2-3", "65536", "0-99999999", "1.5", "2,", "+1"})
         CHECK_THROWS(PinningError, parse_cpulist(bad));
     try {
         parse_cpulist("3-1");

@@ -49,8 +49,8 @@ std::shared_ptr<ov::Node> hidden(const std::shared_ptr<ov::Node>& x) {
 // x[N,64] @ W -> relu.
 std::string matmul_model() {
     static std::string path = [] {
-        auto x = std::make_shared<ov::op::v0::Parameter>(ov::element::f32,
-                                                         ov::PartialShape{-1, 64});
+        auto x =
+            std::make_shared<ov::op::v0::Parameter>(ov::element::f32, ov::PartialShape{-1, 64});
         x->output(0).set_names({"x"});
         auto model = std::make_shared<ov::Model>(ov::OutputVector{hidden(x)},
                                                  ov::ParameterVector{x}, "matmul");
@@ -79,8 +79,8 @@ std::string poisonable_model() {
                              std::make_shared<v0::Convert>(width, ov::element::i64)},
             0);
         auto out = std::make_shared<v1::Reshape>(hidden(x), target, false);
-        auto model = std::make_shared<ov::Model>(ov::OutputVector{out},
-                                                 ov::ParameterVector{x, k}, "poisonable");
+        auto model = std::make_shared<ov::Model>(ov::OutputVector{out}, ov::ParameterVector{x, k},
+                                                 "poisonable");
         const std::string xml = temp_dir() + "/poisonable.xml";
         ov::serialize(model, xml, temp_dir() + "/poisonable.bin");
         return xml;
@@ -196,7 +196,7 @@ TEST(engine_async_error_keeps_completions_of_the_other_requests) {
     // Requests 0 and 1 were started before request 2 failed; each completion is kept.
     CHECK(b.latency_ticks.size() >= 2);
     CHECK(sorted_and_positive(b));
-    AsyncBatch again = e.async_collect(10, 1.0);  // the error stays until async_stop
+    AsyncBatch again = e.async_collect(10, 1.0);  // the error stays until the next async_start
     CHECK(again.error != nullptr);
     e.async_stop();
 }

@@ -32,7 +32,7 @@ struct Completion {
 
 // One request's ring: push() on the producer's thread only, pop_all() on the consumer's only.
 class CompletionRing {
-public:
+   public:
     explicit CompletionRing(size_t capacity);  // rounded up to a power of two
 
     // The ring's fill after the push, or 0 when it was full and nothing was stored.
@@ -48,7 +48,7 @@ public:
     size_t pop_all(std::vector<Completion>& out);
     size_t capacity() const { return static_cast<size_t>(mask_) + 1; }
 
-private:
+   private:
     std::unique_ptr<Completion[]> buf_;
     uint64_t mask_;
     alignas(64) std::atomic<uint64_t> head_{0};  // next slot the producer writes
@@ -64,7 +64,7 @@ enum class RequestState : uint8_t {
 };
 
 class CompletionLog {
-public:
+   public:
     CompletionLog(size_t requests, size_t capacity);
     ~CompletionLog();
     CompletionLog(const CompletionLog&) = delete;
@@ -101,7 +101,7 @@ public:
     size_t capacity() const { return capacity_; }
     uint64_t stalls() const { return stalls_.load(std::memory_order_relaxed); }
 
-private:
+   private:
     static constexpr uint64_t kNever = UINT64_MAX;
     struct alignas(64) Slot {
         explicit Slot(size_t capacity) : ring(capacity) {}

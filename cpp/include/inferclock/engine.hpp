@@ -60,7 +60,7 @@ struct AsyncBatch {                      // completions collected by one async_c
 };
 
 class Engine {
-public:
+   public:
     // Reads, reshapes, compiles, creates requests, fills inputs and runs the first inference,
     // timing each step. Throws ModelError / DeviceError / ConfigError with context.
     explicit Engine(EngineOptions opts);
@@ -95,7 +95,7 @@ public:
     // Wait (blocking, call without the GIL) until at least n more completions or timeout_s;
     // returns every completion since the last collect (fewer when stopped or timed out).
     // Restarts requests parked on a full ring. After an error the batch carries it (and every
-    // completion of requests still running when it came); it stays until async_stop.
+    // completion of requests still running when it came); it stays until the next async_start.
     [[nodiscard]] AsyncBatch async_collect(uint64_t n, double timeout_s);
     // Stop restarting requests and wait until no callback can touch this engine any more.
     void async_stop();
@@ -117,7 +117,7 @@ public:
     // The runtime (executed) graph: one map of rt_info strings per op, plus "name" and "type".
     std::vector<std::map<std::string, std::string>> runtime_ops() const;
 
-private:
+   private:
     // Per async request, shared with OpenVINO's threads (atomics: TSan sees the edges that
     // OpenVINO's own, uninstrumented, hand-offs hide).
     struct alignas(64) AsyncRequest {

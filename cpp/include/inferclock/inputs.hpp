@@ -15,7 +15,7 @@
 namespace inferclock {
 
 class InputSets {
-public:
+   public:
     // `ports` describe the compiled model's inputs in order (names, types and shapes to check
     // user data against). Values are seeded: the same seed gives the same tensors.
     InputSets(const ov::CompiledModel& compiled, std::vector<PortInfo> ports, int sets,
@@ -30,7 +30,7 @@ public:
              const std::vector<int64_t>& shape, const void* data, size_t nbytes);
     const ov::Tensor& tensor(int set, const std::string& name) const;
 
-private:
+   private:
     size_t index_of(int set, const std::string& name) const;
 
     std::vector<PortInfo> ports_;

@@ -10,7 +10,7 @@ void clear();
 bool take();  // pending(), and clear it
 
 class Watch {
-public:
+   public:
     // chain: also call the handler that was there before (Python's, which then runs the
     // Python-level handler when the interpreter regains control). Without it SIGINT only
     // raises the flag. The first of nested Watches decides.

@@ -16,7 +16,7 @@ using ShapeMap = std::map<std::string, std::vector<int64_t>>;  // input name -> 
 
 struct PortInfo {
     std::string name;
-    std::string element_type;   // OpenVINO's name: f32, u8, i64...
+    std::string element_type;    // OpenVINO's name: f32, u8, i64...
     std::vector<int64_t> shape;  // after the reshape; empty for a dynamic output
     std::string partial_shape;   // inputs: as the model declared it; outputs: after the reshape
 };
