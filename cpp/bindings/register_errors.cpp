@@ -1,3 +1,5 @@
+// Typed errors: one Python class per core error class, registered once (InferclockError and
+// its subclasses), and raise_with() for errors that carry what a loop measured before failing.
 #include "pybind11.hpp"
 #include "inferclock/errors.hpp"
 
