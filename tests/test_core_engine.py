@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -94,3 +95,118 @@ def test_devices_and_checks() -> None:
         _core.check_device("HETERO:FPGA,CPU")
     with pytest.raises(_core.DeviceError, match="NOPE"):
         _core.check_device("NOPE")
+
+
+@pytest.fixture(scope="module")
+def poisonable_model(model_dir: Path) -> Path:
+    """x[N,64] -> matmul/relu, reshaped to [-1, 64 * (1 + floor(k))]: the generated k in [0,1)
+    runs; k = 5 makes OpenVINO fail at inference time (64 elements do not fill rows of 384)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([-1, 64], np.float32, name="x")
+    k = ops.parameter([1], np.float32, name="k")
+    w = ops.constant(np.random.default_rng(4).standard_normal((64, 64)).astype(np.float32))
+    width = ops.multiply(
+        ops.add(ops.floor(k), ops.constant(np.array([1.0], np.float32))),
+        ops.constant(np.array([64.0], np.float32)),
+    )
+    target = ops.concat([ops.constant(np.array([-1], np.int64)), ops.convert(width, "i64")], 0)
+    out = ops.reshape(ops.relu(ops.matmul(x, w, False, False)), target, False)
+    path = model_dir / "poisonable.xml"
+    ov.save_model(ov.Model([out], [x, k], "poisonable"), str(path), compress_to_fp16=False)
+    return path
+
+
+def _poison(e: _core.Engine, input_set: int) -> None:
+    e.set_input(input_set, "k", np.array([5.0], np.float32))
+
+
+def test_engine_reuse_after_async_stop_returns_fresh_samples(matmul_model: Path) -> None:
+    e = _core.Engine(str(matmul_model), "CPU", 1, {}, {"PERFORMANCE_HINT": "THROUGHPUT"}, "", 2)
+    for _ in range(3):
+        e.async_start()
+        start = e.async_start_tick
+        try:
+            lat, end, interrupted = e.async_collect(50, 10.0)
+        finally:
+            e.async_stop()
+        assert not interrupted
+        assert lat.size >= 50, "a reused engine must run again, not stop at once"
+        assert int(end.min()) > start, "samples of this run, not of an earlier one"
+    buf = np.zeros(20, np.int64)
+    assert e.run_sync(buf, 0, 20) == (20, False), "run_sync after async_stop"
+    assert np.all(buf > 0)
+
+
+def test_request_stop_holds_both_loops_until_cleared(matmul_model: Path) -> None:
+    e = _core.Engine(str(matmul_model), "CPU", 1, {}, {}, "", 2)
+    buf = np.zeros(10, np.int64)
+    e.request_stop()
+    assert e.run_sync(buf, 0, 10) == (0, False)
+    e.async_start()
+    lat, _, _ = e.async_collect(100_000, 10.0)
+    e.async_stop()
+    assert lat.size < 100_000
+    e.clear_stop()
+    assert e.run_sync(buf, 0, 10) == (10, False)
+
+
+def test_run_sync_error_keeps_the_samples_before_it(poisonable_model: Path) -> None:
+    e = _core.Engine(str(poisonable_model), "CPU", 1, input_sets=2)
+    buf = np.zeros(10, np.int64)
+    assert e.run_sync(buf, 0, 4) == (4, False)
+    _poison(e, 1)  # iteration 0 runs set 0, iteration 1 set 1
+    buf[:] = 0
+    with pytest.raises(_core.DeviceError, match="inference failed on 'CPU'") as err:
+        e.run_sync(buf, 2, 8)
+    assert err.value.done == 1
+    assert buf[2] > 0 and np.all(buf[3:] == 0) and np.all(buf[:2] == 0)
+
+
+def test_every_sync_request_is_warmed_before_timing(poisonable_model: Path) -> None:
+    e = _core.Engine(str(poisonable_model), "CPU", 1, input_sets=3)
+    _poison(e, 2)
+    # One timed inference needs only request 0, but requests 1 and 2 get their untimed
+    # first inference before it: the poisoned one fails there, before anything is timed.
+    with pytest.raises(_core.DeviceError) as err:
+        e.run_sync(np.zeros(1, np.int64), 0, 1)
+    assert err.value.done == 0
+
+
+def test_async_error_keeps_the_completions_before_it(poisonable_model: Path) -> None:
+    e = _core.Engine(str(poisonable_model), "CPU", 1, {}, {}, "", 3, 3)
+    _poison(e, 2)  # async request 2 reads set 2; requests 0 and 1 each complete once
+    e.async_start()
+    try:
+        with pytest.raises(_core.DeviceError, match="async inference failed") as err:
+            e.async_collect(100_000, 10.0)
+    finally:
+        e.async_stop()
+    lat, end = err.value.latency_ticks, err.value.end_ticks
+    assert lat is not None and end is not None
+    assert lat.size >= 2 and lat.size == end.size
+    assert lat.dtype == np.int64 and end.dtype == np.uint64
+    assert np.all(lat > 0) and np.all(np.diff(end.astype(np.float64)) >= 0)
+
+
+def test_other_errors_carry_no_samples() -> None:
+    with pytest.raises(_core.ModelError) as err:
+        _core.Engine("/nonexistent/model.xml")
+    assert err.value.done is None and err.value.latency_ticks is None
+
+
+def test_stalls_on_a_full_ring_are_counted(matmul_model: Path) -> None:
+    e = _core.Engine(str(matmul_model), "CPU", 1, {}, {}, "", 2, completion_capacity=1)
+    e.async_start()
+    try:
+        time.sleep(0.05)  # nobody collects: every request parks on its one-slot ring
+        lats = []
+        while sum(a.size for a in lats) < 500:
+            lat, end, _ = e.async_collect(500, 10.0)
+            assert lat.size > 0 and np.all(np.diff(end.astype(np.float64)) >= 0)
+            lats.append(lat)
+        stalls = e.async_stalls
+    finally:
+        e.async_stop()
+    assert stalls > 0

@@ -5,6 +5,10 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <exception>
+#include <initializer_list>
+#include <utility>
+
 namespace py = pybind11;
 
 namespace inferclock::bindings {
@@ -14,6 +18,11 @@ void register_clock(py::module_& m);
 void register_measure(py::module_& m);
 void register_topology(py::module_& m);
 void register_engine(py::module_& m);
+
+// Raise `error` as the Python class registered for it (register_errors.cpp), with extra
+// attributes set on the exception object (e.g. what a loop measured before it failed).
+[[noreturn]] void raise_with(std::exception_ptr error,
+                             std::initializer_list<std::pair<const char*, py::object>> attrs);
 
 // Move a vector into a numpy array without copying: a capsule owns the vector.
 template <class T>

@@ -37,11 +37,14 @@ void register_clock(py::module_& m) {
     m.def("monotonic_raw_ns", &cycleclock::monotonic_raw_ns, "CLOCK_MONOTONIC_RAW in ns.");
     m.def(
         "busy_wait_ns",
-        [](int64_t ns) {
+        [](int64_t ns, bool release_gil) {
+            if (!release_gil) return busy_wait_ns(ns);
             py::gil_scoped_release nogil;
             busy_wait_ns(ns);
         },
-        py::arg("ns"), "Spin on CLOCK_MONOTONIC_RAW for ns nanoseconds (GIL released).");
+        py::arg("ns"), py::arg("release_gil") = true,
+        "Spin on CLOCK_MONOTONIC_RAW for ns nanoseconds, the GIL released unless release_gil "
+        "is False (a reference for tests of whether other code releases it).");
     m.def(
         "busy_wait_timed",
         [](int64_t ns) {

@@ -4,6 +4,7 @@
 #include "inferclock/engine.hpp"
 #include "inferclock/interrupt.hpp"
 
+#include <csignal>
 #include <cstring>
 
 namespace inferclock::bindings {
@@ -36,14 +37,24 @@ py::dict port_dict(const PortInfo& p) {
     return d;
 }
 
-// After a loop returned because of Ctrl-C: run Python's handler now and swallow its
-// KeyboardInterrupt, since the caller gets a partial result marked interrupted instead.
-bool consume_interrupt() {
-    if (!interrupt::pending()) return false;
-    interrupt::clear();
-    if (PyErr_CheckSignals() != 0) PyErr_Clear();
-    return true;
-}
+// SIGINT while a loop runs without the GIL. With Python's default handler (which would only
+// raise KeyboardInterrupt) it just ends the loop: the caller gets a partial result marked
+// interrupted, and no KeyboardInterrupt is left pending. With any other handler it also
+// reaches that handler, which Python runs when it regains control. Other signals are left
+// alone: their handlers run when the call returns, and their exceptions propagate.
+class SigintWatch {
+   public:
+    SigintWatch() : watch_(!default_handler()) {}
+    // Whether SIGINT arrived while the loop ran (and forget it).
+    static bool taken() { return interrupt::take(); }
+
+   private:
+    static bool default_handler() {
+        py::module_ signal = py::module_::import("signal");
+        return signal.attr("getsignal")(SIGINT).is(signal.attr("default_int_handler"));
+    }
+    interrupt::Watch watch_;
+};
 
 }  // namespace
 
@@ -66,8 +77,8 @@ void register_engine(py::module_& m) {
                          int64_t batch_size,
                          const std::map<std::string, std::vector<int64_t>>& shapes,
                          const std::map<std::string, std::string>& properties,
-                         const std::string& cache_dir, int requests, int input_sets,
-                         uint64_t seed) {
+                         const std::string& cache_dir, int requests, int input_sets, uint64_t seed,
+                         size_t completion_capacity) {
                  EngineOptions o;
                  o.model_path = model_path;
                  o.device = device;
@@ -78,6 +89,7 @@ void register_engine(py::module_& m) {
                  o.requests = requests;
                  o.input_sets = input_sets;
                  o.seed = seed;
+                 o.completion_capacity = completion_capacity;
                  py::gil_scoped_release nogil;
                  return std::make_unique<Engine>(std::move(o));
              }),
@@ -86,6 +98,7 @@ void register_engine(py::module_& m) {
              py::arg("properties") = std::map<std::string, std::string>{},
              py::arg("cache_dir") = "", py::arg("requests") = 0, py::arg("input_sets") = 4,
              py::arg("seed") = 0,
+             py::arg("completion_capacity") = EngineOptions{}.completion_capacity,
              "Read, reshape, compile (each timed), create requests, fill seeded random inputs "
              "and run the first inference. GIL released throughout.")
         .def_property_readonly("init_times",
@@ -158,18 +171,21 @@ void register_engine(py::module_& m) {
                 if (offset < 0 || count < 0 || offset + count > out.size())
                     throw py::value_error("run_sync: offset/count outside the buffer");
                 int64_t* dst = out.mutable_data() + offset;
-                int64_t done = 0;
+                SyncRun run;
                 {
-                    interrupt::Watch watch;
+                    SigintWatch watch;
                     py::gil_scoped_release nogil;
-                    done = e.run_sync(dst, count);
+                    run = e.run_sync(dst, count);
                 }
-                const bool interrupted = consume_interrupt();
-                return py::make_tuple(done, interrupted);
+                const bool interrupted = SigintWatch::taken();
+                if (run.error) raise_with(run.error, {{"done", py::int_(run.done)}});
+                return py::make_tuple(run.done, interrupted);
             },
             py::arg("out"), py::arg("offset"), py::arg("count"),
             "Latency loop: up to count sync inferences, ticks into out[offset:]. GIL released "
-            "exactly around the loop. Returns (done, interrupted by Ctrl-C).")
+            "exactly around the loop. Returns (done, interrupted by Ctrl-C). When an inference "
+            "fails, raises the typed error (DeviceError...) with .done: the ticks written to "
+            "out[offset:] before it.")
         .def(
             "async_start",
             [](Engine& e) {
@@ -182,24 +198,34 @@ void register_engine(py::module_& m) {
             [](Engine& e, uint64_t n, double timeout_s) {
                 AsyncBatch b;
                 {
-                    interrupt::Watch watch;
+                    SigintWatch watch;
                     py::gil_scoped_release nogil;
                     b = e.async_collect(n, timeout_s);
                 }
-                const bool interrupted = consume_interrupt();
-                return py::make_tuple(to_numpy(std::move(b.latency_ticks)),
-                                      to_numpy(std::move(b.end_ticks)), interrupted);
+                const bool interrupted = SigintWatch::taken();
+                py::object lat = to_numpy(std::move(b.latency_ticks));
+                py::object end = to_numpy(std::move(b.end_ticks));
+                if (b.error) raise_with(b.error, {{"latency_ticks", lat}, {"end_ticks", end}});
+                return py::make_tuple(lat, end, interrupted);
             },
             py::arg("n"), py::arg("timeout_s"),
             "Wait for n more completions (or timeout); returns (latency ticks, end ticks, "
-            "interrupted) of every completion since the last call, in completion order.")
+            "interrupted) of every completion since the last call, in completion order. When "
+            "an inference fails, raises the typed error with .latency_ticks and .end_ticks: "
+            "the completions collected before it.")
         .def(
             "async_stop",
             [](Engine& e) {
                 py::gil_scoped_release nogil;
                 e.async_stop();
             },
-            "Stop restarting requests and wait for those in flight.")
+            "Stop restarting requests and wait until no callback can touch the engine.")
+        .def_property_readonly("async_stalls", &Engine::async_stalls,
+                               "Times a request waited on a full completion ring since "
+                               "async_start (it is not running meanwhile).")
+        .def_property_readonly("async_lost", &Engine::async_lost,
+                               "Completions since async_start that OpenVINO finished without "
+                               "calling back (untimed; the request was restarted).")
         .def_property_readonly("async_start_tick", &Engine::async_start_tick)
         .def("request_stop", &Engine::request_stop)
         .def("clear_stop", &Engine::clear_stop)

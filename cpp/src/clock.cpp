@@ -13,9 +13,12 @@ namespace inferclock {
 
 const char* to_string(ClockSource s) {
     switch (s) {
-        case ClockSource::tsc: return "tsc";
-        case ClockSource::cntvct: return "cntvct";
-        case ClockSource::monotonic_raw: return "monotonic_raw";
+        case ClockSource::tsc:
+            return "tsc";
+        case ClockSource::cntvct:
+            return "cntvct";
+        case ClockSource::monotonic_raw:
+            return "monotonic_raw";
     }
     return "?";
 }
@@ -111,10 +114,10 @@ Calibration calibrate(double window_s, const std::string& sysfs_root) {
             "the TSC is not invariant (CPUID 0x80000007 EDX bit 8 clear): its rate may change "
             "with power states";
     } else if (cal.kernel_clocksource != "tsc") {
-        cal.source_reason = "the kernel does not trust the TSC (its clocksource is '" +
-                            (cal.kernel_clocksource.empty() ? std::string("unknown")
-                                                            : cal.kernel_clocksource) +
-                            "', not 'tsc')";
+        cal.source_reason =
+            "the kernel does not trust the TSC (its clocksource is '" +
+            (cal.kernel_clocksource.empty() ? std::string("unknown") : cal.kernel_clocksource) +
+            "', not 'tsc')";
     } else {
         cal.source = ClockSource::tsc;
         cal.source_reason =
@@ -167,8 +170,7 @@ Calibration calibrate(double window_s, const std::string& sysfs_root) {
         cal.frequency_hz = nominal;
     }
 #endif
-    measure_read_cost(
-        cal, [] { return cycleclock::start(); }, [] { return cycleclock::stop(); });
+    measure_read_cost(cal, [] { return cycleclock::start(); }, [] { return cycleclock::stop(); });
     return cal;
 }
 

@@ -39,6 +39,12 @@ inline uint64_t now_ticks(ClockSource s) {
                                            : cycleclock::start();
 }
 
+// The read that ends a span: waits for the timed work to finish (rdtscp), see cycleclock.hpp.
+inline uint64_t stop_ticks(ClockSource s) {
+    return s == ClockSource::monotonic_raw ? static_cast<uint64_t>(cycleclock::monotonic_raw_ns())
+                                           : cycleclock::stop();
+}
+
 // Spin on CLOCK_MONOTONIC_RAW for `ns` nanoseconds (a reference workload for tests).
 void busy_wait_ns(int64_t ns);
 

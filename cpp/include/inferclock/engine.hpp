@@ -1,36 +1,44 @@
-// The OpenVINO measurement engine: load, reshape, compile (each timed), prepare inputs, then
-// run latency (sync) or throughput (async) loops that only read the clock, call OpenVINO and
-// store ticks. No pybind11 here: the bindings drive it in chunks with the GIL released.
+// The OpenVINO measurement engine: a compiled model with its requests and inputs, and the two
+// timed loops. Latency: sync infer() in a loop, the clock read around each call. Throughput:
+// N async requests, each restarted from its completion callback, completions handed to the
+// collector through a CompletionLog. No pybind11 here: the bindings drive the loops in chunks
+// with the GIL released, from one thread at a time.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <utility>
 #include <vector>
 
-#include <openvino/openvino.hpp>
+#include <openvino/runtime/compiled_model.hpp>
+#include <openvino/runtime/infer_request.hpp>
 
 #include "inferclock/clock.hpp"
+#include "inferclock/completion_log.hpp"
+#include "inferclock/devices.hpp"
+#include "inferclock/inputs.hpp"
+#include "inferclock/model.hpp"
 
 namespace inferclock {
 
 struct EngineOptions {
-    std::string model_path;   // anything ov::Core::read_model reads
+    std::string model_path;  // anything ov::Core::read_model reads
     std::string device = "CPU";
     int64_t batch_size = 1;
     // Full shapes for inputs, by name (like benchmark_app -shape); they win over batch_size.
-    std::map<std::string, std::vector<int64_t>> shapes;
+    ShapeMap shapes;
     // Compile properties as strings (OpenVINO converts them): hint, streams, threads...
     std::map<std::string, std::string> properties;
-    std::string cache_dir;    // OpenVINO model cache; "" = off
-    int requests = 0;         // infer requests for async; 0 = the compiled model's optimum
-    int input_sets = 4;       // distinct input sets rotated across iterations
+    std::string cache_dir;  // OpenVINO model cache; "" = off
+    int requests = 0;       // infer requests for async; 0 = the compiled model's optimum
+    int input_sets = 4;     // distinct input sets rotated across iterations
     uint64_t seed = 0;
+    // Completions each async request can hold before the collector drains them; a request
+    // whose ring is full waits (a stall, counted) until the collector restarts it.
+    size_t completion_capacity = 1u << 14;
 };
 
 struct InitTimes {
@@ -38,31 +46,21 @@ struct InitTimes {
     std::string cache = "off";  // "cold", "hot" (loaded from OpenVINO's cache) or "off"
 };
 
-struct PortInfo {
-    std::string name;
-    std::string element_type;  // OpenVINO's name: f32, u8, i64...
-    std::vector<int64_t> shape;
-    std::string partial_shape;  // as in the model before reshape
+// What a loop measured, and why it ended early if it failed: samples taken before an error
+// stay valid. `error` holds a typed error (DeviceError for a failed inference).
+struct SyncRun {
+    int64_t done = 0;  // ticks stored in out[0..done)
+    std::exception_ptr error;
 };
 
-struct AsyncBatch {  // completions collected since the last call
-    std::vector<int64_t> latency_ticks;  // start to callback, completion order
-    std::vector<uint64_t> end_ticks;
+struct AsyncBatch {                      // completions collected by one async_collect
+    std::vector<int64_t> latency_ticks;  // start to callback, in completion order
+    std::vector<uint64_t> end_ticks;     // sorted
+    std::exception_ptr error;            // the loop failed: these are the completions before
 };
-
-// The process-wide ov::Core (plugins registered on it persist for the process).
-ov::Core& core();
-// Register an external plugin library under a device name (DeviceError when it fails).
-void register_plugin(const std::string& library_path, const std::string& device_name);
-void register_plugins_xml(const std::string& xml_path);
-// Devices OpenVINO lists, and the names a device string may use.
-std::vector<std::string> available_devices();
-// Check a device string ("CPU", "GPU.1", "HETERO:FPGA,CPU", "AUTO:GPU,CPU"...) against what is
-// present; DeviceError naming what is missing and what is there.
-void check_device(const std::string& device);
 
 class Engine {
-public:
+   public:
     // Reads, reshapes, compiles, creates requests, fills inputs and runs the first inference,
     // timing each step. Throws ModelError / DeviceError / ConfigError with context.
     explicit Engine(EngineOptions opts);
@@ -76,7 +74,7 @@ public:
     // Requests that run concurrently in throughput mode (sync mode rotates over input_sets).
     int num_requests() const { return async_requests_; }
     int input_sets() const { return opts_.input_sets; }
-    int64_t batch_size() const { return batch_; }
+    int64_t batch_size() const { return opts_.batch_size; }
     ClockSource clock_source() const { return source_; }
 
     // Copy user data into input set `set` of input `name` (validated: type and byte size).
@@ -87,57 +85,88 @@ public:
     // Run the first (cold) inference again after user inputs were set; returns ms.
     double first_inference();
 
-    // Latency: up to n sync inferences, request i % input_sets; ticks of each into out.
-    // Stops early when stop is set; returns how many ran.
-    int64_t run_sync(int64_t* out, int64_t n);
+    // Latency: up to n sync inferences, request i % input_sets, ticks of each into out. Every
+    // request has had one untimed inference before its first timed one. Stops early at
+    // request_stop() or SIGINT (see interrupt.hpp). ConfigError while the async loop runs.
+    [[nodiscard]] SyncRun run_sync(int64_t* out, int64_t n);
 
     // Throughput: start every request; each callback stores its completion and restarts it.
     void async_start();
     // Wait (blocking, call without the GIL) until at least n more completions or timeout_s;
-    // returns the completions since the last collect (fewer when stopped or timed out).
-    AsyncBatch async_collect(uint64_t n, double timeout_s);
-    // Stop restarting requests and wait for those in flight.
+    // returns every completion since the last collect (fewer when stopped or timed out).
+    // Restarts requests parked on a full ring. After an error the batch carries it (and every
+    // completion of requests still running when it came); it stays until the next async_start.
+    [[nodiscard]] AsyncBatch async_collect(uint64_t n, double timeout_s);
+    // Stop restarting requests and wait until no callback can touch this engine any more.
     void async_stop();
     uint64_t async_start_tick() const { return async_start_tick_; }
+    // Times a request waited on a full ring since async_start.
+    uint64_t async_stalls() const { return log_ ? log_->stalls() : 0; }
+    // Completions whose callback OpenVINO never made since async_start (the request was
+    // taken back and restarted; its time is unknown, so it is not in any batch).
+    uint64_t async_lost() const { return lost_; }
 
-    // Ask the running loop to stop at the next iteration boundary (signal-safe: an atomic).
-    void request_stop() { stop_.store(true, std::memory_order_relaxed); }
-    void clear_stop() { stop_.store(false, std::memory_order_relaxed); }
-    bool stop_requested() const { return stop_.load(std::memory_order_relaxed); }
+    // Ask the running loop (sync or async) to stop at the next iteration boundary; the flag
+    // stays until clear_stop(). Signal-safe: an atomic.
+    void request_stop() { user_stop_.store(true, std::memory_order_relaxed); }
+    void clear_stop() { user_stop_.store(false, std::memory_order_relaxed); }
+    bool stop_requested() const { return user_stop_.load(std::memory_order_relaxed); }
 
     // Properties OpenVINO reports for the compiled model, as strings.
     std::map<std::string, std::string> config() const;
     // The runtime (executed) graph: one map of rt_info strings per op, plus "name" and "type".
     std::vector<std::map<std::string, std::string>> runtime_ops() const;
 
-private:
-    struct Log;  // per-request completion storage (single producer: that request's callback)
-    void prepare_inputs();
-    void on_complete(size_t r, std::exception_ptr ex);
+   private:
+    // Per async request, shared with OpenVINO's threads (atomics: TSan sees the edges that
+    // OpenVINO's own, uninstrumented, hand-offs hide).
+    struct alignas(64) AsyncRequest {
+        std::atomic<uint64_t> start_ticks{0};  // written by the starter, read by the callback
+        std::atomic<uint64_t> launched{0};     // starts so far
+        std::atomic<uint64_t> entered{0};      // callbacks so far
+    };
+    struct Census {
+        size_t running = 0;
+        std::exception_ptr error;
+    };
+
+    void compile(const std::shared_ptr<ov::Model>& model);
+    void warm_sync_requests();
+    bool stopping() const;
+    template <class Clock>
+    void on_complete(size_t r, std::exception_ptr ex) noexcept;
+    template <class Clock>
+    void set_callbacks();
+    std::exception_ptr launch(size_t r) noexcept;
+    bool close_failed(size_t r, std::exception_ptr ex) noexcept;
+    void restart(size_t r);
+    bool reclaim_lost(size_t r);
+    Census tend_requests();
 
     EngineOptions opts_;
     InitTimes init_;
-    int64_t batch_ = 1;
     ClockSource source_;
-    std::shared_ptr<ov::Model> model_;
     ov::CompiledModel compiled_;
-    std::vector<ov::InferRequest> requests_;
     std::vector<PortInfo> inputs_, outputs_;
-    std::vector<std::vector<ov::Tensor>> sets_;  // [set][input]
-    std::atomic<bool> stop_{false};
+    std::unique_ptr<InputSets> sets_;
+    std::vector<bool> warm_;  // request had an inference since the inputs were bound
+    std::atomic<bool> user_stop_{false};
 
     // async state
-    std::vector<std::unique_ptr<Log>> logs_;
-    std::vector<uint64_t> started_;  // start tick per request (written by its own callback)
-    std::atomic<uint64_t> completed_{0};
-    std::atomic<uint64_t> target_{UINT64_MAX};
-    std::atomic<int> in_flight_{0};
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::exception_ptr async_error_;
-    bool async_running_ = false;
     int async_requests_ = 1;
+    bool async_running_ = false;
+    bool callbacks_set_ = false;
     uint64_t async_start_tick_ = 0;
+    uint64_t async_taken_ = 0;  // completions drained since async_start
+    uint64_t lost_ = 0;         // completions that never called back (see reclaim_lost)
+    std::unique_ptr<CompletionLog> log_;
+    std::unique_ptr<AsyncRequest[]> async_;
+    std::atomic<bool> halt_{true};   // the async loop's own stop: set outside a run, by
+                                     // async_stop and by an error; async_start clears it
+    std::atomic<int> in_flight_{0};  // requests whose callback may still touch this engine
+    // Last: destroyed first, so OpenVINO finishes with every request before the state above
+    // goes away.
+    std::vector<ov::InferRequest> requests_;
 };
 
 }  // namespace inferclock

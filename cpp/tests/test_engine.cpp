@@ -1,0 +1,223 @@
+// The engine on OpenVINO's CPU device, with models built here and serialized to a temp dir:
+// reuse after async_stop, the user stop flag, stalls on tiny rings, samples kept on error.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <openvino/core/graph_util.hpp>
+#include <openvino/op/add.hpp>
+#include <openvino/op/concat.hpp>
+#include <openvino/op/constant.hpp>
+#include <openvino/op/convert.hpp>
+#include <openvino/op/floor.hpp>
+#include <openvino/op/matmul.hpp>
+#include <openvino/op/multiply.hpp>
+#include <openvino/op/parameter.hpp>
+#include <openvino/op/relu.hpp>
+#include <openvino/op/reshape.hpp>
+
+#include "check.hpp"
+#include "inferclock/engine.hpp"
+#include "inferclock/errors.hpp"
+
+using namespace inferclock;
+
+namespace {
+
+std::string temp_dir() {
+    static std::string dir = [] {
+        const char* base = std::getenv("TMPDIR");
+        std::string tmpl = std::string(base ? base : "/tmp") + "/inferclock-ctest-XXXXXX";
+        return std::string(::mkdtemp(tmpl.data()));
+    }();
+    return dir;
+}
+
+std::shared_ptr<ov::Node> hidden(const std::shared_ptr<ov::Node>& x) {
+    std::vector<float> w(64 * 64);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 7) * 0.01f - 0.03f;
+    auto weights = ov::op::v0::Constant::create(ov::element::f32, {64, 64}, w);
+    return std::make_shared<ov::op::v0::Relu>(std::make_shared<ov::op::v0::MatMul>(x, weights));
+}
+
+// x[N,64] @ W -> relu.
+std::string matmul_model() {
+    static std::string path = [] {
+        auto x =
+            std::make_shared<ov::op::v0::Parameter>(ov::element::f32, ov::PartialShape{-1, 64});
+        x->output(0).set_names({"x"});
+        auto model = std::make_shared<ov::Model>(ov::OutputVector{hidden(x)},
+                                                 ov::ParameterVector{x}, "matmul");
+        const std::string xml = temp_dir() + "/matmul.xml";
+        ov::serialize(model, xml, temp_dir() + "/matmul.bin");
+        return xml;
+    }();
+    return path;
+}
+
+// As matmul_model, then reshaped to [-1, 64 * (1 + floor(k))]: fine for the generated k in
+// [0,1), an inference-time error (64 elements do not divide into rows of 384) for k = 5.
+std::string poisonable_model() {
+    static std::string path = [] {
+        using namespace ov::op;
+        auto x = std::make_shared<v0::Parameter>(ov::element::f32, ov::PartialShape{-1, 64});
+        x->output(0).set_names({"x"});
+        auto k = std::make_shared<v0::Parameter>(ov::element::f32, ov::PartialShape{1});
+        k->output(0).set_names({"k"});
+        auto width = std::make_shared<v1::Multiply>(
+            std::make_shared<v1::Add>(std::make_shared<v0::Floor>(k),
+                                      v0::Constant::create(ov::element::f32, {1}, {1.f})),
+            v0::Constant::create(ov::element::f32, {1}, {64.f}));
+        auto target = std::make_shared<v0::Concat>(
+            ov::OutputVector{v0::Constant::create(ov::element::i64, {1}, {-1}),
+                             std::make_shared<v0::Convert>(width, ov::element::i64)},
+            0);
+        auto out = std::make_shared<v1::Reshape>(hidden(x), target, false);
+        auto model = std::make_shared<ov::Model>(ov::OutputVector{out}, ov::ParameterVector{x, k},
+                                                 "poisonable");
+        const std::string xml = temp_dir() + "/poisonable.xml";
+        ov::serialize(model, xml, temp_dir() + "/poisonable.bin");
+        return xml;
+    }();
+    return path;
+}
+
+EngineOptions options(const std::string& model, int requests, int input_sets) {
+    EngineOptions o;
+    o.model_path = model;
+    o.requests = requests;
+    o.input_sets = input_sets;
+    o.properties = {{"PERFORMANCE_HINT", "THROUGHPUT"}, {"NUM_STREAMS", "2"}};
+    return o;
+}
+
+bool sorted_and_positive(const AsyncBatch& b) {
+    return std::is_sorted(b.end_ticks.begin(), b.end_ticks.end()) &&
+           std::all_of(b.latency_ticks.begin(), b.latency_ticks.end(),
+                       [](int64_t t) { return t > 0; });
+}
+
+void poison(Engine& e, int set) {
+    const float five = 5.f;
+    e.set_input(set, "k", "f32", {1}, &five, sizeof five);
+}
+
+}  // namespace
+
+TEST(engine_async_again_after_stop_gives_fresh_samples) {
+    Engine e(options(matmul_model(), 3, 2));
+    for (int round = 0; round < 8; ++round) {
+        e.async_start();
+        const uint64_t t0 = e.async_start_tick();
+        AsyncBatch b = e.async_collect(50, 30.0);
+        e.async_stop();
+        CHECK(!b.error);
+        CHECK(b.latency_ticks.size() >= 50);
+        CHECK_EQ(b.latency_ticks.size(), b.end_ticks.size());
+        CHECK(sorted_and_positive(b));
+        CHECK(!b.end_ticks.empty() && b.end_ticks.front() > t0);
+        CHECK(!e.stop_requested());  // async_stop leaves the user's flag alone
+    }
+    std::vector<int64_t> out(20, 0);
+    const SyncRun run = e.run_sync(out.data(), 20);  // sync after async_stop runs too
+    CHECK(!run.error);
+    CHECK_EQ(run.done, 20);
+    CHECK(std::all_of(out.begin(), out.end(), [](int64_t t) { return t > 0; }));
+}
+
+TEST(engine_user_stop_is_honoured_by_both_loops_until_cleared) {
+    Engine e(options(matmul_model(), 2, 2));
+    std::vector<int64_t> out(10, 0);
+    e.request_stop();
+    CHECK_EQ(e.run_sync(out.data(), 10).done, 0);
+    e.async_start();
+    AsyncBatch b = e.async_collect(1000, 30.0);  // returns at once: stop requested
+    CHECK(!b.error);
+    CHECK(b.latency_ticks.size() < 1000);
+    e.async_stop();
+    CHECK(e.stop_requested());
+    e.clear_stop();
+    CHECK_EQ(e.run_sync(out.data(), 10).done, 10);
+    e.async_start();
+    b = e.async_collect(100, 30.0);
+    e.async_stop();
+    CHECK(b.latency_ticks.size() >= 100);
+}
+
+TEST(engine_stalls_on_tiny_rings_lose_nothing) {
+    EngineOptions o = options(matmul_model(), 3, 3);
+    o.completion_capacity = 1;
+    Engine e(o);
+    e.async_start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // nobody drains: rings fill
+    size_t got = 0;
+    bool ok = true;
+    while (got < 2000) {
+        AsyncBatch b = e.async_collect(2000 - got, 30.0);
+        ok = ok && !b.error && sorted_and_positive(b) && !b.latency_ticks.empty();
+        got += b.latency_ticks.size();
+        if (!ok) break;
+    }
+    const uint64_t stalls = e.async_stalls();
+    e.async_stop();
+    CHECK(ok);
+    CHECK(got >= 2000);
+    CHECK(stalls > 0);
+}
+
+TEST(engine_sync_error_keeps_samples_taken_before) {
+    Engine e(options(poisonable_model(), 1, 2));
+    std::vector<int64_t> out(10, 0);
+    SyncRun run = e.run_sync(out.data(), 4);  // warms both requests, times 4
+    CHECK(!run.error);
+    CHECK_EQ(run.done, 4);
+    poison(e, 1);
+    std::fill(out.begin(), out.end(), 0);
+    run = e.run_sync(out.data(), 10);  // iteration 0 reads set 0, iteration 1 set 1: fails
+    CHECK_EQ(run.done, 1);
+    CHECK(out[0] > 0 && out[1] == 0);
+    CHECK(run.error != nullptr);
+    CHECK_THROWS(DeviceError, std::rethrow_exception(run.error));
+}
+
+TEST(engine_async_error_keeps_completions_of_the_other_requests) {
+    Engine e(options(poisonable_model(), 3, 3));
+    poison(e, 2);  // request 2 reads set 2
+    e.async_start();
+    AsyncBatch b = e.async_collect(100000, 30.0);
+    CHECK(b.error != nullptr);
+    CHECK_THROWS(DeviceError, std::rethrow_exception(b.error));
+    // Requests 0 and 1 were started before request 2 failed; each completion is kept.
+    CHECK(b.latency_ticks.size() >= 2);
+    CHECK(sorted_and_positive(b));
+    AsyncBatch again = e.async_collect(10, 1.0);  // the error stays until the next async_start
+    CHECK(again.error != nullptr);
+    e.async_stop();
+}
+
+TEST(engine_device_names_are_parsed) {
+    CHECK(device_names("HETERO:FPGA,CPU") == std::vector<std::string>({"FPGA", "CPU"}));
+    CHECK(device_names("AUTO:-GPU,CPU(2)") == std::vector<std::string>({"GPU", "CPU"}));
+    CHECK(device_names("GPU.1") == std::vector<std::string>({"GPU.1"}));
+    CHECK(device_names("AUTO").empty());
+    check_device("CPU");
+    CHECK_THROWS(DeviceError, check_device("HETERO:FPGA,CPU"));
+}
+
+// The destructor stops a running loop and waits out every callback before the engine goes.
+TEST(engine_destroyed_while_running_waits_for_its_callbacks) {
+    for (int i = 0; i < 4; ++i) {
+        EngineOptions o = options(matmul_model(), 3, 1);
+        o.completion_capacity = i % 2 ? 1 : 64;  // with and without parked requests
+        Engine e(o);
+        e.async_start();
+        AsyncBatch b = e.async_collect(20, 30.0);
+        CHECK(b.latency_ticks.size() >= 20);
+    }
+}
