@@ -74,7 +74,7 @@ def _latency_sampler(engine: _core.Engine) -> _control.Sampler:
         try:
             done, interrupted = engine.run_sync(buf, 0, n)
         except InferclockError as e:  # keep what the loop timed before the error
-            e.partial_ticks = buf[: int(getattr(e, "done", 0))]  # type: ignore[attr-defined]
+            e.partial_ticks = buf[: e.done or 0]  # type: ignore[attr-defined]
             raise
         return buf[:done], interrupted
 
@@ -107,8 +107,9 @@ class _AsyncSampler:
             try:
                 lat, end, interrupted = self.engine.async_collect(n - have, _COLLECT_SLICE_S)
             except InferclockError as e:  # keep the completions collected before the error
-                lat = np.asarray(getattr(e, "latency_ticks", np.empty(0, np.int64)), np.int64)
-                self.ends.append(np.concatenate([*ends, getattr(e, "end_ticks", [])]))
+                lat = np.empty(0, np.int64) if e.latency_ticks is None else e.latency_ticks
+                end = np.empty(0, np.uint64) if e.end_ticks is None else e.end_ticks
+                self.ends.append(np.concatenate([*ends, end]))
                 e.partial_ticks = np.concatenate([*lats, lat])  # type: ignore[attr-defined]
                 raise
             lats.append(lat)

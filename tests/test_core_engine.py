@@ -97,27 +97,6 @@ def test_devices_and_checks() -> None:
         _core.check_device("NOPE")
 
 
-@pytest.fixture(scope="module")
-def poisonable_model(model_dir: Path) -> Path:
-    """x[N,64] -> matmul/relu, reshaped to [-1, 64 * (1 + floor(k))]: the generated k in [0,1)
-    runs; k = 5 makes OpenVINO fail at inference time (64 elements do not fill rows of 384)."""
-    import openvino as ov
-    import openvino.opset13 as ops
-
-    x = ops.parameter([-1, 64], np.float32, name="x")
-    k = ops.parameter([1], np.float32, name="k")
-    w = ops.constant(np.random.default_rng(4).standard_normal((64, 64)).astype(np.float32))
-    width = ops.multiply(
-        ops.add(ops.floor(k), ops.constant(np.array([1.0], np.float32))),
-        ops.constant(np.array([64.0], np.float32)),
-    )
-    target = ops.concat([ops.constant(np.array([-1], np.int64)), ops.convert(width, "i64")], 0)
-    out = ops.reshape(ops.relu(ops.matmul(x, w, False, False)), target, False)
-    path = model_dir / "poisonable.xml"
-    ov.save_model(ov.Model([out], [x, k], "poisonable"), str(path), compress_to_fp16=False)
-    return path
-
-
 def _poison(e: _core.Engine, input_set: int) -> None:
     e.set_input(input_set, "k", np.array([5.0], np.float32))
 

@@ -119,24 +119,43 @@ def test_sigint_ends_a_long_run_with_a_partial_result(slow_model: Path) -> None:
         assert took < 0.25 * 60.0, f"{mode}: stopped {took - 1.0:.2f} s after SIGINT"
 
 
-def test_gil_is_released_during_run(slow_model: Path) -> None:
-    counter = [0]
-    stop = threading.Event()
+def test_an_engine_error_comes_with_the_run_so_far(poisonable_model: Path) -> None:
+    # Input set 1 makes OpenVINO fail at inference time (see conftest): the run fails (here
+    # while its requests are warmed, before any timing) and the error carries the partial
+    # RunResult, across the worker boundary too.
+    x = np.zeros((1, 64), np.float32)
+    good = {"x": x, "k": np.array([0.0], np.float32)}
+    bad = {"x": x, "k": np.array([5.0], np.float32)}
+    for isolate in (False, True):
+        with pytest.raises(ic.DeviceError, match="inference failed") as info:
+            ic.run(str(poisonable_model), inputs=[good, bad], warmup=0, iterations=50,
+                   isolate=isolate)  # fmt: skip
+        partial = info.value.partial_result  # type: ignore[attr-defined]
+        assert isinstance(partial, ic.RunResult)
+        assert partial.stop_reason == "error" and partial.isolated == isolate
 
-    def spin() -> None:
-        while not stop.is_set():
-            counter[0] += 1
 
-    t = threading.Thread(target=spin)
-    t.start()
-    try:
-        r = ic.run(str(slow_model), batch_size=4, warmup=0, duration=0.5)
-        during = counter[0]
-    finally:
-        stop.set()
-        t.join()
-    assert r.n > 0
-    assert during > 10_000, f"the other thread only got to {during}"
+def test_drive_keeps_the_chunks_before_an_error_and_the_failing_chunk_s_part() -> None:
+    from inferclock import _control
+
+    calls = [0]
+
+    def sampler(n: int, budget_s: float) -> tuple[np.ndarray, bool]:
+        calls[0] += 1
+        if calls[0] == 3:
+            e = ic.DeviceError("inference failed")
+            e.partial_ticks = np.array([7, 8], np.int64)  # type: ignore[attr-defined]
+            raise e
+        return np.full(n, calls[0], np.int64), False
+
+    rule = _control.make_rule(warmup=1, iterations=10**8, max_samples=10**9)
+    driven = _control.drive(sampler, rule, on_interrupt="partial")
+    assert driven.stop_reason == "error" and isinstance(driven.error, ic.DeviceError)
+    assert driven.warmup.tolist() == [1]
+    assert driven.samples[0] == 2 and driven.samples[-2:].tolist() == [7, 8]
+    with pytest.raises(ic.DeviceError):
+        calls[0] = 0
+        _control.drive(sampler, rule)  # on_interrupt="raise": the error propagates
 
 
 def test_pinned_run_goes_to_a_worker(matmul_model: Path) -> None:
