@@ -56,7 +56,7 @@ def test_auto_warmup_and_adaptive_stop() -> None:
 def test_duration_and_time_warmup() -> None:
     m = ic.measure(lambda: time.sleep(0.001), warmup=0.02, duration=0.1)
     assert m.stop_reason == "duration"
-    assert 0.1 <= m.elapsed_s < 1.0
+    assert 1.0 <= m.elapsed_s / 0.1 < 10, "the timed phase lasts its duration (a ratio)"
     assert m.warmup_ns.size >= 5
 
 

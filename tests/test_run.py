@@ -51,7 +51,7 @@ def test_adaptive_stop_and_duration(matmul_model: Path) -> None:
     r = ic.run(str(matmul_model), target_ci=1e-9, max_time=0.3)
     assert r.stop_reason == "max_time"
     r = ic.run(str(matmul_model), duration=0.2, warmup=0.05)
-    assert r.stop_reason == "duration" and 0.2 <= r.elapsed_s < 1.0
+    assert r.stop_reason == "duration" and 1.0 <= r.elapsed_s / 0.2 < 5, "a ratio to the duration"
 
 
 def test_batch_reshape(conv_model: Path) -> None:
