@@ -36,6 +36,20 @@ bool counter_is_invariant() {
 #endif
 }
 
+bool cpu_has_rdpid() {
+#if defined(__x86_64__)
+    static const bool has = [] {
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        if (__get_cpuid_max(0, nullptr) < 7) return false;
+        __cpuid_count(7, 0, a, b, c, d);
+        return ((c >> 22) & 1u) != 0;
+    }();
+    return has;
+#else
+    return false;
+#endif
+}
+
 void busy_wait_ns(int64_t ns) {
     const int64_t end = cycleclock::monotonic_raw_ns() + ns;
     while (cycleclock::monotonic_raw_ns() < end) {

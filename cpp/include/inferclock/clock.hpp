@@ -52,4 +52,8 @@ void busy_wait_ns(int64_t ns);
 // constant-rate). Executes CPUID: never call it on a timed path.
 bool counter_is_invariant();
 
+// CPUID leaf 7 ECX bit 22: the CPU has rdpid (its number in a few ns, where rdtscp's aux costs
+// a serializing read). False off x86-64. Executes CPUID once, then answers from a cache.
+bool cpu_has_rdpid();
+
 }  // namespace inferclock
