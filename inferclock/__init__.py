@@ -38,9 +38,10 @@ _NAMES = {
     "MODES": "_options", "RunOptions": "_options",
     "prepare": "_run", "run": "_run",
     "devices": "_plugins", "register_plugin": "_plugins", "register_plugins_xml": "_plugins",
-    "Pin": "_topology", "PinningWarning": "_topology", "Topology": "_topology",
-    "affinity": "_topology", "format_cpulist": "_topology", "openvino_cpu_started": "_topology",
-    "parse_cpulist": "_topology", "pin": "_topology", "topology": "_topology",
+    "Pin": "_pin", "pin": "_pin",
+    "PinningWarning": "_topology", "Topology": "_topology", "affinity": "_topology",
+    "format_cpulist": "_topology", "openvino_cpu_started": "_topology",
+    "parse_cpulist": "_topology", "topology": "_topology",
     "compare": "compare", "report": "report", "ResultTable": "results", "Stats": "stats",
     "SweepInterrupted": "sweep", "sweep": "sweep",
     "models": "", "stats": "",
@@ -85,91 +86,80 @@ sys.modules[__name__].__class__ = _Package
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ provides them
-    from inferclock import models as models
-    from inferclock import stats as stats
-    from inferclock._clock import Clock as Clock
-    from inferclock._clock import Span as Span
-    from inferclock._clock import clock as clock
-    from inferclock._environment import environment as environment
-    from inferclock._environment import noise_checks as noise_checks
+    from inferclock import models as models, stats as stats
+    from inferclock._clock import (
+        Clock as Clock,
+        Span as Span,
+        clock as clock,
+    )
+    from inferclock._environment import (
+        environment as environment,
+        noise_checks as noise_checks,
+    )
     from inferclock._errors import (
         ConfigError as ConfigError,
-    )
-    from inferclock._errors import (
         ConfigTypeError as ConfigTypeError,
-    )
-    from inferclock._errors import (
         DeviceError as DeviceError,
-    )
-    from inferclock._errors import (
         InferclockError as InferclockError,
-    )
-    from inferclock._errors import (
         ModelError as ModelError,
-    )
-    from inferclock._errors import (
         PinningError as PinningError,
-    )
-    from inferclock._errors import (
         PrecisionError as PrecisionError,
-    )
-    from inferclock._errors import (
         Terminated as Terminated,
-    )
-    from inferclock._errors import (
         WorkerCrash as WorkerCrash,
     )
-    from inferclock._measure import Measurement as Measurement
-    from inferclock._measure import measure as measure
-    from inferclock._options import MODES as MODES
-    from inferclock._options import RunOptions as RunOptions
+    from inferclock._measure import (
+        Measurement as Measurement,
+        measure as measure,
+    )
+    from inferclock._options import (
+        MODES as MODES,
+        RunOptions as RunOptions,
+    )
+    from inferclock._pin import (
+        Pin as Pin,
+        pin as pin,
+    )
     from inferclock._plugins import (
         devices as devices,
-    )
-    from inferclock._plugins import (
         register_plugin as register_plugin,
-    )
-    from inferclock._plugins import (
         register_plugins_xml as register_plugins_xml,
     )
-    from inferclock._precision import PRECISIONS as PRECISIONS
-    from inferclock._precision import PrecisionWarning as PrecisionWarning
-    from inferclock._result import InitTimes as InitTimes
-    from inferclock._result import RunResult as RunResult
-    from inferclock._run import prepare as prepare
-    from inferclock._run import run as run
-    from inferclock._topology import (
-        Pin as Pin,
+    from inferclock._precision import (
+        PRECISIONS as PRECISIONS,
+        PrecisionWarning as PrecisionWarning,
+    )
+    from inferclock._result import (
+        InitTimes as InitTimes,
+        RunResult as RunResult,
+    )
+    from inferclock._run import (
+        prepare as prepare,
+        run as run,
     )
     from inferclock._topology import (
         PinningWarning as PinningWarning,
-    )
-    from inferclock._topology import (
         Topology as Topology,
-    )
-    from inferclock._topology import (
         affinity as affinity,
-    )
-    from inferclock._topology import (
         format_cpulist as format_cpulist,
-    )
-    from inferclock._topology import (
         openvino_cpu_started as openvino_cpu_started,
-    )
-    from inferclock._topology import (
         parse_cpulist as parse_cpulist,
-    )
-    from inferclock._topology import (
-        pin as pin,
-    )
-    from inferclock._topology import (
         topology as topology,
     )
-    from inferclock.compare import compare as compare
-    from inferclock.report import report as report
-    from inferclock.results import ResultTable as ResultTable
-    from inferclock.stats import Stats as Stats
-    from inferclock.sweep import SweepInterrupted as SweepInterrupted
-    from inferclock.sweep import sweep as sweep
+    from inferclock.compare import (
+        compare as compare,
+    )
+    from inferclock.report import (
+        report as report,
+    )
+    from inferclock.results import (
+        ResultTable as ResultTable,
+    )
+    from inferclock.stats import (
+        Stats as Stats,
+    )
+    from inferclock.sweep import (
+        SweepInterrupted as SweepInterrupted,
+        sweep as sweep,
+    )
 
     __version__: str

@@ -13,8 +13,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from inferclock import _checks as c
-from inferclock import _options
+from inferclock import _checks as c, _options
 from inferclock._errors import ConfigError
 from inferclock._options import GROUPS, Option
 

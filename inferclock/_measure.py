@@ -59,7 +59,8 @@ def _pinned_thread(cpus: Iterable[int] | None) -> Iterator[list[int] | None]:
     if cpus is None:
         yield None
         return
-    from inferclock._topology import PinningWarning, pin
+    from inferclock._pin import pin
+    from inferclock._topology import PinningWarning
 
     # The warning is about OpenVINO's CPU map; this pin is for a Python callable's thread.
     with warnings.catch_warnings():

@@ -131,7 +131,7 @@ def main(argv: list[str]) -> int:
         if opts.pinned:
             parent.tell("phase pin")
             try:
-                from inferclock._topology import pin
+                from inferclock._pin import pin
 
                 # Before OpenVINO's CPU plugin starts: it reads this mask once.
                 pin(socket=opts.socket, cpus=list(opts.cpus) if opts.cpus else None)

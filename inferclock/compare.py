@@ -48,6 +48,7 @@ import numpy.typing as npt
 
 from inferclock import _checks
 from inferclock._errors import ConfigError, ConfigTypeError
+from inferclock._gate import Gate, check_threshold, gate_of, parse_threshold
 from inferclock._jsonl import Row
 from inferclock._markdown import fmt_num, markdown_table
 from inferclock._util import is_real
@@ -109,35 +110,7 @@ class Comparison:
         """The CI verdict: fail on a cell slower by more than ``threshold`` (default: this
         comparison's; whole CI above ``1 + threshold``), on a cell of A without a successful
         counterpart in B (unless ``allow_missing``), and when no cell was compared at all."""
-        t = self.threshold if threshold is None else check_threshold("threshold", threshold)
-        allow = bool(_checks.boolean()("allow_missing", allow_missing))
-        slower = tuple(c for c in self.cells if c.ci_low > 1.0 + t)
-        why = []
-        if slower:
-            names = ", ".join(f"{c.key} ({c.ratio:.3f}x)" for c in slower)
-            why.append(
-                f"{len(slower)} cell(s) slower by more than {t:.1%} (whole CI above): {names}"
-            )
-        if self.missing and not allow:
-            why.append(
-                f"{len(self.missing)} cell(s) of A have no successful counterpart in B: "
-                + _missing_text(self)
-                + " (allow them with --allow-missing, or allow_missing=True)"
-            )
-        if not self.cells:
-            why.append("no cell was measured successfully on both sides: nothing was compared")
-        return Gate(
-            passed=not why,
-            threshold=t,
-            allow_missing=allow,
-            compared=len(self.cells),
-            regressions=slower,
-            missing=self.missing,
-            reasons=tuple(why),
-            note=(f"{len(self.missing)} missing cell(s) allowed: {_missing_text(self)}")
-            if self.missing and allow
-            else "",
-        )
+        return gate_of(self, threshold, allow_missing)
 
     @property
     def improvements(self) -> tuple[CellComparison, ...]:
@@ -218,75 +191,6 @@ class Comparison:
         if self.environment_diff:
             parts.append("Environments differ: " + "; ".join(self.environment_diff))
         return "\n\n".join(parts) + "\n"
-
-
-@dataclass(frozen=True)
-class Gate:
-    """A CI gate's verdict on a Comparison (from :meth:`Comparison.gate`).
-
-    ``passed`` is False when a cell is slower by more than ``threshold``, a cell of A has no
-    successful counterpart in B (``missing``; unless ``allow_missing``), or nothing was
-    compared; ``reasons`` says which, one line each; ``note`` names missing cells allowed.
-    """
-
-    passed: bool
-    threshold: float
-    allow_missing: bool
-    compared: int
-    regressions: tuple[CellComparison, ...]
-    missing: tuple[str, ...]
-    reasons: tuple[str, ...]
-    note: str = ""
-
-    def summary(self) -> str:
-        """``OK: ...`` or ``FAIL: ...`` lines, as the command line prints them."""
-        if not self.passed:
-            return "\n".join(f"FAIL: {r}" for r in self.reasons)
-        ok = f"OK: no cell slower by more than {self.threshold:.1%} ({self.compared} compared)"
-        return ok + (f"; {self.note}" if self.note else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["regressions"] = [c.key for c in self.regressions]
-        return d
-
-
-def _missing_text(c: Comparison) -> str:
-    gone = set(c.missing)
-    parts = [
-        f"{label} " + ", ".join(k for k in keys if k in gone)
-        for label, keys in (("only in A:", c.only_a), ("error rows only in B:", c.failed_b))
-        if gone & set(keys)
-    ]
-    return "; ".join(parts)
-
-
-def check_threshold(name: str, value: Any) -> float:
-    """A relative threshold: a finite number in [0, 10) (0.05 is 5%); ConfigError naming
-    ``name`` if not (ConfigTypeError for a value that is not a number)."""
-    want = f"{name} must be a finite fraction in [0, 10) such as 0.05 (5%)"
-    if not is_real(value):
-        raise ConfigTypeError(f"{want}, got {value!r}")
-    v = float(value)
-    if not (math.isfinite(v) and 0 <= v < 10):
-        negative = " (a negative threshold makes no sense: it is how much slower B may be)"
-        raise ConfigError(f"{want}, got {value!r}{negative if v < 0 else ''}")
-    return v
-
-
-def parse_threshold(name: str, text: str) -> float:
-    """Command-line text such as '5%' or '0.05' -> a checked threshold (ConfigError naming
-    ``name`` and showing the text when it is not one)."""
-    try:
-        v = _checks.parse_fraction(text)
-    except ConfigError:
-        raise ConfigError(
-            f"{name} must be a percentage like 5% or a fraction like 0.05, got {text!r}"
-        ) from None
-    try:
-        return check_threshold(name, v)
-    except ConfigError as e:
-        raise ConfigError(str(e).replace(f"got {v!r}", f"got {text!r}")) from None
 
 
 def _check_side(x: Any, side: str) -> None:

@@ -15,13 +15,13 @@ import pytest
 
 pytest.importorskip("hypothesis", reason="the property tests need hypothesis (pip install it)")
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from inferclock import _core
 from inferclock.__main__ import main
 from inferclock._errors import ConfigError, InferclockError, PinningError
-from inferclock._topology import active_pins, pin, topology
+from inferclock._pin import active_pins, pin
+from inferclock._topology import topology
 from inferclock.compare import compare
 
 # Few examples each: these run in the normal suite. No example database in the source tree.

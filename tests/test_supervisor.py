@@ -178,14 +178,20 @@ def test_sigterm_to_a_sweep_keeps_its_rows_and_leaves_no_worker(
     assert _inferclock_dirs(tmpdir) == []
 
 
+def _pinned_run(model: Path, tmpdir: Path) -> tuple[subprocess.Popen[str], int]:
+    """A pinned 30 s `inferclock run`, once its worker is up: (the CLI process, the worker)."""
+    cpu = str(min(os.sched_getaffinity(0)))
+    p = _start_cli(["run", str(model), "--cpus", cpu, "--duration", "30", "--warmup", "0"], tmpdir)
+    _wait_for(lambda: _children(p.pid), "the worker")
+    (worker,) = _children(p.pid)
+    return p, worker
+
+
 def test_a_killed_parent_takes_its_worker_and_its_files_along(
     matmul_model: Path, tmp_path: Path
 ) -> None:
     tmpdir = tmp_path / "tmp"
-    p = _start_cli(["run", str(matmul_model), "--cpus", str(min(os.sched_getaffinity(0))),
-                    "--duration", "30", "--warmup", "0"], tmpdir)  # fmt: skip
-    _wait_for(lambda: _children(p.pid), "the worker")
-    (worker,) = _children(p.pid)
+    p, worker = _pinned_run(matmul_model, tmpdir)
     _wait_for(lambda: _inferclock_dirs(tmpdir), "the worker's folder")
     p.kill()  # SIGKILL: nothing in the parent runs
     p.communicate(timeout=30)
@@ -197,10 +203,7 @@ def test_sigterm_to_a_pinned_run_stops_its_worker_and_cleans_up(
     matmul_model: Path, tmp_path: Path
 ) -> None:
     tmpdir = tmp_path / "tmp"
-    p = _start_cli(["run", str(matmul_model), "--cpus", str(min(os.sched_getaffinity(0))),
-                    "--duration", "30", "--warmup", "0"], tmpdir)  # fmt: skip
-    _wait_for(lambda: _children(p.pid), "the worker")
-    (worker,) = _children(p.pid)
+    p, worker = _pinned_run(matmul_model, tmpdir)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 143 and err.startswith("terminated"), err

@@ -29,8 +29,7 @@ import numpy as np
 import openvino as ov
 import openvino.opset16 as ops
 
-from inferclock.models import _layers as L
-from inferclock.models import _mobilenet
+from inferclock.models import _layers as L, _mobilenet
 
 PUBLISHED_MACS = 800_000_000
 MACS_SOURCE = "Sandler et al. 2018 (arXiv:1801.04381), Table 6: MNet V2 + SSDLite 0.8B MAdds"
