@@ -271,7 +271,9 @@ def calibration(name: str, value: Any) -> tuple[Any, ...] | None:
         return None
     if isinstance(value, (np.ndarray, Mapping)):
         raise ConfigError(f"{name} is one input; pass an iterable of inputs, e.g. [array, ...]")
-    items = tuple(_as_list(name, value))
+    # Checked already (a sweep's cells copy one set of options): the same tuple, so the int8
+    # quantization memo (keyed by it) quantizes once per model.
+    items = value if isinstance(value, tuple) else tuple(_as_list(name, value))
     if not items:
         raise ConfigError(f"{name} is empty; give at least one input")
     return items

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -93,8 +94,6 @@ class _AsyncSampler:
         self.ends: list[npt.NDArray[np.uint64]] = []  # end ticks of what was handed out
 
     def __call__(self, n: int, budget_s: float) -> tuple[npt.NDArray[np.int64], bool]:
-        import time
-
         lats, ends = [self.lat_backlog], [self.end_backlog]
         have = int(self.lat_backlog.size)
         interrupted = False

@@ -229,6 +229,7 @@ class ModelBook:
         keeps its dynamic batch, serves every batch size)."""
         if facts.quantized:
             return facts
+        # The calibration tuple is one object for the whole sweep (the options keep it alive).
         key = (facts.path, seed, None if calibration is None else id(calibration))
         if key not in self._int8:
             from inferclock import _int8

@@ -45,3 +45,24 @@ def test_a_sweep_reads_each_model_once_in_the_parent(
     # ... and the facts still differ per cell where they should: MACs by batch size.
     macs = {r["batch_size"]: r["macs"] for r in table.rows}
     assert macs[2] == 2 * macs[1] and macs[4] == 4 * macs[1]
+
+
+def test_an_int8_model_is_quantized_once_per_sweep(
+    matmul_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from inferclock import _int8
+
+    pytest.importorskip("nncf")
+    calls: list[Any] = []
+    monkeypatch.setattr(_int8, "quantize", counting(calls, _int8.quantize))
+    calibration = [
+        np.random.default_rng(i).standard_normal((1, 64)).astype(np.float32) for i in range(4)
+    ]
+    table = ic.sweep(
+        str(matmul_model), precisions=["int8"], batch_sizes=[1, 2, 4], calibration=calibration,
+        out=tmp_path / "r.jsonl", quiet=True, iterations=5, warmup=1, strict=False,
+    )  # fmt: skip
+    assert len(table.rows) == 3
+    assert len(calls) == 1, "one quantization (or cache look-up) for the model, not one per cell"
