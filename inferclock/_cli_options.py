@@ -43,7 +43,7 @@ class _Parsed(argparse.Action):
                 value = parse(text)
         except ConfigError as e:  # `main` prints it as "error: ..." (exit 2), like the API's
             raise ConfigError(f"{option_string} {text!r}: {e}") from None
-        if self.opt.meta.cli == "append" or (self.sweep_axis and self.opt.name == "device"):
+        if self.opt.meta.cli == "append" or self.sweep_axis:  # repeated axis flags add up
             value = _merged(self.opt, getattr(namespace, self.dest, None), value)
         setattr(namespace, self.dest, value)
 
@@ -88,7 +88,9 @@ def add_options(
         else:
             metavar = "LIST" if axis else (opt.meta.metavar or opt.name.upper())
             if axis:
-                common["help"] = common["help"].replace(" (default", ", comma-separated (default")
+                common["help"] = common["help"].replace(
+                    " (default", ", comma-separated, repeatable (default"
+                )
             group.add_argument(
                 *flags, action=_Parsed, opt=opt, sweep_axis=axis, metavar=metavar, **common
             )

@@ -356,3 +356,14 @@ def test_demo_output_that_cannot_be_used_is_an_error_before_any_work(
     assert err.startswith("error: demo output directory ") and words in err
     assert "Traceback" not in err and out == ""
     assert (tmp_path / "FILE").read_text() == "not a directory\n"
+
+
+def test_sweep_axis_flags_take_lists_and_add_up() -> None:
+    from inferclock._cli_options import given
+
+    args = build_parser().parse_args(
+        ["sweep", "m.xml", "-b", "1,2", "-b", "8", "-d", "CPU", "-d", "HETERO:FPGA,CPU"]
+    )
+    axes = given(args, sweep=True)
+    assert axes["batch_sizes"] == [1, 2, 8]
+    assert axes["devices"] == ["CPU", "HETERO:FPGA,CPU"]
