@@ -117,7 +117,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from inferclock.report import report
     from inferclock.results import ResultTable
 
-    table = ResultTable.load(*args.files)
+    table = ResultTable.load(*args.files, allow_mixed=args.allow_mixed)
     path = report(table, args.output, title=args.title)
     print(f"report written to {path} ({len(table)} rows, {len(table.keys())} cells)")
     return 0
@@ -125,6 +125,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare B against A cell by cell; exit 1 when the --fail-above gate fails."""
+    from inferclock._cell import check_metric
     from inferclock.compare import compare, parse_threshold
     from inferclock.results import check_output_path
 
@@ -144,7 +145,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     f"--json file {args.json!r} is the results file {side!r}: it would be "
                     "overwritten; give another path"
                 )
-    result = compare(args.a, args.b, threshold=threshold)
+    metric = check_metric(args.metric)
+    result = compare(
+        args.a, args.b, threshold=threshold, metric=metric, allow_mixed=args.allow_mixed
+    )
     gate = None if fail_above is None else result.gate(fail_above, allow_missing=args.allow_missing)
     print(result.to_markdown())
     if out is not None:
@@ -256,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", default="report", metavar="DIR", help="output directory (default report/)"
     )
     rep.add_argument("--title", default="inferclock report", help="title of report.md")
+    rep.add_argument(
+        "--allow-mixed",
+        action="store_true",
+        help="accept files from several hosts (each host's cells kept apart)",
+    )
     rep.set_defaults(func=cmd_report)
 
     from typing import NoReturn
@@ -263,12 +272,15 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_ = sub.add_parser(
         "compare",
         help="compare two results files cell by cell (CI gate with --fail-above)",
-        description="Match cells of A and B by key and give, per cell, the ratio of medians "
-        "B/A with a bootstrap 95% CI and a verdict: slower / faster (whole CI beyond the "
-        "threshold), same (whole CI within it) or inconclusive. With --fail-above it is a CI "
-        "gate: it fails on a cell slower by more than T, on a cell of A that B has no "
-        "successful row for (only in A, or error rows only in B; --allow-missing accepts "
-        "those), and when no cell was compared at all.",
+        description="Match cells of A and B by key and give, per cell, the ratio B/A of its "
+        "metric (throughput for throughput-mode cells, the median latency for latency-mode "
+        "ones, or --metric) with a 95% interval combining the variation within and between "
+        "processes, and a verdict: slower / faster (whole interval beyond the threshold in "
+        "the metric's bad / good direction), same (within it) or inconclusive. With "
+        "--fail-above it is a CI gate: it fails on a cell worse by more than T, on a cell of "
+        "A that B has no successful row for (only in A, or error rows only in B; "
+        "--allow-missing accepts those), and when no cell was compared at all. The machine "
+        "fingerprints' differences are printed.",
         epilog="exit status: 0; 1 when the --fail-above gate fails; 2 on bad input (checked "
         "before anything is read). Thresholds are never negative: T is how much slower B may "
         "be.",
@@ -292,6 +304,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --fail-above: cells of A without a successful row in B do not fail the "
         "gate (they are still listed)",
+    )
+    cmp_.add_argument(
+        "--metric",
+        default="auto",
+        metavar="M",
+        help="what each cell is judged on: auto (throughput in throughput mode, else the "
+        "median), median, throughput, or a percentile the rows carry such as p99",
+    )
+    cmp_.add_argument(
+        "--allow-mixed",
+        action="store_true",
+        help="accept a side whose files come from several hosts (pooled by cell)",
     )
     cmp_.add_argument(
         "--json", metavar="OUT", help="also write the comparison (and the gate) as JSON"

@@ -381,3 +381,26 @@ def split_list(text: str) -> list[str]:
 def split_devices(text: str) -> list[str]:
     """'CPU,GPU' -> two devices; a value with ':' ('HETERO:FPGA,CPU') is one device."""
     return [text.strip()] if ":" in text else split_list(text)
+
+
+def percentile_list(name: str, value: Any) -> tuple[float, ...]:
+    """Percentiles in [0, 100], e.g. (50, 90, 99, 99.9): sorted, duplicates dropped."""
+    want = f"{name} must be a non-empty list of percentiles in [0, 100] such as [50, 90, 99]"
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ConfigTypeError(f"{want}, got {value!r}")
+    items = list(value)
+    if not all(is_real(p) for p in items):
+        raise ConfigTypeError(f"{want}, got {value!r}")
+    if not items:
+        raise ConfigError(f"{want}, got {value!r}")
+    if not all(0 <= float(p) <= 100 for p in items):
+        raise ConfigError(f"{want}, got {value!r}")
+    return tuple(sorted({float(p) for p in items}))
+
+
+def parse_percentiles(text: str) -> list[float]:
+    """'50,90,99.9' -> [50.0, 90.0, 99.9] (a leading 'p' is allowed: p99)."""
+    try:
+        return [float(t.lower().removeprefix("p")) for t in split_list(text)]
+    except ValueError:
+        raise ConfigError(f"expected percentiles like 50,90,99.9, got {text!r}") from None

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _options, stats
+from inferclock import _intervals, _options, stats
 from inferclock._errors import InferclockError
 from inferclock._util import is_int
 
@@ -30,10 +30,10 @@ Warmup = str | int | float
 #: Warm-up is steady when two consecutive windows' medians agree within this (relative).
 WARMUP_TOLERANCE = 0.02
 #: The adaptive stop also wants the medians of the two halves of the timed samples within
-#: max(this, 2 x target_ci) of each other (checked from 10 samples on).
+#: max(this, 2 x target_ci) of each other, at every stop it makes.
 DRIFT_TOLERANCE = 0.02
-_DRIFT_MIN_SAMPLES = 10
 DEFAULT_MAX_TIME = _options.DEFAULT_MAX_TIME
+TIME_CAP = _options.TIME_CAP
 DEFAULT_MIN_TIME = _options.DEFAULT_MIN_TIME
 _WINDOW_S = 0.025
 _CHUNK_S = 0.05
@@ -51,6 +51,7 @@ class StopRule:
     min_time: float
     max_time: float | None
     max_samples: int
+    min_samples: int = _options.MIN_SAMPLES
 
     @property
     def warmup_cap_s(self) -> float:
@@ -65,6 +66,7 @@ class StopRule:
 
 _RULE_FIELDS = (
     "warmup", "iterations", "duration", "target_ci", "min_time", "max_time", "max_samples",
+    "min_samples",
 )  # fmt: skip
 
 
@@ -88,7 +90,14 @@ def rule_of(opts: _options.RunOptions) -> StopRule:
 
 
 StopReason = Literal[
-    "iterations", "duration", "target_ci", "max_time", "max_samples", "interrupted", "error"
+    "iterations",
+    "duration",
+    "target_ci",
+    "max_time",
+    "time_cap",
+    "max_samples",
+    "interrupted",
+    "error",
 ]
 
 
@@ -235,9 +244,13 @@ def _drive(
         collectors.append(timed)
     per_call = warm.per_call_s()
     adaptive = rule.iterations is None and rule.duration is None
+    # A default budget (adaptive, no max_time) is soft: it grows to reach min_samples, up to
+    # TIME_CAP; a max_time the user gave is a hard limit.
+    soft = adaptive and rule.max_time is None
     max_time = (
         rule.max_time if rule.max_time is not None else (DEFAULT_MAX_TIME if adaptive else math.inf)
     )
+    limit = max(TIME_CAP, max_time) if soft else max_time
     reason: StopReason
     while True:
         chunk_s = max(_CHUNK_S, 0.05 * timed.wall)
@@ -248,7 +261,8 @@ def _drive(
         elif rule.duration is not None:
             n = min(n, _calls_for(rule.duration - timed.wall, per_call, 1))
         else:
-            n = min(n, _calls_for(max_time - timed.wall, per_call, 1))
+            until = max_time if timed.count >= rule.min_samples or not soft else limit
+            n = min(n, _calls_for(until - timed.wall, per_call, 1))
         timed.run(n, exact=rule.iterations is not None, budget_s=max(1.0, 4 * chunk_s))
         if timed.short:
             reason = "interrupted"
@@ -259,18 +273,38 @@ def _drive(
         if rule.duration is not None and timed.wall >= rule.duration:
             reason = "duration"
             break
-        if timed.wall >= max_time:
+        if timed.wall >= max_time and (not soft or timed.count >= rule.min_samples):
             reason = "max_time"
+            break
+        if soft and timed.wall >= limit:
+            reason = "time_cap"
             break
         if timed.count >= rule.max_samples:
             reason = "max_samples"
             break
-        if adaptive and timed.wall >= rule.min_time:
+        if adaptive and timed.wall >= rule.min_time and timed.count >= rule.min_samples:
             x = timed.array()
-            if stats.ci_halfwidth_ratio(x) <= rule.target_ci and (
-                x.size < _DRIFT_MIN_SAMPLES
-                or abs(stats.drift(x)) <= max(DRIFT_TOLERANCE, 2 * rule.target_ci)
+            if stats.ci_halfwidth_ratio(x) <= rule.target_ci and abs(stats.drift(x)) <= max(
+                DRIFT_TOLERANCE, 2 * rule.target_ci
             ):
                 reason = "target_ci"
                 break
     return Driven(timed.array(), warm.array(), steady, reason, timed.wall)
+
+
+def stop_note(rule: StopRule, driven: Driven, confidence: float) -> str | None:
+    """Why the figures of a stopped run deserve a second look, in words, or None: the time cap
+    cut it short of min_samples, its interval holds less than the confidence it was asked
+    for, or its speed drifted between its two halves."""
+    x, notes = driven.samples, []
+    if driven.stop_reason == "time_cap":
+        notes.append(
+            f"stopped by the {max(TIME_CAP, DEFAULT_MAX_TIME):g} s time cap at n={x.size}, "
+            f"short of min_samples={rule.min_samples}"
+        )
+    if 0 < x.size < _intervals.min_count(0.5, confidence):
+        notes.append(f"n={x.size} is too small for a {confidence:.0%} interval of the median")
+    d = stats.drift(x) if x.size >= 2 else math.nan
+    if math.isfinite(d) and abs(d) > max(DRIFT_TOLERANCE, 2 * rule.target_ci):
+        notes.append(f"the second half ran {d:+.1%} against the first (drift)")
+    return "; ".join(notes) or None

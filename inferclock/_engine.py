@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _control, _core, _plugins, _precision, stats
+from inferclock import _control, _core, _intervals, _plugins, _precision, stats
 from inferclock._clock import clock
 from inferclock._errors import InferclockError
 from inferclock._modelinfo import ModelFacts
@@ -182,13 +182,18 @@ def execute(spec: RunSpec, on_phase: Phase | None = None) -> RunResult:
     latencies = clk.to_ns(driven.samples)
     if latencies.size == 0 and driven.stop_reason not in ("interrupted", "error"):
         raise InferclockError("the run produced no timed inference")
-    lat_stats = stats.summarize(latencies) if latencies.size else _empty_stats()
-    if async_sampler is None:
-        throughput = (
-            spec.options.batch_size * 1e9 / lat_stats.mean_ns if latencies.size else math.nan
-        )
+    o = spec.options
+    lat_stats = (
+        stats.summarize(latencies, percentiles=o.percentiles, method=o.percentile_method)
+        if latencies.size
+        else _empty_stats()
+    )
+    if async_sampler is None:  # back-to-back calls: the window is the sum of the latencies
+        ends = np.cumsum(latencies, dtype=np.float64)
+        rate = _intervals.rate_interval(ends, o.batch_size) if latencies.size else None
     else:
-        throughput = _window_throughput(async_sampler, driven, spec.options.batch_size, engine)
+        rate = _window_rate(async_sampler, driven, o.batch_size, engine)
+    throughput, tp_low, tp_high = rate if rate is not None else (math.nan, None, None)
     from inferclock._environment import collect_env_vars
 
     result = RunResult(
@@ -206,6 +211,7 @@ def execute(spec: RunSpec, on_phase: Phase | None = None) -> RunResult:
         warmup_ns=clk.to_ns(driven.warmup),
         latency=lat_stats,
         throughput=throughput,
+        throughput_ci=(tp_low, tp_high),
         init=InitTimes(
             read_ms=float(init["read_ms"]),
             reshape_ms=float(init["reshape_ms"]),
@@ -223,6 +229,7 @@ def execute(spec: RunSpec, on_phase: Phase | None = None) -> RunResult:
         warmup_steady=driven.warmup_steady,
         drift=stats.drift(latencies),
         stop_reason=driven.stop_reason,
+        stop_note=_control.stop_note(spec.rule, driven, 0.95),
         interrupted=driven.stop_reason == "interrupted",
         elapsed_s=driven.elapsed_s,
         macs=spec.macs,
@@ -240,25 +247,27 @@ def execute(spec: RunSpec, on_phase: Phase | None = None) -> RunResult:
 
 
 def _empty_stats() -> stats.Stats:
-    return stats.Stats(0, *(math.nan,) * 10, (math.nan, math.nan))
+    return stats.Stats(0, *(math.nan,) * 10, (math.nan, math.nan), ci_confidence=math.nan)
 
 
-def _window_throughput(
+def _window_rate(
     sampler: _AsyncSampler, driven: _control.Driven, batch: int, engine: _core.Engine
-) -> float:
-    """Samples completed in the steady window over its length: the window opens at the last
-    warm-up completion (or the start of the loop) and closes at the last timed completion."""
+) -> tuple[float, float | None, float | None] | None:
+    """Samples completed in the steady window over its length, with its batch-means interval:
+    the window opens at the last warm-up completion (or the start of the loop) and closes at
+    the last timed completion; sub-windows hold whole rounds of the requests."""
     if not sampler.ends or driven.samples.size == 0:
-        return math.nan
+        return None
     ends = np.concatenate(sampler.ends)
     nw = int(driven.warmup.size)
     n = int(driven.samples.size)
     if ends.size < nw + n:  # an error cut the hand-out short
-        return math.nan
+        return None
     opened = int(ends[nw - 1]) if nw > 0 else int(engine.async_start_tick)
-    closed = int(ends[nw + n - 1])
-    window_ns = clock().to_ns(closed - opened)
-    return n * batch * 1e9 / window_ns if window_ns > 0 else math.nan
+    since = clock().to_ns(ends[nw : nw + n].astype(np.int64) - opened).astype(np.float64)
+    if since[-1] <= 0:
+        return None
+    return _intervals.rate_interval(since, batch, granule=max(1, engine.num_requests))
 
 
 def _int_or_none(v: str | None) -> int | None:

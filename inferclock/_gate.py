@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from inferclock import _checks
+from inferclock._cell import higher_is_better, judge
 from inferclock._errors import ConfigError, ConfigTypeError
 from inferclock._util import is_real
 
@@ -42,7 +43,10 @@ class Gate:
         """``OK: ...`` or ``FAIL: ...`` lines, as the command line prints them."""
         if not self.passed:
             return "\n".join(f"FAIL: {r}" for r in self.reasons)
-        ok = f"OK: no cell slower by more than {self.threshold:.1%} ({self.compared} compared)"
+        ok = (
+            f"OK: no cell worse by more than {self.threshold:.1%} in its metric "
+            f"({self.compared} compared)"
+        )
         return ok + (f"; {self.note}" if self.note else "")
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,11 +97,18 @@ def gate_of(comp: Comparison, threshold: float | None, allow_missing: bool) -> G
     """The gate's verdict on ``comp`` (see :meth:`Comparison.gate`)."""
     t = comp.threshold if threshold is None else check_threshold("threshold", threshold)
     allow = bool(_checks.boolean()("allow_missing", allow_missing))
-    slower = tuple(c for c in comp.cells if c.ci_low > 1.0 + t)
+    slower = tuple(
+        c
+        for c in comp.cells
+        if judge(c.ci_low, c.ci_high, t, higher_is_better(c.metric)) == "slower"
+    )
     why = []
     if slower:
-        names = ", ".join(f"{c.key} ({c.ratio:.3f}x)" for c in slower)
-        why.append(f"{len(slower)} cell(s) slower by more than {t:.1%} (whole CI above): {names}")
+        names = ", ".join(f"{c.key} ({c.metric} {c.ratio:.3f}x)" for c in slower)
+        why.append(
+            f"{len(slower)} cell(s) worse by more than {t:.1%} in their metric (whole interval "
+            f"beyond): {names}"
+        )
     if comp.missing and not allow:
         why.append(
             f"{len(comp.missing)} cell(s) of A have no successful counterpart in B: "

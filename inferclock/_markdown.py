@@ -25,7 +25,7 @@ _SUMMARY_HEADER = (
     "mode",
     "median ms [95% CI]",
     "p99 ms",
-    "throughput /s",
+    "throughput /s [95% CI]",
     "n",
 )
 
@@ -87,19 +87,26 @@ def _summary_line(s: CellSummary, multi: bool) -> list[str]:
         if s.ci95_low_ns is not None and s.ci95_high_ns is not None
         else ""
     )
+    if ci and s.ci_confidence is not None and s.ci_confidence < 0.95 - 1e-9:
+        ci += f" ({s.ci_confidence:.1%} CI: too few samples for 95%)"
+    tp_ci = (
+        f" [{fmt_num(s.throughput_ci_low_fps)}, {fmt_num(s.throughput_ci_high_fps)}]"
+        if s.throughput_ci_low_fps is not None and s.throughput_ci_high_fps is not None
+        else ""
+    )
     line = [
         s.model,
         s.device,
         f"{s.precision_requested}/{s.precision_executed or '?'}",
         str(s.batch_size),
         s.mode,
-        f"{fmt_num(_ms(s.median_ns))}{ci}",
+        f"{fmt_num(_ms(s.median_ns))}{ci}" + (" **MULTIMODAL**" if s.multimodal else ""),
         fmt_num(_ms(s.p99_ns)),
-        fmt_num(s.throughput_fps),
+        f"{fmt_num(s.throughput_fps)}{tp_ci}",
         str(s.n),
     ]
     if multi:
-        line += [str(s.runs), "-" if s.spread is None else f"{s.spread:.1%}"]
+        line += [f"{s.processes}/{s.runs}", "-" if s.spread is None else f"{s.spread:.1%}"]
     return line
 
 
@@ -108,13 +115,27 @@ def summary_markdown(
 ) -> str:
     """The cells as a table, then the error rows (if any) under a bold "Errors" line.
 
-    The runs and spread columns appear when any cell pools several runs.
+    The processes/runs and spread columns appear when any cell combines several runs; a
+    host column when the cells come from several hosts (never pooled); multimodal cells
+    are marked, and listed under the table.
     """
     parts: list[str] = []
     if summary:
         multi = any(s.runs > 1 for s in summary)
-        header = [*_SUMMARY_HEADER, *(("runs", "spread") if multi else ())]
-        parts.append(markdown_table(header, [_summary_line(s, multi) for s in summary]))
+        hosts = len({s.host for s in summary}) > 1
+        header = [*_SUMMARY_HEADER, *(("processes/runs", "spread") if multi else ())]
+        body = [_summary_line(s, multi) for s in summary]
+        if hosts:
+            header.insert(0, "host")
+            body = [[str(s.host), *line] for s, line in zip(summary, body, strict=True)]
+        parts.append(markdown_table(header, body))
+        modal = [s for s in summary if s.multimodal]
+        if modal:
+            parts.append(
+                f"**Multimodal ({len(modal)} cells):** their processes ran at different speeds, "
+                "beyond their own intervals; the combined figure is not a typical one: "
+                + code_list(s.key for s in modal)
+            )
     else:
         parts.append("_No successful measurements._")
     if error_rows:

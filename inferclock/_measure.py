@@ -83,7 +83,10 @@ def measure(
     min_time: float = _control.DEFAULT_MIN_TIME,
     max_time: float | None = None,
     max_samples: int = 10_000_000,
+    min_samples: int = 30,
     cpus: Iterable[int] | str | None = None,
+    percentiles: Iterable[float] = (50.0, 90.0, 95.0, 99.0),
+    percentile_method: str = "linear",
 ) -> Measurement:
     """Time ``fn()`` (no arguments) call by call.
 
@@ -96,13 +99,17 @@ def measure(
     iterations / duration: stop after that many timed calls / seconds. Otherwise the run is
         adaptive: it stops when the 95% CI of the median is within ``target_ci`` of it and the
         medians of the run's two halves agree (within 2%, or 2 x target_ci), after at least
-        ``min_time`` and at most ``max_time`` seconds (default 10 s). ``drift`` reports how
-        far the halves were apart.
+        ``min_time`` and ``min_samples`` calls and at most ``max_time`` seconds (default 10 s,
+        growing to at most 60 s to reach min_samples: stop reason "time_cap" beyond).
+        ``drift`` reports how far the halves were apart.
     max_samples: the run stops after this many timed calls (stop reason "max_samples"), and
         a warm-up keeps at most as many: memory stays bounded (80 MB by default) for calls of
         a few nanoseconds. A count or time warm-up also ends at max_time (60 s without it).
     cpus: pin the calling thread to these CPUs (a list or text like "0-3") for the
         measurement; the previous mask is restored afterwards.
+    percentiles / percentile_method: the percentiles ``stats`` reports, each with its
+        distribution-free interval, read as numpy ("linear") or MLPerf LoadGen ("loadgen")
+        does.
 
     The stopping arguments are the run options of the same names (``ic.run``), declared and
     checked once (``inferclock._options``).
@@ -130,8 +137,11 @@ def measure(
         min_time=min_time,
         max_time=max_time,
         max_samples=max_samples,
+        min_samples=min_samples,
     )
     cpu_list = _options.check_value("cpus", cpus)
+    pcts = _options.check_value("percentiles", percentiles)
+    method = _options.check_value("percentile_method", percentile_method)
     clk = clock()
     calls = 0
     migrations = 0
@@ -154,7 +164,7 @@ def measure(
     return Measurement(
         samples_ns=samples_ns,
         warmup_ns=clk.to_ns(driven.warmup),
-        stats=stats.summarize(samples_ns),
+        stats=stats.summarize(samples_ns, percentiles=pcts, method=method),
         warmup_steady=driven.warmup_steady,
         drift=stats.drift(samples_ns),
         stop_reason=driven.stop_reason,

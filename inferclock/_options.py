@@ -13,15 +13,20 @@ Adding an option: one ``option(...)`` line here, plus its use where the run happ
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from inferclock import _checks as c
+from inferclock import _checks as c, _declare
+from inferclock._declare import Meta, Option, make, option
 from inferclock._errors import ConfigError, PinningError
 from inferclock._precision import PRECISIONS
 
+__all__ = ["Meta", "Option", "RunOptions", "SweepOptions", "make", "option", "options"]
+
 MODES = ("latency", "throughput")
+#: How percentiles are read from the samples (see ``_intervals.percentile``).
+PERCENTILE_METHODS = ("linear", "loadgen")
 HINTS = ("auto", "none", "latency", "throughput", "cumulative_throughput")
 
 #: An adaptive run (no iterations/duration) stops after this long if its CI target is not met.
@@ -34,6 +39,11 @@ BASE_TIMEOUT = 600.0
 WARMUP_LIMIT = 60.0
 #: Timed samples a run keeps at most by default (80 MB of int64 ticks); then it stops.
 MAX_SAMPLES = 10_000_000
+#: The adaptive stop needs at least this many timed samples before its CI may end a run.
+MIN_SAMPLES = 30
+#: A default (adaptive, no max_time given) budget grows past DEFAULT_MAX_TIME to reach
+#: min_samples, up to this many seconds (stop reason "time_cap" when it still falls short).
+TIME_CAP = 60.0
 
 GROUPS = {
     "run": "what to run",
@@ -42,54 +52,9 @@ GROUPS = {
     "config": "OpenVINO configuration",
     "inputs": "inputs",
     "process": "worker process",
+    "stats": "statistics",
     "sweep": "sweep",
 }
-
-
-@dataclass(frozen=True)
-class Meta:
-    """Everything about an option besides its name, type and default."""
-
-    help: str
-    check: c.Check
-    group: str
-    short: str | None = None  # "-b"
-    flag: str | None = None  # "--batch-size" (default: from the name)
-    metavar: str | None = None
-    parse: c.Parse | None = None  # command-line text -> value, before the check
-    cli: str = "value"  # "value", "append" (repeatable, merged), "true", "false", "bool"
-    axis: str | None = None  # a sweep grid axis: its plural name there ("batch_sizes")
-    split: Callable[[str], list[str]] = c.split_list  # how `sweep` splits an axis value
-    row: str | None = None  # result-row field of the requested value (default: the name)
-    to_row: Callable[[Any], Any] | None = None  # JSON form for the row (default: as is)
-    unit: str | None = None
-    positional: bool = False  # positional-or-keyword in ic.run (after the model)
-    show_default: bool = True
-
-
-def option(default: Any, **meta: Any) -> Any:
-    """A dataclass field declaring one option."""
-    return field(default=default, metadata={"option": Meta(**meta)})
-
-
-@dataclass(frozen=True)
-class Option:
-    """One declared option, as the CLI builder and the row schema see it."""
-
-    name: str
-    default: Any
-    meta: Meta
-
-    @property
-    def flag(self) -> str:
-        return self.meta.flag or "--" + self.name.replace("_", "-")
-
-    @property
-    def row(self) -> str:
-        return self.meta.row or self.name
-
-    def row_value(self, value: Any) -> Any:
-        return self.meta.to_row(value) if self.meta.to_row else value
 
 
 def _count(value: Any) -> int | None:
@@ -201,6 +166,27 @@ class RunOptions:
         help="stop after N timed samples (stop reason 'max_samples'): bounds the memory of "
         "runs of very fast calls; the warm-up keeps at most as many",
     )  # fmt: skip
+    min_samples: int = option(
+        MIN_SAMPLES, check=c.integer(2, 10**9), group="stop", metavar="N", parse=c.parse_int,
+        help="adaptive stop: at least N timed samples before the CI may end the run (the "
+        f"default time budget grows for them, up to {TIME_CAP:g} s)",
+    )  # fmt: skip
+    percentiles: tuple[float, ...] = option(
+        (50.0, 90.0, 95.0, 99.0), check=c.percentile_list, group="stats", metavar="LIST",
+        parse=c.parse_percentiles, to_row=list,
+        help="latency percentiles to report, each with its distribution-free 95% interval",
+    )  # fmt: skip
+    percentile_method: str = option(
+        "linear", check=c.choice(PERCENTILE_METHODS), group="stats", metavar="METHOD",
+        help="linear: numpy's default (interpolated); loadgen: the order statistic MLPerf "
+        "LoadGen reports",
+    )  # fmt: skip
+    processes: int = option(
+        1, check=c.integer(1, 1000), group="process", metavar="N", parse=c.parse_int,
+        show_default=False,
+        help="fresh worker processes for the cell: their spread enters its interval, and a "
+        "cell whose processes disagree is flagged multimodal (default: 1 for run, 3 for sweep)",
+    )  # fmt: skip
     hint: str = option(
         "auto", check=c.choice(HINTS, lower=True), group="config",
         help=f"PERFORMANCE_HINT: {', '.join(HINTS)}; auto = LATENCY or THROUGHPUT by mode",
@@ -257,8 +243,9 @@ class RunOptions:
             raise PinningError("give socket or cpus, not both")
         if self.isolate is False and self.needs_isolation:
             raise PinningError(
-                "a pinned run, or one with env=, must run in a fresh process (OpenVINO reads "
-                "the CPU mask and its environment once): leave isolate unset"
+                "a pinned run, one with env= or one of several processes must run in a fresh "
+                "process (OpenVINO reads the CPU mask and its environment once): leave isolate "
+                "unset"
             )
 
     @property
@@ -267,7 +254,7 @@ class RunOptions:
 
     @property
     def needs_isolation(self) -> bool:
-        return self.pinned or bool(self.env)
+        return self.pinned or bool(self.env) or self.processes > 1
 
     @property
     def isolated(self) -> bool:
@@ -318,10 +305,6 @@ class SweepOptions:
         1, check=c.integer(1, 10**6), group="sweep", metavar="N", parse=c.parse_int,
         help="runs per worker process, one after another",
     )  # fmt: skip
-    processes: int = option(
-        1, check=c.integer(1, 10**6), group="sweep", metavar="N", parse=c.parse_int,
-        help="fresh worker processes per cell (shows process-to-process spread)",
-    )  # fmt: skip
     shuffle: bool = option(
         True, check=c.boolean(), group="sweep", flag="--no-shuffle", cli="false",
         help="run cells in grid order (default: seeded random order)",
@@ -357,29 +340,17 @@ class SweepOptions:
 
 
 def options(cls: type[Any] = RunOptions) -> Iterator[Option]:
-    """The declared options of ``cls`` in declaration order."""
-    for f in dataclasses.fields(cls):
-        yield Option(f.name, f.default, f.metadata["option"])
+    """The declared options of ``cls`` (default: the run options) in declaration order."""
+    return _declare.options(cls)
 
 
 def option_names(cls: type[Any] = RunOptions) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
+    return _declare.option_names(cls)
 
 
 def axes() -> dict[str, Option]:
     """Sweep axis name -> its option ("batch_sizes" -> batch_size)."""
     return {o.meta.axis: o for o in options() if o.meta.axis}
-
-
-def make(cls: type[Any], values: Mapping[str, Any], what: str) -> Any:
-    """``cls(**values)`` with unknown names refused by name."""
-    names = option_names(cls)
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        raise ConfigError(
-            f"{what}: unknown argument(s) {', '.join(unknown)}; options are {', '.join(names)}"
-        )
-    return cls(**values)
 
 
 def check_value(name: str, value: Any) -> Any:

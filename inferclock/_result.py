@@ -72,6 +72,13 @@ class RunResult:
     started_at: str
     finished_at: str
     isolated: bool  # ran in a fresh worker process
+    #: batch-means 95% interval of ``throughput`` (None, None: too few sub-windows)
+    throughput_ci: tuple[float | None, float | None] = (None, None)
+    stop_note: str | None = None  # why the figures deserve a second look (time cap, n, drift)
+    #: with processes > 1: each process's own result, and whether they disagree beyond their
+    #: own intervals (then ``latency``'s median and CI combine them: see ``_cell``)
+    process_runs: tuple[RunResult, ...] = ()
+    multimodal: bool | None = None
     options: dict[str, Any] = field(default_factory=dict)  # requested options, as row fields
     env_vars: dict[str, str] = field(default_factory=dict)  # OMP_*, TBB_*... where it ran
     env: dict[str, Any] = field(default_factory=dict)  # the machine fingerprint
@@ -108,7 +115,16 @@ class RunResult:
         row["latency_cv"] = s.cv
         row["latency_drift"] = self.drift
         row["latency_ci95_low_ns"], row["latency_ci95_high_ns"] = s.ci95_ns
+        row["latency_ci_confidence"] = s.ci_confidence
+        row["latency_percentiles"] = {
+            _pname(p.p): {
+                "value_ns": p.value_ns, "low_ns": p.low_ns, "high_ns": p.high_ns,
+                "confidence": p.confidence,
+            }
+            for p in s.percentiles
+        }  # fmt: skip
         row["throughput_fps"] = self.throughput
+        row["throughput_ci_low_fps"], row["throughput_ci_high_fps"] = self.throughput_ci
         row.update({k: v for k, v in self.init.to_dict().items() if k != "cache"})
         row["compile_cache"] = self.init.cache
         row["macs"] = self.macs
@@ -119,6 +135,8 @@ class RunResult:
         row["interrupted"] = self.interrupted
         row["isolated"] = self.isolated
         row["duration_s"] = self.elapsed_s
+        row["stop_note"] = self.stop_note
+        row["multimodal"] = self.multimodal
         return row
 
     def to_dict(self, samples: bool = False) -> dict[str, Any]:
@@ -141,16 +159,26 @@ class RunResult:
     def summary(self) -> str:
         s = self.latency
         lo, hi = s.ci95_ms
+        conf = s.ci_confidence
+        ci = f"{conf:.1%} CI" if math.isfinite(conf) and conf < 0.95 - 1e-9 else "95% CI"
+        tlo, thi = self.throughput_ci
+        tp_ci = f" [95% CI {tlo:.2f} .. {thi:.2f}]" if tlo is not None and thi is not None else ""
+        pct = ", ".join(
+            f"{_pname(p.p)} {p.value_ns / 1e6:.4f}"
+            for p in s.percentiles
+            if p.p not in (50.0, 90.0, 99.0)
+        )
         lines = [
             f"{self.model} on {self.device}, batch {self.batch_size}, {self.mode}, precision "
             f"{self.precision_requested} (ran {self.precision_executed or '?'})"
             + ("  [INTERRUPTED]" if self.interrupted else ""),
-            f"  latency   median {s.median_ms:.4f} ms [95% CI {lo:.4f} .. {hi:.4f}], "
-            f"p90 {s.p90_ms:.4f}, p99 {s.p99_ms:.4f}, min {s.min_ms:.4f} ms, n={s.n} "
+            f"  latency   median {s.median_ms:.4f} ms [{ci} {lo:.4f} .. {hi:.4f}], "
+            f"p90 {s.p90_ms:.4f}, p99 {s.p99_ms:.4f}{', ' + pct if pct else ''}, "
+            f"min {s.min_ms:.4f} ms, n={s.n} "
             f"({self.stop_reason}), warm-up {self.warmup_ns.size}"
             + ("" if self.warmup_steady is not False else " (not steady)")
             + (f", drift {self.drift:+.1%}" if abs(self.drift) > 0.02 else ""),
-            f"  throughput {self.throughput:.2f} samples/s"
+            f"  throughput {self.throughput:.2f} samples/s{tp_ci}"
             + (f", {self.gflops:.1f} GFLOP/s" if self.gflops else ""),
             f"  start-up  read {self.init.read_ms:.1f} ms, reshape {self.init.reshape_ms:.1f} ms, "
             f"compile {self.init.compile_ms:.1f} ms ({self.init.cache}), first inference "
@@ -172,6 +200,19 @@ class RunResult:
             + f", requests={self.requests}"
             + (f", cpus={_cpulist(self.cpus)}" if self.cpus else ""),
         ]
+        if self.process_runs:
+            meds = ", ".join(f"{r.latency.median_ms:.4f}" for r in self.process_runs)
+            lines.insert(
+                2,
+                f"  processes {len(self.process_runs)}: medians {meds} ms"
+                + (
+                    "  [MULTIMODAL: they disagree beyond their intervals]"
+                    if self.multimodal
+                    else ""
+                ),
+            )
+        if self.stop_note:
+            lines.append(f"  note      {self.stop_note}")
         return "\n".join(lines)
 
 
@@ -183,10 +224,16 @@ MEASURED_FIELDS = (
     "requests", "n", "warmup_n", "warmup_steady", "stop_reason",
     *(f"latency_{name}_ns" for name in _STATS),
     "latency_cv", "latency_drift", "latency_ci95_low_ns", "latency_ci95_high_ns",
-    "throughput_fps", "read_ms", "reshape_ms", "compile_ms", "first_infer_ms",
+    "latency_ci_confidence", "latency_percentiles", "throughput_fps", "throughput_ci_low_fps",
+    "throughput_ci_high_fps", "read_ms", "reshape_ms", "compile_ms", "first_infer_ms",
     "compile_cache", "macs", "gflops", "config", "inputs", "env_vars", "interrupted",
-    "isolated", "duration_s",
+    "isolated", "duration_s", "stop_note", "multimodal",
 )  # fmt: skip
+
+
+def _pname(p: float) -> str:
+    """50.0 -> 'p50', 99.9 -> 'p99.9': the key of a percentile in rows."""
+    return f"p{p:g}"
 
 
 def _cpulist(cpus: list[int] | None) -> str | None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from inferclock import _options
+from inferclock._host import host_id
 from inferclock._result import MEASURED_FIELDS
 from inferclock._util import is_int, utc_now
 
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
     from inferclock._modelinfo import ModelFacts
     from inferclock._result import RunResult
 
-IDENTITY_FIELDS = ("model", "model_path", "model_sha256")
+#: ``host``: the machine's identity (``_host.host_id``): results of different hosts are never
+#: pooled into one cell.
+IDENTITY_FIELDS = ("model", "model_path", "model_sha256", "host")
 BOOK_FIELDS = ("started_at", "finished_at", "error", "error_kind")
 #: Fields only a sweep's rows have.
 SWEEP_FIELDS = ("key", "process", "repeat", "raw_latencies", "warnings")
@@ -43,6 +46,7 @@ def result_row(result: RunResult) -> dict[str, Any]:
         "model": result.model,
         "model_path": result.model_path,
         "model_sha256": result.model_sha256,
+        "host": host_id(result.env),
     }
     row.update(_requested(result.options))
     row.update(result.measured())
@@ -59,6 +63,7 @@ def error_row(
     message: str,
     kind: str,
     started_at: str,
+    env: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The row of a run that failed: identity and requested options as for a measurement,
     every measured field null."""
@@ -66,6 +71,7 @@ def error_row(
         "model": model_name,
         "model_path": model.path if model else None,
         "model_sha256": model.sha256 if model else None,
+        "host": host_id(env),
     }
     row.update(_requested(requested))
     row.update(dict.fromkeys(MEASURED_FIELDS))

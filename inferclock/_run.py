@@ -98,6 +98,10 @@ def run(
     min_time: float = 0.2,
     max_time: float | None = None,
     max_samples: int = 10_000_000,
+    min_samples: int = 30,
+    percentiles: Iterable[float] = (50.0, 90.0, 95.0, 99.0),
+    percentile_method: str = "linear",
+    processes: int = 1,
     hint: str = "auto",
     strict: bool = True,
     properties: Mapping[str, Any] | None = None,
@@ -120,8 +124,17 @@ def run(
         (NNCF post-training quantization, calibrated on seeded random inputs or
         ``calibration``) or "default". The executed precision is read back from the runtime
         model; with ``strict=True`` a mismatch raises PrecisionError.
-    warmup / iterations / duration / target_ci / min_time / max_time / max_samples: as
-        ``ic.measure``.
+    warmup / iterations / duration / target_ci / min_time / max_time / max_samples /
+        min_samples: as ``ic.measure``. The adaptive stop (no iterations or duration) needs
+        ``min_samples`` before its CI may end the run; without ``max_time`` its 10 s budget
+        grows for them up to 60 s (stop reason "time_cap" past that; ``stop_note`` says so).
+    percentiles / percentile_method: the latency percentiles reported, each with its
+        distribution-free interval (``result.latency.percentiles``); "linear" (numpy's) or
+        "loadgen" (the order statistic MLPerf LoadGen reports). Stored in every row.
+    processes: time the cell in that many fresh worker processes, one after another; the
+        result pools their samples, and its median and throughput intervals combine the
+        variation within and between them (``process_runs`` holds each; ``multimodal`` says
+        whether they disagree beyond their own intervals).
     socket / cpus: pin the process that runs OpenVINO. OpenVINO reads the process affinity
         once, so a pinned run (or ``isolate=True``, or ``env``) runs in a fresh worker process,
         pinned before OpenVINO starts there; the mask applied is in ``result.cpus``.
@@ -151,7 +164,16 @@ def run(
         if opts.isolated:
             from inferclock._supervisor import run_isolated
 
-            return run_isolated(spec)
+            if opts.processes == 1:
+                return run_isolated(spec)
+            results = []
+            for _ in range(opts.processes):
+                results.append(run_isolated(spec))
+                if results[-1].interrupted:  # Ctrl-C: pool what was timed
+                    break
+            from inferclock._cell import pooled
+
+            return pooled(results)
         return execute(spec)
 
 

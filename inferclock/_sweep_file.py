@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from inferclock import _rows
+from inferclock import _host
 from inferclock._errors import ConfigError
 from inferclock._jsonl import ResultWriter, load_file, strict_dumps
 from inferclock._util import utc_now
@@ -49,16 +49,19 @@ def locked(out: Path) -> Iterator[None]:
 
 def open_results(
     out: Path, header: dict[str, Any], force: bool
-) -> tuple[set[tuple[str, int, int]], ResultWriter]:
-    """The runs already in ``out`` and a writer for it. Resuming a file written with another
-    grid or other run options is refused, naming the differences, unless ``force``: then the
-    change is recorded in the file (a "resume" line)."""
+) -> tuple[list[dict[str, Any]], ResultWriter]:
+    """The rows already in ``out`` and a writer for it. Resuming a file written with another
+    grid, other run options or on another host is refused, naming the differences, unless
+    ``force``: then the change is recorded in the file (a "resume" line)."""
     if out.stat().st_size == 0:
-        return set(), ResultWriter(out, header)
+        return [], ResultWriter(out, header)
     existing = load_file(out)
     recorded = existing.resumes[-1]["sweep"] if existing.resumes else existing.header.get("sweep")
     now = json.loads(strict_dumps(header["sweep"]))
     changed = _differences(recorded or {}, now)
+    was, now_env = existing.header.get("environment") or {}, header.get("environment") or {}
+    for k, (a, b) in _host.changed(was, now_env).items():
+        changed[f"host.{k}"] = (a, b)
     if changed and not force:
         listing = "; ".join(f"{k}: {a!r} in the file, {b!r} now" for k, (a, b) in changed.items())
         raise ConfigError(
@@ -69,12 +72,12 @@ def open_results(
     writer = ResultWriter(out, header)
     if changed:
         writer.note_resume({"at": utc_now(), "sweep": now, "changed": changed})
-    return _rows.done_runs(existing.rows), writer
+    return [dict(r) for r in existing.rows], writer
 
 
 #: The header fields that describe the rows: a resume must not change them silently.
 _DESCRIBING = ("models", "precisions", "batch_sizes", "devices", "modes", "sockets",
-               "processes", "repeats", "run")  # fmt: skip
+               "repeats", "run")  # fmt: skip
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -1,52 +1,40 @@
-"""Compare two result tables cell by cell: ratio of medians with a confidence interval.
+"""Compare two result tables cell by cell: the ratio B/A of each cell's metric, with an interval.
 
 Cells are matched by ``key``. For each cell present (without error) on both sides:
 
-* **Point estimate.** ``ratio = median_b / median_a`` where each side's median is the median of
-  its per-run medians (a run is one row: one process x repeat). A ratio above 1 means B is
-  slower.
-* **Confidence interval** (95% by default), by a two-level bootstrap that keeps the spread
-  between processes (small models on small VMs switch between fast and slow modes from one
-  process to the next, so pooling all samples as if independent would be overconfident). Each
-  replicate resamples each side's runs with replacement, draws a bootstrap median for each
-  chosen run, and takes the median of those; the CI is the percentile interval of the
-  replicates' ratio b/a. A run's bootstrap median is drawn
-
-  - from its **raw samples** (the row's ``raw_latencies`` .npy) exactly and cheaply: the median
-    of a resample of n sorted values x is x[ceil(n V) - 1] with V ~ Beta((n+1)/2, (n+1)/2), the
-    law of the middle order statistic of n uniforms; or, without raw samples,
-  - from the row's distribution-free **median CI**, as a log-normal whose 95% interval matches
-    it: ``median * exp(N(0, s))`` with ``s = ln(high / low) / (2 * 1.96)``.
-
-  The method used is named per cell ("raw", "ci" or "mixed"). The bootstrap is seeded, so the
-  same inputs always give the same intervals.
-* **Verdict** with threshold t (default 5%): ``slower`` when the whole CI is above ``1 + t``
-  (B slower by more than t, confidently); ``faster`` when the whole CI is below ``1 / (1 + t)``
-  (A slower than B by more than t; symmetric on a log scale); ``same`` when the whole CI lies
-  within ``[1 / (1 + t), 1 + t]`` (equal within the threshold); otherwise ``inconclusive``: the
-  interval is too wide, or crosses a threshold, to say either.
+* **Metric.** A throughput-mode cell is judged on throughput (samples/s, higher is better),
+  a latency-mode cell on its median latency (lower is better); ``metric="p99"`` (any
+  percentile the rows carry) or ``"median"``/``"throughput"`` judges every cell on that one.
+  The table names each cell's metric.
+* **Estimate and interval**: each side's value combines its runs within and between worker
+  processes (``_cell.combine_rows``, the method ``ResultTable.summary`` uses, described in
+  ``_intervals``): on the log scale, the mean of the processes' values, with a standard error
+  that is the larger of the between-process and the pooled within-run errors. The ratio's
+  interval is exp(difference +- t x SE) with Welch-Satterthwaite degrees of freedom. ``method``
+  says which term set the width: "between" (processes disagree more than their own intervals
+  say) or "within".
+* **Verdict** with threshold t (default 5%), in the metric's bad direction: ``slower`` when
+  the whole interval says B is worse by more than t (latency ratio above ``1 + t``,
+  throughput ratio below ``1 / (1 + t)``); ``faster`` when it says B is better by more than t;
+  ``same`` when the whole interval lies within ``[1 / (1 + t), 1 + t]``; otherwise
+  ``inconclusive``.
 
 ``Comparison.regressions`` are the ``slower`` cells. ``Comparison.missing`` are the cells A
 measured that B has no successful row for (only in A, or error rows only in B): nothing says
 they did not get slower. ``Comparison.gate()`` is the CI verdict (``inferclock compare
 --fail-above``): it fails on a regression beyond its threshold, on a missing cell (unless
-``allow_missing``), and when no cell at all was compared.
+``allow_missing``), and when no cell at all was compared. ``environment_diff`` lists the
+machine-fingerprint fields that differ between the sides (volatile readings left out).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import statistics
-import zlib
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from inferclock import _checks
+from inferclock import _cell, _checks, _host, _intervals
 from inferclock._errors import ConfigError, ConfigTypeError
 from inferclock._gate import Gate, check_threshold, gate_of, parse_threshold
 from inferclock._jsonl import Row
@@ -56,12 +44,13 @@ from inferclock.results import ResultTable
 
 __all__ = ["CellComparison", "Comparison", "Gate", "check_threshold", "compare", "parse_threshold"]
 
-Verdict = Literal["faster", "slower", "same", "inconclusive"]
+Verdict = _cell.Verdict
 
 
 @dataclass(frozen=True)
 class CellComparison:
-    """One cell present on both sides: medians, their ratio b/a with CI, and the verdict."""
+    """One cell present on both sides: its metric on each side, their ratio b/a with its
+    interval, and the verdict (in the metric's bad direction)."""
 
     key: str
     model: str
@@ -69,18 +58,32 @@ class CellComparison:
     precision: str
     batch_size: int
     mode: str
-    median_a_ns: float
-    median_b_ns: float
-    ratio: float
+    metric: str  # "median", "throughput" or a percentile such as "p99"
+    value_a: float  # ns for latency metrics, samples/s for throughput
+    value_b: float
+    ratio: float  # value_b / value_a
     ci_low: float
     ci_high: float
     verdict: Verdict
-    method: str
+    method: str  # "between" or "within": which variation set the interval's width
     runs_a: int
     runs_b: int
     n_a: int
     n_b: int
+    median_a_ns: float
+    median_b_ns: float
     throughput_ratio: float | None
+    multimodal_a: bool | None = None
+    multimodal_b: bool | None = None
+
+    @property
+    def higher_is_better(self) -> bool:
+        return _cell.higher_is_better(self.metric)
+
+    @property
+    def slowdown(self) -> float:
+        """How many times worse B is (above 1: worse), whatever the metric's direction."""
+        return 1.0 / self.ratio if self.higher_is_better else self.ratio
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,13 +106,14 @@ class Comparison:
 
     @property
     def regressions(self) -> tuple[CellComparison, ...]:
-        """Cells where B is slower than A by more than the threshold (whole CI above it)."""
+        """Cells where B is worse than A by more than the threshold (whole interval beyond
+        it, in the metric's bad direction)."""
         return tuple(c for c in self.cells if c.verdict == "slower")
 
     def gate(self, threshold: float | None = None, *, allow_missing: bool = False) -> Gate:
-        """The CI verdict: fail on a cell slower by more than ``threshold`` (default: this
-        comparison's; whole CI above ``1 + threshold``), on a cell of A without a successful
-        counterpart in B (unless ``allow_missing``), and when no cell was compared at all."""
+        """The CI verdict: fail on a cell worse by more than ``threshold`` (default: this
+        comparison's) in its metric, on a cell of A without a successful counterpart in B
+        (unless ``allow_missing``), and when no cell was compared at all."""
         return gate_of(self, threshold, allow_missing)
 
     @property
@@ -118,8 +122,9 @@ class Comparison:
 
     @property
     def worst_ratio(self) -> float | None:
-        """Largest b/a ratio of medians over matched cells (None when nothing matched)."""
-        return max((c.ratio for c in self.cells), default=None)
+        """Largest slow-down factor (``CellComparison.slowdown``) over matched cells (None
+        when nothing matched)."""
+        return max((c.slowdown for c in self.cells), default=None)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -130,9 +135,10 @@ class Comparison:
     def to_markdown(self) -> str:
         t = self.threshold
         parts = [
-            f"Ratio = median B / median A (above 1: B slower), {self.confidence:.0%} CI by "
-            f"bootstrap; threshold {t:.1%} (same: CI within "
-            f"[{1 / (1 + t):.3f}, {1 + t:.3f}]; slower/faster: CI entirely outside it)."
+            f"Ratio = B / A of each cell's metric (latency: above 1 is worse; throughput: "
+            f"below 1 is worse), {self.confidence:.0%} interval combining the variation within "
+            f"and between processes; threshold {t:.1%} (same: interval within "
+            f"[{1 / (1 + t):.3f}, {1 + t:.3f}]; slower/faster: entirely beyond it)."
         ]
         if self.cells:
             body = [
@@ -142,33 +148,19 @@ class Comparison:
                     c.precision,
                     str(c.batch_size),
                     c.mode,
-                    fmt_num(c.median_a_ns / 1e6),
-                    fmt_num(c.median_b_ns / 1e6),
+                    c.metric,
+                    _value(c.metric, c.value_a) + (" (multimodal)" if c.multimodal_a else ""),
+                    _value(c.metric, c.value_b) + (" (multimodal)" if c.multimodal_b else ""),
                     f"{c.ratio:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}]",
                     f"**{c.verdict}**" if c.verdict in ("slower", "faster") else c.verdict,
                     f"{c.runs_a}/{c.runs_b}",
                     c.method,
-                ]
+                ]  # fmt: skip
                 for c in self.cells
             ]
-            parts.append(
-                markdown_table(
-                    [
-                        "model",
-                        "device",
-                        "precision",
-                        "batch",
-                        "mode",
-                        "A median ms",
-                        "B median ms",
-                        "B/A [CI]",
-                        "verdict",
-                        "runs A/B",
-                        "CI from",
-                    ],
-                    body,
-                )
-            )
+            header = ["model", "device", "precision", "batch", "mode", "metric", "A", "B"]
+            header += ["B/A [CI]", "verdict", "runs A/B", "width from"]
+            parts.append(markdown_table(header, body))
             counts = {
                 v: sum(c.verdict == v for c in self.cells)
                 for v in ("slower", "faster", "same", "inconclusive")
@@ -176,7 +168,7 @@ class Comparison:
             worst = self.worst_ratio
             parts.append(
                 ", ".join(f"{n} {v}" for v, n in counts.items())
-                + (f"; worst ratio {worst:.3f}" if worst is not None else "")
+                + (f"; worst slow-down {worst:.3f}x" if worst is not None else "")
             )
         else:
             parts.append("_No cell measured successfully on both sides._")
@@ -189,8 +181,12 @@ class Comparison:
             if keys:
                 parts.append(f"{label}: " + ", ".join(f"`{k}`" for k in keys))
         if self.environment_diff:
-            parts.append("Environments differ: " + "; ".join(self.environment_diff))
+            parts.append("Machines differ: " + "; ".join(self.environment_diff))
         return "\n\n".join(parts) + "\n"
+
+
+def _value(metric: str, v: float) -> str:
+    return f"{fmt_num(v)} /s" if metric == "throughput" else f"{fmt_num(v / 1e6)} ms"
 
 
 def _check_side(x: Any, side: str) -> None:
@@ -200,85 +196,31 @@ def _check_side(x: Any, side: str) -> None:
         )
 
 
-def _as_table(x: ResultTable | str | os.PathLike[str]) -> ResultTable:
-    return x if isinstance(x, ResultTable) else ResultTable.load(x)
+def _as_table(x: ResultTable | str | os.PathLike[str], allow_mixed: bool) -> ResultTable:
+    if isinstance(x, ResultTable):
+        if len(x.hosts()) > 1 and not allow_mixed:
+            raise ConfigError(
+                f"compare: one side holds rows of {len(x.hosts())} hosts; compare one host per "
+                "side, or pass allow_mixed=True to pool them"
+            )
+        return x
+    return ResultTable.load(x, allow_mixed=allow_mixed)
 
 
 def _group_ok(table: ResultTable) -> dict[str, list[Row]]:
     groups: dict[str, list[Row]] = {}
     for r in table.ok():
-        m = r.get("latency_median_ns")
-        if isinstance(m, (int, float)) and not isinstance(m, bool) and m > 0:
-            groups.setdefault(r["key"], []).append(r)
+        groups.setdefault(r["key"], []).append(r)
     return groups
-
-
-_Z95 = 1.959963984540054
-_MAX_BOOT = 1_000_000  # replicates; beyond it the arrays would not fit in memory
-
-
-def _run_draws(
-    table: ResultTable, row: Mapping[str, Any], rng: np.random.Generator, b: int
-) -> tuple[npt.NDArray[np.float64], bool]:
-    """``b`` bootstrap draws of one run's median, and whether raw samples were used."""
-    raw = table.raw_latencies(row)
-    if raw is not None:
-        x = np.sort(raw.astype(np.float64))
-        n = x.size
-        k = (n + 1) / 2.0
-        v = rng.beta(k, n + 1 - k, size=b)
-        idx = np.clip(np.ceil(n * v).astype(np.int64) - 1, 0, n - 1)
-        return x[idx], True
-    med = float(row["latency_median_ns"])
-    lo, hi = row.get("latency_ci95_low_ns"), row.get("latency_ci95_high_ns")
-    s = 0.0
-    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and 0 < lo <= hi:
-        s = math.log(hi / lo) / (2 * _Z95)
-    return med * np.exp(rng.normal(0.0, s, size=b)), False
-
-
-def _pooled_draws(
-    table: ResultTable, rows: Sequence[Row], rng: np.random.Generator, b: int
-) -> tuple[npt.NDArray[np.float64], list[bool]]:
-    per_run = [_run_draws(table, r, rng, b) for r in rows]
-    d = np.stack([p[0] for p in per_run])  # (runs, b)
-    used_raw = [p[1] for p in per_run]
-    if len(rows) == 1:
-        return d[0], used_raw
-    # Resample runs with replacement so the spread between processes enters the interval.
-    sel = rng.integers(0, len(rows), size=(b, len(rows)))
-    picked = d[sel, np.arange(b)[:, None]]  # (b, runs)
-    return np.median(picked, axis=1), used_raw
-
-
-def _verdict(lo: float, hi: float, threshold: float) -> Verdict:
-    up, down = 1.0 + threshold, 1.0 / (1.0 + threshold)
-    if lo > up:
-        return "slower"
-    if hi < down:
-        return "faster"
-    if lo >= down and hi <= up:
-        return "same"
-    return "inconclusive"
 
 
 def _env_diff(a: ResultTable, b: ResultTable) -> tuple[str, ...]:
     if not a.headers or not b.headers:
         return ()
-    ha, hb = a.headers[0], b.headers[0]
-    ea, eb = ha.get("environment"), hb.get("environment")
-    out = []
-    for name in ("openvino_version", "inferclock_version"):
-        va, vb = ha.get(name), hb.get(name)
-        if va != vb:
-            out.append(f"{name}: {va!r} vs {vb!r}")
-    if isinstance(ea, dict) and isinstance(eb, dict):
-        for k in sorted(set(ea) | set(eb)):
-            va, vb = ea.get(k), eb.get(k)
-            scalar = all(v is None or isinstance(v, (str, int, float, bool)) for v in (va, vb))
-            if scalar and va != vb:
-                out.append(f"{k}: {va!r} vs {vb!r}")
-    return tuple(out)
+    ea, eb = a.headers[0].get("environment"), b.headers[0].get("environment")
+    if not isinstance(ea, dict) or not isinstance(eb, dict):
+        return ()
+    return tuple(_host.differences(ea, eb))
 
 
 def compare(
@@ -286,69 +228,73 @@ def compare(
     b: ResultTable | str | os.PathLike[str],
     threshold: float = 0.05,
     *,
+    metric: str = "auto",
     confidence: float = 0.95,
-    n_boot: int = 4000,
-    seed: int = 0,
+    allow_mixed: bool = False,
 ) -> Comparison:
     """Compare B against A cell by cell (see the module docstring for the method and verdicts).
 
     ``a`` and ``b`` are ResultTables or results file paths. ``threshold`` is relative (0.05 =
-    5%). Cells only on one side, or with only error rows on one side, are listed, not compared;
-    those A measured and B did not are also in ``missing`` (see :meth:`Comparison.gate`).
-    Arguments are checked before any file is read: ConfigError (ConfigTypeError for a wrong
-    type) naming the argument and its valid values.
+    5%). ``metric``: "auto" (throughput for throughput-mode cells, the median latency for
+    latency-mode ones), "median", "throughput" or a percentile such as "p99". Cells only on
+    one side, or with only error rows on one side, are listed, not compared; those A measured
+    and B did not are also in ``missing`` (see :meth:`Comparison.gate`). A side holding rows
+    of several hosts is refused unless ``allow_mixed``. Arguments are checked before any file
+    is read: ConfigError (ConfigTypeError for a wrong type) naming the argument and its valid
+    values.
     """
     threshold = check_threshold("threshold", threshold)
+    metric = _cell.check_metric(metric)
     if not is_real(confidence) or not 0.5 <= float(confidence) < 1:
         err = ConfigError if is_real(confidence) else ConfigTypeError
         raise err(f"confidence must be a number in [0.5, 1) such as 0.95, got {confidence!r}")
     confidence = float(confidence)
-    n_boot = _checks.integer(100, _MAX_BOOT)("n_boot", n_boot)
-    seed = _checks.integer(0)("seed", seed)
+    allow_mixed = bool(_checks.boolean()("allow_mixed", allow_mixed))
     _check_side(a, "a")
     _check_side(b, "b")
-    ta, tb = _as_table(a), _as_table(b)
+    ta, tb = _as_table(a, allow_mixed), _as_table(b, allow_mixed)
     ga, gb = _group_ok(ta), _group_ok(tb)
     keys_a, keys_b = ta.keys(), tb.keys()
     cells: list[CellComparison] = []
-    alpha = 1.0 - confidence
+    missing_metric: list[str] = []
     for key in [k for k in keys_a if k in ga and k in gb]:
         ra, rb = ga[key], gb[key]
-        rng = np.random.default_rng([seed, zlib.crc32(key.encode("utf-8"))])
-        da, raw_a = _pooled_draws(ta, ra, rng, n_boot)
-        db, raw_b = _pooled_draws(tb, rb, rng, n_boot)
-        lo, hi = (float(v) for v in np.quantile(db / da, [alpha / 2, 1 - alpha / 2]))
-        med_a = statistics.median(float(r["latency_median_ns"]) for r in ra)
-        med_b = statistics.median(float(r["latency_median_ns"]) for r in rb)
-        used = raw_a + raw_b
-        method = "raw" if all(used) else "ci" if not any(used) else "mixed"
-        fps_a = [float(r["throughput_fps"]) for r in ra if _pos(r.get("throughput_fps"))]
-        fps_b = [float(r["throughput_fps"]) for r in rb if _pos(r.get("throughput_fps"))]
         first = ra[0]
+        m = _cell.metric_for(metric, first.get("mode"))
+        ca, cb = _cell.combine_rows(ra, m, confidence), _cell.combine_rows(rb, m, confidence)
+        if ca is None or cb is None:
+            missing_metric.append(key)
+            continue
+        r, lo, hi = _intervals.ratio(ca, cb, confidence)
+        lo = math.nan if lo is None else lo  # no interval on a side: inconclusive
+        hi = math.nan if hi is None else hi
+        ma, mb = _cell.combine_rows(ra, "median"), _cell.combine_rows(rb, "median")
+        ta_, tb_ = _cell.combine_rows(ra, "throughput"), _cell.combine_rows(rb, "throughput")
         batch = first.get("batch_size")
         cells.append(
             CellComparison(
-                key=key,
-                model=str(first.get("model")),
-                device=str(first.get("device")),
+                key=key, model=str(first.get("model")), device=str(first.get("device")),
                 precision=str(first.get("precision_requested")),
-                batch_size=batch if isinstance(batch, int) else 0,
-                mode=str(first.get("mode")),
-                median_a_ns=med_a,
-                median_b_ns=med_b,
-                ratio=med_b / med_a,
-                ci_low=lo,
+                batch_size=batch if isinstance(batch, int) else 0, mode=str(first.get("mode")),
+                metric=m, value_a=ca.estimate, value_b=cb.estimate, ratio=r, ci_low=lo,
                 ci_high=hi,
-                verdict=_verdict(lo, hi, threshold),
-                method=method,
-                runs_a=len(ra),
-                runs_b=len(rb),
+                verdict=_cell.judge(lo, hi, threshold, _cell.higher_is_better(m)),
+                method="between" if ca.between or cb.between else "within",
+                runs_a=len(ra), runs_b=len(rb),
                 n_a=sum(int(r.get("n") or 0) for r in ra),
                 n_b=sum(int(r.get("n") or 0) for r in rb),
-                throughput_ratio=(
-                    statistics.median(fps_b) / statistics.median(fps_a) if fps_a and fps_b else None
-                ),
+                median_a_ns=ma.estimate if ma else math.nan,
+                median_b_ns=mb.estimate if mb else math.nan,
+                throughput_ratio=tb_.estimate / ta_.estimate if ta_ and tb_ else None,
+                multimodal_a=ca.multimodal if ca.processes > 1 else None,
+                multimodal_b=cb.multimodal if cb.processes > 1 else None,
             )
+        )  # fmt: skip
+    if missing_metric and not cells:
+        raise ConfigError(
+            f"compare: metric {metric!r} is in no row of the matched cells "
+            f"({', '.join(missing_metric[:5])}): rows carry the percentiles they were run "
+            "with (option percentiles=[...]), the median and throughput"
         )
     set_a, set_b = set(keys_a), set(keys_b)
     return Comparison(
@@ -362,7 +308,3 @@ def compare(
         environment_diff=_env_diff(ta, tb),
         missing=tuple(k for k in keys_a if k in ga and k not in gb),
     )
-
-
-def _pos(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0

@@ -142,8 +142,13 @@ def report(
     if any(s.runs > 1 for s in summ):
         md += [
             "",
-            "Cells with several runs (processes x repeats): median of the per-run "
-            "medians; CI spans every run's CI; spread = (max - min) / median of run medians.",
+            "Cells with several runs (processes x repeats): the median and throughput combine "
+            "the runs on a log scale, and their 95% intervals the variation within and "
+            "between processes (the larger of the two standard errors; t quantile with k - 1 "
+            "degrees of freedom when the spread between processes sets the width); spread = "
+            "(max - min) / median of the run medians. **MULTIMODAL** marks a cell whose "
+            "processes disagree beyond their own intervals: its combined figure is not a "
+            "typical one (see docs/statistics.md).",
         ]
 
     if summ:

@@ -1,9 +1,11 @@
 """Result tables: rows of one or several results files, filtered, pooled and exported.
 
 This module owns :class:`ResultTable` (load, filter, ok/errors, raw latencies) and
-:class:`CellSummary` (the rows of a cell pooled into one line: the median of the per-run
-medians), with the exports to CSV, JSON, pandas and markdown. The file format itself (header,
-durable appends, tolerant reads, strict JSON) is :mod:`inferclock._jsonl`; markdown rendering
+:class:`CellSummary` (the rows of a cell combined into one line, by ``_cell``: the same method
+``compare`` uses), with the exports to CSV, JSON, pandas and markdown. Rows of different hosts
+(``_host``) are never pooled: loading files of several hosts is refused unless
+``allow_mixed=True``, and then each host's rows stay their own cells. The file format itself
+(header, durable appends, tolerant reads, strict JSON) is :mod:`inferclock._jsonl`; markdown rendering
 is :mod:`inferclock._markdown`. Their public names are re-exported here, so ``from
 inferclock.results import ResultWriter, load_file, fmt_num, ...`` keeps working.
 """
@@ -21,7 +23,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from inferclock import _cell
 from inferclock._core import ConfigError, InferclockError
+from inferclock._errors import ConfigTypeError
+from inferclock._host import differences as _host_diff, host_id
 from inferclock._jsonl import (
     FORMAT_VERSION,
     PathLike,
@@ -58,12 +63,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class CellSummary:
-    """The rows of one cell (its processes and repeats) pooled into one line of a table.
+    """The rows of one cell on one host (its processes and repeats) combined into one line.
 
-    ``median_ns`` is the median of the per-run medians (a run is one row: one process x
-    repeat); ``ci95_*`` spans every run's CI (the single run's CI when there is one);
-    ``spread`` is (max - min) / median of the per-run medians, None for a single run.
-    ``p99_ns``, ``throughput_fps`` and the start-up times are medians over runs.
+    ``median_ns`` and ``throughput_fps`` with their intervals (``ci95_*``, ``throughput_ci_*``)
+    combine the runs within and between processes (``_intervals.combine``, the method
+    ``compare`` uses); ``ci_confidence`` is the coverage the median's interval actually has
+    (below 0.95 only when the runs were too short for 95%). ``multimodal``: the processes
+    disagree beyond their own intervals (None with one process). ``spread`` is (max - min) /
+    median of the per-run medians, None for a single run. ``p99_ns`` and the start-up times are
+    medians over runs.
     """
 
     key: str
@@ -88,6 +96,12 @@ class CellSummary:
     first_infer_ms: float | None
     compile_cache: str | None
     errors: int
+    host: str | None = None
+    ci_confidence: float | None = None
+    processes: int = 1
+    multimodal: bool | None = None
+    throughput_ci_low_fps: float | None = None
+    throughput_ci_high_fps: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -157,20 +171,45 @@ class ResultTable:
         self.skipped_lines = 0
 
     @classmethod
-    def load(cls, *paths: PathLike) -> ResultTable:
-        """Rows of every file in ``paths``, in file order."""
+    def load(cls, *paths: PathLike, allow_mixed: bool = False) -> ResultTable:
+        """Rows of every file in ``paths``, in file order.
+
+        Rows of different hosts (CPU, cores, sockets, kernel, OpenVINO or inferclock version
+        differ: ``row["host"]``, or the file header's fingerprint for older rows) are refused,
+        naming the differences, unless ``allow_mixed``: then they load, and every summary
+        keeps each host's rows apart."""
         if not paths:
             raise ConfigError("ResultTable.load needs at least one results file path")
+        if not isinstance(allow_mixed, bool):
+            raise ConfigTypeError(f"allow_mixed must be True or False, got {allow_mixed!r}")
         table = cls()
+        hosts: dict[str, tuple[Path, Mapping[str, Any]]] = {}
         for path in paths:
             f = load_file(path)
             table._headers.append(f.header)
             table._paths.append(f.path)
             table.skipped_lines += f.skipped_lines
             base = f.path.resolve().parent
+            env = f.header.get("environment")
+            env = env if isinstance(env, Mapping) else {}
             for r in f.rows:
+                if r.get("host") is None and env:
+                    r["host"] = host_id(env)
+                if isinstance(r.get("host"), str):
+                    hosts.setdefault(r["host"], (f.path, env))
                 table._rows.append(r)
                 table._base[id(r)] = base
+        if len(hosts) > 1 and not allow_mixed:
+            (pa, ea), *others = hosts.values()
+            diffs = "; ".join(
+                f"{pb}: " + (", ".join(_host_diff(ea, eb)) or "(fingerprint not in its header)")
+                for pb, eb in others
+            )
+            raise ConfigError(
+                f"results of {len(hosts)} different hosts would be pooled ({pa} against {diffs}): "
+                "load each host's results on its own, or pass allow_mixed=True (CLI: "
+                "--allow-mixed) to keep them as separate cells"
+            )
         return table
 
     def _derive(self, rows: Iterable[Row]) -> ResultTable:
@@ -269,13 +308,18 @@ class ResultTable:
             )
         return np.asarray(arr, dtype=np.int64)
 
+    def hosts(self) -> list[str]:
+        """The host identities of the rows (first-seen order; rows without one left out)."""
+        return list(dict.fromkeys(r["host"] for r in self._rows if isinstance(r.get("host"), str)))
+
     def summary(self) -> list[CellSummary]:
-        """One :class:`CellSummary` per cell that has at least one row without error."""
-        groups: dict[str, list[Row]] = {}
+        """One :class:`CellSummary` per cell and host that has at least one row without
+        error."""
+        groups: dict[tuple[str, Any], list[Row]] = {}
         for r in self._rows:
-            groups.setdefault(r["key"], []).append(r)
+            groups.setdefault((r["key"], r.get("host")), []).append(r)
         out: list[CellSummary] = []
-        for key, rows in groups.items():
+        for (key, host), rows in groups.items():
             good = [
                 r
                 for r in rows
@@ -285,7 +329,8 @@ class ResultTable:
                 continue
             medians = [float(r["latency_median_ns"]) for r in good]
             med = statistics.median(medians)
-            lows, highs = _nums(good, "latency_ci95_low_ns"), _nums(good, "latency_ci95_high_ns")
+            lat = _cell.combine_rows(good, "median")
+            tp = _cell.combine_rows(good, "throughput")
             first = good[0]
             batch = first.get("batch_size")
             out.append(
@@ -300,12 +345,18 @@ class ResultTable:
                     socket=first.get("socket"),
                     runs=len(good),
                     n=sum(int(r.get("n") or 0) for r in good),
-                    median_ns=med,
-                    ci95_low_ns=min(lows) if lows else None,
-                    ci95_high_ns=max(highs) if highs else None,
+                    median_ns=lat.estimate if lat else med,
+                    ci95_low_ns=lat.low if lat else None,
+                    ci95_high_ns=lat.high if lat else None,
                     p99_ns=_median_of(good, "latency_p99_ns"),
-                    throughput_fps=_median_of(good, "throughput_fps"),
+                    throughput_fps=tp.estimate if tp else _median_of(good, "throughput_fps"),
                     spread=(max(medians) - min(medians)) / med if len(good) > 1 and med else None,
+                    host=host,
+                    ci_confidence=lat.confidence if lat and lat.low is not None else None,
+                    processes=lat.processes if lat else 1,
+                    multimodal=_cell.multimodal(good, _cell.metric_for("auto", first.get("mode"))),
+                    throughput_ci_low_fps=tp.low if tp else None,
+                    throughput_ci_high_fps=tp.high if tp else None,
                     read_ms=_median_of(good, "read_ms"),
                     reshape_ms=_median_of(good, "reshape_ms"),
                     compile_ms=_median_of(good, "compile_ms"),

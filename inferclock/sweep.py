@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from inferclock import _grid, _options, _plugins, _progress, _rows, _sweep_file
+from inferclock import _cell, _grid, _options, _plugins, _progress, _rows, _sweep_file
 from inferclock._errors import ConfigError, Terminated, WorkerCrash
 from inferclock._jsonl import ResultWriter, check_output_path
 from inferclock._modelinfo import ModelBook, ModelFacts
@@ -64,7 +64,7 @@ def sweep(
     modes: Sequence[str] | str = ("latency",),
     sockets: Sequence[int | None] | int | None = (None,),
     repeats: int = 1,
-    processes: int = 1,
+    processes: int = 3,
     shuffle: bool = True,
     out: str | os.PathLike[str] = "results.jsonl",
     resume: bool = True,
@@ -82,9 +82,13 @@ def sweep(
         is its built-in name or file stem).
     precisions / batch_sizes / devices / modes / sockets: the grid axes (a single value or a
         list; no duplicates). ``sockets=(None,)`` leaves the worker unpinned.
-    processes: fresh worker processes per cell (row field ``process``): the spread between
-        processes shows up in ``ResultTable.summary()``. ``repeats``: runs per process (row
-        field ``repeat``), one after another in the same worker.
+    processes: fresh worker processes per cell (default 3; row field ``process``). Small
+        models on virtual machines change speed from one process to the next: a cell's
+        interval (``ResultTable.summary()``, ``compare``) combines the variation within and
+        between its processes, and a cell whose processes disagree beyond their own
+        intervals is flagged ``multimodal`` (in its rows as they come, the summary and the
+        report). ``repeats``: runs per process (row field ``repeat``), one after another in
+        the same worker.
     shuffle: run the (cell, process) units in a seeded random order (``seed``).
     out: the JSON Lines results file. A new file starts with a header (format version,
         environment, these arguments); an existing one is appended to when ``resume`` is
@@ -112,10 +116,10 @@ def sweep(
     t_start = time.monotonic()
     given_axes: dict[str, Any] = dict(precisions=precisions, batch_sizes=batch_sizes)
     given_axes.update(devices=devices, modes=modes, sockets=sockets)
-    base, axes = _check(given_axes, run_options, cell_timeout)
+    base, axes = _check(given_axes, {**run_options, "processes": processes}, cell_timeout)
     sw = _options.make(
         SweepOptions,
-        dict(repeats=repeats, processes=processes, shuffle=shuffle, out=out, resume=resume,
+        dict(repeats=repeats, shuffle=shuffle, out=out, resume=resume,
              force_resume=force_resume, save_raw=save_raw, quiet=quiet),
         "sweep",
     )  # fmt: skip
@@ -140,8 +144,8 @@ def sweep(
         env = environment()  # once: every cell's fingerprint is this machine's
         header = _header(facts, axes, sw, base, cache, env)
         with _sweep_file.locked(out_path):
-            done, writer = _sweep_file.open_results(out_path, header, sw.force_resume)
-            todo = _grid.pending(grid, sw.processes, sw.repeats, done)
+            earlier, writer = _sweep_file.open_results(out_path, header, sw.force_resume)
+            todo = _grid.pending(grid, base.processes, sw.repeats, _rows.done_runs(earlier))
             by_name = {f.name: f for f in facts}
             specs = {}
             for c in grid:
@@ -153,10 +157,10 @@ def sweep(
                 specs[c.key] = spec_for(by_name[c.model], opts, book, cache_dir=cache, env=env)
             units = _grid.units(grid, specs, todo, sw.shuffle, base.seed)
             total = sum(len(u.repeats) for u in units)
-            skipped = len(grid) * sw.processes * sw.repeats - total
+            skipped = len(grid) * base.processes * sw.repeats - total
             if skipped:
                 progress.note(f"resuming {out_path.name}: {skipped} run(s) there, {total} to do")
-            runner = _Runner(writer, progress, sw.save_raw, ctrl_c)
+            runner = _Runner(writer, progress, sw.save_raw, ctrl_c, earlier)
             progress.start(total)
             try:
                 for unit in units:
@@ -264,8 +268,16 @@ class _Runner:
     """Runs units one by one under the supervisor, writing a row per outcome."""
 
     def __init__(
-        self, writer: ResultWriter, progress: _progress.Progress, save_raw: bool, ctrl_c: CtrlC
+        self,
+        writer: ResultWriter,
+        progress: _progress.Progress,
+        save_raw: bool,
+        ctrl_c: CtrlC,
+        earlier: list[dict[str, Any]],
     ) -> None:
+        self.cells: dict[str, list[dict[str, Any]]] = {}  # rows of each cell so far
+        for r in earlier:
+            self.cells.setdefault(str(r.get("key")), []).append(r)
         self.writer = writer
         self.progress = progress
         self.save_raw = save_raw
@@ -319,12 +331,27 @@ class _Runner:
         e = outcome.error
         kind = e.kind if isinstance(e, WorkerCrash) else type(e).__name__
         failed = _rows.error_row(
-            spec.model_name, spec.model, spec.requested, str(e), kind, outcome.started_at
+            spec.model_name,
+            spec.model,
+            spec.requested,
+            str(e),
+            kind,
+            outcome.started_at,
+            spec.env,
         )
         failed["isolated"] = True
         return _rows.sweep_row(unit.cell.key, failed, unit.process, repeat, notes)
 
     def _write(self, row: dict[str, Any]) -> None:
+        # The cell's verdict so far, over every row of it written (earlier ones included).
+        seen = self.cells.setdefault(str(row["key"]), [])
+        seen.append(row)
+        if row.get("error") is None:
+            metric = _cell.metric_for("auto", row.get("mode"))
+            same_host = [r for r in seen if r.get("host") == row.get("host")]
+            row["multimodal"] = _cell.multimodal(same_host, metric)
+            if row["multimodal"]:
+                self.progress.note(f"{row['key']}: processes disagree (multimodal)")
         self.writer.append(row)
         self.written += 1
         failed = row.get("error") is not None

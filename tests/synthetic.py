@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from inferclock._intervals import rate_interval
 from inferclock.results import ResultWriter
 from inferclock.stats import summarize
 
@@ -53,6 +54,8 @@ def make_row(
     if samples is None:
         return row
     st = summarize(samples)
+    # Throughput and its interval as a latency-mode run computes them (batch means).
+    tp, tp_low, tp_high = rate_interval(np.cumsum(samples, dtype=np.float64), batch)
     row.update(
         {
             "precision_executed": precision,
@@ -79,7 +82,17 @@ def make_row(
             "latency_cv": st.cv,
             "latency_ci95_low_ns": st.ci95_ns[0],
             "latency_ci95_high_ns": st.ci95_ns[1],
-            "throughput_fps": batch * 1e9 / st.mean_ns,
+            "latency_ci_confidence": st.ci_confidence,
+            "latency_percentiles": {
+                f"p{p.p:g}": {
+                    "value_ns": p.value_ns, "low_ns": p.low_ns, "high_ns": p.high_ns,
+                    "confidence": p.confidence,
+                }
+                for p in st.percentiles
+            },  # fmt: skip
+            "throughput_fps": tp,
+            "throughput_ci_low_fps": tp_low,
+            "throughput_ci_high_fps": tp_high,
             "read_ms": 12.5,
             "reshape_ms": 0.4,
             "compile_ms": 85.0 * batch**0.2,

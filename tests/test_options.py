@@ -40,7 +40,7 @@ def test_measure_and_sweep_signatures_follow_the_declaration() -> None:
     defaults = {o.name: o.default for o in declared()}
     measure = inspect.signature(ic.measure).parameters
     stopping = ["warmup", "iterations", "duration", "target_ci", "min_time", "max_time"]
-    stopping += ["max_samples", "cpus"]
+    stopping += ["max_samples", "min_samples", "cpus", "percentiles", "percentile_method"]
     assert [n for n in measure if n != "fn"] == stopping
     for name in stopping:
         assert measure[name].default == defaults[name], name
@@ -59,12 +59,13 @@ def full_options(tmp: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         device="CPU", batch_size=2, precision="default", mode="throughput", warmup=3,
         iterations=40, duration=None, target_ci=0.05, socket=None, cpus=[CPU], streams=1,
         threads=1, requests=2, shapes={"x": [2, 64]}, inputs=[{"x": x}], seed=7,
-        min_time=0.1, max_time=5.0, max_samples=1000, hint="latency", strict=False,
+        min_time=0.1, max_time=5.0, max_samples=1000, min_samples=5, percentiles=[50, 99.9],
+        percentile_method="loadgen", processes=1, hint="latency", strict=False,
         properties={"ENABLE_CPU_PINNING": "NO"}, cache_dir=str(tmp / "ovc"), input_sets=2,
         calibration=[{"x": x}], isolate=True, timeout=120.0,
         env={"OMP_WAIT_POLICY": "PASSIVE"},
     )  # fmt: skip
-    b = dict(duration=0.2, socket=0, warmup=0, cache_dir="", batch_size=1)
+    b = dict(duration=0.2, socket=0, warmup=0, cache_dir="", batch_size=1, processes=2)
     assert set(a) == {o.name for o in declared()}, "a declared option is missing from the test"
     return a, b
 
@@ -78,11 +79,12 @@ def cli_args(tmp: Path) -> tuple[list[str], list[str]]:
         f"--target-ci 5% --cpus {CPU} --streams 1 --threads 1 --requests 2 --shape x[2,64] "
         f"--inputs {npz} --seed 7 --min-time 0.1 --max-time 5 --max-samples 1000 "
         f"--hint latency --no-strict --property ENABLE_CPU_PINNING=NO --cache-dir {tmp / 'ovc'} "
-        f"--input-sets 2 --calibration {npz} --isolate --timeout 120 "
+        f"--input-sets 2 --calibration {npz} --isolate --timeout 120 --min-samples 5 "
+        f"--percentiles 50,p99.9 --percentile-method loadgen --processes 1 "
         f"--env OMP_WAIT_POLICY=PASSIVE"
     ).split()
     b = ["--duration", "0.2", "--socket", "0", "--warmup", "0", "--cache-dir", ""]
-    b += ["--batch-size", "1"]
+    b += ["--batch-size", "1", "--processes", "2"]
     used = set(a) | set(b)
     missing = [o.flag for o in declared() if o.flag not in used and o.meta.short not in used]
     assert not missing, f"flags missing from the test: {missing}"
@@ -111,6 +113,9 @@ def check_reached(row: dict[str, Any], values: dict[str, Any]) -> None:
         assert row["config"]["ENABLE_CPU_PINNING"] == "NO"
     if values.get("duration"):
         assert row["stop_reason"] == "duration" and row["socket"] == 0
+    if values.get("percentiles"):  # each percentile asked for, read as LoadGen does
+        assert sorted(row["latency_percentiles"]) == ["p50", "p99.9"]
+        assert row["percentile_method"] == "loadgen"
 
 
 @pytest.fixture(scope="module")
@@ -136,11 +141,12 @@ def test_every_option_reaches_sweep_and_its_rows(matmul_model: Path, tmp: Path) 
         table = ic.sweep(
             str(matmul_model), out=tmp / f"sweep{i}.jsonl", quiet=True, **axes, **values
         )
-        (row,) = table.rows
         values.update({o.name: axes[o.meta.axis][0] for o in declared() if o.meta.axis in axes})
-        assert row["error"] is None, row["error"]
-        check_row(row, {**values, "isolate": True})
-        check_reached(row, values)
+        assert len(table.rows) == values["processes"]
+        for row in table.rows:
+            assert row["error"] is None, row["error"]
+            check_row(row, {**values, "isolate": True})
+            check_reached(row, values)
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -162,15 +168,19 @@ def test_every_option_reaches_the_cli_run_and_sweep(matmul_model: Path, tmp: Pat
         out = tmp / f"cli-sweep{i}.jsonl"
         r = cli("sweep", str(matmul_model), *args, "-o", str(out), "--quiet")
         assert r.returncode == 0, r.stderr
-        (row,) = ic.ResultTable.load(out).rows
-        check_row(row, {**values, "isolate": True})
-        check_reached(row, values)
+        rows = ic.ResultTable.load(out).rows
+        assert len(rows) == values["processes"]
+        for row in rows:
+            check_row(row, {**values, "isolate": True})
+            check_reached(row, values)
 
 
 def test_error_rows_carry_every_field_of_a_success_row(matmul_model: Path, tmp: Path) -> None:
-    good = ic.sweep(str(matmul_model), out=tmp / "good.jsonl", quiet=True, iterations=5)
+    good = ic.sweep(
+        str(matmul_model), out=tmp / "good.jsonl", quiet=True, iterations=5, processes=1
+    )
     bad = ic.sweep(
-        str(matmul_model), out=tmp / "bad.jsonl", quiet=True, iterations=5,
+        str(matmul_model), out=tmp / "bad.jsonl", quiet=True, iterations=5, processes=1,
         properties={"NUM_STREAMS": "banana"},
     )  # fmt: skip
     (ok,), (failed,) = good.rows, bad.rows

@@ -55,7 +55,7 @@ def test_full_report(tmp_path: Path) -> None:
     assert "## Errors" in md and "crash (SIGKILL)" in md
     assert "| environment.cpu_model | Synthetic CPU @ 2.0GHz |" in md
     assert "| openvino_version | 2026.4.1 |" in md
-    assert "median of the per-run medians" in md  # processes=2 pooled
+    assert "variation within and between processes" in md  # processes=2 combined
     # log x axis: batch 1..32 spans more than 20x, so the ticks are the batch sizes on a log2 axis
     assert re.search(r"batch size", (out / "latency.svg").read_text())
 

@@ -37,7 +37,7 @@ def test_a_sweep_reads_each_model_once_in_the_parent(
     )
     table = ic.sweep(
         str(matmul_model), precisions=["f32", "default"], batch_sizes=[1, 2, 4],
-        out=tmp_path / "r.jsonl", quiet=True, iterations=5, warmup=1,
+        out=tmp_path / "r.jsonl", quiet=True, iterations=5, warmup=1, processes=1,
     )  # fmt: skip
     assert len(table.rows) == 6 and all(r["error"] is None for r in table.rows)
     assert [str(a[1]) for a in reads] == [str(matmul_model)], "one read of the model"
@@ -62,7 +62,7 @@ def test_an_int8_model_is_quantized_once_per_sweep(
     ]
     table = ic.sweep(
         str(matmul_model), precisions=["int8"], batch_sizes=[1, 2, 4], calibration=calibration,
-        out=tmp_path / "r.jsonl", quiet=True, iterations=5, warmup=1, strict=False,
+        out=tmp_path / "r.jsonl", quiet=True, iterations=5, warmup=1, strict=False, processes=1,
     )  # fmt: skip
     assert len(table.rows) == 3
     assert len(calls) == 1, "one quantization (or cache look-up) for the model, not one per cell"

@@ -12,7 +12,7 @@ import pytest
 import inferclock as ic
 from inferclock.results import load_file
 
-FAST = {"iterations": 5, "warmup": 1, "quiet": True}
+FAST = {"iterations": 5, "warmup": 1, "quiet": True, "processes": 1}
 
 
 def test_a_second_writer_is_refused(matmul_model: Path, tmp_path: Path) -> None:

@@ -1,0 +1,179 @@
+"""A cell measured by several runs (worker processes x repeats): its metric, combined into one
+estimate with one interval, and whether its processes disagree (multimodal).
+
+Summaries (``ResultTable.summary``), ``compare`` and ``ic.run(processes=k)`` all combine runs
+here, with ``_intervals.combine``: within-run intervals and the spread between processes on
+the log scale (see that module for the method). A cell is judged on one *metric*: the median
+latency, a latency percentile ("p99"), or throughput; "auto" picks throughput for a
+throughput-mode cell and the median for a latency-mode one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from inferclock import _intervals
+from inferclock._errors import ConfigError, ConfigTypeError
+from inferclock._intervals import Combined, Run
+from inferclock._util import is_real
+
+if TYPE_CHECKING:
+    from inferclock._result import RunResult
+
+Verdict = Literal["faster", "slower", "same", "inconclusive"]
+
+METRICS_TEXT = "'auto', 'median', 'throughput' or a percentile such as 'p99' or 'p99.9'"
+
+
+def check_metric(metric: Any) -> str:
+    """'auto', 'median', 'throughput' or 'pNN' (0 < NN < 100), normalized ('P99.0' -> 'p99')."""
+    if not isinstance(metric, str):
+        raise ConfigTypeError(f"metric must be {METRICS_TEXT}, got {metric!r}")
+    m = metric.strip().lower()
+    if m in ("auto", "median", "throughput"):
+        return m
+    if m.startswith("p"):
+        try:
+            p = float(m[1:])
+        except ValueError:
+            p = math.nan
+        if 0 < p < 100:
+            return "median" if p == 50 else f"p{p:g}"
+    raise ConfigError(f"metric must be {METRICS_TEXT}, got {metric!r}")
+
+
+def metric_for(metric: str, mode: Any) -> str:
+    """The metric a cell of ``mode`` is judged on ("auto": throughput in throughput mode)."""
+    if metric != "auto":
+        return metric
+    return "throughput" if mode == "throughput" else "median"
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric == "throughput"
+
+
+def judge(lo: float, hi: float, threshold: float, higher_better: bool) -> Verdict:
+    """The verdict on an interval (lo, hi) of a ratio B/A: "slower" when it lies entirely
+    beyond the threshold in the metric's bad direction, "faster" in the good one, "same"
+    within [1/(1+t), 1+t], else "inconclusive" (also for NaN bounds: no interval)."""
+    up, down = 1.0 + threshold, 1.0 / (1.0 + threshold)
+    if lo > up:
+        return "faster" if higher_better else "slower"
+    if hi < down:
+        return "slower" if higher_better else "faster"
+    if lo >= down and hi <= up:
+        return "same"
+    return "inconclusive"
+
+
+def _num(v: Any) -> float | None:
+    if isinstance(v, bool) or not is_real(v):
+        return None
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
+def run_of(row: Mapping[str, Any], metric: str, process: int | str) -> Run | None:
+    """The row's value of ``metric`` with its own interval, or None when the row lacks it."""
+    if metric == "median":
+        value, low, high = (
+            _num(row.get(f)) for f in
+            ("latency_median_ns", "latency_ci95_low_ns", "latency_ci95_high_ns")
+        )  # fmt: skip
+        conf = _num(row.get("latency_ci_confidence"))
+        conf = 0.95 if conf is None and low is not None else conf  # rows before it was stored
+    elif metric == "throughput":
+        value, low, high = (
+            _num(row.get(f)) for f in
+            ("throughput_fps", "throughput_ci_low_fps", "throughput_ci_high_fps")
+        )  # fmt: skip
+        conf = 0.95 if low is not None and high is not None else None
+    else:
+        pct = row.get("latency_percentiles")
+        entry = pct.get(metric) if isinstance(pct, Mapping) else None
+        if isinstance(entry, Mapping):
+            value, low, high = (_num(entry.get(f)) for f in ("value_ns", "low_ns", "high_ns"))
+            conf = _num(entry.get("confidence"))
+        else:  # the fixed percentile columns, without an interval
+            value, low, high, conf = _num(row.get(f"latency_{metric}_ns")), None, None, None
+    if value is None or value <= 0:
+        return None
+    if low is None or high is None or not 0 < low <= high or conf is None or conf <= 0:
+        low = high = conf = None
+    return Run(process=process, value=value, low=low, high=high, confidence=conf)
+
+
+def runs_of(rows: Sequence[Mapping[str, Any]], metric: str) -> list[Run]:
+    """The runs of a cell's rows for ``metric`` (rows without a process index count as one
+    process each)."""
+    out = []
+    for i, r in enumerate(rows):
+        p = r.get("process")
+        run = run_of(r, metric, p if isinstance(p, (int, str)) else f"row{i}")
+        if run is not None:
+            out.append(run)
+    return out
+
+
+def combine_rows(
+    rows: Sequence[Mapping[str, Any]], metric: str, confidence: float = 0.95
+) -> Combined | None:
+    """The cell's ``metric`` over its rows, within and between processes (None: no row has
+    it)."""
+    runs = runs_of(rows, metric)
+    return _intervals.combine(runs, confidence) if runs else None
+
+
+def pooled(results: Sequence[RunResult]) -> RunResult:
+    """One RunResult for a cell timed in several processes: the samples pooled (percentiles,
+    mean, spread are of the pool), the median and its interval, and throughput and its
+    interval, combined across the processes; each process's result kept in
+    ``process_runs``."""
+    from inferclock import stats
+    from inferclock._rows import result_row
+
+    first = results[0]
+    rows = [{**result_row(r), "process": i} for i, r in enumerate(results)]
+    lat = np.concatenate([r.latencies_ns for r in results])
+    o = first.options
+    s = stats.summarize(
+        lat,
+        percentiles=o.get("percentiles") or (50, 90, 95, 99),
+        method=o.get("percentile_method") or "linear",
+    )
+    med = combine_rows(rows, "median")
+    tp = combine_rows(rows, "throughput")
+    if med is not None:
+        ci = (med.low, med.high) if med.low is not None and med.high is not None else s.ci95_ns
+        s = dataclasses.replace(s, median_ns=med.estimate, ci95_ns=ci, ci_confidence=med.confidence)
+    notes = [f"process {i}: {r.stop_note}" for i, r in enumerate(results) if r.stop_note]
+    return dataclasses.replace(
+        first,
+        latencies_ns=lat,
+        warmup_ns=np.concatenate([r.warmup_ns for r in results]),
+        latency=s,
+        throughput=tp.estimate if tp is not None else math.nan,
+        throughput_ci=(tp.low, tp.high) if tp is not None else (None, None),
+        drift=stats.drift(lat),
+        stop_reason="/".join(dict.fromkeys(r.stop_reason for r in results)),
+        stop_note="; ".join(notes) or None,
+        interrupted=any(r.interrupted for r in results),
+        elapsed_s=sum(r.elapsed_s for r in results),
+        finished_at=results[-1].finished_at,
+        process_runs=tuple(results),
+        multimodal=med.multimodal if med is not None else None,
+    )
+
+
+def multimodal(rows: Sequence[Mapping[str, Any]], metric: str = "median") -> bool | None:
+    """Whether the cell's processes disagree beyond their own intervals on ``metric`` (None
+    with fewer than two processes measured)."""
+    ok = [r for r in rows if r.get("error") is None]
+    c = combine_rows(ok, metric)
+    return None if c is None or c.processes < 2 else c.multimodal
