@@ -155,7 +155,7 @@ class Comparison:
                     f"**{c.verdict}**" if c.verdict in ("slower", "faster") else c.verdict,
                     f"{c.runs_a}/{c.runs_b}",
                     c.method,
-                ]  # fmt: skip
+                ]
                 for c in self.cells
             ]
             header = ["model", "device", "precision", "batch", "mode", "metric", "A", "B"]

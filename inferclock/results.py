@@ -5,8 +5,8 @@ This module owns :class:`ResultTable` (load, filter, ok/errors, raw latencies) a
 ``compare`` uses), with the exports to CSV, JSON, pandas and markdown. Rows of different hosts
 (``_host``) are never pooled: loading files of several hosts is refused unless
 ``allow_mixed=True``, and then each host's rows stay their own cells. The file format itself
-(header, durable appends, tolerant reads, strict JSON) is :mod:`inferclock._jsonl`; markdown rendering
-is :mod:`inferclock._markdown`. Their public names are re-exported here, so ``from
+(header, durable appends, tolerant reads, strict JSON) is :mod:`inferclock._jsonl`; markdown
+rendering is :mod:`inferclock._markdown`. Their public names are re-exported here, so ``from
 inferclock.results import ResultWriter, load_file, fmt_num, ...`` keeps working.
 """
 

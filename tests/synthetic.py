@@ -85,11 +85,13 @@ def make_row(
             "latency_ci_confidence": st.ci_confidence,
             "latency_percentiles": {
                 f"p{p.p:g}": {
-                    "value_ns": p.value_ns, "low_ns": p.low_ns, "high_ns": p.high_ns,
+                    "value_ns": p.value_ns,
+                    "low_ns": p.low_ns,
+                    "high_ns": p.high_ns,
                     "confidence": p.confidence,
                 }
                 for p in st.percentiles
-            },  # fmt: skip
+            },
             "throughput_fps": tp,
             "throughput_ci_low_fps": tp_low,
             "throughput_ci_high_fps": tp_high,

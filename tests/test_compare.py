@@ -174,7 +174,7 @@ def test_gate_with_some_cells_missing(tmp_path: Path) -> None:
     assert lenient.passed and lenient.compared == 1
     assert lenient.summary() == (
         f"OK: no cell worse by more than 5.0% in its metric (1 compared); 2 missing cell(s) "
-            f"allowed: "
+        f"allowed: "
         f"only in A: {CELLS_KEYS[2]}; error rows only in B: {CELLS_KEYS[1]}"
     )
     assert list(c.to_dict()["missing"]) == [CELLS_KEYS[1], CELLS_KEYS[2]]

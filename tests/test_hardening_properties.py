@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from inferclock import _core
 from inferclock.__main__ import main
+from inferclock._cell import check_metric
 from inferclock._errors import ConfigError, InferclockError, PinningError
 from inferclock._pin import active_pins, pin
 from inferclock._topology import topology
@@ -113,16 +114,20 @@ def _real(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+def _metric(v: object) -> bool:
+    try:
+        check_metric(v)
+    except ConfigError:
+        return False
+    return True
 
 
 # What each argument accepts; the strategies draw anything else.
 COMPARE_VALID = {
     "threshold": lambda v: _real(v) and 0 <= v < 10,
     "confidence": lambda v: _real(v) and 0.5 <= v < 1,
-    "n_boot": lambda v: _int(v) and 100 <= v <= 1_000_000,
-    "seed": lambda v: _int(v) and v >= 0,
+    "metric": lambda v: _metric(v),
+    "allow_mixed": lambda v: isinstance(v, bool),
     "a": lambda v: isinstance(v, (str, os.PathLike)),
     "b": lambda v: isinstance(v, (str, os.PathLike)),
 }

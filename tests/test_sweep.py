@@ -219,7 +219,7 @@ def test_sigkill_mid_cell_becomes_error_row_and_the_rest_complete(
     t.start()
     table = ic.sweep(
         models["mm"], batch_sizes=[1, 2, 4], out=out, shuffle=False, quiet=True,
-        duration=2.0, warmup=1,
+        duration=2.0, warmup=1, processes=1,
     )  # fmt: skip
     t.join()
     assert killed
@@ -233,7 +233,13 @@ def test_sigkill_mid_cell_becomes_error_row_and_the_rest_complete(
 def test_hang_past_cell_timeout_becomes_error_row(models: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
     table = ic.sweep(
-        models["mm"], batch_sizes=[1], out=out, quiet=True, duration=30.0, cell_timeout=2.0
+        models["mm"],
+        batch_sizes=[1],
+        out=out,
+        quiet=True,
+        duration=30.0,
+        cell_timeout=2.0,
+        processes=1,
     )
     (row,) = table.rows
     assert row["error_kind"] == "timeout" and "timeout=2 s" in row["error"]
@@ -246,7 +252,7 @@ def test_hang_past_cell_timeout_becomes_error_row(models: dict[str, Path], tmp_p
 def _sweep_cli(models: dict[str, Path], out: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "inferclock", "sweep", str(models["mm"]), str(models["conv"]),
-         "-b", "1,2", "--no-shuffle", "-o", str(out), *extra],
+         "-b", "1,2", "--no-shuffle", "--processes", "1", "-o", str(out), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
