@@ -1,13 +1,16 @@
-"""Statistics shared by ``measure``, the engine, sweeps and reports.
+"""Statistics shared by ``measure``, the engine, sweeps and reports: one run's summary.
 
-One module so every number inferclock prints is computed the same way:
+One module so every number inferclock prints is computed the same way (the interval arithmetic
+itself lives in ``_intervals``):
 
-* Percentiles use numpy's default method ("linear", Hyndman & Fan type 7): the p-th percentile of
-  sorted samples x[0..n-1] is interpolated at rank (n - 1) * p / 100.
-* The 95% confidence interval of the median is distribution-free: order statistics whose ranks
-  come from the Binomial(n, 1/2) law (exact for n <= 1000, normal approximation with continuity
-  correction above). It needs no assumption about the shape of the latency distribution, which
-  is skewed and often multi-modal. For n < 6 no such interval reaches 95%: (min, max) is given.
+* Percentiles use numpy's default method by default ("linear", Hyndman & Fan type 7: the p-th
+  percentile of sorted x[0..n-1] is interpolated at rank (n - 1) * p / 100); ``method="loadgen"``
+  reports the order statistic MLPerf LoadGen reports, x[floor(n * p / 100)].
+* Confidence intervals of the median and of every reported percentile are distribution-free:
+  order statistics whose ranks come from the exact Binomial(n, p/100) law, for every n. They
+  need no assumption about the shape of the latency distribution, which is skewed and often
+  multi-modal. Each interval carries the coverage it actually has: at least the confidence asked
+  for, or less when n is too small (87.5% for the median at n = 4; (min, max) is then given).
 * Warm-up is steady when two consecutive windows have medians within a relative tolerance.
 * The adaptive stop ends when the CI half-width is at most ``target_ci`` times the median and
   the two halves of the run agree (``drift``): a narrow CI over a short window says nothing
@@ -17,15 +20,19 @@ One module so every number inferclock prints is computed the same way:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from inferclock import _intervals
+from inferclock._errors import ConfigError, ConfigTypeError
+from inferclock._util import is_real
+
 __all__ = [
+    "Percentile",
     "Stats",
     "ci_halfwidth_ratio",
     "drift",
@@ -35,79 +42,19 @@ __all__ = [
     "windows_agree",
 ]
 
-_EXACT_LIMIT = 1000
+#: Percentiles ``summarize`` reports unless told otherwise.
+DEFAULT_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0)
 
 
-@lru_cache(maxsize=4096)
 def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int]:
     """0-based ranks (lo, hi) of sorted samples bounding the median with ``confidence``.
 
-    P(x[lo] <= median <= x[hi]) >= confidence for any continuous distribution. For n too small
-    to reach the confidence, returns (0, n - 1).
+    P(x[lo] <= median <= x[hi]) >= confidence for any continuous distribution, from the exact
+    Binomial(n, 1/2) law (``_intervals.quantile_ranks``). For n too small to reach the
+    confidence (n < 6 at 95%), returns (0, n - 1).
     """
-    if n <= 0:
-        raise ValueError(f"n must be positive, got {n}")
-    alpha = 1.0 - confidence
-    if n <= _EXACT_LIMIT:
-        # Largest j with 2 * P(X <= j - 1) <= alpha, X ~ Binomial(n, 1/2).
-        log_half_n = n * math.log(0.5)
-        cdf = 0.0
-        j = 0
-        for k in range(n // 2 + 1):
-            cdf += math.exp(
-                math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + log_half_n
-            )
-            if 2.0 * cdf > alpha:
-                break
-            j = k + 1
-    else:
-        z = _normal_quantile(1.0 - alpha / 2.0)
-        j = math.floor(n / 2.0 - z * math.sqrt(n) / 2.0 + 0.5)
-    if j < 1:
-        return 0, n - 1
-    return j - 1, n - j
-
-
-def _normal_quantile(p: float) -> float:
-    # Acklam's rational approximation (|error| < 1.2e-9), enough for ranks.
-    a = (
-        -3.969683028665376e01,
-        2.209460984245205e02,
-        -2.759285104469687e02,
-        1.383577518672690e02,
-        -3.066479806614716e01,
-        2.506628277459239e00,
-    )
-    b = (
-        -5.447609879822406e01,
-        1.615858368580409e02,
-        -1.556989798598866e02,
-        6.680131188771972e01,
-        -1.328068155288572e01,
-    )
-    c = (
-        -7.784894002430293e-03,
-        -3.223964580411365e-01,
-        -2.400758277161838e00,
-        -2.549732539343734e00,
-        4.374664141464968e00,
-        2.938163982698783e00,
-    )
-    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
-    if p < 0.02425:
-        q = math.sqrt(-2 * math.log(p))
-        return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
-            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1
-        )
-    if p > 1 - 0.02425:
-        return -_normal_quantile(1 - p)
-    q = p - 0.5
-    r = q * q
-    return (
-        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
-        * q
-        / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
-    )
+    lo, hi, _ = _intervals.quantile_ranks(n, 0.5, confidence)
+    return lo, hi
 
 
 def median_ci(samples: npt.ArrayLike, confidence: float = 0.95) -> tuple[float, float]:
@@ -122,9 +69,10 @@ def median_ci(samples: npt.ArrayLike, confidence: float = 0.95) -> tuple[float, 
 
 
 def ci_halfwidth_ratio(samples: npt.ArrayLike, confidence: float = 0.95) -> float:
-    """Half-width of the median's CI over the median: the adaptive stop compares it to target_ci."""
+    """Half-width of the median's CI over the median: the adaptive stop compares it to target_ci.
+    Infinite while n is too small for an interval of that confidence (n < 6 at 95%)."""
     x = np.asarray(samples)
-    if x.size < 6:
+    if x.size < _intervals.min_count(0.5, confidence):
         return math.inf
     lo, hi = median_ci_ranks(x.size, confidence)
     mid = (x.size - 1) // 2, x.size // 2
@@ -152,6 +100,28 @@ def drift(samples: npt.ArrayLike) -> float:
 
 
 @dataclass(frozen=True)
+class Percentile:
+    """One percentile of a run in ns, with its distribution-free interval.
+
+    ``low_ns``/``high_ns`` are order statistics bounding the p/100 quantile of the population
+    (``_intervals.quantile_ranks``); ``confidence`` is the coverage they actually have, below
+    the confidence asked for when n is too small. p = 0 and p = 100 (the population's minimum
+    and maximum) have no distribution-free bound: None, None and confidence 0.0 (not NaN, so
+    records compare equal and stay valid JSON).
+    """
+
+    p: float  # in [0, 100]
+    value_ns: float  # read by the summary's ``method``
+    low_ns: float | None
+    high_ns: float | None
+    confidence: float
+
+    @property
+    def value_ms(self) -> float:
+        return self.value_ns / 1e6
+
+
+@dataclass(frozen=True)
 class Stats:
     """Summary of timings in nanoseconds; every figure rests on ``n`` samples."""
 
@@ -166,7 +136,11 @@ class Stats:
     stdev_ns: float
     cv: float
     mad_ns: float
-    ci95_ns: tuple[float, float]
+    ci95_ns: tuple[float, float]  # the median's interval, asked for at ``ci_level``
+    ci_confidence: float = 0.95  # the coverage ci95_ns actually has (< ci_level: n too small)
+    percentiles: tuple[Percentile, ...] = ()
+    method: str = "linear"  # how p90_ns.. and ``percentiles`` were read (_intervals.METHODS)
+    ci_level: float = 0.95  # the confidence asked for
 
     @property
     def min_ms(self) -> float:
@@ -208,21 +182,40 @@ class Stats:
     def ci95_ms(self) -> tuple[float, float]:
         return self.ci95_ns[0] / 1e6, self.ci95_ns[1] / 1e6
 
+    def percentile(self, p: float) -> Percentile:
+        """The record of percentile ``p`` (one of those ``summarize`` was asked for)."""
+        if not is_real(p):
+            raise ConfigTypeError(f"percentile p must be a number in [0, 100], got {p!r}")
+        for rec in self.percentiles:
+            if rec.p == float(p):
+                return rec
+        have = ", ".join(f"p{r.p:g}" for r in self.percentiles) or "none were computed"
+        raise ConfigError(f"no percentile p{float(p):g} in these stats; available: {have}")
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["ci95_ns"] = list(self.ci95_ns)
+        d["percentiles"] = [asdict(p) for p in self.percentiles]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Stats:
+        """The inverse of ``to_dict``; a dict from before percentiles gets the defaults."""
         fields = dict(d)
         fields["ci95_ns"] = tuple(fields["ci95_ns"])
+        fields["percentiles"] = tuple(Percentile(**p) for p in fields.get("percentiles", ()))
         return cls(**fields)
 
     def __str__(self) -> str:
         lo, hi = self.ci95_ns
+        ci = f"{_fmt_pct(self.ci_level)} CI {_fmt_ns(lo)} .. {_fmt_ns(hi)}"
+        if self.ci_confidence < self.ci_level - 1e-9:  # say what the interval really holds
+            ci = (
+                f"{_fmt_pct(self.ci_confidence)} CI {_fmt_ns(lo)} .. {_fmt_ns(hi)}: "
+                f"n={self.n} is too small for {_fmt_pct(self.ci_level)}"
+            )
         return (
-            f"median {_fmt_ns(self.median_ns)} [95% CI {_fmt_ns(lo)} .. {_fmt_ns(hi)}], "
+            f"median {_fmt_ns(self.median_ns)} [{ci}], "
             f"p90 {_fmt_ns(self.p90_ns)}, p99 {_fmt_ns(self.p99_ns)}, "
             f"min {_fmt_ns(self.min_ns)}, cv {self.cv:.1%}, n={self.n}"
         )
@@ -235,25 +228,106 @@ def _fmt_ns(ns: float) -> str:
     return f"{ns:.4g} ns"
 
 
-def summarize(samples_ns: npt.ArrayLike | Sequence[float]) -> Stats:
-    """Stats of a sample of durations in ns (see the module docstring for the methods)."""
+def _fmt_pct(fraction: float) -> str:
+    """0.95 -> '95%', 0.875 -> '87.5%', 0.96875 -> '96.9%'."""
+    return f"{100 * fraction:.3g}%"
+
+
+def _check_percentiles(value: object) -> tuple[float, ...]:
+    want = "percentiles must be a non-empty list of numbers in [0, 100] such as (50, 90, 99)"
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ConfigTypeError(f"{want}, got {value!r}")
+    items = list(value)
+    if not all(is_real(p) for p in items):
+        raise ConfigTypeError(f"{want}, got {value!r}")
+    if not items or not all(0.0 <= float(p) <= 100.0 for p in items):
+        raise ConfigError(f"{want}, got {value!r}")
+    return tuple(sorted({float(p) for p in items}))
+
+
+def _check_args(
+    percentiles: object, method: object, confidence: object
+) -> tuple[tuple[float, ...], float]:
+    """(percentiles sorted and unique, confidence), or a Config(Type)Error naming the argument."""
+    if not isinstance(method, str):
+        raise ConfigTypeError(
+            f"method must be a string, one of: {', '.join(_intervals.METHODS)}; got {method!r}"
+        )
+    if method not in _intervals.METHODS:
+        raise ConfigError(
+            f"unknown percentile method {method!r}; choose one of: {', '.join(_intervals.METHODS)}"
+        )
+    if not is_real(confidence):
+        raise ConfigTypeError(f"confidence must be a number in (0, 1), got {confidence!r}")
+    conf = float(confidence)  # type: ignore[arg-type]
+    if not 0.0 < conf < 1.0:
+        raise ConfigError(f"confidence must be in (0, 1) such as 0.95, got {confidence!r}")
+    return _check_percentiles(percentiles), conf
+
+
+def _linear(xs: npt.NDArray[np.float64], p: float) -> float:
+    """np.percentile(xs, p) of a sorted ``xs``, read by index (same virtual index and lerp)."""
+    h = (xs.size - 1) * (p / 100.0)
+    f = math.floor(h)
+    a, b, t = float(xs[f]), float(xs[min(f + 1, xs.size - 1)]), h - f
+    return b - (b - a) * (1.0 - t) if t >= 0.5 else a + (b - a) * t
+
+
+def _loadgen(xs: npt.NDArray[np.float64], p: float) -> float:
+    return float(xs[_intervals.loadgen_index(xs.size, p)])
+
+
+def summarize(
+    samples_ns: npt.ArrayLike | Sequence[float],
+    percentiles: Iterable[float] = DEFAULT_PERCENTILES,
+    method: str = "linear",
+    confidence: float = 0.95,
+) -> Stats:
+    """Stats of a sample of durations in ns (see the module docstring for the methods).
+
+    ``percentiles``: those reported with intervals in ``Stats.percentiles`` (sorted, duplicates
+    dropped); ``method``: how they, and p90/p95/p99, are read (one of ``_intervals.METHODS``);
+    ``confidence``: asked of the median's and the percentiles' intervals.
+    """
+    wanted, conf = _check_args(percentiles, method, confidence)
     x = np.asarray(samples_ns, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
         raise ValueError("summarize needs a non-empty 1-d array of durations")
-    p50, p90, p95, p99 = np.percentile(x, [50, 90, 95, 99])
-    mean = float(np.mean(x))
-    stdev = float(np.std(x, ddof=1)) if x.size > 1 else 0.0
+    n = int(x.size)
+    lo, hi, coverage = _intervals.quantile_ranks(n, 0.5, conf)
+    bounds: dict[float, tuple[int, int, float]] = {
+        p: _intervals.quantile_ranks(n, p / 100.0, conf)
+        for p in wanted
+        if 0.0 < p / 100.0 < 1.0  # p / 100, not p: 1e-320 / 100 is 0.0
+    }
+    # Sorted once (numpy's vectorized sort beats partitions at this many ranks): every order
+    # statistic below is then an index. No partition of xs: numpy's is slow on sorted data.
+    xs = np.sort(x)
+    read = _loadgen if method == "loadgen" else _linear
+    value = {p: read(xs, p) for p in {90.0, 95.0, 99.0, *wanted}}
+    records = []
+    for p in wanted:
+        plo, phi, achieved = bounds.get(p, (-1, -1, 0.0))
+        low, high = (float(xs[plo]), float(xs[phi])) if plo >= 0 else (None, None)
+        records.append(Percentile(p, value[p], low, high, achieved))
+    p50 = 0.5 * (float(xs[(n - 1) // 2]) + float(xs[n // 2]))  # np.median of sorted xs
+    mean = float(np.mean(xs))
+    stdev = float(np.std(xs, ddof=1)) if n > 1 else 0.0
     return Stats(
-        n=int(x.size),
-        min_ns=float(np.min(x)),
+        n=n,
+        min_ns=float(xs[0]),
         mean_ns=mean,
-        median_ns=float(p50),
-        p90_ns=float(p90),
-        p95_ns=float(p95),
-        p99_ns=float(p99),
-        max_ns=float(np.max(x)),
+        median_ns=p50,
+        p90_ns=value[90.0],
+        p95_ns=value[95.0],
+        p99_ns=value[99.0],
+        max_ns=float(xs[-1]),
         stdev_ns=stdev,
         cv=stdev / mean if mean > 0 else math.nan,
         mad_ns=float(np.median(np.abs(x - p50))),
-        ci95_ns=median_ci(x),
+        ci95_ns=(float(xs[lo]), float(xs[hi])),
+        ci_confidence=coverage,
+        percentiles=tuple(records),
+        method=method,
+        ci_level=conf,
     )
