@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from inferclock import _checks as c, _declare
+from inferclock import _checks as c, _declare, _intervals
 from inferclock._declare import Meta, Option, make, option
 from inferclock._errors import ConfigError, PinningError
 from inferclock._precision import PRECISIONS
@@ -26,7 +26,7 @@ __all__ = ["Meta", "Option", "RunOptions", "SweepOptions", "make", "option", "op
 
 MODES = ("latency", "throughput")
 #: How percentiles are read from the samples (see ``_intervals.percentile``).
-PERCENTILE_METHODS = ("linear", "loadgen")
+PERCENTILE_METHODS = _intervals.METHODS
 HINTS = ("auto", "none", "latency", "throughput", "cumulative_throughput")
 
 #: An adaptive run (no iterations/duration) stops after this long if its CI target is not met.

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _intervals
+from inferclock import _checks, _intervals
 from inferclock._errors import ConfigError, ConfigTypeError
 from inferclock._util import is_real
 
@@ -233,18 +233,6 @@ def _fmt_pct(fraction: float) -> str:
     return f"{100 * fraction:.3g}%"
 
 
-def _check_percentiles(value: object) -> tuple[float, ...]:
-    want = "percentiles must be a non-empty list of numbers in [0, 100] such as (50, 90, 99)"
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise ConfigTypeError(f"{want}, got {value!r}")
-    items = list(value)
-    if not all(is_real(p) for p in items):
-        raise ConfigTypeError(f"{want}, got {value!r}")
-    if not items or not all(0.0 <= float(p) <= 100.0 for p in items):
-        raise ConfigError(f"{want}, got {value!r}")
-    return tuple(sorted({float(p) for p in items}))
-
-
 def _check_args(
     percentiles: object, method: object, confidence: object
 ) -> tuple[tuple[float, ...], float]:
@@ -262,7 +250,7 @@ def _check_args(
     conf = float(confidence)  # type: ignore[arg-type]
     if not 0.0 < conf < 1.0:
         raise ConfigError(f"confidence must be in (0, 1) such as 0.95, got {confidence!r}")
-    return _check_percentiles(percentiles), conf
+    return _checks.percentile_list("percentiles", percentiles), conf
 
 
 def _linear(xs: npt.NDArray[np.float64], p: float) -> float:

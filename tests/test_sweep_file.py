@@ -65,4 +65,7 @@ def test_a_finished_sweep_resumes_to_a_no_op(conv_model: Path, tmp_path: Path) -
     for _ in range(2):
         p = subprocess.run(args, capture_output=True, text=True, timeout=120)
         assert p.returncode == 0, p.stderr
-    assert len(load_file(out).rows) == 2
+    rows = load_file(out).rows  # 2 cells x 3 processes (the default), none added by the resume
+    assert sorted((r["batch_size"], r["process"]) for r in rows) == [
+        (b, p) for b in (1, 2) for p in range(3)
+    ]
