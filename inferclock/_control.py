@@ -305,6 +305,16 @@ def stop_note(rule: StopRule, driven: Driven, confidence: float) -> str | None:
     if 0 < x.size < _intervals.min_count(0.5, confidence):
         notes.append(f"n={x.size} is too small for a {confidence:.0%} interval of the median")
     d = stats.drift(x) if x.size >= 2 else math.nan
-    if math.isfinite(d) and abs(d) > max(DRIFT_TOLERANCE, 2 * rule.target_ci):
+    if math.isfinite(d) and abs(d) > max(DRIFT_TOLERANCE, 2 * rule.target_ci) and _apart(x):
         notes.append(f"the second half ran {d:+.1%} against the first (drift)")
     return "; ".join(notes) or None
+
+
+def _apart(x: npt.NDArray[np.int64]) -> bool:
+    """The medians' intervals of the two halves of ``x`` do not overlap: a change of speed,
+    not the noise of two small samples."""
+    half = x.size // 2
+    if half < _intervals.min_count(0.5):
+        return False
+    (a_lo, a_hi), (b_lo, b_hi) = stats.median_ci(x[:half]), stats.median_ci(x[half:])
+    return a_hi < b_lo or b_hi < a_lo

@@ -1,0 +1,132 @@
+"""The stopping rule's honesty (issue 10): a minimum count before the CI may stop a run, a
+default budget that grows for it up to a cap, the confidence a short run's interval really
+has; throughput with its interval; one cell timed in several processes."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import inferclock as ic
+from inferclock import _control
+
+
+def _slow_sampler(seconds_per_call: float) -> _control.Sampler:
+    """A sampler whose calls take ``seconds_per_call`` of wall time (ticks: 1000 +- noise)."""
+    rng = np.random.default_rng(0)
+
+    def sample(n: int, budget_s: float) -> tuple[np.ndarray, bool]:
+        time.sleep(n * seconds_per_call)
+        return (1000 + rng.integers(0, 3, n)).astype(np.int64), False
+
+    return sample
+
+
+def test_the_ci_cannot_stop_a_run_before_min_samples() -> None:
+    # Identical timings: the CI is zero-width from the first chunk, only the count holds it.
+    rule = _control.make_rule(warmup=1, target_ci=0.5, min_time=0.0, min_samples=40)
+    driven = _control.drive(_slow_sampler(0.001), rule)
+    assert driven.stop_reason == "target_ci" and driven.samples.size >= 40
+
+
+def test_a_default_budget_grows_to_min_samples_then_the_cap_cuts_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_control, "DEFAULT_MAX_TIME", 0.2)
+    monkeypatch.setattr(_control, "TIME_CAP", 0.6)
+    rule = _control.make_rule(warmup=1, target_ci=1e-9, min_time=0.0, min_samples=30)
+    # 10 ms a call: 30 samples take 0.3 s, past the 0.2 s budget, within the 0.6 s cap.
+    grown = _control.drive(_slow_sampler(0.01), rule)
+    assert grown.stop_reason == "max_time" and grown.samples.size >= 30
+    assert 0.25 < grown.elapsed_s < 0.6
+    # 50 ms a call: 30 samples would take 1.5 s; the cap stops it short, and says so.
+    capped = _control.drive(_slow_sampler(0.05), rule)
+    assert capped.stop_reason == "time_cap" and capped.samples.size < 30
+    note = _control.stop_note(rule, capped, 0.95)
+    assert note is not None and "time cap" in note and "min_samples=30" in note
+    # A max_time the user gives is a hard limit: no growth.
+    hard = _control.make_rule(warmup=1, target_ci=1e-9, max_time=0.2, min_samples=30)
+    assert _control.drive(_slow_sampler(0.02), hard).stop_reason == "max_time"
+
+
+def test_a_run_too_short_for_95_percent_says_what_its_interval_holds(
+    matmul_model: Path,
+) -> None:
+    r = ic.run(str(matmul_model), iterations=4, warmup=1)
+    assert r.latency.n == 4 and r.latency.ci_confidence == pytest.approx(0.875)
+    assert (r.latency.ci95_ns[0], r.latency.ci95_ns[1]) == (r.latency.min_ns, r.latency.max_ns)
+    text = r.summary()
+    assert "87.5% CI" in text and "95% CI" not in text.split("throughput")[0]
+    assert r.stop_note is not None and "too small for a 95% interval" in r.stop_note
+    row = r.to_dict()
+    assert row["latency_ci_confidence"] == pytest.approx(0.875) and row["stop_note"]
+    big = ic.run(str(matmul_model), iterations=200, warmup=1)
+    assert big.latency.ci_confidence >= 0.95
+    assert "too small" not in (big.stop_note or "")
+
+
+def test_throughput_has_a_batch_means_interval_in_both_modes(
+    matmul_model: Path, conv_model: Path
+) -> None:
+    lat = ic.run(str(matmul_model), iterations=400, warmup=5)
+    lo, hi = lat.throughput_ci
+    assert lo is not None and hi is not None and lo < lat.throughput < hi
+    tp = ic.run(
+        str(conv_model), mode="throughput", batch_size=2, iterations=120, warmup=6, requests=3
+    )
+    lo, hi = tp.throughput_ci
+    assert lo is not None and hi is not None and lo < tp.throughput < hi
+    row = tp.to_dict()
+    assert row["throughput_ci_low_fps"] == lo and row["throughput_ci_high_fps"] == hi
+    assert "samples/s [95% CI" in tp.summary()
+    # Too few completions for two sub-windows: no interval rather than a false one.
+    one = ic.run(str(matmul_model), iterations=1, warmup=1)
+    assert one.throughput_ci == (None, None)
+
+
+def test_one_cell_in_several_processes(matmul_model: Path) -> None:
+    r = ic.run(str(matmul_model), processes=2, iterations=200, warmup=5)
+    assert r.isolated and len(r.process_runs) == 2
+    assert r.latencies_ns.size == 400 and r.multimodal in (True, False)
+    medians = sorted(p.latency.median_ns for p in r.process_runs)
+    assert r.latency.median_ns == pytest.approx(float(np.sqrt(medians[0] * medians[1])))
+    lo, hi = r.latency.ci95_ns
+    assert lo <= r.latency.median_ns <= hi
+    assert "processes 2: medians" in r.summary()
+    row = r.to_dict()
+    assert row["processes"] == 2 and row["multimodal"] == r.multimodal
+
+
+def test_a_resume_on_another_host_is_refused(matmul_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    ic.sweep(str(matmul_model), out=out, iterations=5, warmup=1, quiet=True, processes=1)
+    lines = out.read_text().splitlines()
+    header = json.loads(lines[0])
+    header["environment"]["cpu_model"] = "Another CPU"
+    out.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    with pytest.raises(ic.ConfigError, match=r"host\.cpu_model"):
+        ic.sweep(
+            str(matmul_model), batch_sizes=[1, 2], out=out, iterations=5, quiet=True, processes=1
+        )
+
+
+def test_a_change_of_speed_is_noted_at_any_stop() -> None:
+    rng = np.random.default_rng(1)
+    rule = _control.make_rule(warmup=1, iterations=400)
+
+    def driven(second: float) -> _control.Driven:
+        x = np.r_[1000 + rng.integers(0, 20, 200), second + rng.integers(0, 20, 200)]
+        return _control.Driven(x.astype(np.int64), np.ones(1, np.int64), None, "iterations", 1.0)
+
+    note = _control.stop_note(rule, driven(1100), 0.95)
+    assert note is not None and "second half ran +9.9%" in note and "drift" in note
+    assert _control.stop_note(rule, driven(1000), 0.95) is None
+    # 3% apart, but within the noise of the halves' own medians: no drift to report.
+    spread = np.linspace(1000, 1400, 200)
+    noisy = np.r_[spread, spread * 1.03].astype(np.int64)
+    d = _control.Driven(noisy, np.ones(1, np.int64), None, "iterations", 1.0)
+    assert _control.stop_note(rule, d, 0.95) is None
