@@ -52,11 +52,36 @@ class StopRule:
     max_time: float | None
     max_samples: int
     min_samples: int = _options.MIN_SAMPLES
+    #: processes the cell is timed in: they share its default budget (and cap)
+    processes: int = 1
+
+    @property
+    def default_max_time(self) -> float:
+        """The soft budget of an adaptive run without max_time: a cell's DEFAULT_MAX_TIME,
+        shared by its processes."""
+        return DEFAULT_MAX_TIME / self.processes
+
+    @property
+    def time_cap(self) -> float:
+        """How far that budget may grow to reach min_samples (TIME_CAP, shared alike)."""
+        return max(TIME_CAP, DEFAULT_MAX_TIME) / self.processes
+
+    @property
+    def grow_to(self) -> int:
+        """The count a default budget grows for: the cell's min_samples, shared by its
+        processes (the CI may stop a run only once the run itself has min_samples)."""
+        return -(-self.min_samples // self.processes)
+
+    @property
+    def run_target_ci(self) -> float:
+        """The CI half-width one process aims for: k agreeing processes narrow the cell's
+        interval by about sqrt(k), so each needs target_ci x sqrt(k) for the cell's target."""
+        return self.target_ci * math.sqrt(self.processes)
 
     @property
     def warmup_cap_s(self) -> float:
         """Longest an "auto" warm-up may take."""
-        return min(2.0, 0.25 * (self.max_time or DEFAULT_MAX_TIME))
+        return min(2.0, 0.25 * (self.max_time or self.default_max_time))
 
     @property
     def warmup_limit_s(self) -> float:
@@ -86,7 +111,8 @@ def make_rule(**values: Any) -> StopRule:
 
 def rule_of(opts: _options.RunOptions) -> StopRule:
     """The StopRule of already checked run options."""
-    return StopRule(**{name: getattr(opts, name) for name in _RULE_FIELDS})
+    fields = {name: getattr(opts, name) for name in _RULE_FIELDS}
+    return StopRule(**fields, processes=opts.processes)
 
 
 StopReason = Literal[
@@ -165,7 +191,10 @@ def _warm(
         prev: npt.NDArray[np.int64] | None = first if first.size else None
         while True:
             size = _calls_for(_WINDOW_S, warm.per_call_s(), _MIN_WINDOW, 100_000)
-            size = min(size, max(1, rule.max_samples - warm.count))
+            # A slow model's window must not outrun the warm-up's own cap (its windows then
+            # never agree, and the warm-up says so: warmup_steady False).
+            left = _calls_for(rule.warmup_cap_s - warm.wall, warm.per_call_s(), 1)
+            size = min(size, left, max(1, rule.max_samples - warm.count))
             win = warm.run(size)
             if warm.short:
                 return warm, False
@@ -248,9 +277,11 @@ def _drive(
     # TIME_CAP; a max_time the user gave is a hard limit.
     soft = adaptive and rule.max_time is None
     max_time = (
-        rule.max_time if rule.max_time is not None else (DEFAULT_MAX_TIME if adaptive else math.inf)
+        rule.max_time
+        if rule.max_time is not None
+        else (rule.default_max_time if adaptive else math.inf)
     )
-    limit = max(TIME_CAP, max_time) if soft else max_time
+    limit = max(rule.time_cap, max_time) if soft else max_time
     reason: StopReason
     while True:
         chunk_s = max(_CHUNK_S, 0.05 * timed.wall)
@@ -261,7 +292,7 @@ def _drive(
         elif rule.duration is not None:
             n = min(n, _calls_for(rule.duration - timed.wall, per_call, 1))
         else:
-            until = max_time if timed.count >= rule.min_samples or not soft else limit
+            until = max_time if timed.count >= rule.grow_to or not soft else limit
             n = min(n, _calls_for(until - timed.wall, per_call, 1))
         timed.run(n, exact=rule.iterations is not None, budget_s=max(1.0, 4 * chunk_s))
         if timed.short:
@@ -273,7 +304,7 @@ def _drive(
         if rule.duration is not None and timed.wall >= rule.duration:
             reason = "duration"
             break
-        if timed.wall >= max_time and (not soft or timed.count >= rule.min_samples):
+        if timed.wall >= max_time and (not soft or timed.count >= rule.grow_to):
             reason = "max_time"
             break
         if soft and timed.wall >= limit:
@@ -284,8 +315,8 @@ def _drive(
             break
         if adaptive and timed.wall >= rule.min_time and timed.count >= rule.min_samples:
             x = timed.array()
-            if stats.ci_halfwidth_ratio(x) <= rule.target_ci and abs(stats.drift(x)) <= max(
-                DRIFT_TOLERANCE, 2 * rule.target_ci
+            if stats.ci_halfwidth_ratio(x) <= rule.run_target_ci and abs(stats.drift(x)) <= max(
+                DRIFT_TOLERANCE, 2 * rule.run_target_ci
             ):
                 reason = "target_ci"
                 break
@@ -299,13 +330,14 @@ def stop_note(rule: StopRule, driven: Driven, confidence: float) -> str | None:
     x, notes = driven.samples, []
     if driven.stop_reason == "time_cap":
         notes.append(
-            f"stopped by the {max(TIME_CAP, DEFAULT_MAX_TIME):g} s time cap at n={x.size}, "
-            f"short of min_samples={rule.min_samples}"
+            f"stopped by the {rule.time_cap:g} s time cap at n={x.size}, "
+            f"short of {rule.grow_to} (min_samples={rule.min_samples}"
+            + (f" shared by {rule.processes} processes)" if rule.processes > 1 else ")")
         )
     if 0 < x.size < _intervals.min_count(0.5, confidence):
         notes.append(f"n={x.size} is too small for a {confidence:.0%} interval of the median")
     d = stats.drift(x) if x.size >= 2 else math.nan
-    if math.isfinite(d) and abs(d) > max(DRIFT_TOLERANCE, 2 * rule.target_ci) and _apart(x):
+    if math.isfinite(d) and abs(d) > max(DRIFT_TOLERANCE, 2 * rule.run_target_ci) and _apart(x):
         notes.append(f"the second half ran {d:+.1%} against the first (drift)")
     return "; ".join(notes) or None
 

@@ -99,7 +99,7 @@ def measure(
     iterations / duration: stop after that many timed calls / seconds. Otherwise the run is
         adaptive: it stops when the 95% CI of the median is within ``target_ci`` of it and the
         medians of the run's two halves agree (within 2%, or 2 x target_ci), after at least
-        ``min_time`` and ``min_samples`` calls and at most ``max_time`` seconds (default 10 s,
+        ``min_time`` and ``min_samples`` calls and at most ``max_time`` seconds (default 6 s,
         growing to at most 60 s to reach min_samples: stop reason "time_cap" beyond).
         ``drift`` reports how far the halves were apart.
     max_samples: the run stops after this many timed calls (stop reason "max_samples"), and

@@ -29,8 +29,9 @@ MODES = ("latency", "throughput")
 PERCENTILE_METHODS = _intervals.METHODS
 HINTS = ("auto", "none", "latency", "throughput", "cumulative_throughput")
 
-#: An adaptive run (no iterations/duration) stops after this long if its CI target is not met.
-DEFAULT_MAX_TIME = 10.0
+#: An adaptive run (no iterations/duration) stops after this long if its CI target is not met;
+#: a cell timed in several processes shares it between them.
+DEFAULT_MAX_TIME = 6.0
 #: An adaptive run lasts at least this long.
 DEFAULT_MIN_TIME = 0.2
 #: What an isolated run may take at least before its worker is killed (start-up included).
@@ -42,7 +43,8 @@ MAX_SAMPLES = 10_000_000
 #: The adaptive stop needs at least this many timed samples before its CI may end a run.
 MIN_SAMPLES = 30
 #: A default (adaptive, no max_time given) budget grows past DEFAULT_MAX_TIME to reach
-#: min_samples, up to this many seconds (stop reason "time_cap" when it still falls short).
+#: min_samples, up to this many seconds (stop reason "time_cap" when it still falls short);
+#: shared by a cell's processes as DEFAULT_MAX_TIME is.
 TIME_CAP = 60.0
 
 GROUPS = {
@@ -159,7 +161,7 @@ class RunOptions:
         None, check=c.seconds(optional=True), group="stop", metavar="S", unit="s",
         parse=c.parse_seconds,
         help=f"at most S seconds of timing, and of warm-up (default: {DEFAULT_MAX_TIME:g} s "
-        f"when adaptive; warm-up {WARMUP_LIMIT:g} s)",
+        f"when adaptive, shared by a cell's processes; warm-up {WARMUP_LIMIT:g} s)",
     )  # fmt: skip
     max_samples: int = option(
         MAX_SAMPLES, check=c.integer(100, 10**9), group="stop", metavar="N", parse=c.parse_int,
@@ -169,7 +171,7 @@ class RunOptions:
     min_samples: int = option(
         MIN_SAMPLES, check=c.integer(2, 10**9), group="stop", metavar="N", parse=c.parse_int,
         help="adaptive stop: at least N timed samples before the CI may end the run (the "
-        f"default time budget grows for them, up to {TIME_CAP:g} s)",
+        f"default time budget grows for them, up to {TIME_CAP:g} s per cell)",
     )  # fmt: skip
     percentiles: tuple[float, ...] = option(
         (50.0, 90.0, 95.0, 99.0), check=c.percentile_list, group="stats", metavar="LIST",

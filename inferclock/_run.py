@@ -126,8 +126,9 @@ def run(
         model; with ``strict=True`` a mismatch raises PrecisionError.
     warmup / iterations / duration / target_ci / min_time / max_time / max_samples /
         min_samples: as ``ic.measure``. The adaptive stop (no iterations or duration) needs
-        ``min_samples`` before its CI may end the run; without ``max_time`` its 10 s budget
-        grows for them up to 60 s (stop reason "time_cap" past that; ``stop_note`` says so).
+        ``min_samples`` before its CI may end the run; without ``max_time`` its 6 s budget
+        grows for them up to 60 s (stop reason "time_cap" past that; ``stop_note`` says so);
+        a cell of k ``processes`` shares both between them (6 / k s each, up to 60 / k).
     percentiles / percentile_method: the latency percentiles reported, each with its
         distribution-free interval (``result.latency.percentiles``); "linear" (numpy's) or
         "loadgen" (the order statistic MLPerf LoadGen reports). Stored in every row.

@@ -130,3 +130,14 @@ def test_a_change_of_speed_is_noted_at_any_stop() -> None:
     noisy = np.r_[spread, spread * 1.03].astype(np.int64)
     d = _control.Driven(noisy, np.ones(1, np.int64), None, "iterations", 1.0)
     assert _control.stop_note(rule, d, 0.95) is None
+
+
+def test_the_processes_of_a_cell_share_its_budget_and_count() -> None:
+    from inferclock._options import DEFAULT_MAX_TIME, TIME_CAP, RunOptions
+
+    one, three = _control.rule_of(RunOptions()), _control.rule_of(RunOptions(processes=3))
+    assert (one.default_max_time, one.time_cap, one.grow_to) == (DEFAULT_MAX_TIME, TIME_CAP, 30)
+    assert three.default_max_time == pytest.approx(DEFAULT_MAX_TIME / 3)
+    assert three.time_cap == pytest.approx(TIME_CAP / 3) and three.grow_to == 10
+    assert three.run_target_ci == pytest.approx(0.01 * 3**0.5)
+    assert three.min_samples == 30  # a run's own CI still needs 30 samples to stop it
