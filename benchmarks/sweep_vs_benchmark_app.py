@@ -1,7 +1,8 @@
 """A sweep with ic.sweep against benchmark_app run once per cell with its default duration.
 
-Run: python benchmarks/sweep_vs_benchmark_app.py [--sweep-only]
-2 built-in models x 2 precisions x 3 batch sizes, latency mode (PERFORMANCE_HINT=LATENCY on
+Run: python benchmarks/sweep_vs_benchmark_app.py [--sweep-only] [--default-grid]
+2 built-in models x 2 precisions x 3 batch sizes, latency mode (``--default-grid``: the four
+built-in models on the sweep's default axes, f32, batch 1, latency) (PERFORMANCE_HINT=LATENCY on
 both sides, explicit inference precision, f32 inputs), ic.sweep with its defaults (3 fresh
 processes per cell, the adaptive stop). Goals: the sweep's wall time well under 0.2x
 benchmark_app's, and medians within 2% of benchmark_app's per cell.
@@ -20,16 +21,22 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _ba_tools import run_ba
 from _common import loadavg, machine, table, today
-from vs_benchmark_app import run_ba
 
 import inferclock as ic
 
-MODELS = ("mobilenet_v2", "ssdlite_mobilenet_v2")
-BATCHES = (1, 8, 32)
+DEFAULT_GRID = "--default-grid" in sys.argv[1:]
+MODELS: tuple[str, ...] = ("mobilenet_v2", "ssdlite_mobilenet_v2")
+BATCHES: tuple[int, ...] = (1, 8, 32)
+if DEFAULT_GRID:
+    MODELS = ("mobilenet_v2", "ssdlite_mobilenet_v2", "resnet50", "inception_v3")
+    BATCHES = (1,)
 
 
 def precisions() -> tuple[str, ...]:
+    if DEFAULT_GRID:
+        return ("f32",)
     flags = set(Path("/proc/cpuinfo").read_text().split())
     return ("f32", "bf16") if {"avx512_bf16", "amx_bf16"} & flags else ("f32", "default")
 
@@ -39,6 +46,7 @@ def main() -> None:
     precs = precisions()
     print(
         f"# sweep_vs_benchmark_app ({today()})\n\nMachine: {machine()}\nLoad before: {loadavg()}\n"
+        f"Grid: {', '.join(MODELS)} x {'/'.join(precs)} x batch {'/'.join(map(str, BATCHES))}\n"
     )
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -60,7 +68,7 @@ def main() -> None:
         ours = {(s.model, s.precision_requested, s.batch_size): s for s in summary}
         modal = [s.key for s in summary if s.multimodal]
         print(
-            f"ic.sweep: {len(table_.rows)} runs ({len(summary)} cells x 3 processes) in "
+            f"ic.sweep: {len(table_.rows)} runs ({len(summary)} cells, 3 processes each) in "
             f"{sweep_s:.1f} s; multimodal cells: {len(modal)} {modal}"
         )
         if sweep_only:

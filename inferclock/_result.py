@@ -168,6 +168,16 @@ class RunResult:
             for p in s.percentiles
             if p.p not in (50.0, 90.0, 99.0)
         )
+        # Each percentile with its distribution-free interval and what that interval holds.
+        intervals = ", ".join(
+            f"{_pname(p.p)} {p.value_ns / 1e6:.4f} ["
+            + (
+                f"{p.low_ns / 1e6:.4f} .. {p.high_ns / 1e6:.4f}, {p.confidence:.1%}]"
+                if p.low_ns is not None and p.high_ns is not None
+                else "no interval]"
+            )
+            for p in s.percentiles
+        )
         lines = [
             f"{self.model} on {self.device}, batch {self.batch_size}, {self.mode}, precision "
             f"{self.precision_requested} (ran {self.precision_executed or '?'})"
@@ -178,6 +188,7 @@ class RunResult:
             f"({self.stop_reason}), warm-up {self.warmup_ns.size}"
             + ("" if self.warmup_steady is not False else " (not steady)")
             + (f", drift {self.drift:+.1%}" if abs(self.drift) > 0.02 else ""),
+            f"  percentiles ({s.method}) {intervals}",
             f"  throughput {self.throughput:.2f} samples/s{tp_ci}"
             + (f", {self.gflops:.1f} GFLOP/s" if self.gflops else ""),
             f"  start-up  read {self.init.read_ms:.1f} ms, reshape {self.init.reshape_ms:.1f} ms, "

@@ -137,3 +137,28 @@ def test_a_cell_whose_processes_form_two_clusters_is_flagged(tmp_path: Path) -> 
     pytest.importorskip("matplotlib")
     report = ic.report(t, tmp_path / "rep").read_text()
     assert "**MULTIMODAL**" in report
+
+
+def test_sweep_rows_carry_the_cell_s_multimodal_flag_as_they_arrive(tmp_path: Path) -> None:
+    import importlib
+
+    from inferclock._progress import Quiet
+    from inferclock._supervisor import CtrlC
+
+    sweep_module = importlib.import_module("inferclock.sweep")
+
+    class Writer:
+        path = tmp_path / "r.jsonl"
+
+        def __init__(self) -> None:
+            self.rows: list[dict[str, Any]] = []
+
+        def append(self, row: dict[str, Any]) -> None:
+            self.rows.append(row)
+
+    writer = Writer()
+    earlier = [_row("latency", lognormal_ns(0.38, seed=0), process=0)]  # resumed from the file
+    runner = sweep_module._Runner(writer, Quiet(), False, CtrlC(), earlier)
+    for proc, median in ((1, 0.38), (2, 0.86)):  # the third process lands in a slow mode
+        runner._write(_row("latency", lognormal_ns(median, seed=proc), process=proc))
+    assert [r["multimodal"] for r in writer.rows] == [False, True]
