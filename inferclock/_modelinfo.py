@@ -170,12 +170,16 @@ class ModelBook:
         per-sample figure wrong)."""
         out: dict[str, tuple[int, ...]] = {}
         read = self._models.get(facts.path)
+        if read is not None:
+            _check_unbatched(read, shapes or {}, batch)
         for name, given in (shapes or {}).items():
             if name not in facts.input_names:
                 continue
             dims = list(given)
             at = _batch_index(read, name, len(dims)) if read is not None else None
-            if at is not None and dims[at] == -1:
+            if read is not None and dims == _static_dims(read, name):
+                pass  # the input's own shape, kept as the model has it (no batch dimension)
+            elif at is not None and dims[at] == -1:
                 dims[at] = batch
             elif at is not None and dims[at] != batch:
                 raise ConfigError(
@@ -244,6 +248,39 @@ class ModelBook:
             )
             self._int8[key] = self._facts(facts.name, path, self._read(path))
         return self._int8[key]
+
+
+def _static_dims(model: ov.Model, name: str) -> list[int] | None:
+    """The model's own shape of input ``name`` when it is static, else None."""
+    for port in model.inputs:
+        if name in port.get_names() or name == port.get_node().get_friendly_name():
+            ps = port.get_partial_shape()
+            return [int(d.get_length()) for d in ps] if ps.is_static else None
+    return None
+
+
+def _check_unbatched(model: ov.Model, shapes: Shapes, batch: int) -> None:
+    """Refuse to guess: an input without a layout whose static dim 0 is neither 1 nor the
+    batch size may not be a batch dimension at all (an RNN state [2, 1, 128]); the engine
+    would set it to the batch size, silently changing the work."""
+    import openvino as ov
+
+    for port in model.inputs:
+        names = set(port.get_names()) | {port.get_node().get_friendly_name()}
+        ps = port.get_partial_shape()
+        if names & set(shapes) or not ps.is_static or len(ps) < 2:
+            continue
+        layout = ov.layout_helpers.get_layout(port)
+        if not layout.empty and ov.layout_helpers.has_batch(layout):
+            continue
+        dims = [int(d.get_length()) for d in ps]
+        if dims[0] not in (1, batch):
+            name = port.get_any_name() if port.get_names() else next(iter(names))
+            raise ConfigError(
+                f"input {name!r} has the static shape {dims} and no layout: is its dim 0 "
+                f"({dims[0]}) a batch? If it is, give batch_size={dims[0]}; if it is not (a "
+                f"state, a table), keep the shape with shapes={{{name!r}: {dims}}}"
+            )
 
 
 def _batch_index(model: ov.Model, name: str, rank: int) -> int | None:

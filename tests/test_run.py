@@ -191,3 +191,24 @@ def test_strict_precision_is_checked(conv_model: Path) -> None:
     with pytest.warns(ic.PrecisionWarning):
         r = ic.run(str(conv_model), precision="f16", iterations=5, strict=False)
     assert r.precision_requested == "f16" and r.precision_executed in ("bf16", "f32")
+
+
+def test_a_static_input_whose_dim_0_is_not_a_batch_is_never_reshaped_silently(
+    tmp_path: Path,
+) -> None:
+    # Like Silero VAD's LSTM state [2, 1, 128]: static, no layout, dim 0 neither 1 nor the batch.
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([1, 8], np.float32, name="x")
+    state = ops.parameter([2, 1, 4], np.float32, name="state")
+    total = ops.reduce_sum(state, np.array([0, 1, 2], np.int64), False)
+    out = ops.add(ops.relu(x), total)
+    path = tmp_path / "stateful.xml"
+    ov.save_model(ov.Model([out], [x, state], "stateful"), str(path))
+    with pytest.raises(ic.ConfigError, match=r"'state' has the static shape \[2, 1, 4\]"):
+        ic.run(str(path), iterations=5)
+    r = ic.run(str(path), iterations=5, shapes={"state": [2, 1, 4]})
+    assert {i["name"]: i["shape"] for i in r.inputs} == {"x": [1, 8], "state": [2, 1, 4]}
+    with pytest.raises(ic.ConfigError, match="sets the batch dimension"):
+        ic.run(str(path), iterations=5, shapes={"state": [3, 1, 4]})
