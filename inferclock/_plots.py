@@ -135,7 +135,9 @@ class _Metric:
     divisor: float  # field value / divisor = axis value
     ylabel: str
     title: str
-    whiskers: bool  # 95% CI bars on the line and p99 markers (latency only)
+    whiskers: bool  # p99 markers (latency only)
+    low: str  # the CellSummary fields of the 95% interval drawn as bars
+    high: str
 
     def has(self, s: CellSummary) -> bool:
         return getattr(s, self.field) is not None
@@ -153,21 +155,30 @@ LATENCY = _Metric(
     "latency (ms)",
     "Latency vs batch size: median with 95% CI, p99 as \u25bc",
     whiskers=True,
+    low="ci95_low_ns",
+    high="ci95_high_ns",
 )
 THROUGHPUT = _Metric(
     "throughput",
     "throughput_fps",
     1.0,
     "throughput (samples/s)",
-    "Throughput vs batch size",
+    "Throughput vs batch size, with 95% CI",
     whiskers=False,
+    low="throughput_ci_low_fps",
+    high="throughput_ci_high_fps",
 )
 
 
-def _ci_whiskers(line: Sequence[CellSummary], divisor: float) -> list[list[float]]:
-    """``yerr`` of a latency line: distances from the median down and up to its 95% CI."""
-    lo = [max(0.0, (s.median_ns - (s.ci95_low_ns or s.median_ns)) / divisor) for s in line]
-    hi = [max(0.0, ((s.ci95_high_ns or s.median_ns) - s.median_ns) / divisor) for s in line]
+def _ci_whiskers(line: Sequence[CellSummary], m: _Metric) -> list[list[float]]:
+    """``yerr`` of a line: distances from each value down and up to its 95% CI (none where
+    a cell has no interval)."""
+    lo, hi = [], []
+    for s in line:
+        v = float(getattr(s, m.field))
+        low, high = getattr(s, m.low), getattr(s, m.high)
+        lo.append(max(0.0, (v - (low if low is not None else v)) / m.divisor))
+        hi.append(max(0.0, ((high if high is not None else v) - v) / m.divisor))
     return [lo, hi]
 
 
@@ -199,10 +210,9 @@ def plot_vs_batch(
                 "label": _label(line[0], modes),
             }
             plotted += y
+            ax.errorbar(x, y, yerr=_ci_whiskers(line, m), capsize=3, **style)
             if not m.whiskers:
-                ax.plot(x, y, **style)
                 continue
-            ax.errorbar(x, y, yerr=_ci_whiskers(line, m.divisor), capsize=3, **style)
             p99 = [(s.batch_size, s.p99_ns / m.divisor) for s in line if s.p99_ns is not None]
             if p99:
                 ax.plot(
