@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -15,6 +16,11 @@ import pytest
 os.environ["PYTHONSAFEPATH"] = "1"
 # Shared test helpers (tests/synthetic.py) import as plain modules.
 sys.path.insert(0, str(Path(__file__).parent))
+# A shell that starts pytest in the background (`cmd &` without job control, nohup) hands it
+# SIGINT ignored, and Python then keeps it so: the Ctrl-C tests would see no Ctrl-C at all.
+# Ctrl-C is what they test, so they get Python's usual handler back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _save(model: object, path: Path) -> Path:
