@@ -33,11 +33,6 @@ def host_id(env: Mapping[str, Any] | None) -> str | None:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def identity(env: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The identity facts of a fingerprint."""
-    return {k: (env or {}).get(k) for k in IDENTITY}
-
-
 def changed(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Identity fields whose values differ between fingerprints ``a`` and ``b``."""
     return {k: (a.get(k), b.get(k)) for k in IDENTITY if a.get(k) != b.get(k)}

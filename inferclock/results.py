@@ -202,7 +202,11 @@ class ResultTable:
         if len(hosts) > 1 and not allow_mixed:
             (pa, ea), *others = hosts.values()
             diffs = "; ".join(
-                f"{pb}: " + (", ".join(_host_diff(ea, eb)) or "(fingerprint not in its header)")
+                f"{pb}: "
+                + (
+                    ", ".join(_host_diff(ea, eb, identity_only=True))
+                    or "(fingerprint not in its header)"
+                )
                 for pb, eb in others
             )
             raise ConfigError(
