@@ -197,6 +197,17 @@ class Engine:
     def async_collect(
         self, n: int, timeout_s: float
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64], bool]: ...
+    def serve(
+        self,
+        offsets_ns: npt.NDArray[np.float64],
+        due: npt.NDArray[np.uint64],
+        issued: npt.NDArray[np.uint64],
+        started: npt.NDArray[np.uint64],
+        completed: npt.NDArray[np.uint64],
+        policy: str = "queue",
+        max_outstanding: int = 0,
+        spin_ns: float = 50e3,
+    ) -> dict[str, Any]: ...
     def async_stop(self) -> None: ...
     @property
     def async_start_tick(self) -> int: ...

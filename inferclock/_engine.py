@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _control, _core, _intervals, _plugins, _precision, stats
+from inferclock import _control, _core, _intervals, _plugins, _precision, _serve, stats
+from inferclock._checks_load import OPEN_LOOP
 from inferclock._clock import clock
 from inferclock._errors import InferclockError
 from inferclock._modelinfo import ModelFacts
 from inferclock._options import RunOptions
 from inferclock._result import InitTimes, RunResult
+from inferclock._serve import ServerStats
 from inferclock._util import utc_now
 
 #: Longest a throughput collection waits before looking at Ctrl-C and the clock again.
@@ -57,7 +59,8 @@ def properties_for(opts: RunOptions) -> dict[str, str]:
     """Compile properties: performance hint by mode, precision hint, streams, threads, extras."""
     props: dict[str, str] = {}
     if opts.hint == "auto":
-        props["PERFORMANCE_HINT"] = "LATENCY" if opts.mode == "latency" else "THROUGHPUT"
+        one = opts.mode in ("latency", "multistream")  # one request in flight
+        props["PERFORMANCE_HINT"] = "LATENCY" if one else "THROUGHPUT"
     elif opts.hint != "none":
         props["PERFORMANCE_HINT"] = opts.hint.upper()
     props.update(_precision.compile_properties(opts.precision))
@@ -133,7 +136,7 @@ def _new_engine(spec: RunSpec) -> _core.Engine:
         {k: list(v) for k, v in (o.shapes or {}).items()},
         spec.properties,
         spec.cache_dir,
-        o.requests or (1 if o.mode == "latency" else 0),
+        o.requests or (1 if o.mode in ("latency", "multistream") else 0),
         o.input_sets if o.inputs is None else max(1, len(o.inputs)),
         o.seed,
     )
@@ -150,7 +153,6 @@ def execute(spec: RunSpec, on_phase: Phase | None = None) -> RunResult:
     phase = on_phase or (lambda _name: None)
     _plugins.replay(spec.plugins, spec.plugins_xml)
     started = utc_now()
-    clk = clock()
     phase("compile")
     engine = _new_engine(spec)
     init = dict(engine.init_times)
@@ -167,33 +169,15 @@ def execute(spec: RunSpec, on_phase: Phase | None = None) -> RunResult:
         _precision.verify(spec.options.precision, summary, strict=spec.options.strict)
 
     phase("measure")
-    async_sampler: _AsyncSampler | None = None
-    if spec.options.mode == "latency":
-        driven = _control.drive(_latency_sampler(engine), spec.rule, on_interrupt="partial")
-    else:
-        async_sampler = _AsyncSampler(engine)
-        engine.async_start()
-        try:
-            driven = _control.drive(
-                async_sampler, spec.rule, on_interrupt="partial", granule=engine.num_requests
-            )
-        finally:
-            engine.async_stop()
-    latencies = clk.to_ns(driven.samples)
-    if latencies.size == 0 and driven.stop_reason not in ("interrupted", "error"):
-        raise InferclockError("the run produced no timed inference")
     o = spec.options
+    t = _timed_open(engine, o) if o.mode in OPEN_LOOP else _timed_closed(engine, spec)
+    latencies = t.latencies
     lat_stats = (
         stats.summarize(latencies, percentiles=o.percentiles, method=o.percentile_method)
         if latencies.size
         else _empty_stats()
     )
-    if async_sampler is None:  # back-to-back calls: the window is the sum of the latencies
-        ends = np.cumsum(latencies, dtype=np.float64)
-        rate = _intervals.rate_interval(ends, o.batch_size) if latencies.size else None
-    else:
-        rate = _window_rate(async_sampler, driven, o.batch_size, engine)
-    throughput, tp_low, tp_high = rate if rate is not None else (math.nan, None, None)
+    throughput, tp_low, tp_high = t.rate if t.rate is not None else (math.nan, None, None)
     from inferclock._environment import collect_env_vars
 
     result = RunResult(
@@ -208,7 +192,7 @@ def execute(spec: RunSpec, on_phase: Phase | None = None) -> RunResult:
         precision_hint=config.get("INFERENCE_PRECISION_HINT"),
         precision_mix=summary.to_dict() if summary else None,
         latencies_ns=latencies,
-        warmup_ns=clk.to_ns(driven.warmup),
+        warmup_ns=t.warmup,
         latency=lat_stats,
         throughput=throughput,
         throughput_ci=(tp_low, tp_high),
@@ -225,13 +209,14 @@ def execute(spec: RunSpec, on_phase: Phase | None = None) -> RunResult:
         cpus=sorted(os.sched_getaffinity(0)) if spec.options.pinned else None,
         streams=_int_or_none(config.get("NUM_STREAMS")),
         threads=_int_or_none(config.get("INFERENCE_NUM_THREADS")),
-        requests=1 if async_sampler is None else engine.num_requests,
-        warmup_steady=driven.warmup_steady,
+        requests=t.requests,
+        warmup_steady=t.warmup_steady,
         drift=stats.drift(latencies),
-        stop_reason=driven.stop_reason,
-        stop_note=_control.stop_note(spec.rule, driven, 0.95),
-        interrupted=driven.stop_reason == "interrupted",
-        elapsed_s=driven.elapsed_s,
+        stop_reason=t.stop_reason,
+        stop_note=t.stop_note,
+        interrupted=t.stop_reason == "interrupted",
+        elapsed_s=t.elapsed_s,
+        server=t.server,
         macs=spec.macs,
         started_at=started,
         finished_at=utc_now(),
@@ -240,10 +225,73 @@ def execute(spec: RunSpec, on_phase: Phase | None = None) -> RunResult:
         env_vars=collect_env_vars(),
         env=spec.env or {},
     )
-    if driven.error is not None:
-        driven.error.partial_result = result  # type: ignore[attr-defined]
-        raise driven.error
+    if t.error is not None:
+        t.error.partial_result = result  # type: ignore[attr-defined]
+        raise t.error
     return result
+
+
+@dataclass
+class _Timed:
+    """The timed phase's outcome, closed loop or open."""
+
+    latencies: npt.NDArray[np.int64]  # ns
+    warmup: npt.NDArray[np.int64]  # ns
+    warmup_steady: bool | None
+    stop_reason: str
+    stop_note: str | None
+    elapsed_s: float
+    rate: tuple[float, float | None, float | None] | None  # samples/s and its interval
+    requests: int
+    error: BaseException | None = None
+    server: ServerStats | None = None
+
+
+def _timed_closed(engine: _core.Engine, spec: RunSpec) -> _Timed:
+    """Latency (sync loop) or throughput (async loop) until the stopping rule says."""
+    clk, o = clock(), spec.options
+    async_sampler: _AsyncSampler | None = None
+    if o.mode == "latency":
+        driven = _control.drive(_latency_sampler(engine), spec.rule, on_interrupt="partial")
+    else:
+        async_sampler = _AsyncSampler(engine)
+        engine.async_start()
+        try:
+            driven = _control.drive(
+                async_sampler, spec.rule, on_interrupt="partial", granule=engine.num_requests
+            )
+        finally:
+            engine.async_stop()
+    latencies = clk.to_ns(driven.samples)
+    if latencies.size == 0 and driven.stop_reason not in ("interrupted", "error"):
+        raise InferclockError("the run produced no timed inference")
+    if async_sampler is None:  # back-to-back calls: the window is the sum of the latencies
+        ends = np.cumsum(latencies, dtype=np.float64)
+        rate = _intervals.rate_interval(ends, o.batch_size) if latencies.size else None
+    else:
+        rate = _window_rate(async_sampler, driven, o.batch_size, engine)
+    return _Timed(
+        latencies=latencies, warmup=clk.to_ns(driven.warmup), warmup_steady=driven.warmup_steady,
+        stop_reason=driven.stop_reason, stop_note=_control.stop_note(spec.rule, driven, 0.95),
+        elapsed_s=driven.elapsed_s, rate=rate,
+        requests=1 if async_sampler is None else engine.num_requests, error=driven.error,
+    )  # fmt: skip
+
+
+def _timed_open(engine: _core.Engine, o: RunOptions) -> _Timed:
+    """The schedule of a server or multistream run; latency is from each query's due time."""
+    t0 = time.monotonic()
+    server, latencies, interrupted = _serve.serve(engine, o)
+    reason = "interrupted" if interrupted else "runaway" if server.runaway else "schedule"
+    if server.completed == 0 and reason == "schedule":
+        raise InferclockError("the run produced no timed inference")
+    rate = server.achieved_qps * o.batch_size
+    return _Timed(
+        latencies=latencies, warmup=np.empty(0, np.int64), warmup_steady=None,
+        stop_reason=reason, stop_note=server.verdict_reason if server.verdict else None,
+        elapsed_s=time.monotonic() - t0, rate=(rate, None, None),
+        requests=engine.num_requests, server=server,
+    )  # fmt: skip
 
 
 def _empty_stats() -> stats.Stats:

@@ -1,7 +1,8 @@
 """A sweep's grid: its axes, its cells and their keys, and the worker units left to run.
 
-A *cell* is one (model, device, precision, batch size, mode, socket); its key is
-``"model|device|precision|batch|mode|socket"`` (socket ``-`` when unpinned). The axes are the
+A *cell* is one (model, device, precision, batch size, mode, socket, and for the open-loop
+modes the offered rate); its key is ``"model|device|precision|batch|mode|socket"`` (socket
+``-`` when unpinned; the mode ``server@200qps`` for a rate). The axes are the
 run options the declaration marks as axes (``_options``), checked by the same checks as a
 single run's. A *unit* is one worker process: a cell's runs in process ``p``.
 """
@@ -17,17 +18,29 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from inferclock import _options
+from inferclock._checks_load import OPEN_LOOP
 from inferclock._errors import ConfigError, PinningError
 
 if TYPE_CHECKING:
     from inferclock._engine import RunSpec
 
 
+#: Run options that only the open-loop cells of a sweep take.
+SERVE_OPTIONS = ("queries", "arrival", "latency_bound_ms", "percentile")
+
+
 def cell_key(
-    model: str, device: str, precision: str, batch_size: int, mode: str, socket: int | None
+    model: str,
+    device: str,
+    precision: str,
+    batch_size: int,
+    mode: str,
+    socket: int | None,
+    qps: float | None = None,
 ) -> str:
     """The key naming a cell in results files: ``"resnet50|CPU|f32|1|latency|-"``."""
-    return f"{model}|{device}|{precision}|{batch_size}|{mode}|{'-' if socket is None else socket}"
+    m = mode if qps is None else f"{mode}@{qps:g}qps"
+    return f"{model}|{device}|{precision}|{batch_size}|{m}|{'-' if socket is None else socket}"
 
 
 @dataclass(frozen=True)
@@ -40,21 +53,35 @@ class Cell:
     batch_size: int
     mode: str
     socket: int | None
+    qps: float | None = None
 
     @property
     def key(self) -> str:
         return cell_key(
-            self.model, self.device, self.precision, self.batch_size, self.mode, self.socket
-        )
+            self.model, self.device, self.precision, self.batch_size, self.mode, self.socket,
+            self.qps,
+        )  # fmt: skip
 
-    def options(self) -> dict[str, Any]:
-        """The run options this cell sets."""
+    @property
+    def open_loop(self) -> bool:
+        return self.mode in OPEN_LOOP
+
+    def processes(self, asked: int) -> int:
+        """Worker processes for this cell: an open-loop cell's verdict belongs to one schedule,
+        so it runs in one."""
+        return 1 if self.open_loop else asked
+
+    def options(self, served: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The run options this cell sets (``served``: the sweep's open-loop options, for an
+        open-loop cell)."""
         return {
             "device": self.device,
             "precision": self.precision,
             "batch_size": self.batch_size,
             "mode": self.mode,
             "socket": self.socket,
+            "qps": self.qps,
+            **({"processes": 1, **(served or {})} if self.open_loop else {}),
         }
 
 
@@ -94,9 +121,15 @@ def check_axes(given: Mapping[str, Any]) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for name, opt in _options.axes().items():
         single = (int, np.integer) if opt.name in ("batch_size", "socket") else (str, os.PathLike)
-        values = axis(name, given[name], single)
+        if opt.name == "qps":
+            single = (int, float, np.integer, np.floating)
+        values = axis(name, given.get(name, (opt.default,)), single)
         out[name] = [opt.meta.check(opt.name, v) for v in values]
     _check_sockets_present(out["sockets"])
+    if out["rates"] != [None] and not any(m in OPEN_LOOP for m in out["modes"]):
+        raise ConfigError(
+            f"rates (qps) apply to modes {' and '.join(OPEN_LOOP)}; modes are {out['modes']}"
+        )
     return out
 
 
@@ -116,15 +149,18 @@ def _check_sockets_present(sockets: list[int | None]) -> None:
 
 
 def cells(models: Sequence[str], axes: Mapping[str, list[Any]]) -> list[Cell]:
-    """Every cell of models x devices x precisions x batch sizes x modes x sockets."""
+    """Every cell of models x devices x precisions x batch sizes x modes x sockets, and for
+    the open-loop modes x rates."""
+    rates = axes.get("rates", [None])
     return [
-        Cell(m, d, p, b, mo, s)
+        Cell(m, d, p, b, mo, s, q)
         for m in models
         for d in axes["devices"]
         for p in axes["precisions"]
         for b in axes["batch_sizes"]
         for mo in axes["modes"]
         for s in axes["sockets"]
+        for q in (rates if mo in OPEN_LOOP else [None])
     ]
 
 
@@ -135,7 +171,7 @@ def pending(
     return {
         c.key: [
             (p, tuple(r for r in range(repeats) if (c.key, p, r) not in done))
-            for p in range(processes)
+            for p in range(c.processes(processes))
         ]
         for c in grid
     }

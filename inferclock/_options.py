@@ -17,14 +17,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from inferclock import _checks as c, _declare, _intervals
+from inferclock import _checks as c, _checks_load as cl, _declare, _intervals
 from inferclock._declare import Meta, Option, make, option
 from inferclock._errors import ConfigError, PinningError
 from inferclock._precision import PRECISIONS
 
 __all__ = ["Meta", "Option", "RunOptions", "SweepOptions", "make", "option", "options"]
 
-MODES = ("latency", "throughput")
+#: latency / throughput: closed loops; server / multistream: queries on a schedule (open loop).
+MODES = ("latency", "throughput", *cl.OPEN_LOOP)
 #: How percentiles are read from the samples (see ``_intervals.percentile``).
 PERCENTILE_METHODS = _intervals.METHODS
 HINTS = ("auto", "none", "latency", "throughput", "cumulative_throughput")
@@ -56,6 +57,7 @@ GROUPS = {
     "process": "worker process",
     "stats": "statistics",
     "sweep": "sweep",
+    "serve": "open loop (server, multistream)",
 }
 
 
@@ -97,7 +99,9 @@ class RunOptions:
     )  # fmt: skip
     mode: str = option(
         "latency", check=c.choice(MODES), group="run", axis="modes", positional=True,
-        help="latency: one sync request in a loop; throughput: async requests in flight",
+        help="latency: one sync request in a loop; throughput: async requests in flight; "
+        "server: queries arrive at qps (MLPerf LoadGen's Server); multistream: a query of "
+        "batch_size samples every 1/qps, skipped while the previous one runs",
     )  # fmt: skip
     warmup: str | int | float = option(
         "auto", check=c.warmup, group="stop", metavar="W", parse=c.parse_warmup,
@@ -234,9 +238,35 @@ class RunOptions:
         "MALLOC_*...; runs isolated; repeatable)",
     )  # fmt: skip
 
+    qps: float | None = option(
+        None, check=cl.rate, group="serve", axis="rates", metavar="Q", parse=cl.parse_rate,
+        help="server / multistream: the offered rate, queries per second (sweep: a list)",
+    )  # fmt: skip
+    queries: int | None = option(
+        None, check=c.integer(1, 10**12, optional=True), group="serve", metavar="N",
+        parse=c.parse_int,
+        help=f"server / multistream: schedule N queries (default: those due within duration, "
+        f"{cl.SERVER_DURATION:g} s unless given)",
+    )  # fmt: skip
+    arrival: str | None = option(
+        None, check=cl.arrival, group="serve",
+        help="server: poisson (exponential gaps, the default) or constant; multistream: constant",
+    )  # fmt: skip
+    latency_bound_ms: float | None = option(
+        None, check=cl.bound_ms, group="serve", flag="--latency-bound", metavar="T",
+        parse=cl.parse_ms,
+        help="server / multistream: the latency bound (15ms, 0.015s); gives the run a verdict, "
+        "VALID or INVALID, as LoadGen's",
+    )  # fmt: skip
+    percentile: float = option(
+        99.0, check=cl.open_percentile, group="serve", metavar="P", parse=cl.parse_percentile,
+        help="server / multistream: the percentile of due-time latency the bound holds",
+    )  # fmt: skip
+
     def __post_init__(self) -> None:
         for opt in options(type(self)):
             object.__setattr__(self, opt.name, opt.meta.check(opt.name, getattr(self, opt.name)))
+        cl.check_scenario(self)
         check_stopping(
             iterations=self.iterations, duration=self.duration, min_time=self.min_time,
             max_time=self.max_time, max_samples=self.max_samples,
@@ -267,6 +297,8 @@ class RunOptions:
         if self.timeout is not None:
             return self.timeout
         planned = self.duration or self.max_time or DEFAULT_MAX_TIME
+        if self.mode in cl.OPEN_LOOP:
+            planned = cl.schedule_seconds(self)
         if isinstance(self.warmup, float):
             planned += self.warmup
         return BASE_TIMEOUT + 2 * planned

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from inferclock._topology import format_cpulist
 from inferclock.stats import Stats
+
+if TYPE_CHECKING:
+    from inferclock._serve import ServerStats
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class RunResult:
     #: own intervals (then ``latency``'s median and CI combine them: see ``_cell``)
     process_runs: tuple[RunResult, ...] = ()
     multimodal: bool | None = None
+    #: server / multistream: the schedule, the four-tick breakdown and the verdict (then
+    #: ``latency`` is from each query's due time)
+    server: ServerStats | None = None
     options: dict[str, Any] = field(default_factory=dict)  # requested options, as row fields
     env_vars: dict[str, str] = field(default_factory=dict)  # OMP_*, TBB_*... where it ran
     env: dict[str, Any] = field(default_factory=dict)  # the machine fingerprint
@@ -86,6 +92,15 @@ class RunResult:
     @property
     def n(self) -> int:
         return int(self.latencies_ns.size)
+
+    @property
+    def verdict(self) -> str | None:
+        """Server / multistream with a latency bound: "VALID" or "INVALID" (else None)."""
+        return self.server.verdict if self.server else None
+
+    @property
+    def verdict_reason(self) -> str | None:
+        return self.server.verdict_reason if self.server else None
 
     @property
     def gflops(self) -> float | None:
@@ -137,6 +152,9 @@ class RunResult:
         row["duration_s"] = self.elapsed_s
         row["stop_note"] = self.stop_note
         row["multimodal"] = self.multimodal
+        row["verdict"] = self.verdict
+        row["verdict_reason"] = self.verdict_reason
+        row["server"] = self.server.to_dict() if self.server else None
         return row
 
     def to_dict(self, samples: bool = False) -> dict[str, Any]:
@@ -222,7 +240,9 @@ class RunResult:
                     else ""
                 ),
             )
-        if self.stop_note:
+        if self.server:
+            lines[1:1] = _server_lines(self.server)
+        if self.stop_note and not self.server:
             lines.append(f"  note      {self.stop_note}")
         return "\n".join(lines)
 
@@ -238,8 +258,28 @@ MEASURED_FIELDS = (
     "latency_ci_confidence", "latency_percentiles", "throughput_fps", "throughput_ci_low_fps",
     "throughput_ci_high_fps", "read_ms", "reshape_ms", "compile_ms", "first_infer_ms",
     "compile_cache", "macs", "gflops", "config", "inputs", "env_vars", "interrupted",
-    "isolated", "duration_s", "stop_note", "multimodal",
+    "isolated", "duration_s", "stop_note", "multimodal", "verdict", "verdict_reason", "server",
 )  # fmt: skip
+
+
+def _server_lines(s: ServerStats) -> list[str]:
+    def ms(ns: float | None) -> str:
+        return "-" if ns is None or not math.isfinite(ns) else f"{ns / 1e6:.3f}"
+
+    il, d, w = s.issue_latency, s.issue_delay_ns, s.queue_wait_ns
+    skipped = f", {s.skipped} skipped (previous late)" if s.scenario == "multistream" else ""
+    return [
+        f"  {s.scenario:<9} {s.qps:g} qps asked ({s.arrival}, seed {s.seed}), offered "
+        f"{s.offered_qps:.1f}, achieved {s.achieved_qps:.1f} qps; {s.completed} of "
+        f"{s.scheduled} queries done{skipped} over {s.elapsed_s:.2f} s",
+        f"  verdict   {s.verdict or '-'}: {s.verdict_reason}",
+        "  latency above is from each query's due time (what a user sees); from the issue "
+        f"(start on a request): median {ms(il.median_ns)}, p99 {ms(il.p99_ns)} ms",
+        f"  issuer    issue delay p50 {d['p50'] / 1e3:.1f} us, p99 {d['p99'] / 1e3:.1f} us; "
+        f"queue wait p50 {ms(w['p50'])}, p99 {ms(w['p99'])} ms, deepest queue "
+        f"{s.max_queue_depth}, most outstanding {s.max_outstanding} (guard {s.outstanding_limit})"
+        + ("  [RUNAWAY]" if s.runaway else ""),
+    ]
 
 
 def _pname(p: float) -> str:

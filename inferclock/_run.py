@@ -111,6 +111,11 @@ def run(
     isolate: bool | None = None,
     timeout: float | None = None,
     env: Mapping[str, str] | None = None,
+    qps: float | None = None,
+    queries: int | None = None,
+    arrival: str | None = None,
+    latency_bound_ms: float | None = None,
+    percentile: float = 99.0,
 ) -> RunResult:
     """Time inference of ``model`` on ``device``.
 
@@ -152,6 +157,16 @@ def run(
     env: environment variables set in the worker process (OMP_*, KMP_*, TBB_*, OV_*,
         MALLOC_*...); the run is isolated. Every result records the variables of that kind
         it ran with (``env_vars``).
+    mode "server" (MLPerf LoadGen's Server scenario): queries arrive at ``qps`` per second
+        (``arrival`` "poisson", exponential gaps from ``seed``, or "constant") for
+        ``duration`` seconds (default 10) or ``queries``; a C++ issuer thread starts each on
+        a free request at its due time, queued FIFO while all are busy. ``latency`` is then
+        from each query's due time; ``result.server`` holds latency from the issue, the
+        issue delay, the queue over time and, with ``latency_bound_ms``, the verdict
+        (``result.verdict``: VALID when the whole schedule ran, the ``percentile`` of
+        due-time latency is within the bound and LoadGen's early stopping passes).
+        Mode "multistream": a query of ``batch_size`` samples every 1/qps, skipped (and
+        counted) while the previous one runs.
     Every option is declared, with its check, once in ``inferclock._options.RunOptions``.
 
     Ctrl-C ends the run within about a second with a partial result (``interrupted=True``);

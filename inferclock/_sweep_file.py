@@ -77,7 +77,7 @@ def open_results(
 
 #: The header fields that describe the rows: a resume must not change them silently.
 _DESCRIBING = ("models", "precisions", "batch_sizes", "devices", "modes", "sockets",
-               "repeats", "run")  # fmt: skip
+               "repeats", "run", "serve")  # fmt: skip
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from inferclock import _cell, _grid, _options, _plugins, _progress, _rows, _sweep_file
+from inferclock._checks_load import OPEN_LOOP
 from inferclock._errors import ConfigError, Terminated, WorkerCrash
 from inferclock._jsonl import ResultWriter, check_output_path
 from inferclock._modelinfo import ModelBook, ModelFacts
@@ -72,6 +73,7 @@ def sweep(
     save_raw: bool = False,
     quiet: bool | None = None,
     *,
+    rates: Sequence[float | None] | float | None = (None,),
     cell_timeout: float | None = None,
     **run_options: Any,
 ) -> ResultTable:
@@ -82,6 +84,10 @@ def sweep(
         is its built-in name or file stem).
     precisions / batch_sizes / devices / modes / sockets: the grid axes (a single value or a
         list; no duplicates). ``sockets=(None,)`` leaves the worker unpinned.
+    rates: offered rates (qps) for the "server" and "multistream" modes: each such mode runs
+        once per rate (cell key ``...|server@200qps|...``), in one worker process (a verdict
+        belongs to one schedule); other modes ignore the axis. The open-loop options (queries,
+        arrival, latency_bound_ms, percentile) likewise apply to those cells only.
     processes: fresh worker processes per cell (default 3; row field ``process``). Small
         models on virtual machines change speed from one process to the next: a cell's
         interval (``ResultTable.summary()``, ``compare``) combines the variation within and
@@ -115,8 +121,8 @@ def sweep(
     """
     t_start = time.monotonic()
     given_axes: dict[str, Any] = dict(precisions=precisions, batch_sizes=batch_sizes)
-    given_axes.update(devices=devices, modes=modes, sockets=sockets)
-    base, axes = _check(given_axes, {**run_options, "processes": processes}, cell_timeout)
+    given_axes.update(devices=devices, modes=modes, sockets=sockets, rates=rates)
+    base, axes, served = _check(given_axes, {**run_options, "processes": processes}, cell_timeout)
     sw = _options.make(
         SweepOptions,
         dict(repeats=repeats, shuffle=shuffle, out=out, resume=resume,
@@ -142,7 +148,7 @@ def sweep(
         from inferclock._environment import environment
 
         env = environment()  # once: every cell's fingerprint is this machine's
-        header = _header(facts, axes, sw, base, cache, env)
+        header = _header(facts, axes, sw, base, cache, env, served)
         with _sweep_file.locked(out_path):
             earlier, writer = _sweep_file.open_results(out_path, header, sw.force_resume)
             todo = _grid.pending(grid, base.processes, sw.repeats, _rows.done_runs(earlier))
@@ -153,11 +159,11 @@ def sweep(
                     continue
                 if c.precision == "int8" and not by_name[c.model].quantized:
                     progress.note(f"int8: {c.model} is quantized with NNCF (then cached)")
-                opts = base.replace(**c.options())
+                opts = base.replace(**c.options(served))
                 specs[c.key] = spec_for(by_name[c.model], opts, book, cache_dir=cache, env=env)
             units = _grid.units(grid, specs, todo, sw.shuffle, base.seed)
             total = sum(len(u.repeats) for u in units)
-            skipped = len(grid) * base.processes * sw.repeats - total
+            skipped = sum(c.processes(base.processes) for c in grid) * sw.repeats - total
             if skipped:
                 progress.note(f"resuming {out_path.name}: {skipped} run(s) there, {total} to do")
             runner = _Runner(writer, progress, sw.save_raw, ctrl_c, earlier)
@@ -194,7 +200,7 @@ def _check(
     given_axes: dict[str, Any],
     run_options: dict[str, Any],
     cell_timeout: float | None,
-) -> tuple[RunOptions, dict[str, list[Any]]]:
+) -> tuple[RunOptions, dict[str, list[Any]], dict[str, Any]]:
     """The sweep's run options and axes, checked as a single run's are."""
     singular = {o.name: a for a, o in _options.axes().items()}
     for name in sorted(set(run_options) & set(singular)):
@@ -205,11 +211,18 @@ def _check(
         run_options = {**run_options, "timeout": cell_timeout}
     if run_options.get("isolate") is False:
         raise ConfigError("a sweep runs every cell in a fresh worker process: isolate=False")
+    # The open-loop options go to the server / multistream cells only (see _grid.Cell).
+    served = {k: run_options.pop(k) for k in _grid.SERVE_OPTIONS if k in run_options}
     base = _options.make(RunOptions, {**run_options, "isolate": True}, "sweep")
     axes = _grid.check_axes(given_axes)
+    if served and not any(m in OPEN_LOOP for m in axes["modes"]):
+        raise ConfigError(
+            f"{', '.join(served)} apply to modes {' and '.join(OPEN_LOOP)}; modes are "
+            f"{axes['modes']}"
+        )
     if base.cpus is not None and any(s is not None for s in axes["sockets"]):
         raise ConfigError("give sockets or cpus, not both")
-    return base, axes
+    return base, axes, served
 
 
 def _models(book: ModelBook, models: Any, base: RunOptions) -> list[ModelFacts]:
@@ -243,6 +256,7 @@ def _header(
     base: RunOptions,
     cache: str | None,
     env: dict[str, Any],
+    served: dict[str, Any],
 ) -> dict[str, Any]:
     from inferclock._environment import collect_versions
 
@@ -260,6 +274,7 @@ def _header(
             "seed": base.seed,
             "cache_dir": cache or None,
             "run": base.to_row(),
+            "serve": served or None,
         },
     }
 

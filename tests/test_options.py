@@ -51,9 +51,9 @@ def test_measure_and_sweep_signatures_follow_the_declaration() -> None:
         assert sweep[o.name].default == o.default, o.name
 
 
-def full_options(tmp: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Two sets of values that together give every declared option a non-default value (A
-    and B differ where two options exclude each other)."""
+def full_options(tmp: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Three sets of values that together give every declared option a non-default value (A,
+    B and the server run C differ where two options exclude each other)."""
     x = np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32)
     a = dict(
         device="CPU", batch_size=2, precision="default", mode="throughput", warmup=3,
@@ -66,11 +66,13 @@ def full_options(tmp: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         env={"OMP_WAIT_POLICY": "PASSIVE"},
     )  # fmt: skip
     b = dict(duration=0.2, socket=0, warmup=0, cache_dir="", batch_size=1, processes=2)
-    assert set(a) == {o.name for o in declared()}, "a declared option is missing from the test"
-    return a, b
+    c = dict(mode="server", qps=500.0, queries=300, arrival="constant", latency_bound_ms=50.0,
+             percentile=95.0, cache_dir="")  # fmt: skip
+    assert set(a) | set(c) == {o.name for o in declared()}, "a declared option is missing"
+    return a, b, c
 
 
-def cli_args(tmp: Path) -> tuple[list[str], list[str]]:
+def cli_args(tmp: Path) -> tuple[list[str], list[str], list[str]]:
     """The same two sets as command-line flags (a sweep takes one value as a one-value axis)."""
     npz = tmp / "x.npz"
     np.savez(npz, x=np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32))
@@ -85,10 +87,12 @@ def cli_args(tmp: Path) -> tuple[list[str], list[str]]:
     ).split()
     b = ["--duration", "0.2", "--socket", "0", "--warmup", "0", "--cache-dir", ""]
     b += ["--batch-size", "1", "--processes", "2"]
-    used = set(a) | set(b)
+    c = "--mode server --qps 500 --queries 300 --arrival constant --latency-bound 50ms "
+    c += "--percentile p95 --cache-dir="
+    used = set(a) | set(b) | set(c.split())
     missing = [o.flag for o in declared() if o.flag not in used and o.meta.short not in used]
     assert not missing, f"flags missing from the test: {missing}"
-    return a, b
+    return a, b, c.split()
 
 
 def expected_row(values: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +117,11 @@ def check_reached(row: dict[str, Any], values: dict[str, Any]) -> None:
         assert row["config"]["ENABLE_CPU_PINNING"] == "NO"
     if values.get("duration"):
         assert row["stop_reason"] == "duration" and row["socket"] == 0
+    if values.get("qps"):  # the schedule as asked, judged against the bound at p95
+        server = row["server"]
+        assert server["scheduled"] == 300 and server["arrival"] == "constant"
+        assert server["latency_bound_ms"] == 50.0 and server["percentile"] == 95.0
+        assert row["verdict"] in ("VALID", "INVALID") and row["mode"] == "server"
     if values.get("percentiles"):  # each percentile asked for, read as LoadGen does
         assert sorted(row["latency_percentiles"]) == ["p50", "p99.9"]
         assert row["percentile_method"] == "loadgen"
@@ -142,7 +151,7 @@ def test_every_option_reaches_sweep_and_its_rows(matmul_model: Path, tmp: Path) 
             str(matmul_model), out=tmp / f"sweep{i}.jsonl", quiet=True, **axes, **values
         )
         values.update({o.name: axes[o.meta.axis][0] for o in declared() if o.meta.axis in axes})
-        assert len(table.rows) == values["processes"]
+        assert len(table.rows) == values.get("processes", 1)  # a server cell: one process
         for row in table.rows:
             assert row["error"] is None, row["error"]
             check_row(row, {**values, "isolate": True})
@@ -169,7 +178,7 @@ def test_every_option_reaches_the_cli_run_and_sweep(matmul_model: Path, tmp: Pat
         r = cli("sweep", str(matmul_model), *args, "-o", str(out), "--quiet")
         assert r.returncode == 0, r.stderr
         rows = ic.ResultTable.load(out).rows
-        assert len(rows) == values["processes"]
+        assert len(rows) == values.get("processes", 1)
         for row in rows:
             check_row(row, {**values, "isolate": True})
             check_reached(row, values)

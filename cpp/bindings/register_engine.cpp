@@ -220,6 +220,59 @@ void register_engine(py::module_& m) {
                 e.async_stop();
             },
             "Stop restarting requests and wait until no callback can touch the engine.")
+        .def(
+            "serve",
+            [](Engine& e, py::array_t<double, py::array::c_style> offsets_ns,
+               py::array_t<uint64_t, py::array::c_style> due,
+               py::array_t<uint64_t, py::array::c_style> issued,
+               py::array_t<uint64_t, py::array::c_style> started,
+               py::array_t<uint64_t, py::array::c_style> completed, const std::string& policy,
+               int64_t max_outstanding, double spin_ns) {
+                const py::ssize_t n = offsets_ns.size();
+                for (const auto* a : {&due, &issued, &started, &completed})
+                    if (a->size() != n)
+                        throw py::value_error("serve: every tick array needs one slot per query");
+                if (policy != "queue" && policy != "skip")
+                    throw py::value_error("serve: policy must be 'queue' or 'skip'");
+                ServeTicks t;
+                t.offsets_ns = offsets_ns.data();
+                t.due = due.mutable_data();
+                t.issued = issued.mutable_data();
+                t.started = started.mutable_data();
+                t.completed = completed.mutable_data();
+                t.n = n;
+                for (uint64_t* a : {t.due, t.issued, t.started, t.completed})
+                    std::fill(a, a + n, uint64_t{0});
+                ServeOptions o;
+                o.policy = policy == "skip" ? ServePolicy::skip : ServePolicy::queue;
+                o.max_outstanding = max_outstanding;
+                o.spin_ns = spin_ns;
+                ServeRun run;
+                {
+                    SigintWatch watch;
+                    py::gil_scoped_release nogil;
+                    run = e.serve(t, o);
+                }
+                const bool interrupted = SigintWatch::taken();
+                py::dict d;
+                d["start_tick"] = run.start_tick;
+                d["taken"] = run.taken;
+                d["skipped"] = run.skipped;
+                d["max_outstanding"] = run.max_outstanding;
+                d["runaway"] = run.runaway;
+                d["stopped"] = run.stopped;
+                d["interrupted"] = interrupted;
+                if (run.error) raise_with(run.error, {{"done", py::int_(run.taken)}});
+                return d;
+            },
+            py::arg("offsets_ns"), py::arg("due"), py::arg("issued"), py::arg("started"),
+            py::arg("completed"), py::arg("policy") = "queue", py::arg("max_outstanding") = 0,
+            py::arg("spin_ns") = 50e3,
+            "Server / MultiStream: an issuer thread takes query i up at offsets_ns[i] after the "
+            "start and starts it on an idle request (policy 'queue': FIFO while all are busy; "
+            "'skip': skipped). Fills the four tick arrays (0: never reached) and returns a dict: "
+            "start_tick, taken, skipped, max_outstanding, runaway, stopped, interrupted. GIL "
+            "released; a failed inference raises its typed error with .done.")
         .def_property_readonly("async_stalls", &Engine::async_stalls,
                                "Times a request waited on a full completion ring since "
                                "async_start (it is not running meanwhile).")

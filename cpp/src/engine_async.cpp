@@ -80,15 +80,21 @@ void Engine::on_complete(size_t r, std::exception_ptr ex) noexcept {
 template <class Clock>
 void Engine::set_callbacks() {
     for (size_t r = 0; r < static_cast<size_t>(async_requests_); ++r)
-        requests_[r].set_callback(
-            [this, r](std::exception_ptr ex) { on_complete<Clock>(r, std::move(ex)); });
+        requests_[r].set_callback([this, r](std::exception_ptr ex) {
+            if (serving_.load(std::memory_order_acquire))
+                on_served<Clock>(r, std::move(ex));
+            else
+                on_complete<Clock>(r, std::move(ex));
+        });
 }
 
-void Engine::async_start() {
-    if (async_running_) throw ConfigError("async loop already running");
+void Engine::ensure_callbacks() {
     const size_t n = static_cast<size_t>(async_requests_);
-    log_ = std::make_unique<CompletionLog>(n, opts_.completion_capacity);
     if (!async_) async_.reset(new AsyncRequest[n]);
+    if (!serve_query_) {
+        serve_query_.reset(new std::atomic<int64_t>[n]);
+        for (size_t r = 0; r < n; ++r) serve_query_[r].store(-1, std::memory_order_relaxed);
+    }
     if (!callbacks_set_) {
         if (source_ == ClockSource::monotonic_raw)
             set_callbacks<detail::RawClock>();
@@ -96,6 +102,13 @@ void Engine::async_start() {
             set_callbacks<detail::CounterClock>();
         callbacks_set_ = true;
     }
+}
+
+void Engine::async_start() {
+    if (async_running_) throw ConfigError("async loop already running");
+    const size_t n = static_cast<size_t>(async_requests_);
+    log_ = std::make_unique<CompletionLog>(n, opts_.completion_capacity);
+    ensure_callbacks();
     async_taken_ = 0;
     lost_ = 0;
     in_flight_.store(static_cast<int>(n), std::memory_order_relaxed);

@@ -53,6 +53,44 @@ struct SyncRun {
     std::exception_ptr error;
 };
 
+// Server and MultiStream scenarios (engine_serve.cpp): queries due on a schedule fixed in
+// advance, issued by a dedicated thread that never waits on a completion.
+enum class ServePolicy {
+    queue,  // Server: a query due while every request is busy waits in FIFO order
+    skip,   // MultiStream: a query due while every request is busy is skipped (counted)
+};
+
+struct ServeOptions {
+    ServePolicy policy = ServePolicy::queue;
+    // Runaway guard: stop issuing when more queries than this are outstanding (taken up, not
+    // completed); 0 = no guard.
+    int64_t max_outstanding = 0;
+    // The issuer sleeps until this long before a due time, then spins on the clock.
+    double spin_ns = 50e3;
+};
+
+// Per query, ticks of the process clock (0: never reached). `due` is written by serve() from
+// the schedule's offsets; `issued`: the issuer took the query up; `started`: start_async on a
+// free infer request; `completed`: its completion callback.
+struct ServeTicks {
+    const double* offsets_ns = nullptr;  // the schedule: due times after the start, ascending
+    uint64_t* due = nullptr;
+    uint64_t* issued = nullptr;
+    uint64_t* started = nullptr;
+    uint64_t* completed = nullptr;
+    int64_t n = 0;
+};
+
+struct ServeRun {
+    uint64_t start_tick = 0;  // the schedule's zero
+    int64_t taken = 0;        // queries the issuer took up (the rest were never due in time)
+    int64_t skipped = 0;      // skip policy: taken up while every request was busy
+    int64_t max_outstanding = 0;
+    bool runaway = false;  // stopped by the runaway guard
+    bool stopped = false;  // request_stop() or SIGINT ended the schedule early
+    std::exception_ptr error;
+};
+
 struct AsyncBatch {                      // completions collected by one async_collect
     std::vector<int64_t> latency_ticks;  // start to callback, in completion order
     std::vector<uint64_t> end_ticks;     // sorted
@@ -106,6 +144,12 @@ class Engine {
     // taken back and restarted; its time is unknown, so it is not in any batch).
     uint64_t async_lost() const { return lost_; }
 
+    // Server / MultiStream: an issuer thread takes each query up at its due time (sleep, then
+    // spin on the clock) and starts it on a free request; completion callbacks only store
+    // their tick. Every request runs once, untimed, first. Blocks until every started query
+    // completed; stops issuing at request_stop(), SIGINT, an error or the runaway guard.
+    [[nodiscard]] ServeRun serve(const ServeTicks& ticks, const ServeOptions& opts);
+
     // Ask the running loop (sync or async) to stop at the next iteration boundary; the flag
     // stays until clear_stop(). Signal-safe: an atomic.
     void request_stop() { user_stop_.store(true, std::memory_order_relaxed); }
@@ -136,7 +180,15 @@ class Engine {
     template <class Clock>
     void on_complete(size_t r, std::exception_ptr ex) noexcept;
     template <class Clock>
+    void on_served(size_t r, std::exception_ptr ex) noexcept;
+    template <class Clock>
     void set_callbacks();
+    void ensure_callbacks();  // per-request state and callbacks, made once per engine
+    void serve_warm();
+    ServeRun issue(const ServeTicks& t, const ServeOptions& o);
+    void serve_start(int64_t q, size_t r, const ServeTicks& t, ServeRun& run);
+    void serve_wait(uint32_t seen, double max_ns);
+    void serve_fail(std::exception_ptr ex) noexcept;
     std::exception_ptr launch(size_t r) noexcept;
     bool close_failed(size_t r, std::exception_ptr ex) noexcept;
     void restart(size_t r);
@@ -161,6 +213,16 @@ class Engine {
     uint64_t lost_ = 0;         // completions that never called back (see reclaim_lost)
     std::unique_ptr<CompletionLog> log_;
     std::unique_ptr<AsyncRequest[]> async_;
+
+    // serving state (engine_serve.cpp); callbacks read serving_ to know which loop runs
+    std::atomic<bool> serving_{false};
+    std::unique_ptr<std::atomic<int64_t>[]> serve_query_;  // per request: its query, -1 idle
+    uint64_t* serve_completed_ = nullptr;
+    std::atomic<uint32_t> serve_word_{0};      // futex word: bumped by every completion
+    std::atomic<bool> issuer_waiting_{false};  // the issuer sleeps on serve_word_
+    std::atomic<int64_t> serve_done_{0};       // completions since serve() began
+    std::atomic<bool> serve_failed_{false};
+    std::exception_ptr serve_error_;  // the first failure (written once, under serve_failed_)
     std::atomic<bool> halt_{true};   // the async loop's own stop: set outside a run, by
                                      // async_stop and by an error; async_start clears it
     std::atomic<int> in_flight_{0};  // requests whose callback may still touch this engine

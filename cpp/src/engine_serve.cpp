@@ -1,0 +1,266 @@
+// Open-loop scenarios (MLPerf LoadGen's Server and MultiStream): queries due on a schedule fixed
+// in advance, an issuer thread that takes each one up at its due time and starts it on a free
+// infer request, and completion callbacks that only store their tick.
+//
+// The issuer never waits on a completion: it sleeps on a futex until shortly before the next
+// due time (a completion wakes it early only to start a query waiting in the FIFO queue), then
+// spins on the clock. Queries are taken up in due order, so the FIFO queue is the index range
+// [head, next): taken up, not started yet. A request freed by its callback is restarted only
+// after request.wait(), once OpenVINO is done with it (it puts the callback back first), so
+// no completion goes without its callback.
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <thread>
+
+#include "detail.hpp"
+#include "inferclock/engine.hpp"
+#include "inferclock/errors.hpp"
+#include "inferclock/interrupt.hpp"
+
+namespace inferclock {
+
+namespace {
+
+constexpr int64_t kIdle = -1;
+constexpr int64_t kWarm = -2;  // the untimed first run of a request
+// Longest single sleep: the issuer looks at Ctrl-C and request_stop() this often.
+constexpr double kSliceNs = 20e6;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+long futex_wait(std::atomic<uint32_t>* word, uint32_t seen, double ns) {
+    timespec ts;
+    ts.tv_sec = static_cast<time_t>(ns / 1e9);
+    ts.tv_nsec = static_cast<long>(ns - static_cast<double>(ts.tv_sec) * 1e9);
+    return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, seen, &ts,
+                   nullptr, 0);
+}
+
+void futex_wake(std::atomic<uint32_t>* word) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr,
+            0);
+}
+
+}  // namespace
+
+void Engine::serve_fail(std::exception_ptr ex) noexcept {
+    bool expected = false;
+    if (serve_failed_.compare_exchange_strong(expected, true, std::memory_order_acq_rel))
+        serve_error_ = std::move(ex);
+}
+
+template <class Clock>
+void Engine::on_served(size_t r, std::exception_ptr ex) noexcept {
+    const uint64_t end = Clock::stop();
+    const int64_t q = serve_query_[r].load(std::memory_order_acquire);
+    if (ex)
+        serve_fail(std::move(ex));
+    else if (q >= 0)
+        serve_completed_[q] = end;
+    serve_query_[r].store(kIdle, std::memory_order_release);
+    serve_done_.fetch_add(1, std::memory_order_acq_rel);
+    serve_word_.fetch_add(1, std::memory_order_seq_cst);
+    if (issuer_waiting_.load(std::memory_order_seq_cst)) futex_wake(&serve_word_);
+}
+
+template void Engine::on_served<detail::RawClock>(size_t, std::exception_ptr) noexcept;
+template void Engine::on_served<detail::CounterClock>(size_t, std::exception_ptr) noexcept;
+
+// Sleep until a completion bumps the futex word (from `seen`) or max_ns passed.
+void Engine::serve_wait(uint32_t seen, double max_ns) {
+    if (max_ns <= 0) return;
+    issuer_waiting_.store(true, std::memory_order_seq_cst);
+    if (serve_word_.load(std::memory_order_seq_cst) == seen)
+        futex_wait(&serve_word_, seen, std::min(max_ns, kSliceNs));
+    issuer_waiting_.store(false, std::memory_order_relaxed);
+}
+
+// Start query q on idle request r (the issuer's thread).
+void Engine::serve_start(int64_t q, size_t r, const ServeTicks& t, ServeRun& run) {
+    try {
+        requests_[r].wait();  // OpenVINO's tail after the last callback (see the top)
+    } catch (...) {           // that inference's error reached its callback already
+    }
+    serve_query_[r].store(q, std::memory_order_release);
+    t.started[q] = now_ticks(source_);
+    try {
+        requests_[r].start_async();
+    } catch (...) {
+        serve_query_[r].store(kIdle, std::memory_order_release);
+        t.started[q] = 0;
+        run.error = std::current_exception();
+    }
+}
+
+// Every request once, untimed, through the serving callback: the schedule starts warm.
+void Engine::serve_warm() {
+    const size_t n = static_cast<size_t>(async_requests_);
+    for (size_t r = 0; r < n; ++r) {
+        serve_query_[r].store(kWarm, std::memory_order_release);
+        try {
+            requests_[r].start_async();
+        } catch (...) {
+            serve_query_[r].store(kIdle, std::memory_order_release);
+            serve_fail(std::current_exception());
+            break;
+        }
+    }
+    for (size_t r = 0; r < n; ++r) {
+        while (serve_query_[r].load(std::memory_order_acquire) != kIdle)
+            std::this_thread::sleep_for(std::chrono::microseconds(20));
+        try {
+            requests_[r].wait();
+        } catch (...) {
+        }
+    }
+}
+
+ServeRun Engine::issue(const ServeTicks& t, const ServeOptions& o) {
+    ServeRun run;
+    const size_t nreq = static_cast<size_t>(async_requests_);
+    const double ticks_per_ns = source_ == ClockSource::monotonic_raw
+                                    ? 1.0
+                                    : process_clock().frequency_hz / 1e9;
+    const auto spin_ticks = static_cast<uint64_t>(o.spin_ns * ticks_per_ns);
+    run.start_tick = now_ticks(source_);
+    for (int64_t i = 0; i < t.n; ++i)
+        t.due[i] = run.start_tick + static_cast<uint64_t>(std::llround(t.offsets_ns[i] * ticks_per_ns));
+    int64_t head = 0, next = 0;
+    size_t cursor = 0;  // where the search for an idle request begins (round robin)
+    auto idle_request = [&]() -> size_t {
+        for (size_t k = 0; k < nreq; ++k) {
+            const size_t r = (cursor + k) % nreq;
+            if (serve_query_[r].load(std::memory_order_acquire) == kIdle) {
+                cursor = r + 1;
+                return r;
+            }
+        }
+        return nreq;
+    };
+    auto halted = [&] {
+        return serve_failed_.load(std::memory_order_acquire) || run.error ||
+               user_stop_.load(std::memory_order_relaxed) || interrupt::pending();
+    };
+    for (;;) {
+        const uint32_t seen = serve_word_.load(std::memory_order_seq_cst);
+        if (halted()) {
+            run.stopped = !serve_failed_.load() && !run.error;
+            break;
+        }
+        // The FIFO queue first: its queries are overdue.
+        while (head < next) {
+            const size_t r = idle_request();
+            if (r == nreq) break;
+            serve_start(head++, r, t, run);
+            if (run.error) break;
+        }
+        if (run.error) break;
+        if (next == t.n) {
+            if (head == t.n) break;
+            serve_wait(seen, kSliceNs);  // only queued queries are left
+            continue;
+        }
+        const uint64_t now = now_ticks(source_);
+        const uint64_t due = t.due[next];
+        if (now >= due) {
+            t.issued[next] = now;
+            ++run.taken;
+            const int64_t outstanding =
+                run.taken - run.skipped - serve_done_.load(std::memory_order_acquire);
+            run.max_outstanding = std::max(run.max_outstanding, outstanding);
+            if (o.max_outstanding > 0 && outstanding > o.max_outstanding) {
+                run.runaway = true;
+                ++next;
+                head = next;  // never started: not in the results
+                break;
+            }
+            if (o.policy == ServePolicy::skip && head == next) {
+                const size_t r = idle_request();
+                if (r == nreq) {
+                    ++run.skipped;  // taken up, never started
+                    head = ++next;
+                    continue;
+                }
+            }
+            ++next;  // queued; the loop's top starts it on an idle request
+            continue;
+        }
+        const uint64_t left = due - now;
+        if (left > spin_ticks)
+            serve_wait(seen, static_cast<double>(left - spin_ticks) / ticks_per_ns);
+        else
+            cpu_relax();
+    }
+    // Wait for every started query (and any warm-up tail) to complete.
+    for (;;) {
+        const uint32_t seen = serve_word_.load(std::memory_order_seq_cst);
+        bool busy = false;
+        for (size_t r = 0; r < nreq; ++r)
+            busy = busy || serve_query_[r].load(std::memory_order_acquire) != kIdle;
+        if (!busy) break;
+        serve_wait(seen, kSliceNs);
+    }
+    for (size_t r = 0; r < nreq; ++r) {
+        try {
+            requests_[r].wait();
+        } catch (...) {
+        }
+    }
+    return run;
+}
+
+ServeRun Engine::serve(const ServeTicks& ticks, const ServeOptions& opts) {
+    if (async_running_) throw ConfigError("serve: the async loop is running");
+    if (ticks.n < 0) throw ConfigError("serve: negative query count");
+    for (int64_t i = 1; i < ticks.n; ++i)
+        if (!(ticks.offsets_ns[i] >= ticks.offsets_ns[i - 1]))
+            throw ConfigError("serve: the schedule's offsets must be ascending");
+    if (ticks.n > 0 && !(ticks.offsets_ns[0] >= 0))
+        throw ConfigError("serve: the schedule's offsets must be >= 0");
+    ensure_callbacks();
+    serve_completed_ = ticks.completed;
+    serve_done_.store(0, std::memory_order_relaxed);
+    serve_failed_.store(false, std::memory_order_relaxed);
+    serve_error_ = nullptr;
+    serving_.store(true, std::memory_order_release);  // publishes the state above to callbacks
+    serve_warm();
+    serve_done_.store(0, std::memory_order_release);
+    ServeRun run;
+    if (!serve_failed_.load(std::memory_order_acquire)) {
+        std::exception_ptr crashed;
+        std::thread issuer([&] {
+            pthread_setname_np(pthread_self(), "ic-issuer");
+            // Timer slack (50 us by default) would make every sleep that much late.
+            prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+            try {
+                run = issue(ticks, opts);
+            } catch (...) {
+                crashed = std::current_exception();
+            }
+        });
+        issuer.join();
+        if (crashed) run.error = crashed;
+    }
+    serving_.store(false, std::memory_order_release);
+    serve_completed_ = nullptr;
+    if (!run.error && serve_failed_.load(std::memory_order_acquire)) run.error = serve_error_;
+    if (run.error)
+        run.error = detail::as_device_error(run.error,
+                                            "inference failed in server mode on '" + opts_.device + "'");
+    return run;
+}
+
+}  // namespace inferclock

@@ -1,0 +1,153 @@
+"""Checks and parsers of the open-loop (server, multistream) options: the offered rate, the
+latency bound and its percentile, and the checks that involve several options (a server run
+needs a rate, takes no iteration count, and its query queue must fit in memory).
+
+They are the pieces ``_options`` declares those options with, as ``_checks`` is for the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from inferclock._errors import ConfigError, ConfigTypeError
+from inferclock._loadgen import ARRIVALS
+from inferclock._util import is_real
+
+if TYPE_CHECKING:
+    from inferclock._options import RunOptions
+
+#: Modes whose queries follow a schedule (open loop), and what they need.
+OPEN_LOOP = ("server", "multistream")
+#: A server run's schedule spans this many seconds unless ``duration`` or ``queries`` says.
+SERVER_DURATION = 10.0
+#: Highest offered rate accepted (queries per second): beyond it the number is a typo.
+MAX_QPS = 1e8
+
+
+def rate(name: str, value: Any) -> float | None:
+    """Queries per second: a finite number > 0, or None."""
+    if value is None:
+        return None
+    if not is_real(value):
+        raise ConfigTypeError(f"{name} must be a number of queries per second, got {value!r}")
+    v = float(value)
+    if not (math.isfinite(v) and 0 < v <= MAX_QPS):
+        raise ConfigError(
+            f"{name} must be a finite number of queries per second > 0 (at most {MAX_QPS:g}), "
+            f"got {value!r}"
+        )
+    return v
+
+
+def bound_ms(name: str, value: Any) -> float | None:
+    """A latency bound in milliseconds: finite and > 0, or None."""
+    if value is None:
+        return None
+    if not is_real(value):
+        raise ConfigTypeError(f"{name} must be a number of milliseconds, got {value!r}")
+    v = float(value)
+    if not (math.isfinite(v) and 0 < v <= 3.6e6):
+        raise ConfigError(
+            f"{name} must be a finite number of milliseconds > 0 (at most an hour), got {value!r}"
+        )
+    return v
+
+
+def arrival(name: str, value: Any) -> str | None:
+    """How queries arrive: one of ``_loadgen.ARRIVALS``, or None (the mode's own)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in ARRIVALS:
+        raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(ARRIVALS)}")
+    return value.lower()
+
+
+def open_percentile(name: str, value: Any) -> float:
+    """A percentile strictly inside (0, 100): the share of queries the bound must hold."""
+    if not is_real(value):
+        raise ConfigTypeError(f"{name} must be a percentile in (0, 100) such as 99, got {value!r}")
+    v = float(value)
+    if not 0 < v < 100:
+        raise ConfigError(f"{name} must be a percentile in (0, 100) such as 99, got {value!r}")
+    return v
+
+
+def parse_ms(text: str) -> float:
+    """'15ms', '15', '0.015s' -> milliseconds."""
+    t = text.strip().lower()
+    scale = 1.0
+    if t.endswith("ms"):
+        t = t[:-2]
+    elif t.endswith("us"):
+        t, scale = t[:-2], 1e-3
+    elif t.endswith("s"):
+        t, scale = t[:-1], 1e3
+    try:
+        return float(t) * scale
+    except ValueError:
+        raise ConfigError(f"expected a latency like 15ms, 0.015s or 15, got {text!r}") from None
+
+
+def parse_percentile(text: str) -> float:
+    """'99', 'p99', '99.9' -> a percentile."""
+    try:
+        return float(text.strip().lower().removeprefix("p"))
+    except ValueError:
+        raise ConfigError(f"expected a percentile like 99, got {text!r}") from None
+
+
+def parse_rate(text: str) -> float:
+    """'200', '200qps' -> queries per second."""
+    t = text.strip().lower().removesuffix("qps").removesuffix("/s")
+    try:
+        return float(t)
+    except ValueError:
+        raise ConfigError(f"expected queries per second like 200, got {text!r}") from None
+
+
+def check_scenario(o: RunOptions) -> None:
+    """The checks of the open-loop options that involve several options."""
+    if o.mode not in OPEN_LOOP:
+        for name in ("qps", "queries", "arrival", "latency_bound_ms"):
+            if getattr(o, name) is not None:
+                raise ConfigError(
+                    f"{name} applies to mode 'server' or 'multistream', not {o.mode!r}"
+                )
+        return
+    if o.qps is None:
+        raise ConfigError(f"mode {o.mode!r} needs qps: the offered rate, queries per second")
+    if o.iterations is not None:
+        raise ConfigError(
+            f"iterations does not apply to mode {o.mode!r}: its queries follow a schedule; "
+            "give queries (a count) or duration (seconds)"
+        )
+    if o.queries is not None and o.duration is not None:
+        raise ConfigError("give queries or duration, not both")
+    if o.warmup != "auto":
+        raise ConfigError(
+            f"warmup does not apply to mode {o.mode!r}: every infer request runs once, untimed, "
+            "before the schedule starts"
+        )
+    if o.mode == "multistream" and o.arrival == "poisson":
+        raise ConfigError("arrival 'poisson' does not apply to multistream: its queries are due "
+                          "at a fixed interval (1 / qps)")  # fmt: skip
+    if o.processes > 1:
+        raise ConfigError(
+            f"processes must be 1 in mode {o.mode!r}: a verdict belongs to one schedule "
+            "(run the rate again for another process)"
+        )
+    n = o.queries if o.queries is not None else math.ceil(o.qps * schedule_seconds(o))
+    if n > o.max_samples:
+        what = "queries" if o.queries is not None else "qps x duration"
+        raise ConfigError(
+            f"{what} asks for {n} queries, more than max_samples ({o.max_samples}): the query "
+            "queue (40 bytes a query) is bounded by it; lower them or raise max_samples"
+        )
+
+
+def schedule_seconds(o: RunOptions) -> float:
+    """How long the schedule of an open-loop run lasts, about (seconds)."""
+    if o.queries is not None and o.qps is not None:
+        return o.queries / o.qps
+    return o.duration if o.duration is not None else SERVER_DURATION

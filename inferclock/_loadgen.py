@@ -1,0 +1,121 @@
+"""MLPerf LoadGen's arithmetic for the open-loop scenarios: the query schedule (exponential gaps
+for the Server scenario, a fixed interval for MultiStream), the early-stopping test and the
+runaway guard. Pure functions, no engine: the serving driver (``_serve``) and the tests use
+them.
+
+Early stopping follows ``loadgen/early_stopping.cc``: with ``t`` queries over the latency
+bound, the run passes when it processed at least ``h + t`` queries, ``h`` the smallest count
+for which ``t`` or fewer overlatency queries among ``h + t`` would happen with probability at
+most ``1 - confidence`` if the true fraction within the bound were only ``percentile``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from inferclock._errors import ConfigError
+
+ARRIVALS = ("poisson", "constant")
+#: LoadGen's confidence for early stopping.
+CONFIDENCE = 0.99
+#: The runaway guard's multiple, as LoadGen: stop when more than qps x 5 x bound queries are
+#: outstanding (with no bound, 1 s stands in for it).
+RUNAWAY_FACTOR = 5.0
+RUNAWAY_BOUND_S = 1.0
+
+
+def schedule(
+    qps: float,
+    arrival: str,
+    seed: int,
+    *,
+    duration: float | None = None,
+    queries: int | None = None,
+) -> npt.NDArray[np.float64]:
+    """Due times in ns after the start, ascending: ``queries`` of them, or every one due within
+    ``duration`` seconds. Poisson: exponential gaps of mean 1/qps from a generator seeded with
+    ``seed`` (LoadGen's Server scenario); constant: one every 1/qps, the first at 0."""
+    if (duration is None) == (queries is None):
+        raise ConfigError("schedule: give duration or queries")
+    gap_ns = 1e9 / qps
+    if arrival == "constant":
+        n = queries if queries is not None else max(1, math.ceil(duration * qps - 1e-9))  # type: ignore[operator]
+        return np.arange(n, dtype=np.float64) * gap_ns
+    if arrival != "poisson":
+        raise ConfigError(f"arrival must be one of {', '.join(ARRIVALS)}, got {arrival!r}")
+    rng = np.random.Generator(np.random.PCG64(seed))
+    if queries is not None:
+        return np.cumsum(rng.exponential(gap_ns, queries))
+    horizon = duration * 1e9  # type: ignore[operator]
+    expect = duration * qps  # type: ignore[operator]
+    chunks: list[npt.NDArray[np.float64]] = []
+    total = 0.0
+    while total < horizon:  # draw until past the horizon; one draw almost always suffices
+        gaps = rng.exponential(gap_ns, max(16, int(expect + 6 * math.sqrt(expect) + 16)))
+        offsets = total + np.cumsum(gaps)
+        chunks.append(offsets)
+        total = float(offsets[-1])
+    out = np.concatenate(chunks)
+    return out[out < horizon]
+
+
+def expected_queries(qps: float, duration: float) -> int:
+    """About how many queries a schedule of ``duration`` seconds holds (for memory checks)."""
+    return math.ceil(qps * duration)
+
+
+def outstanding_limit(qps: float, bound_s: float | None, requests: int) -> int:
+    """The runaway guard: queries outstanding beyond this end the run (INVALID). LoadGen's
+    qps x 5 x bound, never below the infer requests the engine keeps busy."""
+    bound = RUNAWAY_BOUND_S if bound_s is None else bound_s
+    return max(math.ceil(qps * RUNAWAY_FACTOR * bound), requests + 1)
+
+
+def _log_binom_cdf(t: int, n: int, q: float) -> float:
+    """log P(X <= t) for X ~ Binomial(n, q)."""
+    x = np.arange(t + 1, dtype=np.float64)
+    lg = np.vectorize(math.lgamma, otypes=[np.float64])
+    terms = lg(n + 1.0) - lg(x + 1) - lg(n - x + 1) + x * math.log(q) + (n - x) * math.log1p(-q)
+    m = float(terms.max())
+    return m + math.log(float(np.exp(terms - m).sum()))
+
+
+def _passes(h: int, t: int, p: float, confidence: float) -> bool:
+    # The odds of t or fewer overlatency queries in h + t, were a query within the bound with
+    # probability only p: small enough means the true percentile is within the bound.
+    return _log_binom_cdf(t, h + t, 1.0 - p) <= math.log(1.0 - confidence)
+
+
+@lru_cache(maxsize=4096)
+def min_passing(t: int, percentile: float, confidence: float = CONFIDENCE) -> int:
+    """LoadGen's MinPassingQueriesFinder: the least h such that h queries within the bound
+    and t over it pass early stopping (percentile in (0, 100))."""
+    if t < 0:
+        raise ConfigError(f"overlatency count must be >= 0, got {t}")
+    p = percentile / 100.0
+    if not 0 < p < 1:
+        raise ConfigError(f"percentile must be in (0, 100), got {percentile!r}")
+    lo = 0
+    hi = max(1, math.ceil(math.log(1 - confidence) / math.log(p)))  # t = 0's exact answer
+    while not _passes(hi, t, p, confidence):
+        lo, hi = hi, 2 * hi
+    while lo < hi:  # the least passing h in [lo, hi] (passing is monotone in h)
+        mid = (lo + hi) // 2
+        if _passes(mid, t, p, confidence):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+def early_stopping(
+    queries: int, overlatency: int, percentile: float, confidence: float = CONFIDENCE
+) -> tuple[bool, int]:
+    """(passed, queries needed) for a run of ``queries`` with ``overlatency`` of them over the
+    bound: LoadGen's Server test, ``queries >= min_passing(t) + t``."""
+    need = min_passing(overlatency, percentile, confidence) + overlatency
+    return queries >= need, need
