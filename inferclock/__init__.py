@@ -44,6 +44,8 @@ _NAMES = {
     "parse_cpulist": "_topology", "topology": "_topology",
     "compare": "compare", "report": "report", "ResultTable": "results", "Stats": "stats",
     "SweepInterrupted": "sweep", "sweep": "sweep",
+    "PeakResult": "peak", "PeakStep": "peak", "find_peak_qps": "peak",
+    "ServerStats": "_serve", "tune": "tune", "TuneResult": "tune",
     "models": "", "stats": "",
 }  # fmt: skip
 
@@ -77,7 +79,7 @@ class _Package(types.ModuleType):
     eager ``from inferclock.compare import compare`` in ``__init__`` used to)."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("compare", "report", "sweep") and isinstance(value, types.ModuleType):
+        if name in ("compare", "report", "sweep", "tune") and isinstance(value, types.ModuleType):
             value = getattr(value, name)
         super().__setattr__(name, value)
 
@@ -148,6 +150,14 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
     from inferclock.compare import (
         compare as compare,
     )
+    from inferclock._serve import (
+        ServerStats as ServerStats,
+    )
+    from inferclock.peak import (
+        PeakResult as PeakResult,
+        PeakStep as PeakStep,
+        find_peak_qps as find_peak_qps,
+    )
     from inferclock.report import (
         report as report,
     )
@@ -160,6 +170,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
     from inferclock.sweep import (
         SweepInterrupted as SweepInterrupted,
         sweep as sweep,
+    )
+    from inferclock.tune import (
+        TuneResult as TuneResult,
+        tune as tune,
     )
 
     __version__: str
