@@ -138,6 +138,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         prepare as prepare,
         run as run,
     )
+    from inferclock._serve import (
+        ServerStats as ServerStats,
+    )
     from inferclock._topology import (
         PinningWarning as PinningWarning,
         Topology as Topology,
@@ -149,9 +152,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
     )
     from inferclock.compare import (
         compare as compare,
-    )
-    from inferclock._serve import (
-        ServerStats as ServerStats,
     )
     from inferclock.peak import (
         PeakResult as PeakResult,

@@ -120,8 +120,8 @@ def check_axes(given: Mapping[str, Any]) -> dict[str, list[Any]]:
     checked list: every value passes the check of its run option."""
     out: dict[str, list[Any]] = {}
     for name, opt in _options.axes().items():
-        single = (int, np.integer) if opt.name in ("batch_size", "socket") else (str, os.PathLike)
-        if opt.name == "qps":
+        single: tuple[type, ...] = (str, os.PathLike)
+        if opt.name in ("batch_size", "socket", "qps"):
             single = (int, float, np.integer, np.floating)
         values = axis(name, given.get(name, (opt.default,)), single)
         out[name] = [opt.meta.check(opt.name, v) for v in values]
