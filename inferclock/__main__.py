@@ -1,8 +1,9 @@
 """The ``inferclock`` command line (also ``python -m inferclock``).
 
 Subcommands, each in a ``cmd_*`` function: ``info``, ``run``, ``sweep``, ``report``,
-``compare``, ``demo``. inferclock's own errors (bad arguments, missing model, unknown device)
-print ``error: <message>`` and exit with status 2; ``compare --fail-above`` exits 1 on a
+``compare``, ``demo``; ``peak`` and ``tune`` live in ``_cli_peak`` and ``_cli_tune``.
+inferclock's own errors (bad arguments, missing model, unknown device) print
+``error: <message>`` and exit with status 2; ``compare --fail-above`` exits 1 on a
 regression; Ctrl-C exits 130 (a run prints its partial result first), SIGTERM 143 (a sweep
 keeps every finished row).
 """
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from inferclock import _cli_peak
 from inferclock._checks import parse_key_value
 from inferclock._cli_options import add_options, given
 from inferclock._errors import ConfigError, InferclockError, Terminated
@@ -223,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plugin_flag(run)
     add_options(run)
     run.set_defaults(func=cmd_run)
+    _cli_peak.add_parser(sub, _Formatter, models)
 
     sw = sub.add_parser(
         "sweep",

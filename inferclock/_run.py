@@ -11,7 +11,8 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from inferclock import _control, _plugins
+from inferclock import _control, _plugins, _serve
+from inferclock._checks_load import OPEN_LOOP
 from inferclock._engine import RunSpec, execute, properties_for
 from inferclock._modelinfo import ModelBook, ModelFacts
 from inferclock._options import MODES, RunOptions, make
@@ -29,6 +30,8 @@ def spec_for(
     """The RunSpec of checked options on a model whose facts are known (int8: quantized here,
     once per model and cached; MACs counted once per model and batch)."""
     model = facts
+    if opts.mode in OPEN_LOOP:  # the query queue must fit: refused here, before any compile
+        _serve.check_queue(opts)
     if opts.precision == "int8":
         model = book.int8(facts, calibration=opts.calibration, seed=opts.seed, shapes=opts.shapes)
     shapes = book.shapes_for(facts, opts.shapes, opts.batch_size)

@@ -19,9 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from inferclock import _core, _loadgen, stats
-from inferclock._checks_load import SERVER_DURATION
+from inferclock._checks_load import SERVER_DURATION, schedule_seconds
 from inferclock._clock import clock
-from inferclock._errors import InferclockError
+from inferclock._errors import ConfigError, InferclockError
 from inferclock._options import RunOptions
 
 #: Bins of the queue-depth series a result keeps.
@@ -95,6 +95,36 @@ def _depth_series(
     return int(depth.max()), series, depth
 
 
+#: Bytes a query takes: its due offset and its four ticks, plus the schedule's draw.
+QUERY_BYTES = 48
+
+
+def _available_bytes() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_queue(o: RunOptions) -> int:
+    """The number of queries the schedule holds, about; refused before anything is allocated
+    when their queue would not fit in the memory available now."""
+    n = o.queries if o.queries is not None else math.ceil((o.qps or 0) * schedule_seconds(o))
+    avail = _available_bytes()
+    if avail is not None and n * QUERY_BYTES > avail // 2:
+        what = "queries" if o.queries is not None else "qps x duration"
+        raise ConfigError(
+            f"{what} asks for {n} queries: their queue needs {n * QUERY_BYTES / 2**30:.1f} GiB "
+            f"and {avail / 2**30:.1f} GiB of memory is available (at most half is used); "
+            "lower them"
+        )
+    return n
+
+
 def _allocate(n: int) -> list[npt.NDArray[np.uint64]]:
     try:
         return [np.zeros(n, np.uint64) for _ in range(4)]
@@ -109,6 +139,7 @@ def serve(engine: _core.Engine, o: RunOptions) -> tuple[ServerStats, npt.NDArray
     """Run the schedule of ``o`` on ``engine``; returns the stats, the due-time latencies (ns)
     of the completed queries in due order, and whether Ctrl-C cut it short."""
     assert o.qps is not None
+    check_queue(o)
     arrival = o.arrival or ("poisson" if o.mode == "server" else "constant")
     if o.queries is not None:
         offsets = _loadgen.schedule(o.qps, arrival, o.seed, queries=o.queries)

@@ -188,6 +188,7 @@ class Engine {
     ServeRun issue(const ServeTicks& t, const ServeOptions& o);
     void serve_start(int64_t q, size_t r, const ServeTicks& t, ServeRun& run);
     void serve_wait(uint32_t seen, double max_ns);
+    void serve_drain();
     void serve_fail(std::exception_ptr ex) noexcept;
     std::exception_ptr launch(size_t r) noexcept;
     bool close_failed(size_t r, std::exception_ptr ex) noexcept;
@@ -221,6 +222,7 @@ class Engine {
     std::atomic<uint32_t> serve_word_{0};      // futex word: bumped by every completion
     std::atomic<bool> issuer_waiting_{false};  // the issuer sleeps on serve_word_
     std::atomic<int64_t> serve_done_{0};       // completions since serve() began
+    std::atomic<int> serve_callbacks_{0};      // serving callbacks running now
     std::atomic<bool> serve_failed_{false};
     std::exception_ptr serve_error_;  // the first failure (written once, under serve_failed_)
     std::atomic<bool> halt_{true};   // the async loop's own stop: set outside a run, by
