@@ -1,4 +1,5 @@
-"""Markdown rendering of results: number formatting, tables, the cell summary, error rows.
+"""Markdown rendering of results: number formatting, tables, the cell summary, error rows,
+the open-loop cells' table.
 
 This module owns how results read as GitHub-flavoured markdown; it computes nothing (pooling
 is :class:`inferclock.results.ResultTable`'s). :mod:`inferclock.results` re-exports
@@ -13,9 +14,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from inferclock._serve_plots import RateCurve
     from inferclock.results import CellSummary
 
-__all__ = ["code_list", "errors_markdown", "fmt_num", "markdown_table", "summary_markdown"]
+__all__ = [
+    "code_list",
+    "errors_markdown",
+    "fmt_num",
+    "markdown_table",
+    "open_loop_markdown",
+    "summary_markdown",
+]
 
 _SUMMARY_HEADER = (
     "model",
@@ -81,7 +90,7 @@ def errors_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     return markdown_table(["cell", "process/repeat", "kind", "error"], body)
 
 
-def _summary_line(s: CellSummary, multi: bool) -> list[str]:
+def _summary_line(s: CellSummary, multi: bool, verdicts: bool) -> list[str]:
     ci = (
         f" [{fmt_num(_ms(s.ci95_low_ns))}, {fmt_num(_ms(s.ci95_high_ns))}]"
         if s.ci95_low_ns is not None and s.ci95_high_ns is not None
@@ -99,7 +108,7 @@ def _summary_line(s: CellSummary, multi: bool) -> list[str]:
         s.device,
         f"{s.precision_requested}/{s.precision_executed or '?'}",
         str(s.batch_size),
-        s.mode,
+        s.mode_label,
         f"{fmt_num(_ms(s.median_ns))}{ci}" + (" **MULTIMODAL**" if s.multimodal else ""),
         fmt_num(_ms(s.p99_ns)),
         f"{fmt_num(s.throughput_fps)}{tp_ci}",
@@ -107,6 +116,8 @@ def _summary_line(s: CellSummary, multi: bool) -> list[str]:
     ]
     if multi:
         line += [f"{s.processes}/{s.runs}", "-" if s.spread is None else f"{s.spread:.1%}"]
+    if verdicts:
+        line.append(s.verdict or "-")
     return line
 
 
@@ -116,15 +127,22 @@ def summary_markdown(
     """The cells as a table, then the error rows (if any) under a bold "Errors" line.
 
     The processes/runs and spread columns appear when any cell combines several runs; a
-    host column when the cells come from several hosts (never pooled); multimodal cells
-    are marked, and listed under the table.
+    verdict column when any (open-loop) cell has a verdict; a host column when the cells come
+    from several hosts (never pooled); multimodal cells are marked, and listed under the
+    table. An open-loop cell's mode carries its rate (``server @200 qps``) and its latencies
+    are due-time ones.
     """
     parts: list[str] = []
     if summary:
         multi = any(s.runs > 1 for s in summary)
         hosts = len({s.host for s in summary}) > 1
-        header = [*_SUMMARY_HEADER, *(("processes/runs", "spread") if multi else ())]
-        body = [_summary_line(s, multi) for s in summary]
+        verdicts = any(s.verdict is not None for s in summary)
+        header = [
+            *_SUMMARY_HEADER,
+            *(("processes/runs", "spread") if multi else ()),
+            *(("verdict",) if verdicts else ()),
+        ]
+        body = [_summary_line(s, multi, verdicts) for s in summary]
         if hosts:
             header.insert(0, "host")
             body = [[str(s.host), *line] for s, line in zip(summary, body, strict=True)]
@@ -142,3 +160,63 @@ def summary_markdown(
         parts.append(f"**Errors ({len(error_rows)} rows):**")
         parts.append(errors_markdown(error_rows))
     return "\n\n".join(parts) + "\n"
+
+
+def _us(ns: float | None) -> float | None:
+    return None if ns is None else ns / 1e3
+
+
+_OPEN_LOOP_HEADER = (
+    "cell",
+    "offered qps (asked / taken up)",
+    "achieved qps",
+    "due p50 ms",
+    "due p99 ms [95% CI]",
+    "issue p50 ms",
+    "issue p99 ms",
+    "issue delay p50/p99 us",
+    "max queue",
+    "verdict",
+    "reason",
+)
+
+
+def open_loop_markdown(curves: Sequence[RateCurve]) -> str:
+    """The open-loop cells, one line each (grouped by curve, ascending rate), then each
+    curve's knee and peak. Due-time latency runs from a query's due time (queueing in it),
+    issue-time from its start on an infer request; the issue delay is the issuer's lateness."""
+    body = []
+    notes = []
+    for c in curves:
+        for p in c.points:
+            ci = (
+                f" [{fmt_num(_ms(p.due_p99_ci[0]))}, {fmt_num(_ms(p.due_p99_ci[1]))}]"
+                if p.due_p99_ci
+                else ""
+            )
+            body.append(
+                [
+                    f"{c.model} {c.device} {c.precision} b{c.batch_size} {c.mode}",
+                    f"{p.qps:g} / {fmt_num(p.offered_qps)}",
+                    fmt_num(p.achieved_qps),
+                    fmt_num(_ms(p.due_p50_ns)),
+                    fmt_num(_ms(p.due_p99_ns)) + ci,
+                    fmt_num(_ms(p.issue_p50_ns)),
+                    fmt_num(_ms(p.issue_p99_ns)),
+                    f"{fmt_num(_us(p.delay_p50_ns))} / {fmt_num(_us(p.delay_p99_ns))}",
+                    "-" if p.max_queue_depth is None else str(p.max_queue_depth),
+                    p.verdict or "-",
+                    " ".join((p.reason or "-").split())[:300],
+                ]
+            )
+        knee, peak = c.knee_qps, c.peak_qps
+        notes.append(
+            f"- {c.title}"
+            + (f" [{c.host}]" if c.host and len({x.host for x in curves}) > 1 else "")
+            + ": knee "
+            + ("-" if knee is None else f"{knee:g} qps")
+            + ", peak (highest VALID) "
+            + ("-" if peak is None else f"{peak:g} qps")
+            + (f", bound {', '.join(f'{b:g}' for b in c.bounds_ms)} ms" if c.bounds_ms else "")
+        )
+    return markdown_table(_OPEN_LOOP_HEADER, body) + "\n\n" + "\n".join(notes)

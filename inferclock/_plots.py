@@ -314,7 +314,7 @@ def plot_cdf(
 
 
 def cell_name(s: CellSummary) -> str:
-    name = f"{s.model} {s.device} {s.precision_requested} b{s.batch_size} {s.mode}"
+    name = f"{s.model} {s.device} {s.precision_requested} b{s.batch_size} {s.mode_label}"
     if s.socket is not None:
         name += f" s{s.socket}"
     return name + (f" ({s.compile_cache})" if s.compile_cache in ("hot", "cold") else "")

@@ -9,10 +9,17 @@
   batch size), one curve per precision, from the raw samples when the rows saved them, else
   drawn through the recorded percentiles (marked "approx.");
 * ``startup``: read, reshape, compile and first inference of each cell as stacked bars;
+* ``serve_latency`` (when the table has open-loop cells: server, multistream): due-time and
+  issue-time p50/p99 against the offered rate, with the knee, the peak and the latency bound,
+  and a table of those cells (``_serve_plots`` defines the knee and the peak);
+* ``tuning`` (when throughput rows differ in streams, requests or threads, as a tune file's
+  do): throughput over streams x requests;
 
 and ``report.md`` with the summary table, the executed precisions, the environment, the
-images and the error rows. Axes go logarithmic where the values span more than 20x. The
-figures themselves are drawn by ``_plots``; this module assembles the markdown around them.
+images and the error rows. Open-loop cells stay out of the batch-size plots and the CDFs:
+their latencies are due-time ones at a given rate, drawn against the rate instead. Axes go
+logarithmic where the values span more than 20x. The figures themselves are drawn by
+``_plots`` and ``_serve_plots``; this module assembles the markdown around them.
 """
 
 from __future__ import annotations
@@ -21,10 +28,10 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferclock._core import ConfigError
-from inferclock._markdown import code_list, errors_markdown, markdown_table
+from inferclock._markdown import code_list, errors_markdown, markdown_table, open_loop_markdown
 from inferclock._plots import (
     LATENCY,
     THROUGHPUT,
@@ -36,7 +43,11 @@ from inferclock._plots import (
     plot_vs_batch,
     prepare_dir,
 )
+from inferclock._serve_plots import plot_tuning, plot_vs_rate, rate_curves, tune_surfaces
 from inferclock.results import ResultTable
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["report"]
 
@@ -96,6 +107,28 @@ def _images_section(heading: str, title: str, names: Sequence[str]) -> list[str]
     return ["", f"### {heading}", "", _images_md(title, names)] if names else []
 
 
+def _open_loop_section(fig_cls: type[Figure], t: ResultTable, out: Path) -> list[str]:
+    """The open-loop cells' table and latency-vs-rate figure; [] when there are none."""
+    curves = rate_curves(t)
+    if not curves:
+        return []
+    md = [
+        "",
+        "## Open-loop runs",
+        "",
+        "Offered rate: the schedule's (asked) rate, then the rate the issuer took queries up "
+        "at; due-time latency counts from each query's due time (its queueing included), "
+        "issue-time latency from its start on an infer request (what a closed-loop tool "
+        "reports); issue delay: how late the issuer took a query up. Knee: the lowest rate "
+        "whose due-time p99 exceeds twice its value at the lowest rate; peak: the highest "
+        "VALID rate.",
+        "",
+        open_loop_markdown(curves),
+    ]
+    names = plot_vs_rate(fig_cls, curves, out)
+    return md + _images_section("Latency vs offered rate", "Latency vs offered rate", names)
+
+
 def report(
     table: ResultTable | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
@@ -152,12 +185,16 @@ def report(
         ]
 
     if summ:
+        md += _open_loop_section(fig_cls, t, out)
         md += ["", "## Plots"]
-        latency = plot_vs_batch(fig_cls, summ, out, LATENCY)
+        closed = [s for s in summ if s.qps is None]
+        latency = plot_vs_batch(fig_cls, closed, out, LATENCY)
         md += _images_section("Latency vs batch size", "Latency vs batch size", latency)
-        throughput = plot_vs_batch(fig_cls, summ, out, THROUGHPUT)
+        throughput = plot_vs_batch(fig_cls, closed, out, THROUGHPUT)
         md += _images_section("Throughput vs batch size", "Throughput", throughput)
-        names, sources = plot_cdf(fig_cls, t, summ, out)
+        surfaces = plot_tuning(fig_cls, tune_surfaces(t), out)
+        md += _images_section("Tuning surface", "Throughput by streams x requests", surfaces)
+        names, sources = plot_cdf(fig_cls, t, closed, out)
         md += ["", "### Latency distributions", ""]
         if names:
             md.append(_images_md("Latency CDF", names))
@@ -173,7 +210,7 @@ def report(
             notes.append(
                 "skipped (neither raw samples nor percentiles): " + code_list(sources["skipped"])
             )
-        md += ["", "CDF sources: " + "; ".join(notes) + "."]
+        md += ["", "CDF sources: " + ("; ".join(notes) or "no closed-loop cell") + "."]
         startup = plot_startup(fig_cls, summ, out)
         md += _images_section("Start-up", "Start-up breakdown", startup)
 

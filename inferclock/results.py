@@ -71,7 +71,9 @@ class CellSummary:
     (below 0.95 only when the runs were too short for 95%). ``multimodal``: the processes
     disagree beyond their own intervals (None with one process). ``spread`` is (max - min) /
     median of the per-run medians, None for a single run. ``p99_ns`` and the start-up times are
-    medians over runs.
+    medians over runs. An open-loop cell (server, multistream) has its asked rate ``qps``;
+    its latencies are due-time ones, and ``verdict`` is "VALID" only when every run with a
+    verdict is VALID ("INVALID" when any is, None when no run has one).
     """
 
     key: str
@@ -102,6 +104,13 @@ class CellSummary:
     multimodal: bool | None = None
     throughput_ci_low_fps: float | None = None
     throughput_ci_high_fps: float | None = None
+    qps: float | None = None
+    verdict: str | None = None
+
+    @property
+    def mode_label(self) -> str:
+        """The mode as tables show it: ``"server @200 qps"`` for an open-loop cell."""
+        return self.mode if self.qps is None else f"{self.mode} @{self.qps:g} qps"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,6 +133,12 @@ def _median_of(rows: Sequence[Mapping[str, Any]], field: str) -> float | None:
     return statistics.median(vals) if vals else None
 
 
+def _verdict(rows: Sequence[Mapping[str, Any]]) -> str | None:
+    """A cell's verdict: INVALID when any run's is, VALID when all that have one are."""
+    v = {r.get("verdict") for r in rows} - {None}
+    return None if not v else "VALID" if v == {"VALID"} else "INVALID"
+
+
 def _joined(values: Iterable[Any]) -> str | None:
     seen = list(dict.fromkeys(str(v) for v in values if v is not None))
     return "/".join(seen) if seen else None
@@ -144,6 +159,7 @@ def _sort_key(s: CellSummary) -> tuple[Any, ...]:
         s.mode,
         precision_rank(s.precision_requested),
         s.batch_size,
+        s.qps or 0.0,  # open-loop cells by rate, not by their keys' text
         str(s.socket),
         s.key,
     )
@@ -361,6 +377,8 @@ class ResultTable:
                     multimodal=_cell.multimodal(good, _cell.metric_for("auto", first.get("mode"))),
                     throughput_ci_low_fps=tp.low if tp else None,
                     throughput_ci_high_fps=tp.high if tp else None,
+                    qps=_num(first, "qps"),
+                    verdict=_verdict(good),
                     read_ms=_median_of(good, "read_ms"),
                     reshape_ms=_median_of(good, "reshape_ms"),
                     compile_ms=_median_of(good, "compile_ms"),

@@ -1,0 +1,352 @@
+"""The report's open-loop and tuning parts: each open-loop cell's figures (``RatePoint``), the
+cells of one configuration against their offered rate (``RateCurve``) with its knee and peak,
+the figures drawn from them, and the tuning surface of a tune file's throughput rows.
+
+* **Offered rate** is the rate a cell asked for (its ``qps``, the schedule's rate, as in its
+  key); the rate the issuer actually took queries up at (``server.offered_qps``) and the one
+  the server completed them at (``server.achieved_qps``) go in the table beside it.
+* **Knee**: the lowest offered rate at which due-time p99 exceeds ``KNEE_FACTOR`` (2) times
+  its value at the lowest rate measured, i.e. where queueing starts to dominate the tail.
+  None with fewer than two rates, or when no rate crosses it.
+* **Peak**: the highest offered rate whose verdict is VALID; None when no cell of the curve
+  has a verdict (no latency bound) or none is VALID. A cell of several runs is VALID only when
+  every run is (``CellSummary.verdict``).
+
+Several runs of one cell (repeats) are combined by the median of each figure; the queue depth
+by its maximum. Figures are drawn like ``_plots``: matplotlib ``Figure`` objects on the Agg
+canvas, saved as PNG and SVG. The open-loop table itself is rendered by ``_markdown``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+import numpy as np
+
+from inferclock._checks_load import OPEN_LOOP
+from inferclock._markdown import fmt_num
+from inferclock._plots import _grid, _save, _span_log, group
+from inferclock.results import ResultTable, precision_rank
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "KNEE_FACTOR",
+    "RateCurve",
+    "RatePoint",
+    "TuneSurface",
+    "knee_qps",
+    "peak_qps",
+    "plot_tuning",
+    "plot_vs_rate",
+    "rate_curves",
+    "tune_surfaces",
+]
+
+#: The knee is where due-time p99 first exceeds this multiple of its lowest-rate value.
+KNEE_FACTOR = 2.0
+
+
+@dataclass(frozen=True)
+class RatePoint:
+    """One open-loop cell (its runs combined): latencies in ns, rates in queries/s."""
+
+    key: str
+    mode: str
+    qps: float  # asked: the schedule's rate
+    offered_qps: float | None  # measured take-up rate
+    achieved_qps: float | None
+    due_p50_ns: float | None  # due-time latency (completed - due), with its 95% interval
+    due_p50_ci: tuple[float, float] | None
+    due_p99_ns: float | None
+    due_p99_ci: tuple[float, float] | None
+    issue_p50_ns: float | None  # issue-time latency (completed - started)
+    issue_p99_ns: float | None
+    delay_p50_ns: float | None  # issued - due: the issuer's own lateness
+    delay_p99_ns: float | None
+    max_queue_depth: int | None
+    verdict: str | None
+    reason: str | None
+    latency_bound_ms: float | None
+    runs: int
+
+
+@dataclass(frozen=True)
+class RateCurve:
+    """The open-loop cells of one (model, device, precision, batch, mode, host), by rate."""
+
+    model: str
+    device: str
+    precision: str
+    batch_size: int
+    mode: str
+    host: str | None
+    points: tuple[RatePoint, ...]  # ascending qps
+
+    @property
+    def title(self) -> str:
+        return f"{self.model} on {self.device}, {self.precision}, batch {self.batch_size}, " + (
+            self.mode
+        )
+
+    @property
+    def knee_qps(self) -> float | None:
+        return knee_qps(self.points)
+
+    @property
+    def peak_qps(self) -> float | None:
+        return peak_qps(self.points)
+
+    @property
+    def bounds_ms(self) -> list[float]:
+        return sorted({p.latency_bound_ms for p in self.points if p.latency_bound_ms is not None})
+
+
+def knee_qps(points: Sequence[RatePoint]) -> float | None:
+    """The lowest rate whose due-time p99 exceeds ``KNEE_FACTOR`` x that of the lowest rate."""
+    pts = sorted(points, key=lambda p: p.qps)
+    base = pts[0].due_p99_ns if pts else None
+    if len(pts) < 2 or not _finite(base):
+        return None
+    for p in pts[1:]:
+        if _finite(p.due_p99_ns) and p.due_p99_ns > KNEE_FACTOR * base:
+            return p.qps
+    return None
+
+
+def peak_qps(points: Sequence[RatePoint]) -> float | None:
+    """The highest rate whose verdict is VALID (None without one)."""
+    valid = [p.qps for p in points if p.verdict == "VALID"]
+    return max(valid) if valid else None
+
+
+def _finite(v: Any) -> TypeGuard[float]:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def _med(values: Sequence[Any]) -> float | None:
+    v = [float(x) for x in values if isinstance(x, (int, float)) and math.isfinite(x)]
+    return statistics.median(v) if v else None
+
+
+def _pct(rows: Sequence[Mapping[str, Any]], name: str, flat: str) -> tuple[Any, Any]:
+    """(value, (low, high) or None) of a due-time percentile, medians over runs."""
+    entries = [(r.get("latency_percentiles") or {}).get(name) or {} for r in rows]
+    value = _med([e.get("value_ns") for e in entries]) or _med([r.get(flat) for r in rows])
+    low, high = _med([e.get("low_ns") for e in entries]), _med([e.get("high_ns") for e in entries])
+    return value, (low, high) if low is not None and high is not None else None
+
+
+def _server(rows: Sequence[Mapping[str, Any]], *path: str) -> float | None:
+    vals = []
+    for r in rows:
+        v: Any = r.get("server") or {}
+        for k in path:
+            v = v.get(k) if isinstance(v, Mapping) else None
+        vals.append(v)
+    return _med(vals)
+
+
+def _reason(rows: Sequence[Mapping[str, Any]], verdict: str | None) -> str | None:
+    """The reasons of the runs that gave the cell its verdict (distinct ones, joined)."""
+    mine = [r for r in rows if r.get("verdict") == verdict] or list(rows)
+    reasons = dict.fromkeys(str(r["verdict_reason"]) for r in mine if r.get("verdict_reason"))
+    return "; ".join(reasons) or None
+
+
+def rate_curves(table: ResultTable) -> list[RateCurve]:
+    """The open-loop cells of ``table`` with at least one row without error, as curves."""
+    rows_of = group(table.ok(), lambda r: (r["key"], r.get("host")))
+    points: dict[tuple[str, str, str, int, str, str | None], list[RatePoint]] = {}
+    for s in table.summary():
+        if s.mode not in OPEN_LOOP or s.qps is None:
+            continue
+        rows = rows_of[(s.key, s.host)]
+        depths = [
+            d for r in rows if isinstance(d := (r.get("server") or {}).get("max_queue_depth"), int)
+        ]
+        bound = _med([r.get("latency_bound_ms") for r in rows])
+        p50, p50_ci = _pct(rows, "p50", "latency_median_ns")
+        p99, p99_ci = _pct(rows, "p99", "latency_p99_ns")
+        point = RatePoint(
+            key=s.key, mode=s.mode, qps=s.qps,
+            offered_qps=_server(rows, "offered_qps"), achieved_qps=_server(rows, "achieved_qps"),
+            due_p50_ns=p50, due_p50_ci=p50_ci, due_p99_ns=p99, due_p99_ci=p99_ci,
+            issue_p50_ns=_server(rows, "issue_latency_ns", "p50"),
+            issue_p99_ns=_server(rows, "issue_latency_ns", "p99"),
+            delay_p50_ns=_server(rows, "issue_delay_ns", "p50"),
+            delay_p99_ns=_server(rows, "issue_delay_ns", "p99"),
+            max_queue_depth=max(depths) if depths else None,
+            verdict=s.verdict, reason=_reason(rows, s.verdict), latency_bound_ms=bound,
+            runs=s.runs,
+        )  # fmt: skip
+        gk = (s.model, s.device, s.precision_requested, s.batch_size, s.mode, s.host)
+        points.setdefault(gk, []).append(point)
+    curves = [
+        RateCurve(*gk, points=tuple(sorted(pts, key=lambda p: p.qps))) for gk, pts in points.items()
+    ]
+    curves.sort(key=lambda c: (c.model, c.device, precision_rank(c.precision), c.batch_size,
+                               c.mode, str(c.host)))  # fmt: skip
+    return curves
+
+
+# (label, RatePoint field, its interval field or None, line style, marker, color)
+_SERIES = (
+    ("due-time p50", "due_p50_ns", "due_p50_ci", "-", "o", "#1f77b4"),
+    ("due-time p99", "due_p99_ns", "due_p99_ci", "-", "v", "#d62728"),
+    ("issue-time p50", "issue_p50_ns", None, "--", "o", "#7fa7cf"),
+    ("issue-time p99", "issue_p99_ns", None, "--", "v", "#e89a9a"),
+)
+
+
+def _draw_curve(ax: Axes, c: RateCurve, show_host: bool) -> None:
+    plotted: list[float] = []
+    for label, field, ci_field, ls, marker, color in _SERIES:
+        pts = [(p, getattr(p, field)) for p in c.points if _finite(getattr(p, field))]
+        if not pts:
+            continue
+        x = [p.qps for p, _ in pts]
+        y = [v / 1e6 for _, v in pts]
+        err = None
+        if ci_field is not None:
+            cis = [getattr(p, ci_field) or (v, v) for p, v in pts]
+            err = [
+                [max(0.0, (v - lo) / 1e6) for (_, v), (lo, _) in zip(pts, cis, strict=True)],
+                [max(0.0, (hi - v) / 1e6) for (_, v), (_, hi) in zip(pts, cis, strict=True)],
+            ]
+        ax.errorbar(x, y, yerr=err, ls=ls, marker=marker, ms=4, color=color, capsize=3,
+                    label=label)  # fmt: skip
+        plotted += y
+        if err:  # an interval's top counts for the log-scale rule: it is drawn too
+            plotted += [v + e for v, e in zip(y, err[1], strict=True)]
+    bad = [(p.qps, p.due_p99_ns / 1e6) for p in c.points
+           if p.verdict == "INVALID" and _finite(p.due_p99_ns)]  # fmt: skip
+    if bad:
+        ax.plot(*zip(*bad, strict=True), ls="none", marker="x", ms=9, color="black",
+                label="INVALID")  # fmt: skip
+    for b in c.bounds_ms:
+        ax.axhline(b, color="#b22222", ls=":", lw=1.2, label=f"bound {b:g} ms")
+        plotted.append(b)
+    if (knee := c.knee_qps) is not None:
+        ax.axvline(
+            knee,
+            color="#ff7f0e",
+            ls="-.",
+            lw=1.2,
+            label=f"knee {knee:g} qps (p99 > {KNEE_FACTOR:g}x)",
+        )
+    if (peak := c.peak_qps) is not None:
+        ax.axvline(peak, color="#2ca02c", ls="-", lw=1.5, alpha=0.7, label=f"peak {peak:g} qps")
+    if _span_log(plotted):
+        ax.set_yscale("log")
+    if _span_log(p.qps for p in c.points):
+        ax.set_xscale("log")
+    ax.set_xlabel("offered rate (queries/s, as scheduled)")
+    ax.set_ylabel("latency (ms)")
+    ax.set_title(c.title + (f" [{c.host}]" if show_host else ""), fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def plot_vs_rate(fig_cls: type[Figure], curves: Sequence[RateCurve], out: Path) -> list[str]:
+    """Latency percentiles against offered rate, one panel per curve; [] without curves."""
+    if not curves:
+        return []
+    fig, axes = _grid(fig_cls, len(curves), w=5.6, h=4.0)
+    hosts = len({c.host for c in curves}) > 1
+    for ax, c in zip(axes, curves, strict=True):
+        _draw_curve(ax, c, hosts)
+    fig.suptitle(
+        "Latency vs offered rate\nsolid: due-time (95% CI), dashed: issue-time",
+        fontsize=10,
+    )
+    return _save(fig, out, "serve_latency")
+
+
+@dataclass(frozen=True)
+class TuneSurface:
+    """Throughput over (streams x requests) of one (model, device, precision, host, threads,
+    batch): ``values[i][j]`` for ``streams[i]``, ``requests[j]`` (NaN where not measured).
+    None in ``streams``/``requests`` is the device's own choice ("auto")."""
+
+    title: str
+    streams: tuple[int | None, ...]
+    requests: tuple[int | None, ...]
+    values: tuple[tuple[float, ...], ...]
+
+
+def _axis_key(v: int | None) -> tuple[int, int]:
+    return (0, 0) if v is None else (1, v)
+
+
+def tune_surfaces(table: ResultTable) -> list[TuneSurface]:
+    """The tuning surfaces of ``table``'s throughput-mode rows: for each (model, device,
+    precision, host) whose rows set at least two (streams, requests, threads) configurations,
+    one surface per (threads, batch). [] when there is nothing to plot."""
+    rows = [
+        r for r in table.ok() if r.get("mode") == "throughput" and _finite(r.get("throughput_fps"))
+    ]
+    out: list[TuneSurface] = []
+    for (model, device, prec, host), rs in group(
+        rows,
+        lambda r: (r.get("model"), r.get("device"), r.get("precision_requested"), r.get("host")),
+    ).items():
+        configs = {(r.get("streams_requested"), r.get("requests_requested"),
+                    r.get("threads_requested")) for r in rs}  # fmt: skip
+        if len(configs) < 2:
+            continue
+        panels = group(rs, lambda r: (r.get("threads_requested"), r.get("batch_size")))
+        for (threads, batch), prs in sorted(
+            panels.items(), key=lambda kv: (_axis_key(kv[0][0]), kv[0][1] or 0)
+        ):
+            streams = tuple(sorted({r.get("streams_requested") for r in prs}, key=_axis_key))
+            requests = tuple(sorted({r.get("requests_requested") for r in prs}, key=_axis_key))
+            by = group(prs, lambda r: (r.get("streams_requested"), r.get("requests_requested")))
+            values = tuple(
+                tuple(_med([r["throughput_fps"] for r in by.get((s, q), [])]) or math.nan
+                      for q in requests)
+                for s in streams
+            )  # fmt: skip
+            title = (f"{model} on {device}, {prec}, threads {threads or 'auto'}, batch {batch}"
+                     + (f" [{host}]" if host and len(table.hosts()) > 1 else ""))  # fmt: skip
+            out.append(TuneSurface(title, streams, requests, values))
+    return out
+
+
+def _tick(v: int | None) -> str:
+    return "auto" if v is None else str(v)
+
+
+def plot_tuning(fig_cls: type[Figure], surfaces: Sequence[TuneSurface], out: Path) -> list[str]:
+    """A heatmap of throughput over streams x requests per surface, the best cell boxed;
+    [] without surfaces."""
+    from matplotlib.patches import Rectangle
+
+    if not surfaces:
+        return []
+    fig, axes = _grid(fig_cls, len(surfaces), w=4.8, h=3.8)
+    for ax, s in zip(axes, surfaces, strict=True):
+        v = np.array(s.values, dtype=np.float64)
+        im = ax.imshow(np.ma.masked_invalid(v), cmap="viridis", origin="lower", aspect="auto")
+        fig.colorbar(im, ax=ax, label="samples/s")
+        for (i, j), x in np.ndenumerate(v):
+            if math.isfinite(x):
+                ax.text(j, i, fmt_num(float(x)), ha="center", va="center", fontsize=7,
+                        color="white" if x < np.nanmax(v) * 0.6 else "black")  # fmt: skip
+        if np.isfinite(v).any():
+            bi, bj = np.unravel_index(int(np.nanargmax(v)), v.shape)
+            ax.add_patch(Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, ec="red", lw=2))
+        ax.set_xticks(range(len(s.requests)), [_tick(q) for q in s.requests])
+        ax.set_yticks(range(len(s.streams)), [_tick(q) for q in s.streams])
+        ax.set_xlabel("infer requests")
+        ax.set_ylabel("streams")
+        ax.set_title(s.title, fontsize=9)
+    fig.suptitle("Tuning surface: throughput (samples/s) by streams x requests, best boxed")
+    return _save(fig, out, "tuning")
