@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 #: Run options that only the open-loop cells of a sweep take.
 SERVE_OPTIONS = ("queries", "arrival", "latency_bound_ms", "percentile")
+#: What an open-loop cell of a sweep sets: one process (a verdict belongs to one schedule),
+#: no iteration count and the warm-up its mode does (the sweep's apply to the other cells).
+OPEN_LOOP_CELL = {"processes": 1, "iterations": None, "warmup": "auto"}
 
 
 def cell_key(
@@ -81,7 +84,7 @@ class Cell:
             "mode": self.mode,
             "socket": self.socket,
             "qps": self.qps,
-            **({"processes": 1, **(served or {})} if self.open_loop else {}),
+            **({**OPEN_LOOP_CELL, **(served or {})} if self.open_loop else {}),
         }
 
 

@@ -87,7 +87,8 @@ def sweep(
     rates: offered rates (qps) for the "server" and "multistream" modes: each such mode runs
         once per rate (cell key ``...|server@200qps|...``), in one worker process (a verdict
         belongs to one schedule); other modes ignore the axis. The open-loop options (queries,
-        arrival, latency_bound_ms, percentile) likewise apply to those cells only.
+        arrival, latency_bound_ms, percentile) likewise apply to those cells only, and
+        ``iterations`` and ``warmup`` to the others.
     processes: fresh worker processes per cell (default 3; row field ``process``). Small
         models on virtual machines change speed from one process to the next: a cell's
         interval (``ResultTable.summary()``, ``compare``) combines the variation within and

@@ -1,0 +1,228 @@
+"""Server and MultiStream modes on the real engine: the schedule, the four ticks, coordinated
+omission made visible, LoadGen's verdict and early stopping, skipped MultiStream queries, and
+bad input refused by name."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy import special, stats as sstats
+
+import inferclock as ic
+from inferclock import _core, _loadgen
+from inferclock._clock import clock
+
+
+@pytest.fixture(scope="module")
+def capacity(slow_model: Path) -> tuple[float, float]:
+    """(queries per second in throughput mode, median latency under that load in ns)."""
+    r = ic.run(str(slow_model), mode="throughput", max_time=1.0, min_time=0.5)
+    return r.throughput, r.latency.median_ns
+
+
+# ---------------------------------------------------------------- the schedule
+
+
+@pytest.mark.parametrize("qps", [50.0, 2000.0])
+def test_poisson_gaps_pass_kolmogorov_smirnov_against_the_exponential_at_the_rate(
+    qps: float,
+) -> None:
+    gaps = np.diff(_loadgen.schedule(qps, "poisson", 3, queries=5000), prepend=0.0) / 1e9
+    assert sstats.kstest(gaps, "expon", args=(0, 1 / qps)).pvalue > 0.01
+    # The test can fail: the same gaps against a rate 20% off are rejected.
+    assert sstats.kstest(gaps, "expon", args=(0, 1 / (1.2 * qps))).pvalue < 1e-3
+
+
+def test_a_seed_reproduces_a_schedule_exactly() -> None:
+    a = _loadgen.schedule(300.0, "poisson", 11, duration=5.0)
+    b = _loadgen.schedule(300.0, "poisson", 11, duration=5.0)
+    c = _loadgen.schedule(300.0, "poisson", 12, duration=5.0)
+    assert np.array_equal(a, b) and not np.array_equal(a[:100], c[:100])
+    assert a[-1] < 5e9 and np.all(np.diff(a) > 0) and 1300 < a.size < 1700
+    const = _loadgen.schedule(200.0, "constant", 0, duration=2.0)
+    assert const.size == 400 and np.allclose(np.diff(const), 5e6)
+
+
+def test_the_issuer_keeps_the_schedule_and_the_ticks_in_order(matmul_model: Path) -> None:
+    e = _core.Engine(str(matmul_model), "CPU", 1, {}, {"PERFORMANCE_HINT": "THROUGHPUT"}, "", 2)
+    offsets = _loadgen.schedule(2000.0, "poisson", 5, queries=1000)
+    due, issued, started, completed = (np.zeros(1000, np.uint64) for _ in range(4))
+    r = e.serve(offsets, due, issued, started, completed)
+    assert r["taken"] == 1000 and not r["runaway"] and not r["interrupted"]
+    since = clock().to_ns((due - r["start_tick"]).astype(np.int64))
+    assert np.allclose(since, offsets, atol=2.0, rtol=1e-6)  # the schedule, on our clock
+    assert np.all(due <= issued) and np.all(issued <= started) and np.all(started < completed)
+    assert np.all(np.diff(started.astype(np.int64)) >= 0)  # FIFO
+    # The issuer is on time: most queries are taken up within tens of microseconds.
+    delay = clock().to_ns((issued - due).astype(np.int64))
+    assert np.median(delay) < 200_000
+
+
+# ---------------------------------------------------------------- early stopping
+
+
+def test_early_stopping_gives_loadgens_published_query_counts() -> None:
+    assert _loadgen.early_stopping(459, 0, 99.0) == (True, 459)
+    assert _loadgen.early_stopping(458, 0, 99.0) == (False, 459)
+    assert _loadgen.early_stopping(662, 1, 99.0) == (True, 662)
+    assert _loadgen.early_stopping(661, 1, 99.0) == (False, 662)
+
+
+@pytest.mark.parametrize(("t", "p"), [(0, 90.0), (3, 99.0), (40, 99.0), (5, 99.9), (10, 50.0)])
+def test_min_passing_is_loadgens_least_h(t: int, p: float) -> None:
+    # LoadGen's odds(h, t, p) = BetaRegularized[p, h, 1 + t]: the least h with odds <= 0.01.
+    h = _loadgen.min_passing(t, p)
+    assert special.betainc(h, 1 + t, p / 100) <= 0.01 < special.betainc(h - 1, 1 + t, p / 100)
+
+
+# ---------------------------------------------------------------- server runs
+
+
+def test_overload_shows_coordinated_omission_and_is_invalid(
+    slow_model: Path, capacity: tuple[float, float]
+) -> None:
+    qps, service_ns = capacity
+    bound_ms = 20 * service_ns / 1e6
+    r = ic.run(str(slow_model), mode="server", qps=3 * qps, duration=1.0, latency_bound_ms=bound_ms)
+    s = r.server
+    assert s is not None and s.completed > 50
+    due = r.latencies_ns  # from each query's due time, in due order
+    tenth = max(5, due.size // 10)
+    assert np.median(due[-tenth:]) > 5 * np.median(due[:tenth])  # grows through the run
+    # From the start on a request it stays near the service time: a closed loop's view.
+    assert s.issue_latency.median_ns < 3 * service_ns
+    assert r.latency.median_ns > 5 * s.issue_latency.median_ns
+    assert r.verdict == "INVALID" and r.stop_reason == "runaway"
+    assert "runaway" in (r.verdict_reason or "") and s.max_outstanding > s.outstanding_limit
+    assert s.max_queue_depth > 10 and s.achieved_qps < 2 * qps
+
+
+def test_a_third_of_capacity_is_valid(slow_model: Path, capacity: tuple[float, float]) -> None:
+    qps, service_ns = capacity
+    bound_ms = max(50.0, 40 * service_ns / 1e6)
+    r = ic.run(str(slow_model), mode="server", qps=qps / 3, queries=1000, latency_bound_ms=bound_ms)
+    s = r.server
+    assert s is not None
+    assert r.verdict == "VALID", r.verdict_reason
+    assert s.completed == 1000 and s.overlatency is not None and s.overlatency <= 2
+    assert s.early_stopping_needed is not None and s.early_stopping_needed <= 1000
+    assert r.stop_reason == "schedule" and not s.runaway
+    assert s.percentile_latency_ns is not None and s.percentile_latency_ns <= bound_ms * 1e6
+    assert 0.5 * qps / 3 < s.offered_qps < 1.5 * qps / 3
+    row = r.to_dict()
+    assert row["verdict"] == "VALID" and row["server"]["scheduled"] == 1000
+
+
+def test_without_a_bound_there_is_no_verdict(matmul_model: Path) -> None:
+    r = ic.run(str(matmul_model), mode="server", qps=500, queries=200, arrival="constant")
+    assert r.verdict is None and r.server is not None and r.server.completed == 200
+    assert "no latency bound" in (r.verdict_reason or "")
+
+
+# ---------------------------------------------------------------- multistream
+
+
+def test_a_late_multistream_query_is_skipped_and_counted(
+    slow_model: Path, capacity: tuple[float, float]
+) -> None:
+    sync = ic.run(str(slow_model), iterations=200, warmup=20)
+    qps = 3e9 / sync.latency.median_ns  # due three times per service time
+    r = ic.run(str(slow_model), mode="multistream", qps=qps, queries=300, latency_bound_ms=100)
+    s = r.server
+    assert s is not None and s.skipped > 50 and s.completed + s.skipped == 300
+    assert s.max_outstanding <= 1  # one query in flight at a time, none queued
+    assert r.verdict == "INVALID" and s.overlatency is not None and s.overlatency >= s.skipped
+
+
+def test_skipped_queries_were_due_while_the_previous_one_ran(slow_model: Path) -> None:
+    e = _core.Engine(str(slow_model), "CPU", 1, {}, {"PERFORMANCE_HINT": "LATENCY"}, "", 1)
+    offsets = np.arange(200, dtype=np.float64) * 100_000.0  # every 0.1 ms
+    due, issued, started, completed = (np.zeros(200, np.uint64) for _ in range(4))
+    r = e.serve(offsets, due, issued, started, completed, "skip")
+    skipped = np.flatnonzero((issued > 0) & (started == 0))
+    assert r["skipped"] == skipped.size > 0
+    ran = np.flatnonzero(started > 0)
+    slack = 100e-6 * clock().frequency_hz  # the callback stamps its tick before freeing
+    for i in skipped:
+        j = ran[ran < i].max()  # the query in flight when i came due
+        assert started[j] <= issued[i] and completed[j] + slack >= issued[i]
+
+
+# ---------------------------------------------------------------- stop and sweep
+
+
+def test_ctrl_c_ends_a_server_run_with_a_partial_invalid_result(slow_model: Path) -> None:
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        r = ic.run(str(slow_model), mode="server", qps=200, duration=30, latency_bound_ms=50)
+    finally:
+        timer.cancel()
+    assert r.interrupted and r.stop_reason == "interrupted" and r.verdict == "INVALID"
+    assert r.server is not None and 0 < r.server.completed < r.server.scheduled
+    assert "minimum duration" in (r.verdict_reason or "")
+
+
+def test_a_sweep_takes_rates_as_an_axis(matmul_model: Path, tmp_path: Path) -> None:
+    table = ic.sweep(
+        str(matmul_model), modes=["latency", "server"], rates=[200, 400], queries=200,
+        latency_bound_ms=50, out=tmp_path / "s.jsonl", quiet=True, iterations=50,
+        processes=2,
+    )  # fmt: skip
+    server = [r for r in table.rows if r["mode"] == "server"]
+    assert sorted(r["key"].split("|")[4] for r in server) == ["server@200qps", "server@400qps"]
+    assert all(r["process"] == 0 and r["verdict"] in ("VALID", "INVALID") for r in server)
+    assert all(r["queries"] == 200 and r["server"]["scheduled"] == 200 for r in server)
+    closed = [r for r in table.rows if r["mode"] == "latency"]
+    assert len(closed) == 2 and all(r["qps"] is None and r["queries"] is None for r in closed)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+BAD: list[tuple[dict[str, Any], str]] = [
+    ({"qps": 0}, "qps"), ({"qps": -5}, "qps"), ({"qps": math.nan}, "qps"),
+    ({"qps": math.inf}, "qps"), ({"qps": "fast"}, "qps"), ({}, "needs qps"),
+    ({"qps": 10, "latency_bound_ms": 0}, "latency_bound_ms"),
+    ({"qps": 10, "percentile": 0}, "percentile"), ({"qps": 10, "percentile": 100}, "percentile"),
+    ({"qps": 10, "percentile": 101}, "percentile"),
+    ({"qps": 10, "iterations": 100}, "iterations"),
+    ({"qps": 10, "queries": 10, "duration": 1}, "queries or duration"),
+    ({"qps": 10, "processes": 2}, "processes"),
+    ({"qps": 1e6, "queries": 10**9, "max_samples": 10**9}, "queries asks for"),
+    ({"qps": 1e7, "duration": 1e4}, "qps x duration"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kwargs", "named"), BAD)
+def test_bad_server_input_is_refused_by_name(
+    matmul_model: Path, kwargs: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ic.ConfigError, match=named):
+        ic.run(str(matmul_model), mode="server", **kwargs)
+
+
+def test_open_loop_options_need_an_open_loop_mode(matmul_model: Path) -> None:
+    with pytest.raises(ic.ConfigError, match="qps applies to mode"):
+        ic.run(str(matmul_model), qps=100)
+    with pytest.raises(ic.ConfigError, match="poisson"):
+        ic.run(str(matmul_model), mode="multistream", qps=100, arrival="poisson")
+
+
+def test_the_cli_refuses_bad_rates_without_a_traceback(matmul_model: Path) -> None:
+    for args in (["--qps", "nan"], ["--qps", "0"], ["--qps", "10", "--latency-bound", "0ms"]):
+        p = subprocess.run(
+            [sys.executable, "-m", "inferclock", "run", str(matmul_model), "--mode", "server",
+             *args],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert p.returncode == 2 and p.stderr.startswith("error: ") and "Traceback" not in p.stderr
