@@ -47,6 +47,8 @@ def test_a_seed_reproduces_a_schedule_exactly() -> None:
     b = _loadgen.schedule(300.0, "poisson", 11, duration=5.0)
     c = _loadgen.schedule(300.0, "poisson", 12, duration=5.0)
     assert np.array_equal(a, b) and not np.array_equal(a[:100], c[:100])
+    n = _loadgen.schedule(300.0, "poisson", 11, queries=500)
+    assert np.array_equal(n, _loadgen.schedule(300.0, "poisson", 11, queries=500))
     assert a[-1] < 5e9 and np.all(np.diff(a) > 0) and 1300 < a.size < 1700
     const = _loadgen.schedule(200.0, "constant", 0, duration=2.0)
     assert const.size == 400 and np.allclose(np.diff(const), 5e6)
