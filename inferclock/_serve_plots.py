@@ -274,49 +274,62 @@ def plot_vs_rate(fig_cls: type[Figure], curves: Sequence[RateCurve], out: Path) 
 class TuneSurface:
     """Throughput over (streams x requests) of one (model, device, precision, host, threads,
     batch): ``values[i][j]`` for ``streams[i]``, ``requests[j]`` (NaN where not measured).
-    None in ``streams``/``requests`` is the device's own choice ("auto")."""
+    None in ``streams``/``requests`` is the device's own choice ("auto"). ``hint_fps``: what
+    a tune file's baseline rows (the THROUGHPUT hint) measured at that batch size."""
 
     title: str
     streams: tuple[int | None, ...]
     requests: tuple[int | None, ...]
     values: tuple[tuple[float, ...], ...]
+    hint_fps: float | None = None
 
 
 def _axis_key(v: int | None) -> tuple[int, int]:
     return (0, 0) if v is None else (1, v)
 
 
+def _config(r: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    return r.get("streams_requested"), r.get("requests_requested"), r.get("threads_requested")
+
+
 def tune_surfaces(table: ResultTable) -> list[TuneSurface]:
     """The tuning surfaces of ``table``'s throughput-mode rows: for each (model, device,
     precision, host) whose rows set at least two (streams, requests, threads) configurations,
-    one surface per (threads, batch). [] when there is nothing to plot."""
+    one surface per (threads, batch). A tune file's baseline rows (``tune_role``
+    "baseline") are not points of the surface: their value goes in its title. [] when there
+    is nothing to plot."""
     rows = [
         r for r in table.ok() if r.get("mode") == "throughput" and _finite(r.get("throughput_fps"))
     ]
+    several_hosts = len(table.hosts()) > 1
     out: list[TuneSurface] = []
-    for (model, device, prec, host), rs in group(
+    groups = group(
         rows,
         lambda r: (r.get("model"), r.get("device"), r.get("precision_requested"), r.get("host")),
-    ).items():
-        configs = {(r.get("streams_requested"), r.get("requests_requested"),
-                    r.get("threads_requested")) for r in rs}  # fmt: skip
-        if len(configs) < 2:
+    )
+    for (model, device, prec, host), rs in groups.items():
+        points = [r for r in rs if r.get("tune_role") != "baseline"]
+        if len({_config(r) for r in points}) < 2:
             continue
-        panels = group(rs, lambda r: (r.get("threads_requested"), r.get("batch_size")))
-        for (threads, batch), prs in sorted(
-            panels.items(), key=lambda kv: (_axis_key(kv[0][0]), kv[0][1] or 0)
-        ):
+        panels = group(points, lambda r: (r.get("threads_requested"), r.get("batch_size")))
+        for threads, batch in sorted(panels, key=lambda k: (_axis_key(k[0]), k[1] or 0)):
+            prs = panels[(threads, batch)]
             streams = tuple(sorted({r.get("streams_requested") for r in prs}, key=_axis_key))
             requests = tuple(sorted({r.get("requests_requested") for r in prs}, key=_axis_key))
-            by = group(prs, lambda r: (r.get("streams_requested"), r.get("requests_requested")))
+            by = group(prs, lambda r: _config(r)[:2])
             values = tuple(
                 tuple(_med([r["throughput_fps"] for r in by.get((s, q), [])]) or math.nan
                       for q in requests)
                 for s in streams
             )  # fmt: skip
-            title = (f"{model} on {device}, {prec}, threads {threads or 'auto'}, batch {batch}"
-                     + (f" [{host}]" if host and len(table.hosts()) > 1 else ""))  # fmt: skip
-            out.append(TuneSurface(title, streams, requests, values))
+            base = [r for r in rs if r.get("tune_role") == "baseline" and r["batch_size"] == batch]
+            hint = _med([r["throughput_fps"] for r in base])
+            title = (
+                f"{model} on {device}, {prec}, threads {threads or 'auto'}, batch {batch}"
+                + (f" [{host}]" if several_hosts else "")
+                + ("" if hint is None else f"\nTHROUGHPUT hint: {fmt_num(hint)}/s")
+            )
+            out.append(TuneSurface(title, streams, requests, values, hint))
     return out
 
 
@@ -348,5 +361,5 @@ def plot_tuning(fig_cls: type[Figure], surfaces: Sequence[TuneSurface], out: Pat
         ax.set_xlabel("infer requests")
         ax.set_ylabel("streams")
         ax.set_title(s.title, fontsize=9)
-    fig.suptitle("Tuning surface: throughput (samples/s) by streams x requests, best boxed")
+    fig.suptitle("Tuning surface: throughput (samples/s)\nby streams x requests, best boxed")
     return _save(fig, out, "tuning")

@@ -17,7 +17,8 @@
 
 and ``report.md`` with the summary table, the executed precisions, the environment, the
 images and the error rows. Open-loop cells stay out of the batch-size plots and the CDFs:
-their latencies are due-time ones at a given rate, drawn against the rate instead. Axes go
+their latencies are due-time ones at a given rate, drawn against the rate instead; so do
+the cells of one configuration (a tune point's ``|streams=2,requests=4`` key). Axes go
 logarithmic where the values span more than 20x. The figures themselves are drawn by
 ``_plots`` and ``_serve_plots``; this module assembles the markdown around them.
 """
@@ -44,7 +45,7 @@ from inferclock._plots import (
     prepare_dir,
 )
 from inferclock._serve_plots import plot_tuning, plot_vs_rate, rate_curves, tune_surfaces
-from inferclock.results import ResultTable
+from inferclock.results import CellSummary, ResultTable
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -105,6 +106,31 @@ def _images_md(title: str, names: Sequence[str]) -> str:
 def _images_section(heading: str, title: str, names: Sequence[str]) -> list[str]:
     """A ``###`` section showing one plot, or nothing when the plot was not drawn."""
     return ["", f"### {heading}", "", _images_md(title, names)] if names else []
+
+
+def _cdf_section(
+    fig_cls: type[Figure], t: ResultTable, cells: Sequence[CellSummary], out: Path
+) -> list[str]:
+    """The latency CDFs of ``cells`` and where each came from; [] without cells."""
+    if not cells:
+        return []
+    names, sources = plot_cdf(fig_cls, t, cells, out)
+    md = ["", "### Latency distributions", ""]
+    if names:
+        md.append(_images_md("Latency CDF", names))
+    notes = []
+    if sources["raw"]:
+        notes.append(f"{len(sources['raw'])} cell(s) drawn from raw per-inference samples")
+    if sources["percentiles"]:
+        notes.append(
+            "approximated from recorded percentiles (no raw latencies saved): "
+            + code_list(sources["percentiles"])
+        )
+    if sources["skipped"]:
+        notes.append(
+            "skipped (neither raw samples nor percentiles): " + code_list(sources["skipped"])
+        )
+    return [*md, "", "CDF sources: " + "; ".join(notes) + "."]
 
 
 def _open_loop_section(fig_cls: type[Figure], t: ResultTable, out: Path) -> list[str]:
@@ -187,30 +213,14 @@ def report(
     if summ:
         md += _open_loop_section(fig_cls, t, out)
         md += ["", "## Plots"]
-        closed = [s for s in summ if s.qps is None]
+        closed = [s for s in summ if s.qps is None and s.config is None]
         latency = plot_vs_batch(fig_cls, closed, out, LATENCY)
         md += _images_section("Latency vs batch size", "Latency vs batch size", latency)
         throughput = plot_vs_batch(fig_cls, closed, out, THROUGHPUT)
         md += _images_section("Throughput vs batch size", "Throughput", throughput)
         surfaces = plot_tuning(fig_cls, tune_surfaces(t), out)
         md += _images_section("Tuning surface", "Throughput by streams x requests", surfaces)
-        names, sources = plot_cdf(fig_cls, t, closed, out)
-        md += ["", "### Latency distributions", ""]
-        if names:
-            md.append(_images_md("Latency CDF", names))
-        notes = []
-        if sources["raw"]:
-            notes.append(f"{len(sources['raw'])} cell(s) drawn from raw per-inference samples")
-        if sources["percentiles"]:
-            notes.append(
-                "approximated from recorded percentiles (no raw latencies saved): "
-                + code_list(sources["percentiles"])
-            )
-        if sources["skipped"]:
-            notes.append(
-                "skipped (neither raw samples nor percentiles): " + code_list(sources["skipped"])
-            )
-        md += ["", "CDF sources: " + ("; ".join(notes) or "no closed-loop cell") + "."]
+        md += _cdf_section(fig_cls, t, closed, out)
         startup = plot_startup(fig_cls, summ, out)
         md += _images_section("Start-up", "Start-up breakdown", startup)
 

@@ -108,9 +108,18 @@ class CellSummary:
     verdict: str | None = None
 
     @property
+    def config(self) -> str | None:
+        """What the key names beyond the six usual fields (a tune point's
+        ``streams=2,requests=4``), or None."""
+        extra = self.key.split("|")[6:]
+        return "|".join(extra) if extra else None
+
+    @property
     def mode_label(self) -> str:
-        """The mode as tables show it: ``"server @200 qps"`` for an open-loop cell."""
-        return self.mode if self.qps is None else f"{self.mode} @{self.qps:g} qps"
+        """The mode as tables show it: ``"server @200 qps"`` for an open-loop cell, with the
+        cell's ``config`` when it has one."""
+        label = self.mode if self.qps is None else f"{self.mode} @{self.qps:g} qps"
+        return label if self.config is None else f"{label} {self.config}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

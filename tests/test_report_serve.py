@@ -151,11 +151,18 @@ def test_summary_without_verdicts_has_no_verdict_column(tmp_path: Path) -> None:
     assert "verdict" not in ResultTable.load(closed).to_markdown()
 
 
-def _tune_row(streams: int | None, requests: int | None, threads: int, fps: float) -> Any:
+def _tune_row(streams: int | None, requests: int | None, threads: int | None, fps: float) -> Any:
+    """A throughput row as ``ic.tune`` writes it: the point's configuration in its key."""
     row = make_row("tiny", "f32", 1, lognormal_ns(1.0, n=200), mode="throughput")
+    baseline = streams is None and requests is None and threads is None
+    config = {"streams": streams, "requests": requests, "threads": threads}
+    suffix = "hint=throughput" if baseline else ",".join(
+        f"{k}={v}" for k, v in config.items() if v is not None
+    )  # fmt: skip
     row.update(
-        streams_requested=streams, requests_requested=requests, threads_requested=threads,
-        throughput_fps=fps,
+        key=row["key"] + "|" + suffix, streams_requested=streams, requests_requested=requests,
+        threads_requested=threads, throughput_fps=fps,
+        tune_role="baseline" if baseline else "point",
     )  # fmt: skip
     return row
 
@@ -165,15 +172,23 @@ def test_tuning_surface(tmp_path: Path) -> None:
            for q in (1, 4) for th in (1, 2)}  # fmt: skip
     rows = [_tune_row(s, q, th, v) for (s, q, th), v in fps.items()]
     rows.append(_tune_row(1, 1, 1, 300.0))  # a second run of one config: the median is kept
+    rows += [_tune_row(None, None, None, 500.0), _tune_row(None, None, None, 520.0)]  # the hint
     path = _write(tmp_path / "tune.jsonl", rows)
-    surfaces = tune_surfaces(ResultTable.load(path))
+    t = ResultTable.load(path)
+    surfaces = tune_surfaces(t)
     assert [s.title.split(", ")[2] for s in surfaces] == ["threads 1", "threads 2"]
     one = surfaces[0]
-    assert one.streams == (None, 1, 2) and one.requests == (1, 4)
+    assert one.streams == (None, 1, 2) and one.requests == (1, 4)  # no baseline point in it
     assert np.allclose(one.values, [[311, 341], [(111 + 300) / 2, 141], [211, 241]])
+    assert one.hint_fps == 510.0 and "THROUGHPUT hint: 510.0/s" in one.title
+    labels = [s.mode_label for s in t.summary()]
+    assert "throughput streams=1,requests=4,threads=2" in labels
+    assert "throughput hint=throughput" in labels
     md = report(path, tmp_path / "rep").read_text()
     _check_images(tmp_path / "rep", "tuning")
     assert "### Tuning surface" in md and "](tuning.png)" in md
+    # a tune point's cells share a batch size: no batch-size plots, no CDFs of them
+    assert not (tmp_path / "rep" / "latency.png").exists() and "CDF" not in md
 
 
 def test_no_tuning_surface_for_a_plain_sweep(tmp_path: Path) -> None:
