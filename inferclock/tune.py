@@ -1,0 +1,462 @@
+"""``ic.tune``: the CPU configuration (streams x requests x threads x batch size) that gives a
+model the most throughput, or the highest served rate under a latency bound, measured against
+OpenVINO's own THROUGHPUT hint on the same model.
+
+How it works:
+
+* **A point** is one configuration. Every point runs in fresh worker processes (OpenVINO
+  fixes CPU streams when it compiles), with ``hint="none"`` when the space sets streams or
+  threads (else the THROUGHPUT hint, which then chooses them). Objective "throughput": a
+  throughput-mode run in ``processes`` workers; the point's value is their throughput
+  (samples/s) combined within and between processes (``_cell.combine_rows``, the 95% interval
+  ``ResultTable.summary`` and ``compare`` use). Objective "peak_qps": one
+  ``ic.find_peak_qps`` search (queries/s; its file ``<out stem>.peak/<point>.jsonl``), and
+  the point's interval is the search's bracket: highest VALID to lowest INVALID rate.
+* **The baseline** is the THROUGHPUT hint with no streams, threads or requests set (batch:
+  ``batch_size`` if given, else the smallest in the space), measured the same way before the
+  first point and again after the last (``ceil(processes / 2)`` workers each time; for
+  peak_qps one search each), both pooled. What the hint chose (NUM_STREAMS,
+  OPTIMAL_NUMBER_OF_INFER_REQUESTS, INFERENCE_NUM_THREADS) is read back from its rows.
+* **The search** (``_tune_search``): every point (in a seeded random order) when the space
+  has at most ``max_points``; otherwise coordinate descent from the hint's own choice snapped
+  to the space: measure the neighbours along each axis, move to the best one that beats the
+  current point beyond their intervals, stop when none does or ``max_points`` are measured.
+* **The answer**: the point with the highest measured value, and the gain best / baseline
+  with a 95% Welch interval (``_intervals.ratio``; peak_qps: the ratio of the brackets'
+  ends). The best of several noisy points is biased upwards (winner's curse): confirm a
+  small gain with a longer run of that configuration.
+* **The results file** ``out`` (JSON Lines, ``ic.ResultTable.load``) holds one row per
+  worker run (peak_qps: per search), cell key ``<model>|<device>|<precision>|<batch>|
+  <objective>|<socket>|streams=2,requests=4`` (baseline: ``|hint=throughput``), with fields
+  ``tune_role`` ("point"/"baseline"), ``tune_objective``, ``tune_value`` (the run's own value;
+  peak_qps also ``tune_low``/``tune_high``) beside ``streams_requested``,
+  ``requests_requested``, ``threads_requested`` and ``batch_size``. Run again on the same
+  file, a tune measures only what is missing (the search then takes the same path); a file
+  written with another model, objective or run options is refused, and no row is rewritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inferclock import (
+    _grid,
+    _progress,
+    _rows,
+    _sweep_file,
+    _tune_search as ts,
+)
+from inferclock._errors import ConfigError, InferclockError, WorkerCrash
+from inferclock._host import changed as host_changed, host_id
+from inferclock._jsonl import ResultWriter, check_output_path, load_file, strict_dumps
+from inferclock._markdown import fmt_num
+from inferclock._modelinfo import ModelBook, ModelFacts
+from inferclock._options import RunOptions
+from inferclock._run import spec_for
+from inferclock._supervisor import CtrlC, Outcome
+from inferclock._tune_search import OBJECTIVES, Estimate, Point
+from inferclock._util import utc_now
+from inferclock.results import ResultTable
+from inferclock.sweep import SweepInterrupted, _Runner as _SweepRunner
+
+__all__ = ["OBJECTIVES", "TunePoint", "TuneResult", "tune"]
+
+#: Header fields that describe the rows: a resume with other values is refused.
+_DESCRIBING = ("model", "model_sha256", "objective", "run", "serve")
+_UNIT = {"throughput": "samples/s", "peak_qps": "queries/s"}
+#: The baseline: OpenVINO's THROUGHPUT hint choosing streams, threads and requests itself.
+_BASELINE: dict[str, Any] = dict(hint="throughput", streams=None, threads=None, requests=None)
+
+
+@dataclass(frozen=True)
+class TunePoint:
+    """One configuration measured: ``config`` its axes' values (the baseline: what the hint
+    chose), ``value`` the objective (None: no run succeeded) and its interval."""
+
+    config: dict[str, int]
+    value: float | None
+    low: float | None
+    high: float | None
+    key: str  # its cell key in the results file
+    runs: int  # runs without error (worker processes; peak_qps: searches)
+    errors: int
+    multimodal: bool | None = None  # its processes disagree beyond their own intervals
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """What ``tune`` found: ``best`` (a config dict) and its ``value`` with its interval
+    (``low``, ``high``), the ``baseline``, ``gain`` = best / baseline with its 95% interval
+    (peak_qps: the brackets' ratio), ``points`` in the order measured, ``path`` the local
+    search's moves (empty for a grid), ``stop`` "grid", "converged" or "budget"."""
+
+    objective: str
+    unit: str
+    best: dict[str, int] | None
+    value: float | None
+    low: float | None
+    high: float | None
+    baseline: TunePoint
+    gain: float | None
+    gain_low: float | None
+    gain_high: float | None
+    search: str  # "grid" or "local"
+    stop: str
+    space_size: int
+    out: str
+    points: tuple[TunePoint, ...] = field(default_factory=tuple)
+    path: tuple[dict[str, int], ...] = field(default_factory=tuple)
+
+    def table(self) -> ResultTable:
+        return ResultTable.load(self.out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def summary(self) -> str:
+        how = f"grid of {self.space_size} points" if self.search == "grid" else (
+            f"local search: {len(self.points)} of {self.space_size} points, {self.stop}"
+        )  # fmt: skip
+        ci = "bracket" if self.objective == "peak_qps" else "95% CI"
+        b = self.baseline
+        g = "-" if self.gain is None else f"{self.gain:.3f}x" + _ends(self.gain_low, self.gain_high)
+        lines = [
+            f"tune {self.objective} in {self.unit} ({how}; {ci} in brackets)",
+            f"  best      {_config(self.best)}  {_fig(self.value, self.low, self.high)}",
+            f"  baseline  THROUGHPUT hint ({_config(b.config)})  {_fig(b.value, b.low, b.high)}",
+            f"  gain      {g}",
+            "  points, best first:",
+        ]
+        for p in sorted(self.points, key=lambda p: -math.inf if p.value is None else -p.value):
+            err = f"  ({p.errors} failed)" if p.errors else ""
+            err += "  (processes disagree)" if p.multimodal else ""
+            lines.append(f"    {_config(p.config):<44} {_fig(p.value, p.low, p.high)}{err}")
+        return "\n".join([*lines, f"  rows: {self.out}"])
+
+
+def _config(cfg: Mapping[str, int] | None) -> str:
+    return "-" if not cfg else " ".join(f"{k}={v}" for k, v in cfg.items())
+
+
+def _ends(low: float | None, high: float | None) -> str:
+    return f" [{fmt_num(low)}, {fmt_num(high)}]"
+
+
+def _fig(value: float | None, low: float | None, high: float | None) -> str:
+    return "failed" if value is None else fmt_num(value) + _ends(low, high)
+
+
+def tune(
+    model: Any,
+    objective: str = "throughput",
+    latency_bound_ms: float | None = None,
+    space: Mapping[str, Sequence[int]] | None = None,
+    *,
+    out: str | os.PathLike[str] = "tune.jsonl",
+    processes: int | None = None,
+    max_points: int | None = None,
+    quiet: bool | None = None,
+    tolerance: float | None = None,
+    max_steps: int | None = None,
+    **run_options: Any,
+) -> TuneResult:
+    """Search ``space`` for the configuration with the best ``objective`` and measure its gain
+    over OpenVINO's own THROUGHPUT hint on the same model.
+
+    Each point (and the baseline, before the first point and after the last) runs in fresh
+    worker processes. A space of at most ``max_points`` points is measured whole; a larger
+    one by coordinate descent from the hint's own choice (NUM_STREAMS,
+    OPTIMAL_NUMBER_OF_INFER_REQUESTS, INFERENCE_NUM_THREADS) snapped to the space, moving to
+    the best neighbour that beats the current point beyond their 95% intervals. The answer is
+    the best measured point, and ``gain`` = best / baseline with a Welch 95% interval (details:
+    the docstring of the module ``inferclock.tune``).
+
+    objective: "throughput" (samples/s of a throughput-mode run) or "peak_qps" (the highest
+        rate, queries/s, whose server run keeps ``latency_bound_ms`` at ``percentile`` of
+        due-time latency: ``ic.find_peak_qps``); ``latency_bound_ms`` is then required.
+    space: {"streams": [...], "requests": [...], "threads": [...], "batch_size": [...]}, any
+        of those keys, each a non-empty list checked as ``ic.run`` checks that option.
+        Default: streams 1, 2, 4, ... up to the CPUs this process may use (or ``cpus``),
+        requests 1, 2, 4, ... up to twice that.
+    out: the JSON Lines results file, one row per worker run (peak_qps: per search). Run
+        again on it, only the runs missing are measured; rows are never rewritten.
+    processes: fresh worker processes per point (throughput only; default 3).
+    max_points: the grid is measured whole up to this many points (default 24); above it a
+        local search measures at most this many.
+    quiet: no progress display (default: quiet when stderr is not a terminal).
+    tolerance, max_steps: ``find_peak_qps``'s, for each search (peak_qps only).
+    run_options: any other option of ``ic.run`` (device, precision, max_time, min_time,
+        target_ci, cpus, socket, seed, env, percentile, queries, arrival, ...), the same for
+        every point and the baseline; mode and hint are tune's to set.
+
+    Everything is checked before anything runs (ConfigError naming the argument). Returns a
+    :class:`TuneResult`; Ctrl-C raises ``SweepInterrupted`` with every finished row kept.
+    """
+    peak = {"tolerance": tolerance, "max_steps": max_steps}
+    plan = ts.plan(objective, latency_bound_ms, space, processes, max_points, peak, run_options)
+    out_path = check_output_path(out, "results file").absolute()
+    _sweep_file.check_writable(out_path)
+    from inferclock._plugins import check_devices
+
+    ctrl_c = CtrlC()
+    with ctrl_c.installed(), ModelBook() as book:
+        facts = book.add(model)
+        book.check_shapes([facts], plan.base.shapes)
+        check_devices([plan.base.device])
+        with _sweep_file.locked(out_path):
+            return _Bench(plan, model, facts, book, out_path, quiet, ctrl_c).search()
+
+
+class _Stopped(Exception):
+    """Ctrl-C stopped the tune between two runs."""
+
+
+@dataclass(frozen=True)
+class _PointCell(_grid.Cell):
+    """A cell whose key also names the point, so the sweep's runner writes its rows."""
+
+    point: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{super().key}|{self.point}"
+
+
+class _Runner(_SweepRunner):
+    """The sweep's runner (one row per worker run, a failure an error row), marking rows."""
+
+    extra: dict[str, Any]
+
+    def _row(self, unit: _grid.Unit, outcome: Outcome) -> dict[str, Any]:
+        row = super()._row(unit, outcome)
+        row.update(self.extra, tune_value=row.get("throughput_fps"))
+        return row
+
+
+class _Bench:
+    """The runs of one tune: the baseline's and the points', each row written as it ends;
+    each point's figure read back from its rows (earlier ones included)."""
+
+    def __init__(
+        self,
+        plan: ts.Plan,
+        model: Any,
+        facts: ModelFacts,
+        book: ModelBook,
+        out: Path,
+        quiet: bool | None,
+        ctrl_c: CtrlC,
+    ) -> None:
+        from inferclock._environment import environment
+
+        self.plan, self.model, self.facts, self.book, self.out = plan, model, facts, book, out
+        self.quiet, self.ctrl_c = quiet, ctrl_c
+        self.env = environment()
+        self.host = host_id(self.env)
+        self.cache = plan.base.cache_dir
+        if "cache_dir" not in plan.given:  # as a sweep's: beside the results, for every point
+            self.cache = str(out.parent / f"{out.stem}.ovcache")
+        earlier, self.writer = self._open(self._header())
+        self.done = _rows.done_runs(earlier)
+        self.progress = _progress.make(quiet if plan.objective == "throughput" else True)
+        self.runner = _Runner(self.writer, self.progress, False, ctrl_c, earlier)
+        self.runner.extra = {}
+        self.figures: dict[Point, Estimate | None] = {}
+
+    def _header(self) -> dict[str, Any]:
+        from inferclock._environment import collect_versions
+
+        v, p, f = collect_versions(), self.plan, self.facts
+        run = {k: x for k, x in p.base.to_row().items() if k not in ("processes", "isolate")}
+        tune = dict(model=f.name, model_path=f.path, model_sha256=f.sha256, objective=p.objective,
+                    space=p.space, max_points=p.max_points, processes=p.processes, run=run,
+                    serve=p.serve or None, cache_dir=self.cache or None)  # fmt: skip
+        return {"inferclock_version": v["inferclock"], "openvino_version": v["openvino"],
+                "environment": self.env, "tune": tune}  # fmt: skip
+
+    def _open(self, header: dict[str, Any]) -> tuple[list[dict[str, Any]], ResultWriter]:
+        """The rows already in the file and a writer; a file of another tune is refused."""
+        if self.out.stat().st_size == 0:
+            return [], ResultWriter(self.out, header)
+        f = load_file(self.out)
+        was, now = f.header.get("tune"), json.loads(strict_dumps(header["tune"]))
+        if not isinstance(was, dict):
+            raise ConfigError(f"results file {str(self.out)!r} was not written by a tune (no "
+                              "'tune' in its header): write to another file")  # fmt: skip
+        diff = [f"{k}: {a!r} in the file, {b!r} now" for k, (a, b) in _differences(was, now)]
+        host = host_changed(f.header.get("environment") or {}, self.env)
+        diff += [f"host {k}: {a!r} in the file, {b!r} here" for k, (a, b) in host.items()]
+        if diff:
+            raise ConfigError(
+                f"results file {str(self.out)!r} was written by a tune with other settings "
+                f"({'; '.join(diff)}): its rows would not match this tune's; write to another file"
+            )
+        return [dict(r) for r in f.rows], ResultWriter(self.out, header)
+
+    def search(self) -> TuneResult:
+        p, space = self.plan, self.plan.space
+        half = -(-p.processes // 2)  # baseline workers before the points, and after them
+        total = min(ts.size(space), p.max_points) * p.processes + 2 * half  # runs at most
+        self.progress.start(total)
+        try:
+            self._baseline(range(half))
+            if ts.size(space) > p.max_points:
+                start = ts.snap(space, self._hinted())
+                s = ts.descend(space, start, self._point, p.max_points)
+            else:
+                s = ts.exhaustive(space, self._point, p.base.seed)
+            self._baseline(range(half, 2 * half))
+        except (_Stopped, SweepInterrupted) as e:
+            hint = (
+                f"tune interrupted: {self.runner.written} run(s) written to {self.out}, every "
+                "finished row kept: run the same tune again to measure the rest"
+            )
+            table, stop = ResultTable.load(self.out), getattr(e, "terminated", False)
+            raise SweepInterrupted(table, self.runner.written, total, hint, stop) from None
+        finally:
+            self.progress.close()
+        return self._result(s)
+
+    def _cell(self, config: Mapping[str, int], label: str) -> _PointCell:
+        b = self.plan.base
+        batch = config.get("batch_size", b.batch_size)
+        return _PointCell(self.facts.name, b.device, b.precision, batch, self.plan.objective,
+                          b.socket, point=label)  # fmt: skip
+
+    def _baseline_cell(self) -> _PointCell:
+        return self._cell({"batch_size": self.plan.baseline_batch}, "hint=throughput")
+
+    def _baseline(self, procs: range) -> None:
+        cell, cfg = self._baseline_cell(), dict(_BASELINE)
+        if "batch_size" in self.plan.space:  # else the run options' (given, or the default)
+            cfg["batch_size"] = self.plan.baseline_batch
+        if self.plan.objective == "throughput":
+            opts = self.plan.base.replace(**cfg)  # processes: a point's (its time budget)
+            self._closed(cell, opts, procs, "baseline")
+        for i in procs if self.plan.objective == "peak_qps" else ():
+            self._peak(cell, cfg, i, f"baseline-{i + 1}", "baseline")
+
+    def _point(self, point: Point) -> Estimate | None:
+        cfg, name = ts.as_dict(point), ts.label(point)
+        cell = self._cell(cfg, name)
+        if self.plan.objective == "throughput":
+            opts = self.plan.base.replace(**cfg, hint=self.plan.point_hint)
+            self._closed(cell, opts, range(self.plan.processes), "point")
+        else:
+            self._peak(cell, {**cfg, "hint": self.plan.point_hint}, 0, name, "point")
+        self.figures[point] = ts.figure(self._ok(cell.key), self.plan.objective)
+        return self.figures[point]
+
+    def _hinted(self) -> dict[str, float | None]:
+        """What the THROUGHPUT hint chose, from the baseline's rows (the local search's start)."""
+        rows = self._ok(self._baseline_cell().key)
+        return {**ts.hinted(rows[0] if rows else {}), "batch_size": self.plan.baseline_batch}
+
+    def _stop_if_asked(self) -> None:
+        if self.ctrl_c.count or self.runner.aborted:
+            raise _Stopped
+
+    def _closed(self, cell: _PointCell, opts: RunOptions, procs: range, role: str) -> None:
+        """Throughput-mode runs of a cell: a fresh worker for each process not in the file."""
+        todo = [i for i in procs if (cell.key, i, 0) not in self.done]
+        if not todo:
+            return
+        spec = spec_for(self.facts, opts, self.book, cache_dir=self.cache, env=self.env)
+        self.runner.extra = {"tune_role": role, "tune_objective": "throughput"}
+        for i in todo:
+            self._stop_if_asked()
+            self.runner.run(_grid.Unit(cell, spec, i, (0,)))
+        self._stop_if_asked()
+
+    def _peak(self, cell: _PointCell, cfg: dict[str, Any], i: int, name: str, role: str) -> None:
+        """A ``find_peak_qps`` search of a cell in its own file, kept as one row: the server
+        run at the peak, its bracket as ``tune_low``/``tune_high`` (a failure: an error row)."""
+        if (cell.key, i, 0) in self.done:
+            return
+        self._stop_if_asked()
+        from inferclock.peak import find_peak_qps
+
+        path = self.out.parent / f"{self.out.stem}.peak" / f"{name}.jsonl"
+        path.parent.mkdir(exist_ok=True)
+        serve, started = dict(self.plan.serve), utc_now()
+        opts = {**{k: v for k, v in self.plan.given.items() if k != "isolate"}, **cfg}
+        opts = {k: v for k, v in opts.items() if v is not None or k not in cfg}
+        tags = dict(tune_role=role, tune_objective="peak_qps",
+                    tune_file=os.path.relpath(path, self.out.parent))  # fmt: skip
+        try:
+            bound, pct = serve.pop("latency_bound_ms"), serve.pop("percentile")
+            res = find_peak_qps(self.model, bound, pct, out=path, quiet=self.quiet,
+                                cache_dir=self.cache, **serve, **opts)  # fmt: skip
+            steps = [r for r in ResultTable.load(path).ok().rows if r.get("verdict")]
+            if not steps:  # pragma: no cover - a search that ran writes its steps
+                raise InferclockError(f"the search left no server run in {path}")
+        except InferclockError as e:
+            requested = {**self.plan.base.replace(**cfg).to_row(), "mode": "server"}
+            kind = e.kind if isinstance(e, WorkerCrash) else type(e).__name__
+            failed = _rows.error_row(self.facts.name, self.facts, requested, str(e), kind,
+                                     started, self.env)  # fmt: skip
+            row = _rows.sweep_row(cell.key, failed, i, 0, None)
+            row.update(tags, tune_value=None, tune_low=None, tune_high=None)
+        else:
+            # The server run at the peak; none VALID: the lowest rate tried.
+            at = [r for r in steps if r.get("qps") == res.qps] or [min(steps, key=_qps)]
+            row = {**at[-1], "key": cell.key, "process": i, "repeat": 0}
+            row.update(tags, tune_value=res.qps, tune_low=res.qps, tune_high=res.lowest_invalid)
+        self.writer.append(row)
+        self.runner.cells.setdefault(cell.key, []).append(row)
+
+    def _rows(self, key: str) -> list[dict[str, Any]]:
+        return [r for r in self.runner.cells.get(key, []) if r.get("host") in (self.host, None)]
+
+    def _ok(self, key: str) -> list[dict[str, Any]]:
+        return [r for r in self._rows(key) if r.get("error") is None]
+
+    def _record(self, key: str, config: dict[str, int], e: Estimate | None) -> TunePoint:
+        ok, n = len(self._ok(key)), len(self._rows(key))
+        if e is None:
+            return TunePoint(config, None, None, None, key, ok, n - ok)
+        mm = e.combined.multimodal if e.combined is not None and e.combined.processes > 1 else None
+        return TunePoint(config, e.value, e.low, e.high, key, ok, n - ok, mm)
+
+    def _result(self, s: ts.Search) -> TuneResult:
+        p, base_key = self.plan, self._baseline_cell().key
+        base = ts.figure(self._ok(base_key), p.objective)
+        chose = {k: int(v) for k, v in self._hinted().items() if v is not None}
+        points = [self._record(self._cell(ts.as_dict(q), ts.label(q)).key, ts.as_dict(q),
+                               self.figures.get(q)) for q in s.measured]  # fmt: skip
+        measured = [(q, f) for q in s.measured if (f := self.figures.get(q)) is not None]
+        best, fig = max(measured, key=lambda t: t[1].value) if measured else (None, None)
+        gain = ts.gain(base, fig) if base is not None and fig is not None else (None, None, None)
+        return TuneResult(
+            objective=p.objective, unit=_UNIT[p.objective],
+            best=None if best is None else ts.as_dict(best), value=fig.value if fig else None,
+            low=fig.low if fig else None, high=fig.high if fig else None,
+            baseline=self._record(base_key, chose, base), gain=gain[0], gain_low=gain[1],
+            gain_high=gain[2], search=s.kind, stop=s.stop, space_size=ts.size(p.space),
+            out=str(self.out), points=tuple(points), path=tuple(ts.as_dict(q) for q in s.path),
+        )  # fmt: skip
+
+
+def _differences(was: Mapping[str, Any], now: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(field, (in the file, now)) for each describing header field that differs."""
+    out: list[tuple[str, Any]] = []
+    for k in _DESCRIBING:
+        a, b = was.get(k), now.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += [
+                (f"{k}.{x}", (a.get(x), b.get(x))) for x in sorted({*a, *b}) if a.get(x) != b.get(x)
+            ]
+        elif a != b:
+            out.append((k, (a, b)))
+    return out
+
+
+def _qps(row: Mapping[str, Any]) -> float:
+    return float(row.get("qps") or 0.0)
