@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from inferclock import _cli_peak
+from inferclock import _cli_peak, _cli_tune
 from inferclock._checks import parse_key_value
 from inferclock._cli_options import add_options, given
 from inferclock._errors import ConfigError, InferclockError, Terminated
@@ -226,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(run)
     run.set_defaults(func=cmd_run)
     _cli_peak.add_parser(sub, _Formatter, models)
+    _cli_tune.add_parser(sub, _Formatter, models)
 
     sw = sub.add_parser(
         "sweep",

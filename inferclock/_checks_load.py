@@ -122,8 +122,6 @@ def check_scenario(o: RunOptions) -> None:
             f"iterations does not apply to mode {o.mode!r}: its queries follow a schedule; "
             "give queries (a count) or duration (seconds)"
         )
-    if o.queries is not None and o.duration is not None:
-        raise ConfigError("give queries or duration, not both")
     if o.warmup != "auto":
         raise ConfigError(
             f"warmup does not apply to mode {o.mode!r}: every infer request runs once, untimed, "
@@ -137,7 +135,7 @@ def check_scenario(o: RunOptions) -> None:
             f"processes must be 1 in mode {o.mode!r}: a verdict belongs to one schedule "
             "(run the rate again for another process)"
         )
-    n = o.queries if o.queries is not None else math.ceil(o.qps * schedule_seconds(o))
+    n = schedule_queries(o)
     if n > o.max_samples:
         what = "queries" if o.queries is not None else "qps x duration"
         raise ConfigError(
@@ -147,7 +145,14 @@ def check_scenario(o: RunOptions) -> None:
 
 
 def schedule_seconds(o: RunOptions) -> float:
-    """How long the schedule of an open-loop run lasts, about (seconds)."""
-    if o.queries is not None and o.qps is not None:
+    """How long the schedule of an open-loop run lasts, about (seconds): its duration, or
+    longer when ``queries`` asks for more than arrive in it."""
+    if o.duration is None and o.queries is not None and o.qps is not None:
         return o.queries / o.qps
-    return o.duration if o.duration is not None else SERVER_DURATION
+    duration = o.duration if o.duration is not None else SERVER_DURATION
+    return max(duration, (o.queries or 0) / (o.qps or math.inf))
+
+
+def schedule_queries(o: RunOptions) -> int:
+    """About how many queries the schedule holds."""
+    return max(o.queries or 0, math.ceil((o.qps or 0) * schedule_seconds(o)))

@@ -6,15 +6,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from inferclock._checks import parse_fraction, parse_int
+from inferclock._checks import parse_fraction, parse_int, parse_seconds
 from inferclock._checks_load import parse_rate
 from inferclock._cli_options import add_options, given
 from inferclock._errors import ConfigError
 
 EPILOG = """\
-Each step is a server run of --queries queries (default: twice what LoadGen's early stopping
-needs with no query over the bound: 918 at p99) in a fresh worker process, kept as a row of
-the results file. Run the same command again to resume the search from those rows.
+Each step is a server run of at least --queries queries (default: twice what LoadGen's early
+stopping needs with no query over the bound: 918 at p99) and --min-duration seconds, in a
+fresh worker process, kept as a row of the results file. Run the same command again to
+resume the search from those rows.
 
 examples:
   inferclock peak model.xml --latency-bound 15ms
@@ -63,6 +64,10 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
         "--max-steps", type=_parsed(parse_int, "--max-steps"), default=24, metavar="N",
         help="at most N server runs (default 24)",
     )  # fmt: skip
+    p.add_argument(
+        "--min-duration", type=_parsed(parse_seconds, "--min-duration"), default=2.0,
+        metavar="S", help="each step's schedule lasts at least S seconds (default 2)",
+    )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress display")
     add_options(p)
     p.set_defaults(func=cmd_peak)
@@ -77,7 +82,8 @@ def cmd_peak(args: argparse.Namespace) -> int:
         raise ConfigError("peak needs --latency-bound (15ms, 0.015s): the bound the rate keeps")
     result = find_peak_qps(
         args.model, bound, kw.pop("percentile", 99.0), out=args.output,
-        queries=kw.pop("queries", None), start_qps=args.start_qps, tolerance=args.tolerance,
+        queries=kw.pop("queries", None), min_duration=args.min_duration,
+        start_qps=args.start_qps, tolerance=args.tolerance,
         max_steps=args.max_steps, quiet=True if args.quiet else None, **kw,
     )  # fmt: skip
     print(result.summary())

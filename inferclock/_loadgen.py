@@ -36,36 +36,31 @@ def schedule(
     duration: float | None = None,
     queries: int | None = None,
 ) -> npt.NDArray[np.float64]:
-    """Due times in ns after the start, ascending: ``queries`` of them, or every one due within
-    ``duration`` seconds. Poisson: exponential gaps of mean 1/qps from a generator seeded with
+    """Due times in ns after the start, ascending: every query due within ``duration`` seconds,
+    and at least ``queries`` of them (LoadGen's minimum duration and minimum query count; give
+    one or both). Poisson: exponential gaps of mean 1/qps from a generator seeded with
     ``seed`` (LoadGen's Server scenario); constant: one every 1/qps, the first at 0."""
-    if (duration is None) == (queries is None):
-        raise ConfigError("schedule: give duration or queries")
+    if duration is None and queries is None:
+        raise ConfigError("schedule: give duration, queries or both")
     gap_ns = 1e9 / qps
+    horizon = 0.0 if duration is None else duration * 1e9
+    least = queries or 0
     if arrival == "constant":
-        n = queries if queries is not None else max(1, math.ceil(duration * qps - 1e-9))  # type: ignore[operator]
+        n = max(least, math.ceil(horizon / gap_ns - 1e-9), 1)
         return np.arange(n, dtype=np.float64) * gap_ns
     if arrival != "poisson":
         raise ConfigError(f"arrival must be one of {', '.join(ARRIVALS)}, got {arrival!r}")
     rng = np.random.Generator(np.random.PCG64(seed))
-    if queries is not None:
-        return np.cumsum(rng.exponential(gap_ns, queries))
-    horizon = duration * 1e9  # type: ignore[operator]
-    expect = duration * qps  # type: ignore[operator]
+    expect = max(horizon / gap_ns, least)
     chunks: list[npt.NDArray[np.float64]] = []
-    total = 0.0
-    while total < horizon:  # draw until past the horizon; one draw almost always suffices
-        gaps = rng.exponential(gap_ns, max(16, int(expect + 6 * math.sqrt(expect) + 16)))
-        offsets = total + np.cumsum(gaps)
+    total, count = 0.0, 0
+    while total < horizon or count < least:  # one draw almost always suffices
+        size = max(16, int(expect + 6 * math.sqrt(expect) + 16))
+        offsets = total + np.cumsum(rng.exponential(gap_ns, size))
         chunks.append(offsets)
-        total = float(offsets[-1])
+        total, count = float(offsets[-1]), count + size
     out = np.concatenate(chunks)
-    return out[out < horizon]
-
-
-def expected_queries(qps: float, duration: float) -> int:
-    """About how many queries a schedule of ``duration`` seconds holds (for memory checks)."""
-    return math.ceil(qps * duration)
+    return out[: max(least, int(np.searchsorted(out, horizon)))]
 
 
 def outstanding_limit(qps: float, bound_s: float | None, requests: int) -> int:

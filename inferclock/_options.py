@@ -245,7 +245,8 @@ class RunOptions:
     queries: int | None = option(
         None, check=c.integer(1, 10**12, optional=True), group="serve", metavar="N",
         parse=c.parse_int,
-        help=f"server / multistream: schedule N queries (default: those due within duration, "
+        help=f"server / multistream: schedule at least N queries (LoadGen's minimum query "
+        f"count; with duration, whichever holds more; default: those due within duration, "
         f"{cl.SERVER_DURATION:g} s unless given)",
     )  # fmt: skip
     arrival: str | None = option(

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferclock import _core, _loadgen, stats
-from inferclock._checks_load import SERVER_DURATION, schedule_seconds
+from inferclock._checks_load import SERVER_DURATION, schedule_queries
 from inferclock._clock import clock
 from inferclock._errors import ConfigError, InferclockError
 from inferclock._options import RunOptions
@@ -113,7 +113,7 @@ def _available_bytes() -> int | None:
 def check_queue(o: RunOptions) -> int:
     """The number of queries the schedule holds, about; refused before anything is allocated
     when their queue would not fit in the memory available now."""
-    n = o.queries if o.queries is not None else math.ceil((o.qps or 0) * schedule_seconds(o))
+    n = schedule_queries(o)
     avail = _available_bytes()
     if avail is not None and n * QUERY_BYTES > avail // 2:
         what = "queries" if o.queries is not None else "qps x duration"
@@ -141,11 +141,10 @@ def serve(engine: _core.Engine, o: RunOptions) -> tuple[ServerStats, npt.NDArray
     assert o.qps is not None
     check_queue(o)
     arrival = o.arrival or ("poisson" if o.mode == "server" else "constant")
-    if o.queries is not None:
-        offsets = _loadgen.schedule(o.qps, arrival, o.seed, queries=o.queries)
-    else:
-        duration = o.duration if o.duration is not None else SERVER_DURATION
-        offsets = _loadgen.schedule(o.qps, arrival, o.seed, duration=duration)
+    duration = o.duration
+    if duration is None and o.queries is None:
+        duration = SERVER_DURATION
+    offsets = _loadgen.schedule(o.qps, arrival, o.seed, duration=duration, queries=o.queries)
     due, issued, started, completed = _allocate(offsets.size)
     bound_s = None if o.latency_bound_ms is None else o.latency_bound_ms / 1e3
     limit = _loadgen.outstanding_limit(o.qps, bound_s, engine.num_requests)

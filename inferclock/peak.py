@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferclock import _loadgen
+from inferclock import _loadgen, _options
 from inferclock._checks_load import bound_ms, open_percentile, rate
 from inferclock._errors import ConfigError, InferclockError
 from inferclock._grid import SERVE_OPTIONS
@@ -103,6 +103,7 @@ def find_peak_qps(
     *,
     out: str | os.PathLike[str] = "peak.jsonl",
     queries: int | None = None,
+    min_duration: float = 2.0,
     start_qps: float | None = None,
     tolerance: float = 0.02,
     max_steps: int = 24,
@@ -113,8 +114,11 @@ def find_peak_qps(
     ``percentile`` of due-time latency within ``latency_bound_ms`` and LoadGen's early stopping
     passed.
 
-    Each step runs ``queries`` queries (default: twice what early stopping needs with no
-    query over the bound, 918 at p99), so every rate gets the same statistical power. The
+    Each step runs at least ``queries`` queries (default: twice what early stopping needs
+    with no query over the bound, 918 at p99) and lasts at least ``min_duration`` seconds
+    (LoadGen's minimum query count and minimum duration): every rate gets the same
+    statistical power, and a rate beyond the capacity runs long enough for its backlog to
+    show. The
     bracket starts at ``start_qps``, or at the capacity a short throughput-mode run measures;
     it doubles or halves until one VALID and one INVALID rate enclose the peak, then halves
     the gap until it is within ``tolerance`` of the lower end (or ``max_steps`` runs).
@@ -133,6 +137,9 @@ def find_peak_qps(
         raise ConfigError(f"tolerance must be a fraction in (0, 1) such as 0.02, got {tolerance!r}")
     if not (isinstance(max_steps, int) and 1 <= max_steps <= 1000):
         raise ConfigError(f"max_steps must be an integer in 1..1000, got {max_steps!r}")
+    from inferclock._checks import seconds
+
+    min_duration = float(seconds()("min_duration", min_duration))
     for name in ("mode", "modes", "qps", "rates", "duration", "iterations", "processes"):
         if name in run_options:
             raise ConfigError(
@@ -140,7 +147,7 @@ def find_peak_qps(
                 "process each); leave it out"
             )
     n = queries if queries is not None else 2 * _loadgen.min_passing(0, pct)
-    search = _Search(model, str(out), bound, pct, n, quiet, run_options)
+    search = _Search(model, str(out), bound, pct, n, min_duration, quiet, run_options)
     lo, hi = search.bracket_from_file()
     capacity = None
     if lo is None and hi is None:
@@ -181,11 +188,18 @@ class _Search:
         bound: float,
         pct: float,
         queries: int,
+        min_duration: float,
         quiet: bool | None,
         run_options: dict[str, Any],
     ) -> None:
         self.model, self.out, self.bound, self.pct = model, out, bound, pct
-        self.queries, self.quiet, self.run_options = queries, quiet, run_options
+        self.queries, self.min_duration = queries, min_duration
+        self.quiet, self.run_options = quiet, run_options
+        # The sweep takes a single run's device=, batch_size=... as one-value axes.
+        singular = {o.name: axis for axis, o in _options.axes().items()}
+        self.sweep_options: dict[str, Any] = {
+            singular.get(k, k): [v] if k in singular else v for k, v in run_options.items()
+        }
         self.steps: list[PeakStep] = []
 
     def _sweep(self, rates: list[float]) -> ResultTable:
@@ -194,7 +208,7 @@ class _Search:
         return sweep(
             self.model, modes=["server"], rates=rates, processes=1, out=self.out, resume=True,
             quiet=self.quiet, latency_bound_ms=self.bound, percentile=self.pct,
-            queries=self.queries, **self.run_options,
+            queries=self.queries, duration=self.min_duration, **self.sweep_options,
         )  # fmt: skip
 
     def bracket_from_file(self) -> tuple[float | None, float | None]:
@@ -207,7 +221,7 @@ class _Search:
             r for r in table.ok().rows
             if r.get("mode") == "server" and r.get("qps") and r.get("verdict")
             and r.get("latency_bound_ms") == self.bound and r.get("percentile") == self.pct
-            and r.get("queries") == self.queries
+            and r.get("queries") == self.queries and r.get("duration") == self.min_duration
         ]  # fmt: skip
         self.steps.extend(_step_of(r, resumed=True) for r in sorted(rows, key=lambda r: r["qps"]))
         valid = [float(r["qps"]) for r in rows if r["verdict"] == "VALID"]

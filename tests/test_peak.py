@@ -17,7 +17,15 @@ def test_the_peak_is_the_highest_valid_rate_and_the_file_resumes(
 ) -> None:
     out = tmp_path / "peak.jsonl"
     r = ic.find_peak_qps(
-        str(slow_model), 10.0, out=out, queries=500, tolerance=0.3, quiet=True, requests=2
+        str(slow_model),
+        10.0,
+        out=out,
+        queries=500,
+        min_duration=0.3,
+        tolerance=0.3,
+        quiet=True,
+        requests=2,
+        batch_size=1,
     )
     assert r.qps is not None and r.capacity_qps is not None and r.steps
     valid = [s.qps for s in r.steps if s.verdict == "VALID"]
@@ -32,7 +40,15 @@ def test_the_peak_is_the_highest_valid_rate_and_the_file_resumes(
     assert {row["qps"] for row in rows} == {s.qps for s in r.steps}
     assert all(row["mode"] == "server" and row["queries"] == 500 for row in rows)
     again = ic.find_peak_qps(
-        str(slow_model), 10.0, out=out, queries=500, tolerance=0.3, quiet=True, requests=2
+        str(slow_model),
+        10.0,
+        out=out,
+        queries=500,
+        min_duration=0.3,
+        tolerance=0.3,
+        quiet=True,
+        requests=2,
+        batch_size=1,
     )
     assert again.qps == r.qps and all(s.resumed for s in again.steps)
     assert len(ic.ResultTable.load(out).rows) == len(rows)  # nothing ran again
@@ -47,6 +63,7 @@ def test_the_peak_is_the_highest_valid_rate_and_the_file_resumes(
         ({"latency_bound_ms": 5, "tolerance": 0}, "tolerance"),
         ({"latency_bound_ms": 5, "mode": "latency"}, "sets mode itself"),
         ({"latency_bound_ms": 5, "start_qps": -1}, "start_qps"),
+        ({"latency_bound_ms": 5, "min_duration": 0}, "min_duration"),
     ],
 )
 def test_bad_peak_input_is_refused_by_name(

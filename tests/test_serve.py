@@ -52,6 +52,10 @@ def test_a_seed_reproduces_a_schedule_exactly() -> None:
     assert a[-1] < 5e9 and np.all(np.diff(a) > 0) and 1300 < a.size < 1700
     const = _loadgen.schedule(200.0, "constant", 0, duration=2.0)
     assert const.size == 400 and np.allclose(np.diff(const), 5e6)
+    # Both: LoadGen's minimum duration and minimum query count, whichever holds more.
+    both = _loadgen.schedule(300.0, "poisson", 11, duration=5.0, queries=2000)
+    assert both.size == 2000 and np.array_equal(both[: a.size], a)
+    assert _loadgen.schedule(300.0, "poisson", 11, duration=5.0, queries=10).size == a.size
 
 
 def test_the_issuer_keeps_the_schedule_and_the_ticks_in_order(matmul_model: Path) -> None:
@@ -198,7 +202,6 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"qps": 10, "percentile": 0}, "percentile"), ({"qps": 10, "percentile": 100}, "percentile"),
     ({"qps": 10, "percentile": 101}, "percentile"),
     ({"qps": 10, "iterations": 100}, "iterations"),
-    ({"qps": 10, "queries": 10, "duration": 1}, "queries or duration"),
     ({"qps": 10, "processes": 2}, "processes"),
     ({"qps": 1e6, "queries": 10**9, "max_samples": 10**9}, "queries asks for"),
     ({"qps": 1e7, "duration": 1e4}, "qps x duration"),
