@@ -1,8 +1,8 @@
 """Result tables: rows of one or several results files, filtered, pooled and exported.
 
-This module owns :class:`ResultTable` (load, filter, ok/errors, raw latencies) and
-:class:`CellSummary` (the rows of a cell combined into one line, by ``_cell``: the same method
-``compare`` uses), with the exports to CSV, JSON, pandas and markdown. Rows of different hosts
+This module owns :class:`ResultTable` (load, filter, ok/errors, raw latencies, summary) with
+the exports to CSV, JSON, pandas and markdown; :class:`CellSummary` (the rows of a cell
+combined into one line) is made in :mod:`inferclock._summary`. Rows of different hosts
 (``_host``) are never pooled: loading files of several hosts is refused unless
 ``allow_mixed=True``, and then each host's rows stay their own cells. The file format itself
 (header, durable appends, tolerant reads, strict JSON) is :mod:`inferclock._jsonl`; markdown
@@ -13,17 +13,13 @@ inferclock.results import ResultWriter, load_file, fmt_num, ...`` keeps working.
 from __future__ import annotations
 
 import csv
-import math
-import statistics
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _cell
 from inferclock._core import ConfigError, InferclockError
 from inferclock._errors import ConfigTypeError
 from inferclock._host import differences as _host_diff, host_id
@@ -39,6 +35,7 @@ from inferclock._jsonl import (
     strict_dumps,
 )
 from inferclock._markdown import errors_markdown, fmt_num, markdown_table, summary_markdown
+from inferclock._summary import CellSummary, precision_rank, summarize_cells
 
 if TYPE_CHECKING:
     import pandas
@@ -59,119 +56,6 @@ __all__ = [
     "precision_rank",
     "read_rows",
 ]
-
-
-@dataclass(frozen=True)
-class CellSummary:
-    """The rows of one cell on one host (its processes and repeats) combined into one line.
-
-    ``median_ns`` and ``throughput_fps`` with their intervals (``ci95_*``, ``throughput_ci_*``)
-    combine the runs within and between processes (``_intervals.combine``, the method
-    ``compare`` uses); ``ci_confidence`` is the coverage the median's interval actually has
-    (below 0.95 only when the runs were too short for 95%). ``multimodal``: the processes
-    disagree beyond their own intervals (None with one process). ``spread`` is (max - min) /
-    median of the per-run medians, None for a single run. ``p99_ns`` and the start-up times are
-    medians over runs. An open-loop cell (server, multistream) has its asked rate ``qps``;
-    its latencies are due-time ones, and ``verdict`` is "VALID" only when every run with a
-    verdict is VALID ("INVALID" when any is, None when no run has one).
-    """
-
-    key: str
-    model: str
-    device: str
-    precision_requested: str
-    precision_executed: str | None
-    batch_size: int
-    mode: str
-    socket: int | None
-    runs: int
-    n: int
-    median_ns: float
-    ci95_low_ns: float | None
-    ci95_high_ns: float | None
-    p99_ns: float | None
-    throughput_fps: float | None
-    spread: float | None
-    read_ms: float | None
-    reshape_ms: float | None
-    compile_ms: float | None
-    first_infer_ms: float | None
-    compile_cache: str | None
-    errors: int
-    host: str | None = None
-    ci_confidence: float | None = None
-    processes: int = 1
-    multimodal: bool | None = None
-    throughput_ci_low_fps: float | None = None
-    throughput_ci_high_fps: float | None = None
-    qps: float | None = None
-    verdict: str | None = None
-
-    @property
-    def config(self) -> str | None:
-        """What the key names beyond the six usual fields (a tune point's
-        ``streams=2,requests=4``), or None."""
-        extra = self.key.split("|")[6:]
-        return "|".join(extra) if extra else None
-
-    @property
-    def mode_label(self) -> str:
-        """The mode as tables show it: ``"server @200 qps"`` for an open-loop cell, with the
-        cell's ``config`` when it has one."""
-        label = self.mode if self.qps is None else f"{self.mode} @{self.qps:g} qps"
-        return label if self.config is None else f"{label} {self.config}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _num(row: Mapping[str, Any], field: str) -> float | None:
-    v = row.get(field)
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        return None
-    return float(v)
-
-
-def _nums(rows: Sequence[Mapping[str, Any]], field: str) -> list[float]:
-    """The finite numbers ``field`` holds in ``rows`` (missing, null, NaN and bools left out)."""
-    return [v for v in (_num(r, field) for r in rows) if v is not None]
-
-
-def _median_of(rows: Sequence[Mapping[str, Any]], field: str) -> float | None:
-    vals = _nums(rows, field)
-    return statistics.median(vals) if vals else None
-
-
-def _verdict(rows: Sequence[Mapping[str, Any]]) -> str | None:
-    """A cell's verdict: INVALID when any run's is, VALID when all that have one are."""
-    v = {r.get("verdict") for r in rows} - {None}
-    return None if not v else "VALID" if v == {"VALID"} else "INVALID"
-
-
-def _joined(values: Iterable[Any]) -> str | None:
-    seen = list(dict.fromkeys(str(v) for v in values if v is not None))
-    return "/".join(seen) if seen else None
-
-
-_PRECISION_ORDER = {"f32": 0, "bf16": 1, "f16": 2, "int8": 3, "default": 4}
-
-
-def precision_rank(precision: str) -> tuple[int, str]:
-    """Sort key putting precisions in their usual order (f32, bf16, f16, int8, others)."""
-    return _PRECISION_ORDER.get(precision, len(_PRECISION_ORDER)), precision
-
-
-def _sort_key(s: CellSummary) -> tuple[Any, ...]:
-    return (
-        s.model,
-        s.device,
-        s.mode,
-        precision_rank(s.precision_requested),
-        s.batch_size,
-        s.qps or 0.0,  # open-loop cells by rate, not by their keys' text
-        str(s.socket),
-        s.key,
-    )
 
 
 class ResultTable:
@@ -344,60 +228,7 @@ class ResultTable:
     def summary(self) -> list[CellSummary]:
         """One :class:`CellSummary` per cell and host that has at least one row without
         error."""
-        groups: dict[tuple[str, Any], list[Row]] = {}
-        for r in self._rows:
-            groups.setdefault((r["key"], r.get("host")), []).append(r)
-        out: list[CellSummary] = []
-        for (key, host), rows in groups.items():
-            good = [
-                r
-                for r in rows
-                if r.get("error") is None and _num(r, "latency_median_ns") is not None
-            ]
-            if not good:
-                continue
-            medians = [float(r["latency_median_ns"]) for r in good]
-            med = statistics.median(medians)
-            lat = _cell.combine_rows(good, "median")
-            tp = _cell.combine_rows(good, "throughput")
-            first = good[0]
-            batch = first.get("batch_size")
-            out.append(
-                CellSummary(
-                    key=key,
-                    model=str(first.get("model")),
-                    device=str(first.get("device")),
-                    precision_requested=str(first.get("precision_requested")),
-                    precision_executed=_joined(r.get("precision_executed") for r in good),
-                    batch_size=int(batch) if isinstance(batch, int) else 0,
-                    mode=str(first.get("mode")),
-                    socket=first.get("socket"),
-                    runs=len(good),
-                    n=sum(int(r.get("n") or 0) for r in good),
-                    median_ns=lat.estimate if lat else med,
-                    ci95_low_ns=lat.low if lat else None,
-                    ci95_high_ns=lat.high if lat else None,
-                    p99_ns=_median_of(good, "latency_p99_ns"),
-                    throughput_fps=tp.estimate if tp else _median_of(good, "throughput_fps"),
-                    spread=(max(medians) - min(medians)) / med if len(good) > 1 and med else None,
-                    host=host,
-                    ci_confidence=lat.confidence if lat and lat.low is not None else None,
-                    processes=lat.processes if lat else 1,
-                    multimodal=_cell.multimodal(good, _cell.metric_for("auto", first.get("mode"))),
-                    throughput_ci_low_fps=tp.low if tp else None,
-                    throughput_ci_high_fps=tp.high if tp else None,
-                    qps=_num(first, "qps"),
-                    verdict=_verdict(good),
-                    read_ms=_median_of(good, "read_ms"),
-                    reshape_ms=_median_of(good, "reshape_ms"),
-                    compile_ms=_median_of(good, "compile_ms"),
-                    first_infer_ms=_median_of(good, "first_infer_ms"),
-                    compile_cache=_joined(r.get("compile_cache") for r in good),
-                    errors=len(rows) - len(good),
-                )
-            )
-        out.sort(key=_sort_key)
-        return out
+        return summarize_cells(self._rows)
 
     def to_csv(self, path: PathLike) -> Path:
         """Write flat CSV: one column per field, dict/list fields as JSON, None as empty."""
