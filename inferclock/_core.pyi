@@ -207,6 +207,7 @@ class Engine:
         policy: str = "queue",
         max_outstanding: int = 0,
         spin_ns: float = 50e3,
+        nice: int = 0,
     ) -> dict[str, Any]: ...
     def async_stop(self) -> None: ...
     @property

@@ -26,6 +26,8 @@ CONFIDENCE = 0.99
 #: outstanding (with no bound, 1 s stands in for it).
 RUNAWAY_FACTOR = 5.0
 RUNAWAY_BOUND_S = 1.0
+#: The guard's least number of outstanding queries.
+RUNAWAY_FLOOR = 32
 
 
 def schedule(
@@ -65,9 +67,11 @@ def schedule(
 
 def outstanding_limit(qps: float, bound_s: float | None, requests: int) -> int:
     """The runaway guard: queries outstanding beyond this end the run (INVALID). LoadGen's
-    qps x 5 x bound, never below the infer requests the engine keeps busy."""
+    qps x 5 x bound, but never below ``RUNAWAY_FLOOR`` nor the infer requests + 1: at low rates
+    the product is a handful of queries, which one burst of Poisson arrivals reaches while the
+    server keeps up (a backlog that keeps growing reaches any floor)."""
     bound = RUNAWAY_BOUND_S if bound_s is None else bound_s
-    return max(math.ceil(qps * RUNAWAY_FACTOR * bound), requests + 1)
+    return max(math.ceil(qps * RUNAWAY_FACTOR * bound), RUNAWAY_FLOOR, requests + 1)
 
 
 def _log_binom_cdf(t: int, n: int, q: float) -> float:

@@ -278,6 +278,7 @@ def _server_lines(s: ServerStats) -> list[str]:
         f"  issuer    issue delay p50 {d['p50'] / 1e3:.1f} us, p99 {d['p99'] / 1e3:.1f} us; "
         f"queue wait p50 {ms(w['p50'])}, p99 {ms(w['p99'])} ms, deepest queue "
         f"{s.max_queue_depth}, most outstanding {s.max_outstanding} (guard {s.outstanding_limit})"
+        + (f", nice {s.issuer_nice}" if s.issuer_nice else "")
         + ("  [RUNAWAY]" if s.runaway else ""),
     ]
 

@@ -90,6 +90,12 @@ def test_min_passing_is_loadgens_least_h(t: int, p: float) -> None:
     assert special.betainc(h, 1 + t, p / 100) <= 0.01 < special.betainc(h - 1, 1 + t, p / 100)
 
 
+def test_the_runaway_guard_is_loadgens_product_above_a_floor() -> None:
+    assert _loadgen.outstanding_limit(3000.0, 0.005, 2) == 75  # qps x 5 x bound
+    assert _loadgen.outstanding_limit(42.0, 0.0086, 1) == 32  # not 2: a burst is no runaway
+    assert _loadgen.outstanding_limit(10.0, None, 64) == 65  # every request busy, one queued
+
+
 # ---------------------------------------------------------------- server runs
 
 
@@ -132,6 +138,10 @@ def test_without_a_bound_there_is_no_verdict(matmul_model: Path) -> None:
     r = ic.run(str(matmul_model), mode="server", qps=500, queries=200, arrival="constant")
     assert r.verdict is None and r.server is not None and r.server.completed == 200
     assert "no latency bound" in (r.verdict_reason or "")
+    # A slow schedule's issuer asks for a higher priority (granted to root); a fast one not.
+    assert r.server.issuer_nice == (-15 if os.geteuid() == 0 else r.server.issuer_nice)
+    fast = ic.run(str(matmul_model), mode="server", qps=5000, queries=200)
+    assert fast.server is not None and fast.server.issuer_nice == 0
 
 
 # ---------------------------------------------------------------- multistream

@@ -227,7 +227,7 @@ void register_engine(py::module_& m) {
                py::array_t<uint64_t, py::array::c_style> issued,
                py::array_t<uint64_t, py::array::c_style> started,
                py::array_t<uint64_t, py::array::c_style> completed, const std::string& policy,
-               int64_t max_outstanding, double spin_ns) {
+               int64_t max_outstanding, double spin_ns, int nice) {
                 const py::ssize_t n = offsets_ns.size();
                 for (const auto* a : {&due, &issued, &started, &completed})
                     if (a->size() != n)
@@ -247,6 +247,7 @@ void register_engine(py::module_& m) {
                 o.policy = policy == "skip" ? ServePolicy::skip : ServePolicy::queue;
                 o.max_outstanding = max_outstanding;
                 o.spin_ns = spin_ns;
+                o.nice = nice;
                 ServeRun run;
                 {
                     SigintWatch watch;
@@ -262,16 +263,18 @@ void register_engine(py::module_& m) {
                 d["runaway"] = run.runaway;
                 d["stopped"] = run.stopped;
                 d["interrupted"] = interrupted;
+                d["nice"] = run.nice;
                 if (run.error) raise_with(run.error, {{"done", py::int_(run.taken)}});
                 return d;
             },
             py::arg("offsets_ns"), py::arg("due"), py::arg("issued"), py::arg("started"),
             py::arg("completed"), py::arg("policy") = "queue", py::arg("max_outstanding") = 0,
-            py::arg("spin_ns") = 50e3,
+            py::arg("spin_ns") = 50e3, py::arg("nice") = 0,
             "Server / MultiStream: an issuer thread takes query i up at offsets_ns[i] after the "
             "start and starts it on an idle request (policy 'queue': FIFO while all are busy; "
             "'skip': skipped). Fills the four tick arrays (0: never reached) and returns a dict: "
-            "start_tick, taken, skipped, max_outstanding, runaway, stopped, interrupted. GIL "
+            "start_tick, taken, skipped, max_outstanding, runaway, stopped, interrupted, nice "
+            "(the issuer's, when a negative `nice` was granted). GIL "
             "released; a failed inference raises its typed error with .done.")
         .def_property_readonly("async_stalls", &Engine::async_stalls,
                                "Times a request waited on a full completion ring since "

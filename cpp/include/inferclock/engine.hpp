@@ -67,6 +67,8 @@ struct ServeOptions {
     int64_t max_outstanding = 0;
     // The issuer sleeps until this long before a due time, then spins on the clock.
     double spin_ns = 50e3;
+    // < 0: the issuer thread asks for this nice value (best effort; see ServeRun::nice).
+    int nice = 0;
 };
 
 // Per query, ticks of the process clock (0: never reached). `due` is written by serve() from
@@ -88,6 +90,7 @@ struct ServeRun {
     int64_t max_outstanding = 0;
     bool runaway = false;  // stopped by the runaway guard
     bool stopped = false;  // request_stop() or SIGINT ended the schedule early
+    int nice = 0;          // the nice value the issuer ran at (0: the process's own)
     std::exception_ptr error;
 };
 
