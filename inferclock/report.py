@@ -75,7 +75,9 @@ def _hints_text(rows: Sequence[Mapping[str, Any]]) -> str:
     return "/".join(sorted(hints)) or "-"
 
 
-def _mix_text(mix: Any) -> str:
+def _mix_text(precision_mix: Any) -> str:
+    """ "f32: 53 ops, 100% MACs" from a row's ``precision_mix`` (its ``mix`` part)."""
+    mix = precision_mix.get("mix") if isinstance(precision_mix, Mapping) else None
     if not isinstance(mix, Mapping) or not mix:
         return "-"
     parts = []

@@ -60,9 +60,16 @@ def make_row(
         {
             "precision_executed": precision,
             "precision_hint": precision,
-            "precision_mix": {
-                precision: {"ops": 40, "mac_share": 0.97},
-                "i32": {"ops": 3, "mac_share": 0.03},
+            "precision_mix": {  # as _precision.PrecisionSummary.to_dict writes it
+                "executed": precision,
+                "weighted_by": "macs",
+                "mix": {
+                    precision: {"ops": 40, "mac_share": 0.97},
+                    "i32": {"ops": 3, "mac_share": 0.03},
+                },
+                "by_type": {},
+                "kernels": {},
+                "compute_ops": [],
             },
             "cpus": "0-1",
             "streams": 1,

@@ -216,7 +216,7 @@ def test_to_csv_json_markdown(tmp_path: Path) -> None:
     with out.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 5 and rows[0]["model"] == "tiny"
-    assert json.loads(rows[0]["precision_mix"])["i32"]["ops"] == 3
+    assert json.loads(rows[0]["precision_mix"])["mix"]["i32"]["ops"] == 3
     assert rows[0]["model_path"] == "" and float(rows[0]["latency_median_ns"]) > 0
     assert rows[4]["error_kind"] == "ModelError"
     doc = json.loads(t.to_json(tmp_path / "r.json").read_text())
