@@ -135,6 +135,11 @@ def check_scenario(o: RunOptions) -> None:
             f"processes must be 1 in mode {o.mode!r}: a verdict belongs to one schedule "
             "(run the rate again for another process)"
         )
+    if o.queries is None and o.qps * schedule_seconds(o) < 1:
+        raise ConfigError(
+            f"qps x duration is {o.qps * schedule_seconds(o):.3g}: the schedule would hold no "
+            "query on average; give a longer duration, a higher qps or queries"
+        )
     n = schedule_queries(o)
     if n > o.max_samples:
         what = "queries" if o.queries is not None else "qps x duration"

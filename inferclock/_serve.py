@@ -152,6 +152,11 @@ def serve(engine: _core.Engine, o: RunOptions) -> tuple[ServerStats, npt.NDArray
     if duration is None and o.queries is None:
         duration = SERVER_DURATION
     offsets = _loadgen.schedule(o.qps, arrival, o.seed, duration=duration, queries=o.queries)
+    if offsets.size == 0:
+        raise ConfigError(
+            f"the schedule holds no query: none of the Poisson arrivals at {o.qps:g} qps (seed "
+            f"{o.seed}) came due within {duration:g} s; give a longer duration or queries"
+        )
     due, issued, started, completed = _allocate(offsets.size)
     bound_s = None if o.latency_bound_ms is None else o.latency_bound_ms / 1e3
     limit = _loadgen.outstanding_limit(o.qps, bound_s, engine.num_requests)

@@ -215,6 +215,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"qps": 10, "processes": 2}, "processes"),
     ({"qps": 1e6, "queries": 10**9, "max_samples": 10**9}, "queries asks for"),
     ({"qps": 1e7, "duration": 1e4}, "qps x duration"),
+    ({"qps": 1, "duration": 0.01}, "no query"),
 ]  # fmt: skip
 
 
