@@ -101,22 +101,32 @@ TEST(completion_log_concurrent_producers_lose_and_duplicate_nothing) {
 }
 
 // A callback closing its request and the collector reclaiming it as lost: exactly one wins.
+// Every eighth round the callback goes first and every eighth the collector (both orders for
+// sure, whatever the scheduler does); the others race.
 TEST(completion_log_reclaim_and_close_exclude_each_other) {
     CompletionLog log(1, 4);
     int callback_won = 0, collector_won = 0;
     for (int round = 0; round < 2000; ++round) {
         std::atomic<bool> start{false};
         bool closed = false;
+        bool reclaimed = false;
+        const int order = round % 8;  // 0: callback first, 1: collector first, else a race
+        if (order == 1) reclaimed = log.reclaim(0);
         std::thread cb([&] {
             while (!start.load(std::memory_order_acquire)) {
             }
             closed = round % 2 ? log.stop(0) : log.fail(0, nullptr);
         });
         start.store(true, std::memory_order_release);
-        for (volatile int spin = 0; spin < (round % 4) * 2000; ++spin) {
-        }  // sometimes the callback gets there first
-        const bool reclaimed = log.reclaim(0);
-        cb.join();
+        if (order == 0) {
+            cb.join();
+            reclaimed = log.reclaim(0);
+        } else {
+            for (volatile int spin = 0; spin < (round % 4) * 2000; ++spin) {
+            }  // sometimes the callback gets there first
+            if (order != 1) reclaimed = log.reclaim(0);
+            cb.join();
+        }
         CHECK(closed != reclaimed);
         callback_won += closed;
         collector_won += reclaimed;
