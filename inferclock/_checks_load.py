@@ -25,33 +25,28 @@ SERVER_DURATION = 10.0
 MAX_QPS = 1e8
 
 
-def rate(name: str, value: Any) -> float | None:
-    """Queries per second: a finite number > 0, or None."""
+def _positive(name: str, value: Any, unit: str, hi: float, hi_text: str) -> float | None:
+    """A finite number of ``unit`` in (0, hi], or None."""
     if value is None:
         return None
     if not is_real(value):
-        raise ConfigTypeError(f"{name} must be a number of queries per second, got {value!r}")
+        raise ConfigTypeError(f"{name} must be a number of {unit}, got {value!r}")
     v = float(value)
-    if not (math.isfinite(v) and 0 < v <= MAX_QPS):
+    if not (math.isfinite(v) and 0 < v <= hi):
         raise ConfigError(
-            f"{name} must be a finite number of queries per second > 0 (at most {MAX_QPS:g}), "
-            f"got {value!r}"
+            f"{name} must be a finite number of {unit} > 0 (at most {hi_text}), got {value!r}"
         )
     return v
+
+
+def rate(name: str, value: Any) -> float | None:
+    """Queries per second: a finite number > 0, or None."""
+    return _positive(name, value, "queries per second", MAX_QPS, f"{MAX_QPS:g}")
 
 
 def bound_ms(name: str, value: Any) -> float | None:
     """A latency bound in milliseconds: finite and > 0, or None."""
-    if value is None:
-        return None
-    if not is_real(value):
-        raise ConfigTypeError(f"{name} must be a number of milliseconds, got {value!r}")
-    v = float(value)
-    if not (math.isfinite(v) and 0 < v <= 3.6e6):
-        raise ConfigError(
-            f"{name} must be a finite number of milliseconds > 0 (at most an hour), got {value!r}"
-        )
-    return v
+    return _positive(name, value, "milliseconds", 3.6e6, "an hour")
 
 
 def arrival(name: str, value: Any) -> str | None:

@@ -48,6 +48,19 @@ class _Parsed(argparse.Action):
         setattr(namespace, self.dest, value)
 
 
+def parsed_type(parse: Any, flag: str) -> Any:
+    """An argparse ``type=`` from an option parser: its ConfigError becomes argparse's usage
+    error, naming the flag."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(f"{flag} {text!r}: {e}") from None
+
+    return convert
+
+
 def _merged(opt: Option, previous: Any, value: Any) -> Any:
     """Repeated flags add up: KEY=VALUE pairs and NAME[dims] into a dict, others a list."""
     if opt.meta.parse is c.parse_key_value:

@@ -8,7 +8,7 @@ from typing import Any
 
 from inferclock._checks import parse_fraction, parse_int, parse_seconds
 from inferclock._checks_load import parse_rate
-from inferclock._cli_options import add_options, given
+from inferclock._cli_options import add_options, given, parsed_type
 from inferclock._errors import ConfigError
 
 EPILOG = """\
@@ -21,16 +21,6 @@ examples:
   inferclock peak model.xml --latency-bound 15ms
   inferclock peak resnet50 --latency-bound 50ms --percentile 99.9 -b 1 -o peak.jsonl
 """
-
-
-def _parsed(parse: Any, flag: str) -> Any:
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except ConfigError as e:
-            raise argparse.ArgumentTypeError(f"{flag} {text!r}: {e}") from None
-
-    return convert
 
 
 def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -> None:
@@ -52,20 +42,20 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
         help="results file, JSON Lines: one row per step (default peak.jsonl)",
     )  # fmt: skip
     p.add_argument(
-        "--start-qps", type=_parsed(parse_rate, "--start-qps"), metavar="Q",
+        "--start-qps", type=parsed_type(parse_rate, "--start-qps"), metavar="Q",
         help="the first rate tried (default: 0.8 x the capacity a short throughput run "
         "measures)",
     )  # fmt: skip
     p.add_argument(
-        "--tolerance", type=_parsed(parse_fraction, "--tolerance"), default=0.02, metavar="F",
+        "--tolerance", type=parsed_type(parse_fraction, "--tolerance"), default=0.02, metavar="F",
         help="stop when the bracket is within F of its lower end (default 2%%)",
     )  # fmt: skip
     p.add_argument(
-        "--max-steps", type=_parsed(parse_int, "--max-steps"), default=24, metavar="N",
+        "--max-steps", type=parsed_type(parse_int, "--max-steps"), default=24, metavar="N",
         help="at most N server runs (default 24)",
     )  # fmt: skip
     p.add_argument(
-        "--min-duration", type=_parsed(parse_seconds, "--min-duration"), default=2.0,
+        "--min-duration", type=parsed_type(parse_seconds, "--min-duration"), default=2.0,
         metavar="S", help="each step's schedule lasts at least S seconds (default 2)",
     )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress display")

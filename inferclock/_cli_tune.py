@@ -11,7 +11,7 @@ from typing import Any
 
 from inferclock import _options
 from inferclock._checks import parse_fraction, parse_int
-from inferclock._cli_options import add_options, given
+from inferclock._cli_options import add_options, given, parsed_type
 from inferclock._errors import ConfigError
 from inferclock._tune_search import AXES, OBJECTIVES
 
@@ -59,16 +59,6 @@ class _Refused(argparse.Action):
         raise ConfigError(f"tune takes no {option_string}: {_REFUSED[str(option_string)]}")
 
 
-def _parsed(parse: Any, flag: str) -> Any:
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except ConfigError as e:
-            raise argparse.ArgumentTypeError(f"{flag} {text!r}: {e}") from None
-
-    return convert
-
-
 def add_parser(
     sub: Any, formatter: type[argparse.HelpFormatter] = argparse.HelpFormatter, models: str = ""
 ) -> None:
@@ -100,7 +90,7 @@ def add_parser(
     for axis in AXES:
         opt, text = decl[axis], _SPACE_HELP[axis]
         flags = [f for f in (opt.meta.short, opt.flag) if f]
-        parse = _parsed(lambda t, o=opt: [o.meta.parse(v) for v in o.meta.split(t)], flags[-1])
+        parse = parsed_type(lambda t, o=opt: [o.meta.parse(v) for v in o.meta.split(t)], flags[-1])
         space.add_argument(
             *flags, dest=f"space_{axis}", action="extend", type=parse, metavar="LIST",
             default=argparse.SUPPRESS, help=text,
@@ -115,20 +105,20 @@ def add_parser(
         help="results file, JSON Lines: one row per run (default tune.jsonl)",
     )  # fmt: skip
     own.add_argument(
-        "--max-points", type=_parsed(parse_int, "--max-points"), metavar="N",
+        "--max-points", type=parsed_type(parse_int, "--max-points"), metavar="N",
         help="measure the whole space up to N points, else a local search of at most N "
         "(default 24)",
     )  # fmt: skip
     own.add_argument(
-        "--processes", dest="tune_processes", type=_parsed(parse_int, "--processes"),
+        "--processes", dest="tune_processes", type=parsed_type(parse_int, "--processes"),
         metavar="N", help="fresh worker processes per point (throughput; default 3)",
     )  # fmt: skip
     own.add_argument(
-        "--tolerance", type=_parsed(parse_fraction, "--tolerance"), metavar="F",
+        "--tolerance", type=parsed_type(parse_fraction, "--tolerance"), metavar="F",
         help="peak_qps: stop each search when its bracket is within F (default 2%%)",
     )  # fmt: skip
     own.add_argument(
-        "--max-steps", type=_parsed(parse_int, "--max-steps"), metavar="N",
+        "--max-steps", type=parsed_type(parse_int, "--max-steps"), metavar="N",
         help="peak_qps: at most N server runs per search (default 24)",
     )  # fmt: skip
     own.add_argument("--quiet", action="store_true", help="no progress display")

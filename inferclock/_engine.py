@@ -175,7 +175,7 @@ def execute(spec: RunSpec, on_phase: Phase | None = None) -> RunResult:
     lat_stats = (
         stats.summarize(latencies, percentiles=o.percentiles, method=o.percentile_method)
         if latencies.size
-        else _empty_stats()
+        else stats.empty()
     )
     throughput, tp_low, tp_high = t.rate if t.rate is not None else (math.nan, None, None)
     from inferclock._environment import collect_env_vars
@@ -292,10 +292,6 @@ def _timed_open(engine: _core.Engine, o: RunOptions) -> _Timed:
         elapsed_s=time.monotonic() - t0, rate=(rate, None, None),
         requests=engine.num_requests, server=server,
     )  # fmt: skip
-
-
-def _empty_stats() -> stats.Stats:
-    return stats.Stats(0, *(math.nan,) * 10, (math.nan, math.nan), ci_confidence=math.nan)
 
 
 def _window_rate(

@@ -84,22 +84,20 @@ def _quantiles(ns: npt.NDArray[np.float64]) -> dict[str, float]:
 
 def _depth_series(
     taken: npt.NDArray[np.int64], later: npt.NDArray[np.int64], span: int
-) -> tuple[int, tuple[tuple[float, int], ...], npt.NDArray[np.int64]]:
-    """Queries taken up and not yet `later` (started, or completed), seen at each take-up:
-    the maximum, a binned series (seconds, deepest in bin) and the depth per take-up."""
+) -> tuple[int, tuple[tuple[float, int], ...]]:
+    """Queries taken up and not yet `later` (started), seen at each take-up (ticks since the
+    start): the maximum and a binned series (seconds, deepest in bin)."""
     if taken.size == 0:
-        return 0, (), np.empty(0, np.int64)
+        return 0, ()
     ends = np.sort(later[later > 0])
     # Those taken up before it (itself not counted) that had not started when it came.
     depth = np.arange(taken.size) - np.searchsorted(ends, taken, side="right")
     bins = np.minimum((taken * DEPTH_BINS) // max(span, 1), DEPTH_BINS - 1)
     deepest = np.zeros(DEPTH_BINS, np.int64)
     np.maximum.at(deepest, bins, depth)
-    ns_per_tick = clock().to_ns(np.array([10**9], np.int64))[0] / 1e9
-    series = tuple(
-        (float(b * span / DEPTH_BINS * ns_per_tick / 1e9), int(deepest[b])) for b in np.unique(bins)
-    )
-    return int(depth.max()), series, depth
+    hz = clock().frequency_hz
+    series = tuple((float(b * span / DEPTH_BINS / hz), int(deepest[b])) for b in np.unique(bins))
+    return int(depth.max()), series
 
 
 #: Bytes a query takes: its due offset and its four ticks, plus the schedule's draw.
@@ -170,16 +168,10 @@ def serve(engine: _core.Engine, o: RunOptions) -> tuple[ServerStats, npt.NDArray
     except InferclockError as e:
         e.partial_ticks = np.empty(0, np.int64)  # type: ignore[attr-defined]
         raise
-    return (
-        _stats(o, arrival, r, limit, due, issued, started, completed),
-        _due_latency(due, completed),
-        bool(r["interrupted"]),
-    )
-
-
-def _due_latency(due: npt.NDArray[np.uint64], completed: npt.NDArray[np.uint64]) -> Any:
-    done = completed > 0
-    return clock().to_ns((completed[done] - due[done]).astype(np.int64))
+    done = completed > 0  # in due order: what a user of the service saw, query by query
+    due_lat = clock().to_ns((completed[done] - due[done]).astype(np.int64))
+    server = _stats(o, arrival, r, limit, due_lat, due, issued, started, completed)
+    return server, due_lat, bool(r["interrupted"])
 
 
 def _stats(
@@ -187,6 +179,7 @@ def _stats(
     arrival: str,
     r: dict[str, Any],
     limit: int,
+    due_lat: npt.NDArray[np.int64],
     due_u: npt.NDArray[np.uint64],
     issued_u: npt.NDArray[np.uint64],
     started_u: npt.NDArray[np.uint64],
@@ -203,10 +196,9 @@ def _stats(
     last = int(completed.max()) if done.any() else 0
     span = int(due[-1] - due[0]) if due.size > 1 else 0
     taken_at = issued[took]
-    max_q, series, _ = _depth_series(taken_at, np.where(ran, started, 0)[took], max(last, 1))
+    max_q, series = _depth_series(taken_at, np.where(ran, started, 0)[took], max(last, 1))
     max_out = int(r["max_outstanding"])
     issue_lat = clk.to_ns(completed[done] - started[done])
-    due_lat = clk.to_ns(completed[done] - due[done]).astype(np.float64)
     s = ServerStats(
         scenario=o.mode, qps=float(o.qps or 0), arrival=arrival, seed=o.seed,
         scheduled=int(due_u.size), taken=int(r["taken"]), completed=int(done.sum()),
@@ -214,7 +206,7 @@ def _stats(
         elapsed_s=clk.to_ns(last) / 1e9,
         offered_qps=_rate(taken_at.size - 1, int(np.ptp(taken_at)) if taken_at.size else 0),
         achieved_qps=_rate(int(done.sum()), last),
-        issue_latency=stats.summarize(issue_lat) if issue_lat.size else _nan_stats(),
+        issue_latency=stats.summarize(issue_lat) if issue_lat.size else stats.empty(),
         issue_delay_ns=_quantiles(clk.to_ns(issued[took] - due[took]).astype(np.float64)),
         queue_wait_ns=_quantiles(clk.to_ns(started[ran] - issued[ran]).astype(np.float64)),
         max_queue_depth=max_q, max_outstanding=max_out, queue_depth=series,
@@ -223,17 +215,13 @@ def _stats(
         percentile_latency_ns=None, overlatency=None, early_stopping_needed=None,
         verdict=None, verdict_reason="",
     )  # fmt: skip
-    return _judge(s, due_lat, stopped=bool(r["stopped"]))
+    return _judge(s, due_lat.astype(np.float64), stopped=bool(r["stopped"]))
 
 
 def _rate(count: int, ticks: int) -> float:
     if count <= 0 or ticks <= 0:
         return math.nan
     return count / (clock().to_ns(ticks) / 1e9)
-
-
-def _nan_stats() -> stats.Stats:
-    return stats.Stats(0, *(math.nan,) * 10, (math.nan, math.nan), ci_confidence=math.nan)
 
 
 def _judge(s: ServerStats, due_lat: npt.NDArray[np.float64], *, stopped: bool) -> ServerStats:

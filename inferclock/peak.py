@@ -147,6 +147,13 @@ def find_peak_qps(
                 "process each); leave it out"
             )
     n = queries if queries is not None else 2 * _loadgen.min_passing(0, pct)
+    # Every step's options checked once, before the capacity run or any step.
+    _options.make(
+        _options.RunOptions,
+        {**run_options, "mode": "server", "qps": start_qps or 1.0, "queries": n,
+         "duration": min_duration, "latency_bound_ms": bound, "percentile": pct},
+        "find_peak_qps",
+    )  # fmt: skip
     search = _Search(model, str(out), bound, pct, n, min_duration, quiet, run_options)
     lo, hi = search.bracket_from_file()
     capacity = None

@@ -221,6 +221,11 @@ class Stats:
         )
 
 
+def empty() -> Stats:
+    """The statistics of no samples (every figure NaN)."""
+    return Stats(0, *(math.nan,) * 10, (math.nan, math.nan), ci_confidence=math.nan)
+
+
 def _fmt_ns(ns: float) -> str:
     for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
         if abs(ns) >= scale:

@@ -16,17 +16,14 @@ def test_the_peak_is_the_highest_valid_rate_and_the_file_resumes(
     slow_model: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "peak.jsonl"
-    r = ic.find_peak_qps(
-        str(slow_model),
-        10.0,
-        out=out,
-        queries=500,
-        min_duration=0.3,
-        tolerance=0.3,
-        quiet=True,
-        requests=2,
-        batch_size=1,
-    )
+
+    def search() -> ic.PeakResult:
+        return ic.find_peak_qps(
+            str(slow_model), 10.0, out=out, queries=500, min_duration=0.3, tolerance=0.3,
+            quiet=True, requests=2, batch_size=1,
+        )  # fmt: skip
+
+    r = search()
     assert r.qps is not None and r.capacity_qps is not None and r.steps
     valid = [s.qps for s in r.steps if s.verdict == "VALID"]
     invalid = [s.qps for s in r.steps if s.verdict == "INVALID"]
@@ -39,17 +36,7 @@ def test_the_peak_is_the_highest_valid_rate_and_the_file_resumes(
     assert len(rows) == len(r.steps)
     assert {row["qps"] for row in rows} == {s.qps for s in r.steps}
     assert all(row["mode"] == "server" and row["queries"] == 500 for row in rows)
-    again = ic.find_peak_qps(
-        str(slow_model),
-        10.0,
-        out=out,
-        queries=500,
-        min_duration=0.3,
-        tolerance=0.3,
-        quiet=True,
-        requests=2,
-        batch_size=1,
-    )
+    again = search()
     assert again.qps == r.qps and all(s.resumed for s in again.steps)
     assert len(ic.ResultTable.load(out).rows) == len(rows)  # nothing ran again
     assert "peak" in again.summary() and "(from the file)" in again.summary()
@@ -64,6 +51,8 @@ def test_the_peak_is_the_highest_valid_rate_and_the_file_resumes(
         ({"latency_bound_ms": 5, "mode": "latency"}, "sets mode itself"),
         ({"latency_bound_ms": 5, "start_qps": -1}, "start_qps"),
         ({"latency_bound_ms": 5, "min_duration": 0}, "min_duration"),
+        ({"latency_bound_ms": 5, "queries": 0}, "queries"),
+        ({"latency_bound_ms": 5, "warmpu": 3}, "unknown argument"),
     ],
 )
 def test_bad_peak_input_is_refused_by_name(

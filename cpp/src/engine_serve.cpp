@@ -142,7 +142,8 @@ ServeRun Engine::issue(const ServeTicks& t, const ServeOptions& o) {
     const auto spin_ticks = static_cast<uint64_t>(o.spin_ns * ticks_per_ns);
     run.start_tick = now_ticks(source_);
     for (int64_t i = 0; i < t.n; ++i)
-        t.due[i] = run.start_tick + static_cast<uint64_t>(std::llround(t.offsets_ns[i] * ticks_per_ns));
+        t.due[i] =
+            run.start_tick + static_cast<uint64_t>(std::llround(t.offsets_ns[i] * ticks_per_ns));
     int64_t head = 0, next = 0;
     size_t cursor = 0;  // where the search for an idle request begins (round robin)
     auto idle_request = [&]() -> size_t {
@@ -193,8 +194,7 @@ ServeRun Engine::issue(const ServeTicks& t, const ServeOptions& o) {
             run.max_outstanding = std::max(run.max_outstanding, outstanding);
             if (o.max_outstanding > 0 && outstanding > o.max_outstanding) {
                 run.runaway = true;
-                ++next;
-                head = next;  // never started: not in the results
+                head = ++next;  // the queued ones are never started: not in the results
                 break;
             }
             ++next;  // queued; the loop's top starts it on an idle request
