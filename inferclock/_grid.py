@@ -126,7 +126,8 @@ def check_axes(given: Mapping[str, Any]) -> dict[str, list[Any]]:
         single: tuple[type, ...] = (str, os.PathLike)
         if opt.name in ("batch_size", "socket", "qps"):
             single = (int, float, np.integer, np.floating)
-        values = axis(name, given.get(name, (opt.default,)), single)
+        label = name if opt.name in name else f"{name} ({opt.name})"  # rates (qps)
+        values = axis(label, given.get(name, (opt.default,)), single)
         out[name] = [opt.meta.check(opt.name, v) for v in values]
     _check_sockets_present(out["sockets"])
     if out["rates"] != [None] and not any(m in OPEN_LOOP for m in out["modes"]):
