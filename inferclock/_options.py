@@ -21,6 +21,7 @@ from inferclock import _checks as c, _checks_load as cl, _declare, _intervals
 from inferclock._declare import Meta, Option, make, option
 from inferclock._errors import ConfigError, PinningError
 from inferclock._precision import PRECISIONS
+from inferclock._sweep_options import SweepOptions
 
 __all__ = ["Meta", "Option", "RunOptions", "SweepOptions", "make", "option", "options"]
 
@@ -57,6 +58,7 @@ GROUPS = {
     "process": "worker process",
     "stats": "statistics",
     "sweep": "sweep",
+    "cluster": "many machines (Dask distributed)",
     "serve": "open loop (server, multistream)",
 }
 
@@ -330,48 +332,6 @@ def check_stopping(
             f"iterations ({iterations}) exceeds max_samples ({max_samples}): raise max_samples "
             "to keep that many samples"
         )
-
-
-@dataclass(frozen=True)
-class SweepOptions:
-    """A sweep's own options (grid axes and run options come from :class:`RunOptions`)."""
-
-    repeats: int = option(
-        1, check=c.integer(1, 10**6), group="sweep", metavar="N", parse=c.parse_int,
-        help="runs per worker process, one after another",
-    )  # fmt: skip
-    shuffle: bool = option(
-        True, check=c.boolean(), group="sweep", flag="--no-shuffle", cli="false",
-        help="run cells in grid order (default: seeded random order)",
-    )  # fmt: skip
-    out: str = option(
-        "results.jsonl", check=c.path_or_none, group="sweep", short="-o", flag="--output",
-        metavar="FILE", help="results file, JSON Lines",
-    )  # fmt: skip
-    resume: bool = option(
-        True, check=c.boolean(), group="sweep", cli="bool",
-        help="continue an existing results file, skipping finished runs; --no-resume refuses "
-        "an existing file",
-    )  # fmt: skip
-    force_resume: bool = option(
-        False, check=c.boolean(), group="sweep", cli="true",
-        help="resume a results file whose grid or run options differ from this sweep's (by "
-        "default refused, naming the differences); the change is recorded in the file",
-    )  # fmt: skip
-    save_raw: bool = option(
-        False, check=c.boolean(), group="sweep", cli="true",
-        help="save per-inference latencies as .npy beside the results",
-    )  # fmt: skip
-    quiet: bool | None = option(
-        None, check=c.boolean(optional=True), group="sweep", cli="true", show_default=False,
-        help="no progress display (default: none when stderr is not a terminal)",
-    )  # fmt: skip
-
-    def __post_init__(self) -> None:
-        for opt in options(type(self)):
-            object.__setattr__(self, opt.name, opt.meta.check(opt.name, getattr(self, opt.name)))
-        if self.out is None:
-            raise ConfigError("out must be a results file path")
 
 
 def options(cls: type[Any] = RunOptions) -> Iterator[Option]:

@@ -26,8 +26,12 @@ if TYPE_CHECKING:
 #: pooled into one cell.
 IDENTITY_FIELDS = ("model", "model_path", "model_sha256", "host")
 BOOK_FIELDS = ("started_at", "finished_at", "error", "error_kind")
-#: Fields only a sweep's rows have.
-SWEEP_FIELDS = ("key", "process", "repeat", "raw_latencies", "warnings")
+#: Fields only a sweep's rows have. ``host_name``: the host that measured it (a cluster host's
+#: label, else this machine's hostname); a cluster's rows also name the Dask worker, the
+#: attempt (2: after its first host was lost) and the unit's span on its host.
+CLUSTER_FIELDS = ("dask_worker", "attempt", "task_started_at", "task_finished_at")
+SWEEP_FIELDS = ("key", "process", "repeat", "raw_latencies", "warnings", "host_name",
+                *CLUSTER_FIELDS)  # fmt: skip
 
 
 def option_fields() -> tuple[str, ...]:
@@ -90,13 +94,19 @@ def sweep_row(
     """A run's row as a sweep writes it: the cell key first, then the run's fields."""
     out: dict[str, Any] = {"key": key, **row}
     out.update(process=process, repeat=repeat, raw_latencies=None, warnings=warnings or None)
+    out.update(dict.fromkeys(("host_name", *CLUSTER_FIELDS)))
     return out
 
 
-def done_runs(rows: Iterable[Mapping[str, Any]]) -> set[tuple[str, int, int]]:
-    """(key, process, repeat) of the runs a resume can skip: measured, not interrupted."""
+def done_runs(
+    rows: Iterable[Mapping[str, Any]], host_name: str | None = None
+) -> set[tuple[str, int, int]]:
+    """(key, process, repeat) of the runs a resume can skip: measured, not interrupted
+    (``host_name``: on that host only)."""
     done: set[tuple[str, int, int]] = set()
     for r in rows:
+        if host_name is not None and r.get("host_name") != host_name:
+            continue
         if r.get("error") is None and not r.get("interrupted"):
             p, rep = r.get("process", 0), r.get("repeat", 0)
             if is_int(p) and is_int(rep):

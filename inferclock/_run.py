@@ -26,13 +26,15 @@ def spec_for(
     *,
     cache_dir: str | None = None,
     env: dict[str, Any] | None = None,
+    quantize: bool = True,
 ) -> RunSpec:
     """The RunSpec of checked options on a model whose facts are known (int8: quantized here,
-    once per model and cached; MACs counted once per model and batch)."""
+    once per model and cached, unless not ``quantize``: a cluster host does it; MACs counted
+    once per model and batch)."""
     model = facts
     if opts.mode in OPEN_LOOP:  # the query queue must fit: refused here, before any compile
         _serve.check_queue(opts)
-    if opts.precision == "int8":
+    if opts.precision == "int8" and quantize:
         model = book.int8(facts, calibration=opts.calibration, seed=opts.seed, shapes=opts.shapes)
     shapes = book.shapes_for(facts, opts.shapes, opts.batch_size)
     macs, macs_by_name = book.macs(model, opts.batch_size, shapes)

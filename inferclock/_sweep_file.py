@@ -90,6 +90,9 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[An
                     out[f"run.{k}"] = (a.get(k), b.get(k))
         elif old.get(key) != new.get(key):
             out[key] = (old.get(key), new.get(key))
+    was, now = old.get("cluster") or {}, new.get("cluster") or {}
+    if was and now and was.get("placement") != now.get("placement"):
+        out["cluster.placement"] = (was.get("placement"), now.get("placement"))
     return out
 
 

@@ -28,15 +28,17 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from inferclock import _cell, _grid, _options, _plugins, _progress, _rows, _sweep_file
+from inferclock import _grid, _options, _plugins, _progress, _rows, _sweep_cluster, _sweep_file
 from inferclock._checks_load import OPEN_LOOP
-from inferclock._errors import ConfigError, Terminated, WorkerCrash
-from inferclock._jsonl import ResultWriter, check_output_path
+from inferclock._errors import ConfigError, Terminated
+from inferclock._jsonl import check_output_path
 from inferclock._modelinfo import ModelBook, ModelFacts
-from inferclock._options import RunOptions, SweepOptions
+from inferclock._options import RunOptions
 from inferclock._run import spec_for
-from inferclock._supervisor import CtrlC, Outcome, supervise
-from inferclock._util import first_line
+from inferclock._supervisor import CtrlC
+from inferclock._sweep_cluster import int8_plan
+from inferclock._sweep_options import SweepOptions
+from inferclock._sweep_runner import Runner
 from inferclock.results import ResultTable
 
 __all__ = ["SweepInterrupted", "sweep"]
@@ -75,6 +77,10 @@ def sweep(
     *,
     rates: Sequence[float | None] | float | None = (None,),
     cell_timeout: float | None = None,
+    cluster: Any = None,
+    placement: str = "spread",
+    hosts: Sequence[str] | str | None = None,
+    ship_models: bool = True,
     **run_options: Any,
 ) -> ResultTable:
     """Measure every cell of models x devices x precisions x batch_sizes x modes x sockets.
@@ -115,6 +121,20 @@ def sweep(
         its compile was "cold" or "hot"); "" turns it off. ``timeout`` bounds each run in its
         worker, start-up included (``cell_timeout`` is its older name).
 
+    cluster: run the cells on a Dask cluster (``docs/cluster.md``): a
+        ``dask.distributed.Client`` or a scheduler address ("tcp://host:8786"). Each host runs
+        one worker that owns it (``dask worker ADDRESS --nworkers 1 --nthreads 1 --resources
+        inferclock=1``); each unit is a task needing that resource, so a host runs one cell at
+        a time, in the same fresh pinned worker process as a local sweep. Rows come back as
+        each unit finishes, with ``host_name`` (the worker's ``--name``, else its hostname) and
+        the host's own fingerprint. A unit whose host dies mid-cell runs once more (another
+        host, or the same one when it comes back), then is an error row.
+    placement: "spread" (each cell once, on any host) or "every_host" (each cell on each
+        host: a machine comparison; resume skips finished (cell, host) pairs).
+    hosts: only these hosts (worker names, hostnames or addresses).
+    ship_models: send each model's files to every host once (cached there by sha256); False:
+        the paths are the same on every host (checked on each before any cell runs).
+
     Returns a :class:`ResultTable` of this sweep's cells as the file now holds them (rows of
     earlier resumed runs included). Ctrl-C raises :class:`SweepInterrupted` after the current
     cell (at once on a second Ctrl-C, or on SIGTERM: ``SweepInterrupted.terminated``) with
@@ -127,7 +147,8 @@ def sweep(
     sw = _options.make(
         SweepOptions,
         dict(repeats=repeats, shuffle=shuffle, out=out, resume=resume,
-             force_resume=force_resume, save_raw=save_raw, quiet=quiet),
+             force_resume=force_resume, save_raw=save_raw, quiet=quiet, cluster=cluster,
+             placement=placement, hosts=hosts, ship_models=ship_models),
         "sweep",
     )  # fmt: skip
     out_path = check_output_path(sw.out, "results file").absolute()
@@ -141,41 +162,61 @@ def sweep(
     if "cache_dir" not in run_options:
         cache = str(out_path.parent / f"{out_path.stem}.ovcache")
     ctrl_c = CtrlC()
-    with ctrl_c.installed(), ModelBook() as book:
+    with ctrl_c.installed(), ModelBook() as book, _sweep_cluster.connected(sw) as on:
         facts = _models(book, models, base)
-        _plugins.check_devices(axes["devices"])
+        if on is None:
+            _plugins.check_devices(axes["devices"])
+        else:  # the hosts' devices, models and versions; before the results file is touched
+            on.prepare(facts, axes["devices"])
         grid = _grid.cells([f.name for f in facts], axes)
         progress = _progress.make(sw.quiet)
         from inferclock._environment import environment
 
-        env = environment()  # once: every cell's fingerprint is this machine's
-        header = _header(facts, axes, sw, base, cache, env, served)
+        env = environment()  # once: every local cell's fingerprint is this machine's
+        header = _header(facts, axes, sw, base, cache, env, served, on)
         with _sweep_file.locked(out_path):
             earlier, writer = _sweep_file.open_results(out_path, header, sw.force_resume)
-            todo = _grid.pending(grid, base.processes, sw.repeats, _rows.done_runs(earlier))
+            todo: dict[str | None, dict[str, list[tuple[int, tuple[int, ...]]]]]
+            if on is None:
+                todo = {None: _grid.pending(grid, base.processes, sw.repeats,
+                                            _rows.done_runs(earlier))}  # fmt: skip
+            else:
+                todo = on.pending(grid, base.processes, earlier)
             by_name = {f.name: f for f in facts}
-            specs = {}
+            specs, int8 = {}, {}
             for c in grid:
-                if not any(reps for _, reps in todo[c.key]):
+                if not any(reps for t in todo.values() for _, reps in t[c.key]):
                     continue
-                if c.precision == "int8" and not by_name[c.model].quantized:
-                    progress.note(f"int8: {c.model} is quantized with NNCF (then cached)")
                 opts = base.replace(**c.options(served))
-                specs[c.key] = spec_for(by_name[c.model], opts, book, cache_dir=cache, env=env)
-            units = _grid.units(grid, specs, todo, sw.shuffle, base.seed)
-            total = sum(len(u.repeats) for u in units)
-            skipped = sum(c.processes(base.processes) for c in grid) * sw.repeats - total
-            if skipped:
-                progress.note(f"resuming {out_path.name}: {skipped} run(s) there, {total} to do")
-            runner = _Runner(writer, progress, sw.save_raw, ctrl_c, earlier)
+                f = by_name[c.model]
+                if on is None and c.precision == "int8" and not f.quantized:
+                    progress.note(f"int8: {c.model} is quantized with NNCF (then cached)")
+                specs[c.key] = spec_for(
+                    f, opts, book, cache_dir=cache, env=env, quantize=on is None
+                )
+                if on is not None and (plan := int8_plan(c, opts, book, f)) is not None:
+                    int8[c.key] = plan
+            units = {p: _grid.units(grid, specs, t, sw.shuffle, base.seed) for p, t in todo.items()}
+            total = sum(len(u.repeats) for us in units.values() for u in us)
+            planned = sum(c.processes(base.processes) for c in grid) * sw.repeats * len(todo)
+            if planned > total:
+                progress.note(
+                    f"resuming {out_path.name}: {planned - total} run(s) there, {total} to do"
+                )
+            runner = Runner(writer, progress, sw.save_raw, ctrl_c, earlier)
             progress.start(total)
             try:
-                for unit in units:
+                if on is not None:
+                    host_cache = "cache_dir" not in run_options
+                    on.run(units, int8, by_name, host_cache, runner, ctrl_c, progress)
+                for unit in units[None] if on is None else ():
                     if ctrl_c.count or runner.aborted:
                         break
                     runner.run(unit)
             except Terminated:
                 runner.terminated = True
+            except KeyboardInterrupt:  # a second Ctrl-C on a cluster: its cells were stopped
+                runner.aborted = True
             finally:
                 progress.close()
 
@@ -258,11 +299,16 @@ def _header(
     cache: str | None,
     env: dict[str, Any],
     served: dict[str, Any],
+    on: _sweep_cluster.ClusterSweep | None,
 ) -> dict[str, Any]:
     from inferclock._environment import collect_versions
 
     versions = collect_versions()
-    sweep_opts = {o.name: getattr(sw, o.name) for o in _options.options(SweepOptions)}
+    sweep_opts = {
+        o.name: getattr(sw, o.name)
+        for o in _options.options(SweepOptions)
+        if o.meta.group != "cluster"
+    }
     return {
         "inferclock_version": versions["inferclock"],
         "openvino_version": versions["openvino"],
@@ -276,105 +322,6 @@ def _header(
             "cache_dir": cache or None,
             "run": base.to_row(),
             "serve": served or None,
+            "cluster": on.describe() if on else None,
         },
     }
-
-
-class _Runner:
-    """Runs units one by one under the supervisor, writing a row per outcome."""
-
-    def __init__(
-        self,
-        writer: ResultWriter,
-        progress: _progress.Progress,
-        save_raw: bool,
-        ctrl_c: CtrlC,
-        earlier: list[dict[str, Any]],
-    ) -> None:
-        self.cells: dict[str, list[dict[str, Any]]] = {}  # rows of each cell so far
-        for r in earlier:
-            self.cells.setdefault(str(r.get("key")), []).append(r)
-        self.writer = writer
-        self.progress = progress
-        self.save_raw = save_raw
-        self.ctrl_c = ctrl_c
-        self.terminated = False  # SIGTERM stopped the sweep
-        self.written = 0
-        self.failed = 0
-        self.aborted = False  # a second Ctrl-C killed a worker
-        self._announced = False
-
-    def run(self, unit: _grid.Unit) -> None:
-        self.progress.running(unit.label)
-        outcomes = supervise(
-            unit.spec,
-            repeats=len(unit.repeats),
-            timeout=unit.spec.options.effective_timeout(),
-            ctrl_c=self.ctrl_c,
-            on_ctrl_c="finish",
-        )
-        try:
-            for outcome in outcomes:
-                self._announce()
-                self._write(self._row(unit, outcome))
-        except Terminated:
-            raise
-        except KeyboardInterrupt:
-            self.aborted = True
-            self.progress.note(f"{unit.label}: killed by a second Ctrl-C (not recorded)")
-        self._announce()
-
-    def _announce(self) -> None:
-        if self.ctrl_c.count and not self._announced:
-            self._announced = True
-            self.progress.note(
-                "Ctrl-C: stopping after the current cell (press Ctrl-C again to stop at once)"
-            )
-
-    def _row(self, unit: _grid.Unit, outcome: Outcome) -> dict[str, Any]:
-        repeat = unit.repeats[outcome.index]
-        notes = [f"{c.__name__}: {m}" for c, m in outcome.warnings]
-        for note in notes:
-            self.progress.note(f"{unit.label}: {note}")
-        r, spec = outcome.result, unit.spec
-        if r is not None:
-            row = _rows.sweep_row(unit.cell.key, r.to_dict(), unit.process, repeat, notes)
-            if self.save_raw and r.latencies_ns.size:
-                row["raw_latencies"] = _sweep_file.save_raw(
-                    self.writer.path, unit.cell.key, unit.process, repeat, r.latencies_ns
-                )
-            return row
-        e = outcome.error
-        kind = e.kind if isinstance(e, WorkerCrash) else type(e).__name__
-        failed = _rows.error_row(
-            spec.model_name,
-            spec.model,
-            spec.requested,
-            str(e),
-            kind,
-            outcome.started_at,
-            spec.env,
-        )
-        failed["isolated"] = True
-        return _rows.sweep_row(unit.cell.key, failed, unit.process, repeat, notes)
-
-    def _write(self, row: dict[str, Any]) -> None:
-        # The cell's verdict so far, over every row of it written (earlier ones included).
-        seen = self.cells.setdefault(str(row["key"]), [])
-        seen.append(row)
-        if row.get("error") is None:
-            metric = _cell.metric_for("auto", row.get("mode"))
-            same_host = [r for r in seen if r.get("host") == row.get("host")]
-            row["multimodal"] = _cell.multimodal(same_host, metric)
-            if row["multimodal"]:
-                self.progress.note(f"{row['key']}: processes disagree (multimodal)")
-        self.writer.append(row)
-        self.written += 1
-        failed = row.get("error") is not None
-        self.failed += int(failed)
-        self.progress.advance(failed)
-        if failed:
-            self.progress.note(
-                f"{row['key']} p{row['process']} r{row['repeat']}: "
-                f"{row['error_kind']}: {first_line(row['error'])}"
-            )

@@ -58,11 +58,12 @@ from inferclock._modelinfo import ModelBook, ModelFacts
 from inferclock._options import RunOptions
 from inferclock._run import spec_for
 from inferclock._supervisor import CtrlC, Outcome
+from inferclock._sweep_runner import Runner as _SweepRunner
 from inferclock._tune_result import UNIT as _UNIT, TunePoint, TuneResult
 from inferclock._tune_search import OBJECTIVES, Estimate, Point
 from inferclock._util import utc_now
 from inferclock.results import ResultTable
-from inferclock.sweep import SweepInterrupted, _Runner as _SweepRunner
+from inferclock.sweep import SweepInterrupted
 
 __all__ = ["OBJECTIVES", "TunePoint", "TuneResult", "tune"]
 
@@ -153,8 +154,10 @@ class _Runner(_SweepRunner):
 
     extra: dict[str, Any]
 
-    def _row(self, unit: _grid.Unit, outcome: Outcome) -> dict[str, Any]:
-        row = super()._row(unit, outcome)
+    def _row(
+        self, unit: _grid.Unit, outcome: Outcome, env: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        row = super()._row(unit, outcome, env)
         row.update(self.extra, tune_value=row.get("throughput_fps"))
         return row
 

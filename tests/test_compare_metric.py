@@ -145,7 +145,7 @@ def test_sweep_rows_carry_the_cell_s_multimodal_flag_as_they_arrive(tmp_path: Pa
     from inferclock._progress import Quiet
     from inferclock._supervisor import CtrlC
 
-    sweep_module = importlib.import_module("inferclock.sweep")
+    sweep_module = importlib.import_module("inferclock._sweep_runner")
 
     class Writer:
         path = tmp_path / "r.jsonl"
@@ -158,7 +158,7 @@ def test_sweep_rows_carry_the_cell_s_multimodal_flag_as_they_arrive(tmp_path: Pa
 
     writer = Writer()
     earlier = [_row("latency", lognormal_ns(0.38, seed=0), process=0)]  # resumed from the file
-    runner = sweep_module._Runner(writer, Quiet(), False, CtrlC(), earlier)
+    runner = sweep_module.Runner(writer, Quiet(), False, CtrlC(), earlier)
     for proc, median in ((1, 0.38), (2, 0.86)):  # the third process lands in a slow mode
         runner._write(_row("latency", lognormal_ns(median, seed=proc), process=proc))
     assert [r["multimodal"] for r in writer.rows] == [False, True]
