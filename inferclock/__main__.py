@@ -138,10 +138,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     if args.allow_missing and fail_above is None:
         raise ConfigError("--allow-missing only applies to the gate: give --fail-above too")
+    if args.b is None and (args.a_host is None or args.b_host is None):
+        raise ConfigError(
+            "compare needs B, the results file to compare against A (it may be left out only "
+            "when --a-host and --b-host both pick hosts of A)"
+        )
+    b = args.a if args.b is None else args.b
     out = None
     if args.json:
         out = check_output_path(args.json, "--json file")
-        for side in (args.a, args.b):
+        for side in (args.a, b):
             if Path(side).expanduser().resolve() == out.resolve():
                 raise ConfigError(
                     f"--json file {args.json!r} is the results file {side!r}: it would be "
@@ -149,8 +155,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 )
     metric = check_metric(args.metric)
     result = compare(
-        args.a, args.b, threshold=threshold, metric=metric, allow_mixed=args.allow_mixed
-    )
+        args.a, b, threshold=threshold, metric=metric, allow_mixed=args.allow_mixed,
+        a_host=args.a_host, b_host=args.b_host,
+    )  # fmt: skip
     gate = None if fail_above is None else result.gate(fail_above, allow_missing=args.allow_missing)
     print(result.to_markdown())
     if out is not None:
@@ -284,13 +291,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-above it is a CI gate: it fails on a cell worse by more than T, on a cell of "
         "A that B has no successful row for (only in A, or error rows only in B; "
         "--allow-missing accepts those), and when no cell was compared at all. The machine "
-        "fingerprints' differences are printed.",
-        epilog="exit status: 0; 1 when the --fail-above gate fails; 2 on bad input (checked "
-        "before anything is read). Thresholds are never negative: T is how much slower B may "
-        "be.",
+        "fingerprints' differences are printed. Each side is one host: --a-host/--b-host keep "
+        "one host's rows of a side (a cluster sweep's file holds several: its Dask workers).",
+        epilog="""\
+examples:
+  inferclock compare old.jsonl new.jsonl --fail-above 5%
+  inferclock compare cluster.jsonl --a-host w1 --b-host w2   # two workers of one file
+  inferclock compare old.jsonl cluster.jsonl --b-host w2
+
+exit status: 0; 1 when the --fail-above gate fails; 2 on bad input (checked before
+anything is read; an unknown host names the side's hosts). Thresholds are never
+negative: T is how much slower B may be.
+""",
     )
     cmp_.add_argument("a", metavar="A", help="baseline results file")
-    cmp_.add_argument("b", metavar="B", help="results file to compare against A")
+    cmp_.add_argument(
+        "b",
+        metavar="B",
+        nargs="?",
+        help="results file to compare against A; leave it out to compare two hosts of A "
+        "(then give both --a-host and --b-host)",
+    )
+    for side in ("a", "b"):
+        cmp_.add_argument(
+            f"--{side}-host",
+            metavar="HOST",
+            help=f"keep only this host's rows of {side.upper()}: a host name (a Dask worker's "
+            "or machine's, the report's host column), a host id or a unique prefix of one",
+        )
     cmp_.add_argument(
         "--threshold",
         default="5%",

@@ -1,18 +1,29 @@
 """Which machine a result comes from: the host identity that keeps results of different
-machines apart, and the differences between two machine fingerprints.
+machines apart, the label that names a row's host in tables and figures, and the differences
+between two machine fingerprints.
 
 The identity is a short hash of the fingerprint facts that change what a measurement means:
 CPU model, architecture, sockets, cores and threads, the kernel, and the OpenVINO and
 inferclock versions. Volatile readings (load average, steal time, free memory, CPU MHz,
 timestamps) are not part of it and are left out of the differences ``compare`` prints.
+
+A row's ``host`` is that id; a row may also have a ``host_name``: the Dask worker's name (or
+its machine's hostname) in a cluster sweep, ``socket.gethostname()`` in a local one. Two Dask
+workers on one machine share the id but not the name, and they are two hosts: rows are kept
+apart by :func:`group_key` (id and label) and named by :func:`label` (the name, else the id).
+Older rows have no ``host_name``; :func:`fill_names` gives them their machine's one name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from typing import Any, TypeVar
+
+from inferclock._errors import ConfigError
+
+_R = TypeVar("_R", bound=Mapping[str, Any])
 
 #: Fingerprint fields that make two hosts different machines for a measurement.
 IDENTITY = ("cpu_model", "arch", "sockets", "cores", "threads", "kernel", "openvino", "inferclock")
@@ -59,3 +70,74 @@ def _show(v: Any) -> str:
     if isinstance(v, dict):
         return json.dumps(v, sort_keys=True)
     return repr(v)
+
+
+def label(row: Mapping[str, Any]) -> str | None:
+    """The host a row was measured on, as tables, figures and ``compare`` name it: its
+    ``host_name`` when it has one, else its ``host`` id; None with neither."""
+    name = row.get("host_name")
+    if isinstance(name, str) and name:
+        return name
+    hid = row.get("host")
+    return hid if isinstance(hid, str) else None
+
+
+def group_key(row: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(host id, label): rows with the same key are of one host. Two machines never share
+    it, nor two Dask workers on one machine."""
+    hid = row.get("host")
+    return hid if isinstance(hid, str) else None, label(row)
+
+
+def fill_names(rows: Iterable[MutableMapping[str, Any]]) -> None:
+    """Give a row without ``host_name`` the name of its host id when every named row of that
+    id has the same one (a sweep begun before rows had names and resumed after), so that one
+    machine does not read as two hosts. Rows of an id with several names are left as they
+    are (named by their id)."""
+    rows = list(rows)
+    names: dict[str, set[str]] = {}
+    for r in rows:
+        hid, name = r.get("host"), r.get("host_name")
+        if isinstance(hid, str) and isinstance(name, str) and name:
+            names.setdefault(hid, set()).add(name)
+    for r in rows:
+        hid = r.get("host")
+        if not r.get("host_name") and isinstance(hid, str) and len(names.get(hid, ())) == 1:
+            (r["host_name"],) = names[hid]
+
+
+def describe(keys: Iterable[tuple[str | None, str | None]]) -> str:
+    """The hosts of ``group_key`` values for a message: ``w1 (id 3fa2b1c4d5e6), w2 (...)``."""
+    out = [
+        str(lab) if lab == hid or hid is None else f"{lab} (id {hid})"
+        for hid, lab in dict.fromkeys(keys)
+        if lab is not None
+    ]
+    return ", ".join(out) or "none recorded"
+
+
+def from_cluster(header: Mapping[str, Any]) -> bool:
+    """Whether a results file's header says a cluster sweep wrote it (its rows may come from
+    several hosts): ``header["sweep"]["cluster"]`` set."""
+    sweep = header.get("sweep")
+    return isinstance(sweep, Mapping) and bool(sweep.get("cluster"))
+
+
+def pick(rows: Sequence[_R], wanted: str, side: str) -> list[_R]:
+    """The rows of host ``wanted`` (its ``host_name``, else its host id or a prefix of the id
+    that only one host has). A name that no row has, or that names several machines, is a
+    ConfigError naming the hosts of ``rows`` (``side`` says whose they are)."""
+    keys = list(dict.fromkeys(group_key(r) for r in rows))
+    chosen = [k for k in keys if k[1] == wanted] or [k for k in keys if k[0] == wanted]
+    if not chosen:
+        ids = {k[0] for k in keys if k[0] is not None and k[0].startswith(wanted)}
+        chosen = [k for k in keys if k[0] in ids]
+    if not chosen:
+        raise ConfigError(f"{side}: no host {wanted!r}; its hosts: {describe(keys)}")
+    if len({k[0] for k in chosen}) > 1:
+        raise ConfigError(
+            f"{side}: host {wanted!r} names {len({k[0] for k in chosen})} machines "
+            f"({describe(chosen)}); give one by its full host id"
+        )
+    keep = set(chosen)
+    return [r for r in rows if group_key(r) in keep]

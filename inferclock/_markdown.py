@@ -127,15 +127,15 @@ def summary_markdown(
     """The cells as a table, then the error rows (if any) under a bold "Errors" line.
 
     The processes/runs and spread columns appear when any cell combines several runs; a
-    verdict column when any (open-loop) cell has a verdict; a host column when the cells come
-    from several hosts (never pooled); multimodal cells are marked, and listed under the
-    table. An open-loop cell's mode carries its rate (``server @200 qps``) and its latencies
-    are due-time ones.
+    verdict column when any (open-loop) cell has a verdict; a host column (its label: worker or
+    host name, else machine id) when the cells come from several hosts (never pooled);
+    multimodal cells are marked, and listed under the table. An open-loop cell's mode carries
+    its rate (``server @200 qps``) and its latencies are due-time ones.
     """
     parts: list[str] = []
     if summary:
         multi = any(s.runs > 1 for s in summary)
-        hosts = len({s.host for s in summary}) > 1
+        hosts = len({(s.host_id, s.host) for s in summary}) > 1
         verdicts = any(s.verdict is not None for s in summary)
         header = [
             *_SUMMARY_HEADER,

@@ -2,6 +2,10 @@
 start-up breakdowns, drawn on ``matplotlib.figure.Figure`` objects with the Agg canvas (never
 through ``pyplot``: no display is needed and the caller's pyplot backend is left alone), each
 saved as PNG and SVG. ``report`` assembles them into ``report.md``.
+
+With cells of several hosts (``_host``: two machines, or two Dask workers on one), each of
+these figures is drawn once per host, never pooling hosts: ``_plot_hosts.HostSlice`` names
+each host's files (``latency_w1.png``) and titles; with one host the files are as before.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from inferclock import _host
 from inferclock._core import ConfigError
+from inferclock._plot_hosts import ALL_HOSTS, HostSlice
 from inferclock.results import CellSummary, ResultTable, precision_rank
 
 if TYPE_CHECKING:
@@ -183,9 +189,14 @@ def _ci_whiskers(line: Sequence[CellSummary], m: _Metric) -> list[list[float]]:
 
 
 def plot_vs_batch(
-    fig_cls: type[Figure], summ: Sequence[CellSummary], out: Path, m: _Metric
+    fig_cls: type[Figure],
+    summ: Sequence[CellSummary],
+    out: Path,
+    m: _Metric,
+    host: HostSlice = ALL_HOSTS,
 ) -> list[str]:
-    """Plot ``m`` against batch size, one panel per (model, device); [] when no cell has it."""
+    """Plot ``m`` against batch size, one panel per (model, device); [] when no cell has it.
+    ``summ`` holds one host's cells, ``host`` names them."""
     from matplotlib.lines import Line2D
 
     summ = [s for s in summ if m.has(s)]
@@ -234,8 +245,8 @@ def plot_vs_batch(
         if m.whiskers:
             handles.append(Line2D([], [], ls="none", marker="v", color="gray", label="p99"))
         ax.legend(handles=handles, fontsize=8, title="precision")
-    fig.suptitle(m.title)
-    return _save(fig, out, m.stem)
+    fig.suptitle(host.title(m.title))
+    return _save(fig, out, host.stem(m.stem))
 
 
 _PCTL_FIELDS = (
@@ -269,15 +280,21 @@ def _cell_cdf(
 
 
 def plot_cdf(
-    fig_cls: type[Figure], table: ResultTable, summ: Sequence[CellSummary], out: Path
+    fig_cls: type[Figure],
+    table: ResultTable,
+    summ: Sequence[CellSummary],
+    out: Path,
+    host: HostSlice = ALL_HOSTS,
 ) -> tuple[list[str], dict[str, list[str]]]:
-    by_key = group(table.ok(), lambda r: r["key"])
+    """The latency CDF of each of ``summ``'s cells (one host's, named by ``host``), from its
+    own host's rows, and the keys of the cells by source."""
+    by_key = group(table.ok(), lambda r: (r["key"], *_host.group_key(r)))
     panels = group(summ, lambda s: (s.model, s.device, s.mode, s.batch_size))
     sources: dict[str, list[str]] = {"raw": [], "percentiles": [], "skipped": []}
     curves: dict[tuple[str, str, str, int], list[tuple[CellSummary, Any]]] = {}
     for pk, cells in panels.items():
         for s in cells:
-            cdf = _cell_cdf(table, by_key.get(s.key, []))
+            cdf = _cell_cdf(table, by_key.get((s.key, s.host_id, s.host), []))
             if cdf is None:
                 sources["skipped"].append(s.key)
                 continue
@@ -309,8 +326,8 @@ def plot_cdf(
         ax.set_title(f"{model} on {device}, batch {batch}, {mode}", fontsize=10)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8, title="precision", loc="lower right")
-    fig.suptitle("Latency distribution (CDF) per cell")
-    return _save(fig, out, "latency_cdf"), sources
+    fig.suptitle(host.title("Latency distribution (CDF) per cell"))
+    return _save(fig, out, host.stem("latency_cdf")), sources
 
 
 def cell_name(s: CellSummary) -> str:
@@ -320,7 +337,9 @@ def cell_name(s: CellSummary) -> str:
     return name + (f" ({s.compile_cache})" if s.compile_cache in ("hot", "cold") else "")
 
 
-def plot_startup(fig_cls: type[Figure], summ: Sequence[CellSummary], out: Path) -> list[str]:
+def plot_startup(
+    fig_cls: type[Figure], summ: Sequence[CellSummary], out: Path, host: HostSlice = ALL_HOSTS
+) -> list[str]:
     cells = [s for s in summ if any(getattr(s, f) is not None for f, _, _ in _STARTUP)]
     if not cells:
         return []
@@ -336,7 +355,7 @@ def plot_startup(fig_cls: type[Figure], summ: Sequence[CellSummary], out: Path) 
         left += w
     ax.set_yticks(y, [cell_name(s) for s in cells], fontsize=8)
     ax.set_xlabel("time (ms), median over processes")
-    ax.set_title("Start-up: read, reshape, compile, first inference")
+    ax.set_title(host.title("Start-up: read, reshape, compile, first inference"))
     ax.grid(True, axis="x", alpha=0.3)
     fig.legend(loc="outside lower center", ncols=4, fontsize=8)
-    return _save(fig, out, "startup")
+    return _save(fig, out, host.stem("startup"))

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
+from inferclock import _host
 from inferclock._checks_load import OPEN_LOOP
 from inferclock._markdown import fmt_num
 from inferclock._plots import _grid, _save, _span_log, group
@@ -80,7 +81,8 @@ class RatePoint:
 
 @dataclass(frozen=True)
 class RateCurve:
-    """The open-loop cells of one (model, device, precision, batch, mode, host), by rate."""
+    """The open-loop cells of one (model, device, precision, batch, mode, host), by rate;
+    ``host`` is the cells' ``CellSummary.host`` (a label)."""
 
     model: str
     device: str
@@ -163,12 +165,13 @@ def _reason(rows: Sequence[Mapping[str, Any]], verdict: str | None) -> str | Non
 
 def rate_curves(table: ResultTable) -> list[RateCurve]:
     """The open-loop cells of ``table`` with at least one row without error, as curves."""
-    rows_of = group(table.ok(), lambda r: (r["key"], r.get("host")))
-    points: dict[tuple[str, str, str, int, str, str | None], list[RatePoint]] = {}
+    rows_of = group(table.ok(), lambda r: (r["key"], *_host.group_key(r)))
+    points: dict[tuple[tuple[str, str, str, int, str, str | None], str | None], list[RatePoint]]
+    points = {}
     for s in table.summary():
         if s.mode not in OPEN_LOOP or s.qps is None:
             continue
-        rows = rows_of[(s.key, s.host)]
+        rows = rows_of[(s.key, s.host_id, s.host)]
         depths = [
             d for r in rows if isinstance(d := (r.get("server") or {}).get("max_queue_depth"), int)
         ]
@@ -188,9 +191,10 @@ def rate_curves(table: ResultTable) -> list[RateCurve]:
             runs=s.runs,
         )  # fmt: skip
         gk = (s.model, s.device, s.precision_requested, s.batch_size, s.mode, s.host)
-        points.setdefault(gk, []).append(point)
+        points.setdefault((gk, s.host_id), []).append(point)  # one label, two machines: 2 curves
     curves = [
-        RateCurve(*gk, points=tuple(sorted(pts, key=lambda p: p.qps))) for gk, pts in points.items()
+        RateCurve(*gk, points=tuple(sorted(pts, key=lambda p: p.qps)))
+        for (gk, _), pts in points.items()
     ]
     curves.sort(key=lambda c: (c.model, c.device, precision_rank(c.precision), c.batch_size,
                                c.mode, str(c.host)))  # fmt: skip
@@ -305,9 +309,10 @@ def tune_surfaces(table: ResultTable) -> list[TuneSurface]:
     out: list[TuneSurface] = []
     groups = group(
         rows,
-        lambda r: (r.get("model"), r.get("device"), r.get("precision_requested"), r.get("host")),
-    )
-    for (model, device, prec, host), rs in groups.items():
+        lambda r: (r.get("model"), r.get("device"), r.get("precision_requested"),
+                   *_host.group_key(r)),
+    )  # fmt: skip
+    for (model, device, prec, _, host), rs in groups.items():
         points = [r for r in rs if r.get("tune_role") != "baseline"]
         if len({_config(r) for r in points}) < 2:
             continue

@@ -1,6 +1,7 @@
 """A cell's summary line: the rows of one cell on one host (its processes and repeats)
 combined into a :class:`CellSummary` by ``_cell`` (the method ``compare`` uses), and the order
-tables list cells in."""
+tables list cells in. A host is a ``_host.group_key`` (machine id and label): two Dask workers
+on one machine are two hosts, and no summary pools rows of two hosts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from inferclock import _cell
+from inferclock import _cell, _host
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,8 @@ class CellSummary:
     median of the per-run medians, None for a single run. ``p99_ns`` and the start-up times are
     medians over runs. An open-loop cell (server, multistream) has its asked rate ``qps``;
     its latencies are due-time ones, and ``verdict`` is "VALID" only when every run with a
-    verdict is VALID ("INVALID" when any is, None when no run has one).
+    verdict is VALID ("INVALID" when any is, None when no run has one). ``host`` names the
+    host (``_host.label``: its ``host_name``, else its machine id ``host_id``).
     """
 
     key: str
@@ -58,6 +60,7 @@ class CellSummary:
     throughput_ci_high_fps: float | None = None
     qps: float | None = None
     verdict: str | None = None
+    host_id: str | None = None
 
     @property
     def config(self) -> str | None:
@@ -129,11 +132,11 @@ def _sort_key(s: CellSummary) -> tuple[Any, ...]:
 def summarize_cells(rows_in: Iterable[Mapping[str, Any]]) -> list[CellSummary]:
     """One :class:`CellSummary` per cell and host that has at least one row without error,
     in table order."""
-    groups: dict[tuple[str, Any], list[Mapping[str, Any]]] = {}
+    groups: dict[tuple[str, str | None, str | None], list[Mapping[str, Any]]] = {}
     for r in rows_in:
-        groups.setdefault((r["key"], r.get("host")), []).append(r)
+        groups.setdefault((r["key"], *_host.group_key(r)), []).append(r)
     out: list[CellSummary] = []
-    for (key, host), rows in groups.items():
+    for (key, host_id, host), rows in groups.items():
         good = [
             r for r in rows if r.get("error") is None and _num(r, "latency_median_ns") is not None
         ]
@@ -164,6 +167,7 @@ def summarize_cells(rows_in: Iterable[Mapping[str, Any]]) -> list[CellSummary]:
                 throughput_fps=tp.estimate if tp else _median_of(good, "throughput_fps"),
                 spread=(max(medians) - min(medians)) / med if len(good) > 1 and med else None,
                 host=host,
+                host_id=host_id,
                 ci_confidence=lat.confidence if lat and lat.low is not None else None,
                 processes=lat.processes if lat else 1,
                 multimodal=_cell.multimodal(good, _cell.metric_for("auto", first.get("mode"))),

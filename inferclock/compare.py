@@ -25,6 +25,11 @@ they did not get slower. ``Comparison.gate()`` is the CI verdict (``inferclock c
 --fail-above``): it fails on a regression beyond its threshold, on a missing cell (unless
 ``allow_missing``), and when no cell at all was compared. ``environment_diff`` lists the
 machine-fingerprint fields that differ between the sides (volatile readings left out).
+
+**Hosts.** Each side is one host (``_host``: a machine, or a Dask worker of a cluster sweep):
+``a_host``/``b_host`` (CLI ``--a-host``/``--b-host``) keep only that host's rows of a side,
+so two workers of one cluster file compare against each other. A side holding several hosts
+without one is refused unless ``allow_mixed`` (which pools them by cell).
 """
 
 from __future__ import annotations
@@ -103,6 +108,9 @@ class Comparison:
     environment_diff: tuple[str, ...] = field(default=())
     #: Cells A measured (a successful row) that B has no successful row for, in A's order.
     missing: tuple[str, ...] = field(default=())
+    #: The hosts each side was restricted to (``a_host``/``b_host`` as given), or None.
+    host_a: str | None = None
+    host_b: str | None = None
 
     @property
     def regressions(self) -> tuple[CellComparison, ...]:
@@ -180,6 +188,8 @@ class Comparison:
         ):
             if keys:
                 parts.append(f"{label}: " + ", ".join(f"`{k}`" for k in keys))
+        if self.host_a is not None or self.host_b is not None:
+            parts.append(f"Hosts: A {self.host_a or '(all)'}, B {self.host_b or '(all)'}.")
         if self.environment_diff:
             parts.append("Machines differ: " + "; ".join(self.environment_diff))
         return "\n\n".join(parts) + "\n"
@@ -196,15 +206,37 @@ def _check_side(x: Any, side: str) -> None:
         )
 
 
-def _as_table(x: ResultTable | str | os.PathLike[str], allow_mixed: bool) -> ResultTable:
-    if isinstance(x, ResultTable):
-        if len(x.hosts()) > 1 and not allow_mixed:
-            raise ConfigError(
-                f"compare: one side holds rows of {len(x.hosts())} hosts; compare one host per "
-                "side, or pass allow_mixed=True to pool them"
-            )
+def _check_host(x: Any, name: str) -> str | None:
+    if x is None or (isinstance(x, str) and x):
         return x
-    return ResultTable.load(x, allow_mixed=allow_mixed)
+    err = ConfigError if isinstance(x, str) else ConfigTypeError
+    raise err(f"compare: {name} must be a host name or id (a non-empty str) or None, got {x!r}")
+
+
+def _as_table(
+    x: ResultTable | str | os.PathLike[str], allow_mixed: bool, host: str | None, side: str
+) -> ResultTable:
+    """Side ``side`` ("a" or "b") as a table of host ``host`` (all hosts with None)."""
+    if not isinstance(x, ResultTable):
+        # A host picked out of a file of several is one host: no pooling to refuse.
+        x = ResultTable.load(x, allow_mixed=allow_mixed or host is not None)
+    if host is not None:
+        keep = {id(r) for r in _host.pick(x.rows, host, f"compare: {side.upper()}")}
+        x = x.filter(lambda r: id(r) in keep)
+    hosts = list(dict.fromkeys(_host.group_key(r) for r in x if _host.label(r) is not None))
+    if len(hosts) > 1 and not allow_mixed:
+        cluster = any(_host.from_cluster(h) for h in x.headers)
+        raise ConfigError(
+            f"compare: {side.upper()} holds rows of {len(hosts)} hosts; "
+            + (
+                "they are a cluster sweep's: pass --a-host/--b-host (a_host=, b_host=) to pick one"
+                if cluster
+                else "compare one host per side (a_host=, b_host=; CLI --a-host/--b-host), or "
+                "pass allow_mixed=True to pool them"
+            )
+            + f" (hosts: {_host.describe(hosts)})"
+        )
+    return x
 
 
 def _group_ok(table: ResultTable) -> dict[str, list[Row]]:
@@ -231,6 +263,8 @@ def compare(
     metric: str = "auto",
     confidence: float = 0.95,
     allow_mixed: bool = False,
+    a_host: str | None = None,
+    b_host: str | None = None,
 ) -> Comparison:
     """Compare B against A cell by cell (see the module docstring for the method and verdicts).
 
@@ -238,10 +272,15 @@ def compare(
     5%). ``metric``: "auto" (throughput for throughput-mode cells, the median latency for
     latency-mode ones), "median", "throughput" or a percentile such as "p99". Cells only on
     one side, or with only error rows on one side, are listed, not compared; those A measured
-    and B did not are also in ``missing`` (see :meth:`Comparison.gate`). A side holding rows
-    of several hosts is refused unless ``allow_mixed``. Arguments are checked before any file
-    is read: ConfigError (ConfigTypeError for a wrong type) naming the argument and its valid
-    values.
+    and B did not are also in ``missing`` (see :meth:`Comparison.gate`).
+
+    ``a_host``/``b_host`` keep only that host's rows of a side: a ``host_name`` (a Dask
+    worker's or a machine's name), a host id, or a prefix of an id that one host has; one
+    that the side does not hold is a ConfigError naming its hosts. ``a`` and ``b`` may be the
+    same file, e.g. two workers of one cluster sweep: ``compare(f, f, a_host="w1",
+    b_host="w2")``. A side holding rows of several hosts is refused unless ``allow_mixed``
+    (then pooled by cell). Arguments are checked before any file is read: ConfigError
+    (ConfigTypeError for a wrong type) naming the argument and its valid values.
     """
     threshold = check_threshold("threshold", threshold)
     metric = _cell.check_metric(metric)
@@ -252,7 +291,8 @@ def compare(
     allow_mixed = bool(_checks.boolean()("allow_mixed", allow_mixed))
     _check_side(a, "a")
     _check_side(b, "b")
-    ta, tb = _as_table(a, allow_mixed), _as_table(b, allow_mixed)
+    a_host, b_host = _check_host(a_host, "a_host"), _check_host(b_host, "b_host")
+    ta, tb = _as_table(a, allow_mixed, a_host, "a"), _as_table(b, allow_mixed, b_host, "b")
     ga, gb = _group_ok(ta), _group_ok(tb)
     keys_a, keys_b = ta.keys(), tb.keys()
     cells: list[CellComparison] = []
@@ -307,4 +347,6 @@ def compare(
         confidence=confidence,
         environment_diff=_env_diff(ta, tb),
         missing=tuple(k for k in keys_a if k in ga and k not in gb),
+        host_a=a_host,
+        host_b=b_host,
     )

@@ -21,6 +21,12 @@ their latencies are due-time ones at a given rate, drawn against the rate instea
 the cells of one configuration (a tune point's ``|streams=2,requests=4`` key). Axes go
 logarithmic where the values span more than 20x. The figures themselves are drawn by
 ``_plots`` and ``_serve_plots``; this module assembles the markdown around them.
+
+Several hosts (two machines, or two Dask workers of a cluster sweep on one; ``_host``) are
+never pooled: the summary table gets a host column, ``latency``, ``throughput``,
+``latency_cdf`` and ``startup`` are drawn once per host, each file named after its host
+(``latency_w1.png``, ``latency_w2.png``; ``_plot_hosts``), and ``serve_latency`` and
+``tuning`` have a panel per host, its name in the panel's title. One host: the files above.
 """
 
 from __future__ import annotations
@@ -31,8 +37,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from inferclock import _host
 from inferclock._core import ConfigError
 from inferclock._markdown import code_list, errors_markdown, markdown_table, open_loop_markdown
+from inferclock._plot_hosts import HostSlice, host_slices
 from inferclock._plots import (
     LATENCY,
     THROUGHPUT,
@@ -111,13 +119,14 @@ def _images_section(heading: str, title: str, names: Sequence[str]) -> list[str]
 
 
 def _cdf_section(
-    fig_cls: type[Figure], t: ResultTable, cells: Sequence[CellSummary], out: Path
+    fig_cls: type[Figure], t: ResultTable, cells: Sequence[CellSummary], out: Path, h: HostSlice
 ) -> list[str]:
-    """The latency CDFs of ``cells`` and where each came from; [] without cells."""
+    """The latency CDFs of ``cells`` (host ``h``'s) and where each came from; [] without
+    cells."""
     if not cells:
         return []
-    names, sources = plot_cdf(fig_cls, t, cells, out)
-    md = ["", "### Latency distributions", ""]
+    names, sources = plot_cdf(fig_cls, t, cells, out, h)
+    md = ["", "### Latency distributions" + _on(h), ""]
     if names:
         md.append(_images_md("Latency CDF", names))
     notes = []
@@ -133,6 +142,42 @@ def _cdf_section(
             "skipped (neither raw samples nor percentiles): " + code_list(sources["skipped"])
         )
     return [*md, "", "CDF sources: " + "; ".join(notes) + "."]
+
+
+def _on(h: HostSlice) -> str:
+    """A heading's host suffix: `` on w1`` (nothing with one host)."""
+    return "" if h.label is None else f" on {h.label}"
+
+
+def _plots_section(
+    fig_cls: type[Figure], t: ResultTable, summ: Sequence[CellSummary], out: Path
+) -> list[str]:
+    """The batch-size, tuning, CDF and start-up figures: with several hosts, one set per host."""
+    slices = host_slices(summ)
+    md = ["", "## Plots"]
+    if len(slices) > 1:
+        md += [
+            "",
+            f"Results of {len(slices)} hosts, never pooled: the latency, throughput, "
+            "distribution and start-up figures are drawn once per host (file names end in the "
+            "host's name); open-loop and tuning figures have a panel per host. Hosts: "
+            + ", ".join(f"{h.label} (`{h.slug}`)" for h in slices)
+            + ".",
+        ]
+    closed = [s for s in summ if s.qps is None and s.config is None]
+    for h in slices:
+        latency = plot_vs_batch(fig_cls, h.of(closed), out, LATENCY, h)
+        md += _images_section("Latency vs batch size" + _on(h), "Latency vs batch size", latency)
+        throughput = plot_vs_batch(fig_cls, h.of(closed), out, THROUGHPUT, h)
+        md += _images_section("Throughput vs batch size" + _on(h), "Throughput", throughput)
+    surfaces = plot_tuning(fig_cls, tune_surfaces(t), out)
+    md += _images_section("Tuning surface", "Throughput by streams x requests", surfaces)
+    for h in slices:
+        md += _cdf_section(fig_cls, t, h.of(closed), out, h)
+    for h in slices:
+        startup = plot_startup(fig_cls, h.of(summ), out, h)
+        md += _images_section("Start-up" + _on(h), "Start-up breakdown", startup)
+    return md
 
 
 def _open_loop_section(fig_cls: type[Figure], t: ResultTable, out: Path) -> list[str]:
@@ -214,30 +259,21 @@ def report(
 
     if summ:
         md += _open_loop_section(fig_cls, t, out)
-        md += ["", "## Plots"]
-        closed = [s for s in summ if s.qps is None and s.config is None]
-        latency = plot_vs_batch(fig_cls, closed, out, LATENCY)
-        md += _images_section("Latency vs batch size", "Latency vs batch size", latency)
-        throughput = plot_vs_batch(fig_cls, closed, out, THROUGHPUT)
-        md += _images_section("Throughput vs batch size", "Throughput", throughput)
-        surfaces = plot_tuning(fig_cls, tune_surfaces(t), out)
-        md += _images_section("Tuning surface", "Throughput by streams x requests", surfaces)
-        md += _cdf_section(fig_cls, t, closed, out)
-        startup = plot_startup(fig_cls, summ, out)
-        md += _images_section("Start-up", "Start-up breakdown", startup)
+        md += _plots_section(fig_cls, t, summ, out)
 
         md += ["", "## Executed precisions", ""]
-        rows_of = group(ok, lambda r: r["key"])
+        rows_of = group(ok, lambda r: (r["key"], *_host.group_key(r)))
+        several = len(host_slices(summ)) > 1
         md.append(
             markdown_table(
                 ["cell", "requested", "executed", "hint", "ops by precision"],
                 [
                     [
-                        cell_name(s),
+                        cell_name(s) + (f" [{s.host}]" if several else ""),
                         s.precision_requested,
                         s.precision_executed or "-",
-                        _hints_text(rows_of[s.key]),
-                        _mix_text(rows_of[s.key][0].get("precision_mix")),
+                        _hints_text(rows_of[(s.key, s.host_id, s.host)]),
+                        _mix_text(rows_of[(s.key, s.host_id, s.host)][0].get("precision_mix")),
                     ]
                     for s in summ
                 ],

@@ -4,10 +4,11 @@ This module owns :class:`ResultTable` (load, filter, ok/errors, raw latencies, s
 the exports to CSV, JSON, pandas and markdown; :class:`CellSummary` (the rows of a cell
 combined into one line) is made in :mod:`inferclock._summary`. Rows of different hosts
 (``_host``) are never pooled: loading files of several hosts is refused unless
-``allow_mixed=True``, and then each host's rows stay their own cells. The file format itself
-(header, durable appends, tolerant reads, strict JSON) is :mod:`inferclock._jsonl`; markdown
-rendering is :mod:`inferclock._markdown`. Their public names are re-exported here, so ``from
-inferclock.results import ResultWriter, load_file, fmt_num, ...`` keeps working.
+``allow_mixed=True`` or one cluster sweep's file holds them all, and each host's rows stay
+their own cells. The file format itself (header, durable appends, tolerant reads, strict
+JSON) is :mod:`inferclock._jsonl`; markdown rendering is :mod:`inferclock._markdown`. Their
+public names are re-exported here, so ``from inferclock.results import ResultWriter,
+load_file, fmt_num, ...`` keeps working.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy.typing as npt
 
 from inferclock._core import ConfigError, InferclockError
 from inferclock._errors import ConfigTypeError
-from inferclock._host import differences as _host_diff, host_id
+from inferclock._host import differences as _host_diff, fill_names, from_cluster, host_id, label
 from inferclock._jsonl import (
     FORMAT_VERSION,
     PathLike,
@@ -61,8 +62,10 @@ __all__ = [
 class ResultTable:
     """Rows of one or several results files, with filters, pooling and exports.
 
-    Rows are the dicts as stored (unknown extra keys kept). Raw latencies named by a row's
-    ``raw_latencies`` field are resolved against the directory of the file the row came from.
+    Rows are the dicts as stored (unknown extra keys kept; an older row without
+    ``host_name`` gets its machine's one name, see ``_host.fill_names``). Raw latencies named
+    by a row's ``raw_latencies`` field are resolved against the directory of the file the row
+    came from.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class ResultTable:
         base_dir: PathLike | None = None,
     ) -> None:
         self._rows: list[Row] = [dict(r) for r in rows]
+        fill_names(self._rows)
         self._headers: list[Row] = [dict(h) for h in headers]
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         self._base: dict[int, Path] = {id(r): base for r in self._rows}
@@ -86,13 +90,16 @@ class ResultTable:
         Rows of different hosts (CPU, cores, sockets, kernel, OpenVINO or inferclock version
         differ: ``row["host"]``, or the file header's fingerprint for older rows) are refused,
         naming the differences, unless ``allow_mixed``: then they load, and every summary
-        keeps each host's rows apart."""
+        keeps each host's rows apart. A cluster sweep's file (its header's ``sweep.cluster``
+        set) may hold several hosts: it loads as if ``allow_mixed``, with files of its own
+        hosts beside it; a file of another machine is refused as above."""
         if not paths:
             raise ConfigError("ResultTable.load needs at least one results file path")
         if not isinstance(allow_mixed, bool):
             raise ConfigTypeError(f"allow_mixed must be True or False, got {allow_mixed!r}")
         table = cls()
         hosts: dict[str, tuple[Path, Mapping[str, Any]]] = {}
+        origins: list[set[str]] = []  # a cluster file's hosts, or one host of another file
         for path in paths:
             f = load_file(path)
             table._headers.append(f.header)
@@ -101,14 +108,18 @@ class ResultTable:
             base = f.path.resolve().parent
             env = f.header.get("environment")
             env = env if isinstance(env, Mapping) else {}
+            mine: set[str] = set()
             for r in f.rows:
                 if r.get("host") is None and env:
                     r["host"] = host_id(env)
                 if isinstance(r.get("host"), str):
                     hosts.setdefault(r["host"], (f.path, env))
+                    mine.add(r["host"])
                 table._rows.append(r)
                 table._base[id(r)] = base
-        if len(hosts) > 1 and not allow_mixed:
+            origins += [mine] if from_cluster(f.header) else [{h} for h in mine]
+        fill_names(table._rows)
+        if len(hosts) > 1 and not allow_mixed and not any(o >= hosts.keys() for o in origins):
             (pa, ea), *others = hosts.values()
             diffs = "; ".join(
                 f"{pb}: "
@@ -222,8 +233,9 @@ class ResultTable:
         return np.asarray(arr, dtype=np.int64)
 
     def hosts(self) -> list[str]:
-        """The host identities of the rows (first-seen order; rows without one left out)."""
-        return list(dict.fromkeys(r["host"] for r in self._rows if isinstance(r.get("host"), str)))
+        """The hosts of the rows by ``_host.label`` (a worker's or machine's name, else the
+        machine id), first-seen order; rows with neither left out."""
+        return list(dict.fromkeys(h for h in map(label, self._rows) if h is not None))
 
     def summary(self) -> list[CellSummary]:
         """One :class:`CellSummary` per cell and host that has at least one row without
