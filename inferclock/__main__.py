@@ -245,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG_RUN_OPTIONS
         + "\nexamples:\n  inferclock sweep resnet50 mobilenet_v2 -p f32,bf16,int8 -b 1,8,32 "
         "--mode latency,throughput -o results.jsonl\n"
-        "  inferclock sweep model.xml -b 1,4 --processes 3 --max-time 2 --save-raw",
+        "  inferclock sweep model.xml -b 1,4 --processes 3 --max-time 2 --save-raw\n"
+        "  inferclock sweep resnet50 -p f32,int8 --cluster tcp://sched:8786 --every-host",
         formatter_class=_Formatter,
     )
     sw.add_argument(
@@ -256,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_plugin_flag(sw)
     add_options(sw, SweepOptions)
+    sw.add_argument(
+        "--every-host", dest="placement", action="store_const", const="every_host",
+        default=argparse.SUPPRESS, help="the same as --placement every_host",
+    )  # fmt: skip
     add_options(sw, sweep=True)
     sw.set_defaults(func=cmd_sweep)
 

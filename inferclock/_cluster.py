@@ -84,7 +84,7 @@ class Cluster:
         else:
             try:
                 self.client = Client(cluster, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-            except (OSError, TimeoutError) as e:
+            except (OSError, TimeoutError, ValueError) as e:
                 raise ConfigError(
                     f"cluster {cluster!r}: no Dask scheduler answered within "
                     f"{CONNECT_TIMEOUT_S:g} s ({e}); start one with `dask scheduler` and give "
@@ -184,7 +184,7 @@ class Cluster:
         from inferclock._environment import collect_versions
 
         mine = collect_versions().get("inferclock")
-        paths = {} if ship else {f.path: f.sha256 for f in facts}
+        paths = {} if ship else {f.path: f.sha256 for f in facts if not is_builtin(f)}
         got = self.client.run(host_facts, paths, devices, workers=[h.address for h in hosts])
         for h in hosts:
             f = got[h.address]
@@ -213,6 +213,8 @@ class Cluster:
 
         out: dict[str, Any] = {}
         for f in facts:
+            if is_builtin(f):  # built on each host instead
+                continue
             blob = blob_of(f.path, f.sha256 or model_sha256(f.path))
             out[f.name] = self.client.scatter(
                 blob, workers=[h.address for h in hosts], broadcast=True, hash=False
@@ -220,10 +222,11 @@ class Cluster:
         return out
 
     def task(self, unit: _grid.Unit, host: Host | None, int8: Int8Plan | None,
-             host_cache: bool) -> UnitTask:  # fmt: skip
+             host_cache: bool, builtin: bool) -> UnitTask:  # fmt: skip
         where = host.label if host else "*"
         uid = f"{unit.cell.key}|p{unit.process}|{where}"
-        return UnitTask(self.sweep_id, uid, unit.spec, len(unit.repeats), int8, host_cache)
+        name = unit.spec.model.name if builtin else None
+        return UnitTask(self.sweep_id, uid, unit.spec, len(unit.repeats), int8, host_cache, name)
 
     def _submit(self, job: Job, addresses: list[str] | None) -> Any:
         job.addresses = addresses
@@ -317,6 +320,15 @@ class Cluster:
                 )
                 on_result(job, {"error": lost})
         return resubmitted
+
+
+def is_builtin(facts: ModelFacts) -> bool:
+    """A built-in model (``ic.models``): each host builds it (cached there), not shipped."""
+    from pathlib import Path
+
+    from inferclock import models
+
+    return facts.name in models.list() and Path(facts.path) == models.path(facts.name)
 
 
 def _result(future: Any) -> dict[str, Any]:

@@ -62,6 +62,7 @@ class UnitTask:
     repeats: int
     int8: Int8Plan | None = None
     host_cache: bool = True  # OpenVINO's model cache goes under the host's cache folder
+    builtin: str | None = None  # a built-in model's name: the host builds it (cached there)
 
 
 def blob_of(path: str | os.PathLike[str], sha256: str) -> ModelBlob:
@@ -78,7 +79,7 @@ def blob_of(path: str | os.PathLike[str], sha256: str) -> ModelBlob:
 def _models_dir() -> Path:
     from inferclock._int8 import cache_root
 
-    return cache_root() / "models"
+    return cache_root() / "shipped"
 
 
 def stash(blob: ModelBlob) -> str:
@@ -216,7 +217,14 @@ def run_unit(task: UnitTask, blob: ModelBlob | None = None) -> dict[str, Any]:
     started = utc_now()
     spec = task.spec
     try:
-        if blob is not None:
+        if task.builtin is not None:
+            from inferclock import models
+            from inferclock._modelinfo import file_sha256
+
+            built = models.path(task.builtin)
+            facts = dataclasses.replace(spec.model, path=str(built), sha256=file_sha256(built))
+            spec = dataclasses.replace(spec, model=facts)
+        elif blob is not None:
             shipped = dataclasses.replace(spec.model, path=stash(blob))
             spec = dataclasses.replace(spec, model=shipped)
         elif not Path(spec.model.path).exists():

@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 #: pooled into one cell.
 IDENTITY_FIELDS = ("model", "model_path", "model_sha256", "host")
 BOOK_FIELDS = ("started_at", "finished_at", "error", "error_kind")
-#: Fields only a sweep's rows have. ``host_name``: the host that measured it (a cluster host's
-#: label, else this machine's hostname); a cluster's rows also name the Dask worker, the
-#: attempt (2: after its first host was lost) and the unit's span on its host.
+#: Fields only a sweep's rows have. A cluster's rows name the host that measured them
+#: (``host_name``: its Dask worker's name, else its hostname), the Dask worker, the attempt (2:
+#: after its first host was lost) and the unit's span on its host; a local sweep's are null.
 CLUSTER_FIELDS = ("dask_worker", "attempt", "task_started_at", "task_finished_at")
 SWEEP_FIELDS = ("key", "process", "repeat", "raw_latencies", "warnings", "host_name",
                 *CLUSTER_FIELDS)  # fmt: skip

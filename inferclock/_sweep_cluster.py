@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from inferclock import _grid, _rows
-from inferclock._cluster import Cluster, Host, Job
+from inferclock._cluster import Cluster, Host, Job, is_builtin
 from inferclock._cluster_task import Int8Plan
 
 if TYPE_CHECKING:
@@ -73,6 +73,8 @@ class ClusterSweep:
         """Every unit on its host(s); each one's rows written as it finishes."""
         by_label = {h.label: h for h in self.hosts}
         used = {u.cell.model for us in units.values() for u in us}
+        builtins = {m for m in used if is_builtin(facts[m])}
+        used -= builtins
         blobs: dict[str, Any] = {}
         if self.sw.ship_models and used:
             progress.note(f"sending {len(used)} model(s) to {len(self.hosts)} host(s)")
@@ -82,7 +84,9 @@ class ClusterSweep:
         for label, us in units.items():
             host = by_label[label] if label is not None else None
             for u in us:
-                task = self.cluster.task(u, host, int8.get(u.cell.key), host_cache)
+                task = self.cluster.task(
+                    u, host, int8.get(u.cell.key), host_cache, u.cell.model in builtins
+                )
                 labels = (host.label,) if host else chosen
                 jobs.append(Job(u, host, task, labels, blobs.get(u.cell.model)))
         running = ", ".join(h.label for h in self.hosts)

@@ -23,11 +23,12 @@ def is_dask_client(value: Any) -> bool:
     )
 
 
-_ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+]*://)?[^\s/:]+(?::\d{1,5})?$")
+_ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+]*://)?[^\s/:]+:\d{1,5}$")
 
 
 def cluster(name: str, value: Any) -> Any:
-    """None, a scheduler address ("tcp://host:8786", "host:8786") or a Dask Client."""
+    """None, a scheduler address with its port ("tcp://host:8786", "host:8786") or a Dask
+    Client."""
     if value is None or is_dask_client(value):
         return value
     if not isinstance(value, str):

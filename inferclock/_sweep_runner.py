@@ -2,14 +2,13 @@
 field of a success row), each cell's multimodal flag over its rows so far, progress.
 
 Local units run here, one at a time under the supervisor; a cluster's units run on their
-hosts (``_cluster``) and their outcomes come back to :meth:`Runner.record`. Each row says
-where it was measured (``host_name``; on a cluster also the Dask worker, the attempt and the
-unit's span on its host).
+hosts (``_cluster``) and their outcomes come back to :meth:`Runner.record`. A cluster's rows
+say where they were measured: ``host_name``, the Dask worker, the attempt and the unit's
+span on its host (a local sweep's are null: the fingerprint id names the machine).
 """
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,7 +42,9 @@ class Runner:
         self.failed = 0
         self.aborted = False  # a second Ctrl-C killed a worker
         self._announced = False
-        self.where: dict[str, Any] = {"host_name": socket.gethostname()}
+        # A local sweep's rows name no host: the machine's fingerprint id tells machines
+        # apart (a hostname changes with every container run of the same machine).
+        self.where: dict[str, Any] = {}
 
     def run(self, unit: _grid.Unit) -> None:
         self.progress.running(unit.label)
@@ -131,8 +132,11 @@ class Runner:
         seen.append(row)
         if row.get("error") is None:
             metric = _cell.metric_for("auto", row.get("mode"))
-            here = (row.get("host"), row.get("host_name"))
-            same_host = [r for r in seen if (r.get("host"), r.get("host_name")) == here]
+            name = row.get("host_name")
+            same_host = [
+                r for r in seen
+                if r.get("host") == row.get("host") and r.get("host_name") in (None, name)
+            ]  # fmt: skip
             row["multimodal"] = _cell.multimodal(same_host, metric)
             if row["multimodal"]:
                 self.progress.note(f"{row['key']}: processes disagree (multimodal)")

@@ -146,6 +146,7 @@ def test_a_cluster_without_the_resource_names_the_flag(matmul_model: Path, tmp_p
     [
         ({"cluster": 8786}, TypeError, r"cluster must be a Dask scheduler address"),
         ({"cluster": "tcp://a b"}, ValueError, r"is not a Dask scheduler address"),
+        ({"cluster": "tcp://sched"}, ValueError, r"give 'tcp://host:8786'"),
         ({"placement": "everywhere"}, ValueError, r"choose one of: spread, every_host"),
         ({"placement": "every_host"}, ValueError, r"needs cluster="),
         ({"hosts": ["a"]}, ValueError, r"hosts needs cluster="),
@@ -166,3 +167,13 @@ def test_an_unknown_host_is_refused_naming_the_hosts(
 ) -> None:
     with pytest.raises(ic.ConfigError, match=r"no host 'nope' in the cluster; its hosts: 0 \("):
         ic.sweep(str(matmul_model), out=tmp_path / "r.jsonl", cluster=client, hosts=["nope"])
+
+
+def test_a_built_in_model_is_built_on_the_host(client: Any, tmp_path: Path) -> None:
+    t = ic.sweep(
+        "mobilenet_v2", out=tmp_path / "r.jsonl", cluster=client, hosts=["1"], processes=1,
+        iterations=5, quiet=True,
+    )  # fmt: skip
+    (row,) = t.rows
+    assert row["error"] is None, row["error"]
+    assert "hosts-cache" in row["model_path"]  # the host's own build, not a shipped copy
