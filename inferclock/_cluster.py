@@ -79,6 +79,7 @@ class Cluster:
             raise ConfigError(INSTALL_HINT) from None
         self.sweep_id = uuid.uuid4().hex[:12]
         self._labels: dict[str, Host] = {}
+        self.fingerprints: dict[str, dict[str, Any]] = {}  # host label -> its environment
         if is_dask_client(cluster):
             self.client, self._own = cluster, False
         else:
@@ -122,11 +123,11 @@ class Cluster:
                 f"per host: {worker_command(self.address)})"
             )
         for a, w in ours.items():
-            if (w.get("resources") or {}).get(RESOURCE) != 1 or w.get("nthreads") != 1:
+            if w["resources"][RESOURCE] != 1:  # it would run cells side by side
                 raise ConfigError(
-                    f"cluster {self.address}: worker {a} has {w.get('nthreads')} threads and "
-                    f"{RESOURCE}={w['resources'][RESOURCE]}; two cells on one host would disturb "
-                    f"each other: start it with --nthreads 1 --resources {RESOURCE}=1"
+                    f"cluster {self.address}: worker {a} offers {RESOURCE}="
+                    f"{w['resources'][RESOURCE]}; two cells on one host would disturb each "
+                    f"other: start it with --resources {RESOURCE}=1"
                 )
         hosts = self._label(ours)
         if wanted is None:
@@ -188,6 +189,7 @@ class Cluster:
         got = self.client.run(host_facts, paths, devices, workers=[h.address for h in hosts])
         for h in hosts:
             f = got[h.address]
+            self.fingerprints[h.label] = f["environment"]
             if f["device_error"]:
                 raise ConfigError(f"host {h.label} ({h.hostname}): {f['device_error']}")
             if f["inferclock"] != mine:

@@ -108,13 +108,11 @@ def stash(blob: ModelBlob) -> str:
     return str(entry)
 
 
-def host_facts(
-    models: Mapping[str, str | None], devices: Sequence[str] = ()
-) -> dict[str, Any]:
-    """This host's name, versions and cache folder; which of ``models`` ({path: sha256}) it
-    lacks or holds with other contents (for sweeps whose models are not shipped); and why it
-    cannot run ``devices``, if it cannot."""
-    from inferclock._environment import collect_versions
+def host_facts(models: Mapping[str, str | None], devices: Sequence[str] = ()) -> dict[str, Any]:
+    """This host's name, fingerprint, versions and cache folder; which of ``models`` ({path:
+    sha256}) it lacks or holds with other contents (for sweeps whose models are not shipped);
+    and why it cannot run ``devices``, if it cannot."""
+    from inferclock._environment import collect_versions, environment
     from inferclock._int8 import cache_root, model_sha256
 
     missing, differ = [], []
@@ -134,6 +132,7 @@ def host_facts(
             device_error = str(e)
     return {
         "device_error": device_error,
+        "environment": environment(),
         "hostname": socket.gethostname(),
         "inferclock": versions.get("inferclock"),
         "openvino": versions.get("openvino"),

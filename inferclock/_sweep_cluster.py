@@ -43,6 +43,8 @@ class ClusterSweep:
             "placement": self.sw.placement,
             "hosts": [h.label for h in self.hosts],
             "ship_models": self.sw.ship_models,
+            # Each host's machine fingerprint (rows carry its id, ``host``).
+            "fingerprints": {h.label: self.cluster.fingerprints.get(h.label) for h in self.hosts},
         }
 
     def places(self) -> list[Host | None]:

@@ -4,6 +4,8 @@ errors of a cluster that cannot take a sweep."""
 
 from __future__ import annotations
 
+import itertools
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -28,7 +30,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
         with (
             distributed.LocalCluster(
-                n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                # Two threads each: only the resource keeps a host to one cell at a time.
+                n_workers=2, threads_per_worker=2, processes=True, host="127.0.0.1",
                 resources={"inferclock": 1}, dashboard_address=":0",
             ) as cluster,
             distributed.Client(cluster) as c,
@@ -51,7 +54,7 @@ def _spans(rows: list[dict[str, Any]]) -> dict[str, list[tuple[datetime, datetim
 
 def _overlaps(spans: list[tuple[datetime, datetime]]) -> list[tuple[Any, Any]]:
     spans = sorted(spans)
-    return [(a, b) for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1]]
+    return [(a, b) for a, b in itertools.pairwise(spans) if b[0] < a[1]]
 
 
 def test_spread_runs_each_cell_once_one_at_a_time_per_host(
@@ -75,12 +78,20 @@ def test_spread_runs_each_cell_once_one_at_a_time_per_host(
     header = ic.ResultTable.load(tmp_path / "r.jsonl").headers[0]
     assert header["sweep"]["cluster"]["placement"] == "spread"
     assert header["sweep"]["cluster"]["hosts"] == ["0", "1"]
+    from inferclock._host import host_id
+
+    prints = header["sweep"]["cluster"]["fingerprints"]
+    assert {host_id(prints[r["host_name"]]) for r in rows} == {r["host"] for r in rows}
 
 
 def test_every_host_runs_each_cell_on_each_host_and_resumes_per_host(
     client: Any, matmul_model: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "r.jsonl"
+    # Host "0" first; then both hosts: only host "1"'s share is left to run.
+    first = ic.sweep(str(matmul_model), out=out, cluster=client, placement="every_host",
+                     hosts=["0"], **FOUR)  # fmt: skip
+    assert [r["host_name"] for r in first.rows] == ["0"] * 4
     t = ic.sweep(str(matmul_model), out=out, cluster=client, placement="every_host", **FOUR)
     assert len(t.rows) == 8 and all(r["error"] is None for r in t.rows)
     pairs = {(r["key"], r["host_name"]) for r in t.rows}
@@ -90,18 +101,15 @@ def test_every_host_runs_each_cell_on_each_host_and_resumes_per_host(
     # Resume: nothing left to do, on either host.
     again = ic.sweep(str(matmul_model), out=out, cluster=client, placement="every_host", **FOUR)
     assert len(again.rows) == 8
-    # One host only, with a cell it has not done yet: only that (cell, host) pair runs.
-    more = dict(FOUR, batch_sizes=[1, 2, 3, 4, 5])
-    ic.sweep(str(matmul_model), out=out, cluster=client, placement="every_host", hosts=["1"],
-             force_resume=True, **{k: v for k, v in more.items()})  # fmt: skip
-    rows = ic.ResultTable.load(out).rows
-    assert len(rows) == 9 and [r["host_name"] for r in rows if r["batch_size"] == 5] == ["1"]
 
 
 def test_an_int8_cell_is_quantized_on_the_host(
     client: Any, matmul_model: Path, tmp_path: Path
 ) -> None:
     pytest.importorskip("nncf")
+    from inferclock import _int8
+
+    here = _int8.quantization_count()
     t = ic.sweep(
         str(matmul_model), precisions=["int8"], out=tmp_path / "r.jsonl", cluster=client,
         hosts=["0"], processes=1, iterations=20, quiet=True,
@@ -109,7 +117,8 @@ def test_an_int8_cell_is_quantized_on_the_host(
     (row,) = t.rows
     assert row["error"] is None, row["error"]
     assert row["host_name"] == "0" and "hosts-cache" in row["model_path"]
-    assert "int8" in row["model_path"]  # the host's own cache, not the client's
+    assert "int8" in row["model_path"] and row["precision_executed"] == "int8"
+    assert _int8.quantization_count() == here  # quantized there, not in this process
 
 
 def _free_port() -> int:
@@ -129,14 +138,21 @@ def test_an_address_nobody_listens_on_is_a_clear_error_soon(
     assert not out.exists()  # refused before the results file was touched
 
 
-def test_a_cluster_without_the_resource_names_the_flag(matmul_model: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("resources", "match"),
+    [(None, r"offers the 'inferclock' resource: start each with --resources inferclock=1"),
+     ({"inferclock": 2}, r"offers inferclock=2; two cells on one host would disturb")],
+)  # fmt: skip
+def test_a_cluster_without_the_resource_names_the_flag(
+    matmul_model: Path, tmp_path: Path, resources: dict[str, int] | None, match: str
+) -> None:
     with (
         distributed.LocalCluster(
             n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=":0",
+            dashboard_address=":0", resources=resources,
         ) as cluster,
         distributed.Client(cluster) as c,
-        pytest.raises(ic.ConfigError, match=r"--resources inferclock=1"),
+        pytest.raises(ic.ConfigError, match=match),
     ):  # fmt: skip
         ic.sweep(str(matmul_model), out=tmp_path / "r.jsonl", cluster=c)
 
@@ -176,4 +192,5 @@ def test_a_built_in_model_is_built_on_the_host(client: Any, tmp_path: Path) -> N
     )  # fmt: skip
     (row,) = t.rows
     assert row["error"] is None, row["error"]
-    assert "hosts-cache" in row["model_path"]  # the host's own build, not a shipped copy
+    # The host's own build, not a shipped copy.
+    assert re.search(r"hosts-cache\d*/models/mobilenet_v2-", row["model_path"]), row["model_path"]

@@ -35,8 +35,8 @@ class Cluster:
         self.pids: dict[str, int] = {}  # each process leads its own session
         self.env = dict(os.environ, INFERCLOCK_CACHE_DIR=str(root / "hosts-cache"))
         sched_file = root / "scheduler.json"
-        self._start([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0",
-                     "--no-dashboard", "--scheduler-file", str(sched_file)], "scheduler")  # fmt: skip
+        scheduler = [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
+        self._start([*scheduler, "--scheduler-file", str(sched_file)], "scheduler")
         deadline = time.monotonic() + 60
         while not sched_file.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -60,9 +60,7 @@ class Cluster:
 
     def _start(self, argv: list[str], name: str) -> None:
         with open(self.root / f"{name}.log", "wb") as log:  # the process keeps its own copy
-            p = subprocess.Popen(
-                argv, stdout=log, stderr=log, env=self.env, start_new_session=True
-            )
+            p = subprocess.Popen(argv, stdout=log, stderr=log, env=self.env, start_new_session=True)
         self.procs.append(p)
         self.pids[name] = p.pid
 
@@ -149,7 +147,7 @@ def test_a_worker_killed_mid_cell_is_retried_and_resume_adds_nothing(
                 os.kill(victim[1], signal.SIGKILL)  # the Dask worker running the cell
         time.sleep(0.05)
     assert victim is not None, "no cell was seen running"
-    stdout, stderr = sweep.communicate(timeout=300)
+    _, stderr = sweep.communicate(timeout=300)
     assert sweep.returncode == 0, stderr.decode()
     # The killed cell's worker process did not outlive its Dask worker.
     deadline = time.monotonic() + 10
