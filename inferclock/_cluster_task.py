@@ -83,11 +83,14 @@ def _models_dir() -> Path:
 
 
 def stash(blob: ModelBlob) -> str:
-    """The host's path of a shipped model, written into its cache once (by sha256)."""
+    """The host's path of a shipped model, written into its cache once (by sha256 and name;
+    another host sharing the cache folder may write it at the same moment)."""
     import shutil
     import tempfile
 
-    final = _models_dir() / blob.sha256[:32]
+    # By content and name: two copies of one model under two names are two folders (an IR's
+    # .xml finds its .bin by its own stem).
+    final = _models_dir() / blob.sha256[:32] / (Path(blob.entry).stem or "model")
     entry = final / blob.entry
     if entry.exists():
         return str(entry)

@@ -194,3 +194,19 @@ def test_a_built_in_model_is_built_on_the_host(client: Any, tmp_path: Path) -> N
     assert row["error"] is None, row["error"]
     # The host's own build, not a shipped copy.
     assert re.search(r"hosts-cache\d*/models/mobilenet_v2-", row["model_path"]), row["model_path"]
+
+
+def test_two_models_with_the_same_bytes_are_shipped_apart(
+    client: Any, matmul_model: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    copies = []
+    for name in ("first", "second"):
+        shutil.copy(matmul_model, tmp_path / f"{name}.xml")
+        shutil.copy(matmul_model.with_suffix(".bin"), tmp_path / f"{name}.bin")
+        copies.append(str(tmp_path / f"{name}.xml"))
+    t = ic.sweep(copies, out=tmp_path / "r.jsonl", cluster=client, placement="every_host",
+                 processes=1, iterations=10, quiet=True)  # fmt: skip
+    assert len(t.rows) == 4 and [r["error"] for r in t.rows] == [None] * 4
+    assert {Path(r["model_path"]).name for r in t.rows} == {"first.xml", "second.xml"}
