@@ -1,7 +1,8 @@
 """The ``inferclock`` command line (also ``python -m inferclock``).
 
 Subcommands, each in a ``cmd_*`` function: ``info``, ``run``, ``sweep``, ``report``,
-``compare``, ``demo``; ``peak`` and ``tune`` live in ``_cli_peak`` and ``_cli_tune``.
+``demo``; ``compare``, ``peak`` and ``tune`` live in ``_cli_compare``, ``_cli_peak`` and
+``_cli_tune``.
 inferclock's own errors (bad arguments, missing model, unknown device) print
 ``error: <message>`` and exit with status 2; ``compare --fail-above`` exits 1 on a
 regression; Ctrl-C exits 130 (a run prints its partial result first), SIGTERM 143 (a sweep
@@ -17,10 +18,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from inferclock import _cli_peak, _cli_tune
+from inferclock import _cli_compare, _cli_peak, _cli_tune
 from inferclock._checks import parse_key_value
 from inferclock._cli_options import add_options, given
-from inferclock._errors import ConfigError, InferclockError, Terminated
+from inferclock._errors import InferclockError, Terminated
 from inferclock._options import SweepOptions
 from inferclock._plugins import register_plugin
 from inferclock._run import run
@@ -123,55 +124,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     path = report(table, args.output, title=args.title)
     print(f"report written to {path} ({len(table)} rows, {len(table.keys())} cells)")
     return 0
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    """Compare B against A cell by cell; exit 1 when the --fail-above gate fails."""
-    from inferclock._cell import check_metric
-    from inferclock.compare import compare, parse_threshold
-    from inferclock.results import check_output_path
-
-    # Every argument is checked before any file is read or any table printed.
-    threshold = parse_threshold("--threshold", args.threshold)
-    fail_above = (
-        None if args.fail_above is None else parse_threshold("--fail-above", args.fail_above)
-    )
-    if args.allow_missing and fail_above is None:
-        raise ConfigError("--allow-missing only applies to the gate: give --fail-above too")
-    if args.b is None and (args.a_host is None or args.b_host is None):
-        raise ConfigError(
-            "compare needs B, the results file to compare against A (it may be left out only "
-            "when --a-host and --b-host both pick hosts of A)"
-        )
-    b = args.a if args.b is None else args.b
-    out = None
-    if args.json:
-        out = check_output_path(args.json, "--json file")
-        for side in (args.a, b):
-            if Path(side).expanduser().resolve() == out.resolve():
-                raise ConfigError(
-                    f"--json file {args.json!r} is the results file {side!r}: it would be "
-                    "overwritten; give another path"
-                )
-    metric = check_metric(args.metric)
-    result = compare(
-        args.a, b, threshold=threshold, metric=metric, allow_mixed=args.allow_mixed,
-        a_host=args.a_host, b_host=args.b_host,
-    )  # fmt: skip
-    gate = None if fail_above is None else result.gate(fail_above, allow_missing=args.allow_missing)
-    print(result.to_markdown())
-    if out is not None:
-        d = result.to_dict()
-        if gate is not None:
-            d["gate"] = gate.to_dict()
-        try:
-            out.write_text(json.dumps(d, indent=1, default=str) + "\n", encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(f"--json file {args.json!r}: cannot write it: {e}") from None
-    if gate is None:
-        return 0
-    print(gate.summary(), file=sys.stderr)
-    return 0 if gate.passed else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -283,95 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.set_defaults(func=cmd_report)
 
-    from typing import NoReturn
-
-    cmp_ = sub.add_parser(
-        "compare",
-        help="compare two results files cell by cell (CI gate with --fail-above)",
-        description="Match cells of A and B by key and give, per cell, the ratio B/A of its "
-        "metric (throughput for throughput-mode cells, the median latency for latency-mode "
-        "ones, or --metric) with a 95% interval combining the variation within and between "
-        "processes, and a verdict: slower / faster (whole interval beyond the threshold in "
-        "the metric's bad / good direction), same (within it) or inconclusive. With "
-        "--fail-above it is a CI gate: it fails on a cell worse by more than T, on a cell of "
-        "A that B has no successful row for (only in A, or error rows only in B; "
-        "--allow-missing accepts those), and when no cell was compared at all. The machine "
-        "fingerprints' differences are printed. Each side is one host: --a-host/--b-host keep "
-        "one host's rows of a side (a cluster sweep's file holds several: its Dask workers).",
-        epilog="""\
-examples:
-  inferclock compare old.jsonl new.jsonl --fail-above 5%
-  inferclock compare cluster.jsonl --a-host w1 --b-host w2   # two workers of one file
-  inferclock compare old.jsonl cluster.jsonl --b-host w2
-
-exit status: 0; 1 when the --fail-above gate fails; 2 on bad input (checked before
-anything is read; an unknown host names the side's hosts). Thresholds are never
-negative: T is how much slower B may be.
-""",
-    )
-    cmp_.add_argument("a", metavar="A", help="baseline results file")
-    cmp_.add_argument(
-        "b",
-        metavar="B",
-        nargs="?",
-        help="results file to compare against A; leave it out to compare two hosts of A "
-        "(then give both --a-host and --b-host)",
-    )
-    for side in ("a", "b"):
-        cmp_.add_argument(
-            f"--{side}-host",
-            metavar="HOST",
-            help=f"keep only this host's rows of {side.upper()}: a host name (a Dask worker's "
-            "or machine's, the report's host column), a host id or a unique prefix of one",
-        )
-    cmp_.add_argument(
-        "--threshold",
-        default="5%",
-        metavar="T",
-        help="verdict threshold >= 0, '5%%' or 0.05 (default 5%%)",
-    )
-    cmp_.add_argument(
-        "--fail-above",
-        metavar="T",
-        help="gate: exit 1 if any cell is slower by more than T >= 0 ('5%%'), or if a cell of "
-        "A has no successful counterpart in B",
-    )
-    cmp_.add_argument(
-        "--allow-missing",
-        action="store_true",
-        help="with --fail-above: cells of A without a successful row in B do not fail the "
-        "gate (they are still listed)",
-    )
-    cmp_.add_argument(
-        "--metric",
-        default="auto",
-        metavar="M",
-        help="what each cell is judged on: auto (throughput in throughput mode, else the "
-        "median), median, throughput, or a percentile the rows carry such as p99",
-    )
-    cmp_.add_argument(
-        "--allow-mixed",
-        action="store_true",
-        help="accept a side whose files come from several hosts (pooled by cell)",
-    )
-    cmp_.add_argument(
-        "--json", metavar="OUT", help="also write the comparison (and the gate) as JSON"
-    )
-    cmp_error = cmp_.error
-
-    def cmp_explained(message: str) -> NoReturn:
-        # argparse reads `--fail-above -5%` as two options and says only "expected one
-        # argument": add what a threshold is, and that it cannot be negative.
-        for flag in ("--threshold", "--fail-above"):
-            if message == f"argument {flag}: expected one argument":
-                message += (
-                    f" ({flag} takes a threshold such as 5% or 0.05: how much slower B may "
-                    "be, so it cannot be negative)"
-                )
-        cmp_error(message)
-
-    cmp_.error = cmp_explained  # type: ignore[method-assign]
-    cmp_.set_defaults(func=cmd_compare)
+    _cli_compare.add_parser(sub, _Formatter)
 
     demo = sub.add_parser(
         "demo",
