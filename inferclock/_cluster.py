@@ -189,14 +189,14 @@ class Cluster:
         got = self.client.run(host_facts, paths, devices, workers=[h.address for h in hosts])
         for h in hosts:
             f = got[h.address]
+            if f.get("inferclock") != mine or "environment" not in f:
+                raise ConfigError(
+                    f"host {h.label} runs inferclock {f.get('inferclock')} (or another build "
+                    f"of it), this client {mine}: install the same version on every host"
+                )
             self.fingerprints[h.label] = f["environment"]
             if f["device_error"]:
                 raise ConfigError(f"host {h.label} ({h.hostname}): {f['device_error']}")
-            if f["inferclock"] != mine:
-                raise ConfigError(
-                    f"host {h.label} runs inferclock {f['inferclock']}, this client {mine}: "
-                    "install the same version on every host"
-                )
             for p in f["missing"]:
                 raise ConfigError(
                     f"model {p!r} does not exist on host {h.label} ({h.hostname}); make the "
