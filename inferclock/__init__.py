@@ -46,6 +46,8 @@ _NAMES = {
     "SweepInterrupted": "sweep", "sweep": "sweep",
     "PeakResult": "peak", "PeakStep": "peak", "find_peak_qps": "peak",
     "ServerStats": "_serve", "tune": "tune", "TuneResult": "tune",
+    "Profile": "profile", "ProfileDiff": "profile", "profile": "profile",
+    "profile_diff": "profile",
     "models": "", "stats": "",
 }  # fmt: skip
 
@@ -74,12 +76,14 @@ def __dir__() -> list[str]:
 
 
 class _Package(types.ModuleType):
-    """``compare``, ``report`` and ``sweep`` are functions named like their modules: when the
-    import system binds such a submodule on the package, bind its function instead (as an
-    eager ``from inferclock.compare import compare`` in ``__init__`` used to)."""
+    """``compare``, ``profile``, ``report``, ``sweep`` and ``tune`` are functions named like
+    their modules: when the import system binds such a submodule on the package, bind its
+    function instead (as an eager ``from inferclock.compare import compare`` in
+    ``__init__`` used to)."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("compare", "report", "sweep", "tune") and isinstance(value, types.ModuleType):
+        functions = ("compare", "profile", "report", "sweep", "tune")
+        if name in functions and isinstance(value, types.ModuleType):
             value = getattr(value, name)
         super().__setattr__(name, value)
 
@@ -157,6 +161,12 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         PeakResult as PeakResult,
         PeakStep as PeakStep,
         find_peak_qps as find_peak_qps,
+    )
+    from inferclock.profile import (
+        Profile as Profile,
+        ProfileDiff as ProfileDiff,
+        profile as profile,
+        profile_diff as profile_diff,
     )
     from inferclock.report import (
         report as report,

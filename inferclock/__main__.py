@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from inferclock import _cli_compare, _cli_peak, _cli_tune
+from inferclock import _cli_compare, _cli_peak, _cli_profile, _cli_tune
 from inferclock._checks import parse_key_value
 from inferclock._cli_options import add_options, given
 from inferclock._errors import InferclockError, Terminated
@@ -186,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     _cli_peak.add_parser(sub, _Formatter, models)
     _cli_tune.add_parser(sub, _Formatter, models)
+    _cli_profile.add_parser(sub, _Formatter, models)
 
     sw = sub.add_parser(
         "sweep",

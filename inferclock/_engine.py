@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,9 @@ from inferclock._options import RunOptions
 from inferclock._result import InitTimes, RunResult
 from inferclock._serve import ServerStats
 from inferclock._util import utc_now
+
+if TYPE_CHECKING:
+    from inferclock._profile_run import ProfilePlan
 
 #: Longest a throughput collection waits before looking at Ctrl-C and the clock again.
 _COLLECT_SLICE_S = 0.25
@@ -49,6 +52,8 @@ class RunSpec:
     plugins: tuple[tuple[str, str], ...] = ()
     plugins_xml: tuple[str, ...] = ()
     env: dict[str, Any] | None = None  # the parent's machine fingerprint
+    # Set: profile the spec (per-layer counters, ``_profile_run``) instead of timing it.
+    profile: ProfilePlan | None = None
 
     @property
     def isolated(self) -> bool:

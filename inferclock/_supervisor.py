@@ -42,6 +42,7 @@ from inferclock._worker import BOOT, outcome_path
 
 if TYPE_CHECKING:
     from inferclock._engine import RunSpec
+    from inferclock._profile_record import Profile
     from inferclock._result import RunResult
 
 #: How often we look at the clock and at Ctrl-C while waiting on a worker.
@@ -83,7 +84,7 @@ class Outcome:
 
     index: int
     started_at: str
-    result: RunResult | None = None
+    result: RunResult | None = None  # a Profile when the spec carries a profile plan
     error: BaseException | None = None
     warnings: list[tuple[type[Warning], str]] = field(default_factory=list)
 
@@ -283,6 +284,17 @@ def _follow(
 def run_isolated(spec: RunSpec) -> RunResult:
     """Run ``spec`` in a fresh worker and return its result (its error re-raised here, as
     itself, with its warnings re-issued)."""
+    result: RunResult = _isolated(spec)
+    return result
+
+
+def profile_isolated(spec: RunSpec) -> Profile:
+    """``run_isolated`` for a spec carrying a profile plan: the worker profiles it."""
+    result: Profile = _isolated(spec)
+    return result
+
+
+def _isolated(spec: RunSpec) -> Any:
     ctrl_c = CtrlC()
     with ctrl_c.installed():
         outcomes = supervise(

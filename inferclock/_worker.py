@@ -1,4 +1,5 @@
-"""The worker process: pin, time a RunSpec, hand each outcome back; die with the parent.
+"""The worker process: pin, time (or profile) a RunSpec, hand each outcome back; die with the
+parent.
 
 A worker is a new interpreter started by ``_supervisor`` (``python -c BOOT ...``), never a
 fork of a process where OpenVINO's threads already run. It pins itself before OpenVINO
@@ -100,7 +101,12 @@ def _run_one(spec: Any, parent: _Parent) -> dict[str, Any]:
         try:
             from inferclock._engine import execute
 
-            outcome["result"] = execute(spec, on_phase=lambda name: parent.tell(f"phase {name}"))
+            run: Any = execute
+            if spec.profile is not None:  # a profile of the spec, not a timed run
+                from inferclock._profile_run import profile_spec
+
+                run = profile_spec
+            outcome["result"] = run(spec, on_phase=lambda name: parent.tell(f"phase {name}"))
         except BaseException as e:
             outcome["error"] = portable_error(e)
         outcome["warnings"] = [(_portable_category(w.category), str(w.message)) for w in caught]

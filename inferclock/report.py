@@ -14,6 +14,9 @@
   and a table of those cells (``_serve_plots`` defines the knee and the peak);
 * ``tuning`` (when throughput rows differ in streams, requests or threads, as a tune file's
   do): throughput over streams x requests;
+* ``profile_top_layers`` and ``profile_by_type`` (given ``profiles=``, ``ic.profile``
+  results): each profile's top layers, and every profile's time by layer type
+  (``_profile_plots``), in a "Profiles" section with their tables;
 
 and ``report.md`` with the summary table, the executed precisions, the environment, the
 images and the error rows. Open-loop cells stay out of the batch-size plots and the CDFs:
@@ -52,6 +55,7 @@ from inferclock._plots import (
     plot_vs_batch,
     prepare_dir,
 )
+from inferclock._profile_record import Profile, load_all
 from inferclock._serve_plots import plot_tuning, plot_vs_rate, rate_curves, tune_surfaces
 from inferclock.results import CellSummary, ResultTable
 
@@ -202,18 +206,44 @@ def _open_loop_section(fig_cls: type[Figure], t: ResultTable, out: Path) -> list
     return md + _images_section("Latency vs offered rate", "Latency vs offered rate", names)
 
 
+def _profiles_section(fig_cls: type[Figure], profiles: Sequence[Profile], out: Path) -> list[str]:
+    """The profiles' figures (top layers, time by layer type) and their tables."""
+    from inferclock._profile_plots import plot_by_type, plot_top_layers
+
+    md = ["", "## Profiles", "", PROFILES_NOTE]
+    md += _images_section("Top layers", "Top layers", plot_top_layers(fig_cls, profiles, out))
+    md += _images_section(
+        "Time by layer type", "Time by layer type", plot_by_type(fig_cls, profiles, out)
+    )
+    for p in profiles:
+        md += ["", p.to_markdown().rstrip()]
+    return md
+
+
+PROFILES_NOTE = (
+    "Per-layer performance counters (`ic.profile`), run apart from the measurements above: "
+    "counters cost time, so a profile's end-to-end time is not a latency figure. Layer times "
+    "are medians over rounds (each on a fresh compile) with 95% intervals; see "
+    "docs/profiling.md."
+)
+
+
 def report(
     table: ResultTable | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
     *,
     title: str = "inferclock report",
+    profiles: Sequence[Profile | str | os.PathLike[str]] | Profile | None = None,
 ) -> Path:
     """Write plots (PNG and SVG) and ``report.md`` for ``table`` into ``out_dir``.
 
     ``table`` is a ResultTable, a results file path, or a list of paths. ``out_dir`` is
     created if needed. Returns the path of ``report.md``. Tables with only error rows, or a
     single cell, give a report too (without the plots that have nothing to show).
+    ``profiles``: ``ic.profile`` results (or their saved JSON paths) to add as a "Profiles"
+    section: each one's top layers and time by layer type, drawn and tabulated.
     """
+    profile_list = load_all(profiles) if profiles else []
     if isinstance(table, ResultTable):
         t = table
     elif isinstance(table, (str, os.PathLike)):
@@ -284,6 +314,8 @@ def report(
 
     if errs:
         md += ["", "## Errors", "", errors_markdown(errs.rows)]
+    if profile_list:
+        md += _profiles_section(fig_cls, profile_list, out)
 
     md += ["", "## Environment"]
     for i, h in enumerate(t.headers):

@@ -1,0 +1,125 @@
+"""The ``inferclock profile`` command: ``ic.profile`` from the command line (its run-option flags
+built from the one declaration, like ``run``'s), and ``--diff`` of two saved profiles."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+from inferclock._checks import parse_int
+from inferclock._cli_options import add_options, given, parsed_type
+from inferclock._errors import ConfigError
+from inferclock._options import RunOptions
+from inferclock._profile_run import RUN_OPTIONS
+
+EPILOG = """\
+A profile runs with OpenVINO's performance counters on, apart from any timed run: its
+end-to-end time is not the model's latency (`inferclock run` times that). After the warm-up,
+--iterations (default 100) inferences run in --rounds rounds, each on a freshly compiled
+copy (the CPU plugin reports each layer's running mean since compile); a layer's time is the
+median over rounds with its 95% interval. The layers' sum is printed beside the end-to-end
+time of the same iterations, and the difference (time in no layer) named.
+
+--diff A.json B.json compares two saved profiles: layers with the same name and type are
+matched one to one, the rest pooled by layer type; speedup = A / B, change = (B - A) as a
+share of A's layers' total.
+
+examples:
+  inferclock profile resnet50 -p bf16 --json r50-bf16.json
+  inferclock profile model.xml --iterations 200 --top 20 --save-graph exec.xml
+  inferclock profile --diff r50-f32.json r50-bf16.json
+"""
+
+
+class _ProfileFlags:
+    """The declared run options a profile takes (``RUN_OPTIONS``), as a class whose fields are
+    RunOptions' own: ``add_options`` and ``given`` read their declarations from it, so these
+    flags, their help and their checks are ``inferclock run``'s."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]] = {
+        n: f for n, f in RunOptions.__dataclass_fields__.items() if n in RUN_OPTIONS
+    }
+
+
+def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -> None:
+    p = sub.add_parser(
+        "profile",
+        help="per-layer time (performance counters) beside end-to-end; --diff two profiles",
+        description="Profile one model: per layer its type, kernel, executed precision and "
+        "median time with a 95% interval; totals by layer type and by kernel; the layers' sum "
+        "beside the end-to-end time. Or compare two saved profiles with --diff.",
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
+    p.add_argument(
+        "model", nargs="?", metavar="MODEL",
+        help=f"model file OpenVINO reads or built-in name ({models}); not with --diff",
+    )  # fmt: skip
+    p.add_argument(
+        "--diff", nargs=2, metavar=("A.json", "B.json"),
+        help="compare two profiles saved with --json (A is the baseline)",
+    )  # fmt: skip
+    p.add_argument(
+        "--rounds", type=parsed_type(parse_int, "--rounds"), metavar="N",
+        help="rounds the iterations are split over, each on a fresh compile (default 10, or "
+        "the iterations when fewer; at least 6 for a 95%% interval)",
+    )  # fmt: skip
+    p.add_argument(
+        "--top", type=parsed_type(parse_int, "--top"), metavar="N",
+        help="layers (or, with --diff, rows) listed (default 10; --diff 15)",
+    )  # fmt: skip
+    p.add_argument("--json", metavar="OUT", help="write the profile (or the diff) as JSON")
+    p.add_argument("--markdown", metavar="OUT", help="write it as markdown too")
+    p.add_argument("--save-graph", metavar="FILE.xml", help="write the executed graph as IR")
+    add_options(p, _ProfileFlags)
+    p.set_defaults(func=cmd_profile)
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot write {path!r}: {e}") from e
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    if args.top is not None and args.top < 1:
+        raise ConfigError(f"--top must be >= 1, got {args.top}")
+    if args.diff:
+        if args.model is not None:
+            raise ConfigError("give a MODEL to profile or --diff A.json B.json, not both")
+        return _cmd_diff(args)
+    if args.model is None:
+        raise ConfigError("profile needs a MODEL (or --diff A.json B.json)")
+    from inferclock.profile import profile
+
+    result = profile(
+        args.model, rounds=args.rounds, save_graph=args.save_graph, **given(args, _ProfileFlags)
+    )
+    top = args.top or 10
+    print(result.summary(top))
+    if args.json:
+        result.save(args.json)
+    if args.markdown:
+        _write(args.markdown, result.to_markdown(top))
+    if result.graph_path:
+        print(f"\nexecuted graph: {result.graph_path}")
+    return 0
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from inferclock.profile import profile_diff
+
+    flags = [f for f in ("save_graph",) if getattr(args, f)] + sorted(given(args, _ProfileFlags))
+    if flags:
+        raise ConfigError(f"--diff compares saved profiles; it takes no run options ({flags[0]})")
+    top = args.top or 15
+    d = profile_diff(*args.diff)
+    print(d.summary(top))
+    if args.json:
+        _write(args.json, json.dumps(d.to_dict(), indent=1) + "\n")
+    if args.markdown:
+        _write(args.markdown, d.to_markdown(top))
+    return 0
