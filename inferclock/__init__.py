@@ -33,6 +33,7 @@ _NAMES = {
     "PrecisionError": "_errors", "Terminated": "_errors", "WorkerCrash": "_errors",
     "environment": "_environment", "noise_checks": "_environment",
     "Measurement": "_measure", "measure": "_measure",
+    "PhaseStats": "_phases", "mark": "_phases", "phase": "_phases",
     "PRECISIONS": "_precision", "PrecisionWarning": "_precision",
     "InitTimes": "_result", "RunResult": "_result",
     "MODES": "_options", "RunOptions": "_options",
@@ -120,6 +121,11 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
     from inferclock._options import (
         MODES as MODES,
         RunOptions as RunOptions,
+    )
+    from inferclock._phases import (
+        PhaseStats as PhaseStats,
+        mark as mark,
+        phase as phase,
     )
     from inferclock._pin import (
         Pin as Pin,

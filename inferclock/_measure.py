@@ -1,4 +1,5 @@
-"""``ic.measure``: time any Python callable with the calibrated clock."""
+"""``ic.measure``: time any Python callable with the calibrated clock (and the phases inside
+it: ``_phases``)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _control, _core, _options, stats
+from inferclock import _control, _core, _options, _phases, stats
 from inferclock._clock import clock
-from inferclock._errors import ConfigTypeError
+from inferclock._errors import ConfigTypeError, InferclockError
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,23 @@ class Measurement:
     migrations: int  # times the thread was seen on another CPU between calls
     cpus: list[int] | None = None
     clock: dict[str, Any] = field(default_factory=dict)
+    #: ic.phase / ic.mark inside fn, by name in order of first use, then "(other)": empty
+    #: when fn used none (see ``_phases``)
+    phases: dict[str, _phases.PhaseStats] = field(default_factory=dict)
+    batch_size: int = 1  # samples one call processes, for samples_per_s
+    #: calls timed but not in samples_ns: their phases were not all recorded (``_phases``)
+    dropped_calls: int = 0
+
+    @property
+    def samples_per_s(self) -> float | None:
+        """batch_size / median step time, in samples per second (calls per second for a
+        batch size of 1; None when the median is not positive)."""
+        return _phases.rate(self.batch_size, self.stats)[0]
+
+    @property
+    def samples_per_s_ci(self) -> tuple[float, float] | None:
+        """The interval of ``samples_per_s``, from the median's."""
+        return _phases.rate(self.batch_size, self.stats)[1]
 
     def to_dict(self, samples: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -44,6 +62,10 @@ class Measurement:
             "migrations": self.migrations,
             "cpus": self.cpus,
             "clock": self.clock,
+            "batch_size": self.batch_size,
+            "samples_per_s": self.samples_per_s,
+            "dropped_calls": self.dropped_calls,
+            "phases": {k: p.to_dict(samples) for k, p in self.phases.items()},
         }
         if samples:
             d["samples_ns"] = self.samples_ns.tolist()
@@ -87,6 +109,7 @@ def measure(
     cpus: Iterable[int] | str | None = None,
     percentiles: Iterable[float] = (50.0, 90.0, 95.0, 99.0),
     percentile_method: str = "linear",
+    batch_size: int = 1,
 ) -> Measurement:
     """Time ``fn()`` (no arguments) call by call.
 
@@ -110,6 +133,14 @@ def measure(
     percentiles / percentile_method: the percentiles ``stats`` reports, each with its
         distribution-free interval, read as numpy ("linear") or MLPerf LoadGen ("loadgen")
         does.
+    batch_size: samples one call of fn processes (the run option of that name): gives
+        ``samples_per_s`` for the step and for each phase.
+
+    Phases: ``with ic.phase(name):`` blocks and ``ic.mark(name)`` boundaries inside fn are
+    recorded call by call with the same clock (tens of ns each) and summarized in
+    ``phases``: per-call samples, statistics, share of the step, "(other)" for the time
+    outside every top-level phase. Phases nest (a phase's time includes those inside it);
+    outside measure they do nothing. See ``inferclock._phases`` for the exact rules.
 
     The stopping arguments are the run options of the same names (``ic.run``), declared and
     checked once (``inferclock._options``).
@@ -140,26 +171,32 @@ def measure(
         min_samples=min_samples,
     )
     cpu_list = _options.check_value("cpus", cpus)
+    batch = _options.check_value("batch_size", batch_size)
     pcts = _options.check_value("percentiles", percentiles)
     method = _options.check_value("percentile_method", percentile_method)
     clk = clock()
-    calls = 0
     migrations = 0
+    recorder = _phases.Recorder()
 
     def sample(n: int, budget_s: float) -> tuple[npt.NDArray[np.int64], bool]:
-        nonlocal calls, migrations
+        nonlocal migrations
         buf = np.empty(n, dtype=np.int64)
-        done, moved, exc = _core.time_calls(fn, buf, 0, n)
-        calls += done
+        done, moved, exc = recorder.run(fn, buf, n)
         migrations += moved
         if exc is not None:
             if hasattr(exc, "add_note"):
-                exc.add_note(f"(raised by call #{calls + 1} of fn inside inferclock.measure)")
+                call = recorder.calls + recorder.dropped + 1
+                exc.add_note(f"(raised by call #{call} of fn inside inferclock.measure)")
             raise exc
-        return buf[:done], False
+        return buf[:done], recorder.overflow is not None  # "interrupted": the log stopped it
 
     with _pinned_thread(cpu_list) as applied:
         driven = _control.drive(sample, rule)
+    stop_reason: str = driven.stop_reason
+    if recorder.overflow is not None:
+        if driven.samples.size == 0:
+            raise InferclockError(f"measure stopped before any timed call: {recorder.overflow}")
+        stop_reason = "phase_overflow"
     samples_ns = clk.to_ns(driven.samples)
     return Measurement(
         samples_ns=samples_ns,
@@ -167,9 +204,12 @@ def measure(
         stats=stats.summarize(samples_ns, percentiles=pcts, method=method),
         warmup_steady=driven.warmup_steady,
         drift=stats.drift(samples_ns),
-        stop_reason=driven.stop_reason,
+        stop_reason=stop_reason,
         elapsed_s=driven.elapsed_s,
         migrations=migrations,
         cpus=applied,
         clock=clk.to_dict(),
+        phases=recorder.finish(driven.samples, clk.to_ns, batch, pcts, method),
+        batch_size=batch,
+        dropped_calls=recorder.dropped,
     )

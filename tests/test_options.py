@@ -41,6 +41,7 @@ def test_measure_and_sweep_signatures_follow_the_declaration() -> None:
     measure = inspect.signature(ic.measure).parameters
     stopping = ["warmup", "iterations", "duration", "target_ci", "min_time", "max_time"]
     stopping += ["max_samples", "min_samples", "cpus", "percentiles", "percentile_method"]
+    stopping += ["batch_size"]
     assert [n for n in measure if n != "fn"] == stopping
     for name in stopping:
         assert measure[name].default == defaults[name], name

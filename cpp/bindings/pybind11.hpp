@@ -15,6 +15,7 @@ namespace inferclock::bindings {
 
 void register_errors(py::module_& m);
 void register_clock(py::module_& m);
+void register_phases(py::module_& m);
 void register_measure(py::module_& m);
 void register_topology(py::module_& m);
 void register_engine(py::module_& m);
