@@ -1,7 +1,8 @@
 """Per-layer profiles of ResNet-50 (built-in, random weights) in f32, bf16 and int8 with
 ``ic.profile``, and benchmark_app's ``-pc`` counters for the same model and settings.
 
-Run: python benchmarks/layer_profile.py [--iterations 100] [--rounds 10] [--pairs 5] [--model resnet50]
+Run: python benchmarks/layer_profile.py [--iterations 100] [--rounds 10] [--pairs 5]
+     [--model resnet50]
 
 For each precision: the top 10 layers and the time by layer type (inferclock: medians over
 rounds, each round on a fresh compile, with 95% intervals); then benchmark_app on the very IR

@@ -25,23 +25,26 @@ _PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b2", "#937860", "#
 _OTHER_COLOR = "#d9d9d9"
 
 
-def _checked(measurements: Mapping[int, Measurement]) -> list[tuple[int, Measurement]]:
+def checked(
+    measurements: Mapping[int, Measurement], name: str = "measurements"
+) -> list[tuple[int, Measurement]]:
+    """The measurements by batch size, each with phases (``name``: the argument, in errors)."""
     if not isinstance(measurements, Mapping):
         raise ConfigTypeError(
-            f"measurements must be a mapping {{batch_size: Measurement}}, "
+            f"{name} must be a mapping {{batch_size: Measurement}}, "
             f"got {type(measurements).__name__}"
         )
     items = sorted(measurements.items())
     if not items:
-        raise ConfigError("measurements is empty: give {batch_size: Measurement}")
+        raise ConfigError(f"{name} is empty: give {{batch_size: Measurement}}")
     for batch, m in items:
         if not isinstance(m, Measurement):
             raise ConfigTypeError(
-                f"measurements[{batch!r}] must be a Measurement, got {type(m).__name__}"
+                f"{name}[{batch!r}] must be a Measurement, got {type(m).__name__}"
             )
         if not m.phases:
             raise ConfigError(
-                f"measurements[{batch!r}] has no phases: time a step that uses "
+                f"{name}[{batch!r}] has no phases: time a step that uses "
                 "ic.phase(...) or ic.mark(...)"
             )
     return items
@@ -67,7 +70,7 @@ def plot_phases(
     samples per second over it where the measurement has a batch size). Right: the same as
     shares of the step, stacked to 100%.
     """
-    items = _checked(measurements)
+    items = checked(measurements)
     out = prepare_dir(out_dir)
     names = _top_names(items)
     colors = {n: _PALETTE[i % len(_PALETTE)] for i, n in enumerate(names[:-1])}
@@ -138,7 +141,7 @@ def phase_table(measurements: Mapping[int, Measurement]) -> str:
     header = ("batch", "phase", "median ms [95% CI]", "share (median)", "share (mean)",
               "samples/s", "calls")  # fmt: skip
     rows = []
-    for batch, m in _checked(measurements):
+    for batch, m in checked(measurements):
         lo, hi = m.stats.ci95_ns
         step_ms = f"{fmt_num(m.stats.median_ns / 1e6)} [{fmt_num(lo / 1e6)}, {fmt_num(hi / 1e6)}]"
         rows.append([str(batch), "**step**", step_ms, "100%", "100%",

@@ -17,6 +17,9 @@
 * ``profile_top_layers`` and ``profile_by_type`` (given ``profiles=``, ``ic.profile``
   results): each profile's top layers, and every profile's time by layer type
   (``_profile_plots``), in a "Profiles" section with their tables;
+* ``phases`` (given ``phases=``, ``{batch size: ic.measure result}`` of a step with
+  ``ic.phase`` marks): a stacked bar of the step's phases per batch size (``_phase_plots``),
+  in a "Phases" section with their table;
 
 and ``report.md`` with the summary table, the executed precisions, the environment, the
 images and the error rows. Open-loop cells stay out of the batch-size plots and the CDFs:
@@ -61,6 +64,8 @@ from inferclock.results import CellSummary, ResultTable
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from inferclock._measure import Measurement
 
 __all__ = ["report"]
 
@@ -228,12 +233,20 @@ PROFILES_NOTE = (
 )
 
 
+PHASES_NOTE = (
+    "A timed callable's phases (`ic.phase` / `ic.mark` inside `ic.measure`), per batch size: "
+    "each phase's time per step, stacked, and its share of the step; `(other)` is the step's "
+    "time outside every phase. See docs/profiling.md."
+)
+
+
 def report(
     table: ResultTable | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
     *,
     title: str = "inferclock report",
     profiles: Sequence[Profile | str | os.PathLike[str]] | Profile | None = None,
+    phases: Mapping[int, Measurement] | None = None,
 ) -> Path:
     """Write plots (PNG and SVG) and ``report.md`` for ``table`` into ``out_dir``.
 
@@ -242,8 +255,15 @@ def report(
     single cell, give a report too (without the plots that have nothing to show).
     ``profiles``: ``ic.profile`` results (or their saved JSON paths) to add as a "Profiles"
     section: each one's top layers and time by layer type, drawn and tabulated.
+    ``phases``: ``{batch size: ic.measure result}`` of a step timed with ``ic.phase`` marks,
+    added as a "Phases" section: a stacked bar per batch size and a table of each phase's
+    median, interval and share.
     """
     profile_list = load_all(profiles) if profiles else []
+    if phases is not None:
+        from inferclock._phase_plots import checked
+
+        checked(phases, "phases")  # refused before anything is drawn
     if isinstance(table, ResultTable):
         t = table
     elif isinstance(table, (str, os.PathLike)):
@@ -316,6 +336,12 @@ def report(
         md += ["", "## Errors", "", errors_markdown(errs.rows)]
     if profile_list:
         md += _profiles_section(fig_cls, profile_list, out)
+    if phases:
+        from inferclock._phase_plots import phase_table, plot_phases
+
+        md += ["", "## Phases", "", PHASES_NOTE]
+        md += _images_section("Phases of a step", "Phases of a step", plot_phases(phases, out))
+        md += ["", phase_table(phases).rstrip()]
 
     md += ["", "## Environment"]
     for i, h in enumerate(t.headers):

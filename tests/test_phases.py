@@ -245,6 +245,15 @@ def test_numpy_training_step_at_two_batch_sizes(tmp_path: Path) -> None:
     assert table[2].startswith("| 16 | **step** |") and "(other)" in table[8]
     with pytest.raises(ic.ConfigError, match="no phases"):
         _phase_plots.phase_table({1: ic.measure(lambda: None, iterations=3)})
+    # The report's "Phases" section: the stacked bars and the table beside a results table.
+    from synthetic import write_table
+
+    results_file = write_table(tmp_path / "r.jsonl", [("m", "f32", 1, "latency")])
+    md = ic.report(results_file, tmp_path / "report", phases=results).read_text()
+    assert "## Phases" in md and "![Phases of a step](phases.png)" in md and "| 256 |" in md
+    assert (tmp_path / "report" / "phases.svg").stat().st_size > 1000
+    with pytest.raises(ic.ConfigError, match=r"phases\[1\] has no phases"):
+        ic.report(results_file, tmp_path / "x", phases={1: ic.measure(lambda: None, iterations=3)})
 
 
 @pytest.mark.parametrize("fn", [ic.phase, ic.mark])
