@@ -48,7 +48,7 @@ _NAMES = {
     "PeakResult": "peak", "PeakStep": "peak", "find_peak_qps": "peak",
     "ServerStats": "_serve", "tune": "tune", "TuneResult": "tune",
     "Profile": "profile", "ProfileDiff": "profile", "profile": "profile",
-    "profile_diff": "profile",
+    "profile_diff": "profile", "publish": "publish",
     "models": "", "stats": "",
 }  # fmt: skip
 
@@ -83,7 +83,7 @@ class _Package(types.ModuleType):
     ``__init__`` used to)."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        functions = ("compare", "profile", "report", "sweep", "tune")
+        functions = ("compare", "profile", "publish", "report", "sweep", "tune")
         if name in functions and isinstance(value, types.ModuleType):
             value = getattr(value, name)
         super().__setattr__(name, value)
@@ -174,6 +174,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         profile as profile,
         profile_diff as profile_diff,
     )
+    from inferclock.publish import publish as publish
     from inferclock.report import (
         report as report,
     )

@@ -360,4 +360,7 @@ def report(
         path.write_text("\n".join(md) + "\n", encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot write {str(path)!r}: {e}") from e
+    from inferclock._publish_md import write_html
+
+    write_html(path, title)  # report.html beside it: the same page, self-contained
     return path
