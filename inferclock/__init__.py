@@ -49,6 +49,7 @@ _NAMES = {
     "ServerStats": "_serve", "tune": "tune", "TuneResult": "tune",
     "Profile": "profile", "ProfileDiff": "profile", "profile": "profile",
     "profile_diff": "profile", "publish": "publish",
+    "History": "history", "Step": "history", "history": "history",
     "models": "", "stats": "",
 }  # fmt: skip
 
@@ -83,7 +84,7 @@ class _Package(types.ModuleType):
     ``__init__`` used to)."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        functions = ("compare", "profile", "publish", "report", "sweep", "tune")
+        functions = ("compare", "history", "profile", "publish", "report", "sweep", "tune")
         if name in functions and isinstance(value, types.ModuleType):
             value = getattr(value, name)
         super().__setattr__(name, value)
@@ -163,6 +164,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
     from inferclock.compare import (
         compare as compare,
     )
+    from inferclock.history import History as History, Step as Step, history as history
     from inferclock.peak import (
         PeakResult as PeakResult,
         PeakStep as PeakStep,

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from inferclock import _cli_compare, _cli_peak, _cli_profile, _cli_publish, _cli_tune
+from inferclock import _cli_compare, _cli_history, _cli_peak, _cli_profile, _cli_publish, _cli_tune
 from inferclock._checks import parse_key_value
 from inferclock._cli_options import add_options, given
 from inferclock._errors import InferclockError, Terminated
@@ -187,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cli_peak.add_parser(sub, _Formatter, models)
     _cli_tune.add_parser(sub, _Formatter, models)
     _cli_profile.add_parser(sub, _Formatter, models)
+    _cli_history.add_parser(sub, _Formatter)
     _cli_publish.add_parser(sub, _Formatter)
 
     sw = sub.add_parser(

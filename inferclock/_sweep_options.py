@@ -4,6 +4,7 @@ Dask cluster, where the cells run (grid axes and run options come from
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,22 @@ def host_list(name: str, value: Any) -> tuple[str, ...] | None:
     return hosts
 
 
+def history_target(name: str, value: Any) -> str | None:
+    """None, or a history: a SQLite file path or a postgresql:// URL."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise ConfigTypeError(
+            f"{name} must be a SQLite file path or a postgresql:// URL, got {type(value).__name__}"
+        )
+    text = os.fspath(value)
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(
+            f"{name} must be a SQLite file path or a postgresql:// URL, got {value!r}"
+        )
+    return text
+
+
 @dataclass(frozen=True)
 class SweepOptions:
     """A sweep's own options (grid axes and run options come from :class:`RunOptions`)."""
@@ -94,6 +111,11 @@ class SweepOptions:
     quiet: bool | None = option(
         None, check=c.boolean(optional=True), group="sweep", cli="true", show_default=False,
         help="no progress display (default: none when stderr is not a terminal)",
+    )  # fmt: skip
+    history: str | None = option(
+        None, check=history_target, group="sweep", metavar="HISTORY", show_default=False,
+        help="also add this sweep's rows to a history (SQLite file or postgresql:// URL; "
+        "default: $INFERCLOCK_HISTORY); see 'inferclock history'",
     )  # fmt: skip
     cluster: Any = option(
         None, check=cluster, group="cluster", metavar="ADDRESS", show_default=False,

@@ -25,7 +25,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from inferclock import _grid, _options, _plugins, _progress, _rows, _sweep_cluster, _sweep_file
@@ -81,6 +83,7 @@ def sweep(
     placement: str = "spread",
     hosts: Sequence[str] | str | None = None,
     ship_models: bool = True,
+    history: str | os.PathLike[str] | None = None,
     **run_options: Any,
 ) -> ResultTable:
     """Measure every cell of models x devices x precisions x batch_sizes x modes x sockets.
@@ -134,6 +137,9 @@ def sweep(
     hosts: only these hosts (worker names, hostnames or addresses).
     ship_models: send each model's files to every host once (cached there by sha256); False:
         the paths are the same on every host (checked on each before any cell runs).
+    history: also add the rows this sweep wrote to a history (``ic.history``: a SQLite file
+        or a postgresql:// URL), as one run; default: ``$INFERCLOCK_HISTORY``. A failure
+        there is a warning: the results file is kept as it is.
 
     Returns a :class:`ResultTable` of this sweep's cells as the file now holds them (rows of
     earlier resumed runs included). Ctrl-C raises :class:`SweepInterrupted` after the current
@@ -148,7 +154,7 @@ def sweep(
         SweepOptions,
         dict(repeats=repeats, shuffle=shuffle, out=out, resume=resume,
              force_resume=force_resume, save_raw=save_raw, quiet=quiet, cluster=cluster,
-             placement=placement, hosts=hosts, ship_models=ship_models),
+             placement=placement, hosts=hosts, ship_models=ship_models, history=history),
         "sweep",
     )  # fmt: skip
     out_path = check_output_path(sw.out, "results file").absolute()
@@ -220,6 +226,7 @@ def sweep(
             finally:
                 progress.close()
 
+    _add_to_history(sw.history or os.environ.get("INFERCLOCK_HISTORY"), out_path, len(earlier))
     table = ResultTable.load(out_path).filter(key=[c.key for c in grid])
     if ctrl_c.count or runner.terminated:
         how = "terminated (SIGTERM)" if runner.terminated else "interrupted"
@@ -236,6 +243,27 @@ def sweep(
             file=sys.stderr,
         )
     return table
+
+
+def _add_to_history(target: str | None, out: Path, earlier: int) -> None:
+    """Add the rows after the first ``earlier`` of the results file to the history, as one
+    run; a failure warns (the rows stay in the file: ``inferclock history add`` later)."""
+    if not target:
+        return
+    try:
+        from inferclock._jsonl import load_file
+        from inferclock.history import history
+
+        f = load_file(out)
+        with history(target) as h:
+            h.add(f.rows[earlier:], header=f.header, source=str(out))
+    except Exception as e:  # the results file must not be lost to this
+        warnings.warn(
+            f"the sweep's rows were not added to history {target!r} ({type(e).__name__}: {e}); "
+            f"they are in {out}: add them with 'inferclock history add {out}'",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _check(
@@ -307,7 +335,7 @@ def _header(
     sweep_opts = {
         o.name: getattr(sw, o.name)
         for o in _options.options(SweepOptions)
-        if o.meta.group != "cluster"
+        if o.meta.group != "cluster" and o.name != "history"  # a URL may hold a password
     }
     return {
         "inferclock_version": versions["inferclock"],

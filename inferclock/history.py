@@ -1,0 +1,240 @@
+"""``ic.history``: results across runs, in a SQLite file or on a shared PostgreSQL server.
+
+A *run* is one added file or batch of rows: when it was added, its source, its header, the
+git commit of the current directory (when inside a checkout) and the inferclock and OpenVINO
+versions. Every row is stored with its full JSON; its identity is the sha256 of its
+canonical JSON, so adding the same rows again stores nothing (``push`` is idempotent).
+Storage and schema: ``_history_store``; change detection: ``_history_detect`` (ruptures).
+See ``docs/history.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from inferclock import _cell, _history_detect
+from inferclock._errors import ConfigError, ConfigTypeError
+from inferclock._history_store import Store
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["History", "Step", "history"]
+
+RUN_FIELDS = ("run_id", "added_at", "commit", "inferclock_version", "openvino_version")
+
+
+@dataclass(frozen=True)
+class Step:
+    """A step in a cell's series larger than its noise: between points ``index - 1`` and
+    ``index`` (the run ``run_id``, added ``at``, at ``commit`` and ``version``)."""
+
+    key: str
+    host: str | None
+    metric: str
+    index: int
+    run_id: int
+    at: str
+    commit: str | None
+    version: str  # "inferclock X, openvino Y"
+    before: float
+    after: float
+    ratio: float  # after / before
+    direction: str  # "slower" or "faster"
+
+
+def git_commit() -> str | None:
+    """``git rev-parse HEAD`` of the current directory, or None (not a checkout, no git)."""
+    try:
+        p = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    out = p.stdout.strip()
+    return out if p.returncode == 0 and out else None
+
+
+def _target(target: Any) -> str:
+    if not isinstance(target, (str, os.PathLike)):
+        raise ConfigTypeError(
+            f"history must be a SQLite file path or a postgresql:// URL, got "
+            f"{type(target).__name__}"
+        )
+    text = os.fspath(target)
+    if not text:
+        raise ConfigError("history must be a SQLite file path or a postgresql:// URL, got ''")
+    return text
+
+
+class History:
+    """A results history: ``add`` rows or files, ``query`` them, ``series`` and
+    ``regressions`` per cell (a cell key on one host)."""
+
+    def __init__(self, target: str | os.PathLike[str]) -> None:
+        self.target = _target(target)
+        self._store = Store(self.target)
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._store.close()
+
+    def add(
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        header: Mapping[str, Any] | None = None,
+        source: str | None = None,
+    ) -> int:
+        """Store ``rows`` as one run; returns how many were new (a row stored before, from any
+        run, is not stored again). A batch with no new row leaves no run behind."""
+        rows = list(rows)
+        for r in rows:
+            if not isinstance(r, Mapping) or not isinstance(r.get("key"), str):
+                raise ConfigError(f"a history row must be a result row with a 'key', got {r!r}")
+        from inferclock._environment import collect_versions
+
+        h = dict(header) if header is not None else {}
+        got = collect_versions() if header is None else {}
+        versions = (
+            h.get("inferclock_version", got.get("inferclock")),
+            h.get("openvino_version", got.get("openvino")),
+        )
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        db = self._store
+        with db.transaction():
+            run_id = db.add_run(now, source, header, git_commit(), versions)
+            added = sum(db.insert_row(run_id, r) for r in rows)
+            if added == 0:
+                db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+        return added
+
+    def add_file(self, path: str | os.PathLike[str]) -> int:
+        """Store a results file's rows as one run (its header kept); returns the rows new."""
+        from inferclock._jsonl import load_file
+
+        f = load_file(path)
+        return self.add(f.rows, header=f.header, source=os.path.abspath(path))
+
+    def _rows(self, where: str = "", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT r.data, u.run_id, u.added_at, u.git_commit, u.inferclock_version, "
+            f"u.openvino_version FROM results r JOIN runs u ON r.run_id = u.run_id {where} "
+            "ORDER BY u.run_id, r.row_id"
+        )
+        return [
+            {**json.loads(d), **dict(zip(RUN_FIELDS, rest, strict=True))}
+            for d, *rest in self._store.fetch(sql, params)
+        ]
+
+    def query(
+        self,
+        *,
+        model: str | None = None,
+        precision: str | None = None,
+        host: str | None = None,
+        key: str | None = None,
+    ) -> pandas.DataFrame:
+        """One row per stored result row (its fields plus the run's ``run_id``, ``added_at``,
+        ``commit``, ``inferclock_version``, ``openvino_version``), in the order added."""
+        import pandas as pd
+
+        conds, params = [], []
+        for col, v in (("r.model", model), ("r.precision_requested", precision),
+                       ("r.host", host), ("r.key", key)):  # fmt: skip
+            if v is not None:
+                if not isinstance(v, str):
+                    raise ConfigTypeError(f"{col[2:]} must be a string, got {v!r}")
+                conds.append(f"{col} = ?")
+                params.append(v)
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        return pd.DataFrame(self._rows(where, tuple(params)))
+
+    def cells(self) -> list[tuple[str, str | None]]:
+        """The (cell key, host id) pairs stored."""
+        got = self._store.fetch("SELECT DISTINCT key, host FROM results")
+        return sorted(((k, h) for k, h in got), key=lambda c: (c[0], c[1] or ""))
+
+    def _host(self, key: str, host: str | None) -> str | None:
+        hosts = [h for k, h in self.cells() if k == key]
+        if host is not None or len(hosts) <= 1:
+            return host if host is not None else (hosts[0] if hosts else None)
+        raise ConfigError(f"cell {key!r} ran on several hosts {hosts!r}: give host=")
+
+    def series(self, key: str, host: str | None = None, metric: str = "auto") -> pandas.DataFrame:
+        """One point per run of the cell on ``host``, in the order added: ``run_id``, ``at``,
+        ``commit``, versions, and the metric's ``value`` with its interval (``low``,
+        ``high``), the run's rows combined (``_cell.combine_rows``). ``metric``: auto,
+        median, throughput or pNN. Runs whose rows lack the metric (errors) are left out."""
+        import pandas as pd
+
+        metric = _cell.check_metric(metric)
+        host = self._host(key, host)
+        if host is None:
+            rows = self._rows("WHERE r.key = ? AND r.host IS NULL", (key,))
+        else:
+            rows = self._rows("WHERE r.key = ? AND r.host = ?", (key, host))
+        by_run: dict[int, list[dict[str, Any]]] = {}
+        for r in rows:
+            by_run.setdefault(r["run_id"], []).append(r)
+        points = []
+        for run_id, rs in by_run.items():
+            ok = [r for r in rs if r.get("error") is None]
+            m = _cell.metric_for(metric, rs[0].get("mode"))
+            c = _cell.combine_rows(ok, m) if ok else None
+            if c is None:
+                continue
+            first = rs[0]
+            points.append({
+                "run_id": run_id, "at": first["added_at"], "commit": first["commit"],
+                "inferclock_version": first["inferclock_version"],
+                "openvino_version": first["openvino_version"], "metric": m,
+                "value": c.estimate,
+                "low": c.low if c.low is not None else math.nan,
+                "high": c.high if c.high is not None else math.nan,
+            })  # fmt: skip
+        cols = [*RUN_FIELDS[:1], "at", "commit", *RUN_FIELDS[3:], "metric", "value", "low", "high"]
+        return pd.DataFrame(points, columns=cols)
+
+    def regressions(self, *, metric: str = "auto") -> list[Step]:
+        """Steps larger than the noise in every cell's series (``_history_detect``'s method),
+        slower and faster ones, cell by cell in time order."""
+        metric = _cell.check_metric(metric)
+        steps = []
+        for key, host in self.cells():
+            s = self.series(key, host, metric)
+            if len(s) == 0:
+                continue
+            m = str(s["metric"].iloc[0])
+            higher = _cell.higher_is_better(m)
+            for ch in _history_detect.changes([float(v) for v in s["value"]]):
+                p = s.iloc[ch.index]
+                ratio = ch.after / ch.before
+                worse = ratio < 1 if higher else ratio > 1
+                steps.append(Step(
+                    key=key, host=host, metric=m, index=ch.index, run_id=int(p["run_id"]),
+                    at=str(p["at"]), commit=p["commit"],
+                    version=f"inferclock {p['inferclock_version']}, "
+                    f"openvino {p['openvino_version']}",
+                    before=ch.before, after=ch.after, ratio=ratio,
+                    direction="slower" if worse else "faster",
+                ))  # fmt: skip
+        return steps
+
+
+def history(target: str | os.PathLike[str]) -> History:
+    """Open (creating or migrating) the history at ``target``: a SQLite file path or a
+    ``postgresql://user@host:port/db`` URL (needs ``pip install 'inferclock[postgres]'``)."""
+    return History(target)
