@@ -227,3 +227,14 @@ def test_sweep_history_failure_keeps_the_results(tmp_path: Path, matmul_model: P
         t = ic.sweep(matmul_model, out=out, history=tmp_path, quiet=True,
                      iterations=20, warmup=2, processes=1)  # fmt: skip
     assert len(t) == 1 and out.exists()
+
+
+def test_sweep_cli_history_flag(tmp_path: Path, matmul_model: Path) -> None:
+    out, db = tmp_path / "r.jsonl", tmp_path / "h.db"
+    argv = ["sweep", str(matmul_model), "-o", str(out), "--history", str(db), "--quiet",
+            "--processes", "1", "--iterations", "20", "--warmup", "2"]  # fmt: skip
+    assert main(argv) == 0
+    with ic.history(db) as h:
+        assert len(h.query()) == 1
+    header = json.loads(out.read_text().splitlines()[0])
+    assert "history" not in header["sweep"]  # a URL may hold a password
