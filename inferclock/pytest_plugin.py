@@ -1,0 +1,264 @@
+"""inferclock's pytest plugin (the ``pytest11`` entry point ``inferclock``): the ``inferclock``
+fixture, the ``--inferclock-*`` options, the ``inferclock`` marker, and the session's end:
+saving its results as a baseline, judging them against one, and the summary table.
+
+A test that uses the fixture measures with ``inferclock.run(model, ...)`` (``ic.run``) or
+``inferclock.measure(fn, ...)`` (``ic.measure``) and gets the usual result to assert on; each
+result is recorded under the test's nodeid (``name=`` tells several apart). At the session's
+end, ``--inferclock-save NAME`` writes them as a results file under
+``--inferclock-storage``, and ``--inferclock-compare NAME`` judges each against the baseline
+with ``compare``'s method: the ratio's interval, not a flat percentage, so noise does not fail
+a run; ``--inferclock-fail-above`` (or a test's marker ``fail_above``) turns a "slower"
+verdict into a failed session. Rows, files and verdicts are ``_pytest_store``'s. Tests that
+don't use the fixture are untouched: no output, no files. ``-p no:inferclock`` disables it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from inferclock import _cell, _pytest_store
+from inferclock._errors import ConfigError
+from inferclock._gate import check_threshold, parse_threshold
+from inferclock._jsonl import Row
+from inferclock._util import utc_now
+
+if TYPE_CHECKING:
+    from inferclock._measure import Measurement
+    from inferclock._result import RunResult
+
+_DEFAULT_THRESHOLD = 0.05
+_MARKER = (
+    "inferclock(fail_above=None, metric='auto'): this test's regression threshold (such as "
+    "'10%') and the metric it is judged on ('auto', 'median', 'throughput', 'p99', ...)"
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("inferclock", "inferclock: speed results, baselines and regressions")
+    g.addoption(
+        "--inferclock-save",
+        metavar="NAME",
+        help="store this session's inferclock results as baseline NAME",
+    )
+    g.addoption(
+        "--inferclock-storage",
+        metavar="DIR",
+        help="where baselines live (default: .inferclock/ in the rootdir), one "
+        "folder per host fingerprint",
+    )
+    g.addoption(
+        "--inferclock-compare",
+        metavar="NAME",
+        help="judge each result against baseline NAME (the ratio's interval, "
+        "compare's method) and show a table at the end",
+    )
+    g.addoption(
+        "--inferclock-fail-above",
+        metavar="PCT",
+        help="with --inferclock-compare: fail the session when a result is slower "
+        "beyond PCT (such as 5%%): its whole ratio interval above 1 + PCT",
+    )
+    g.addoption(
+        "--inferclock-compare-any-host",
+        action="store_true",
+        help="compare against a baseline of another machine fingerprint",
+    )
+    g.addoption("--inferclock-history", metavar="FILE",
+                help="also add this session's results to the history FILE "
+                     "(default: $INFERCLOCK_HISTORY)")  # fmt: skip
+
+
+class _Session:
+    """What the plugin holds for one pytest session."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        opt = config.getoption
+        self.save: str | None = opt("inferclock_save")
+        self.compare: str | None = opt("inferclock_compare")
+        storage = opt("inferclock_storage")
+        self.storage = Path(storage) if storage else config.rootpath / ".inferclock"
+        self.any_host = bool(opt("inferclock_compare_any_host"))
+        self.history: str | None = opt("inferclock_history") or os.environ.get("INFERCLOCK_HISTORY")
+        text = opt("inferclock_fail_above")
+        try:
+            for n in (self.save, self.compare):
+                if n is not None:
+                    _pytest_store.check_name(n)
+            self.fail_above = None if text is None else parse_threshold(
+                "--inferclock-fail-above", text
+            )  # fmt: skip
+            if self.history and importlib.util.find_spec("inferclock.history") is None:
+                raise ConfigError(f"history {self.history!r}: inferclock.history is missing")
+            if self.fail_above is not None and self.compare is None:
+                raise ConfigError("--inferclock-fail-above needs --inferclock-compare NAME")
+            self._env: dict[str, Any] | None = None
+            self.baseline: list[Row] = []
+            if self.compare is not None:
+                _, self.baseline = _pytest_store.load_baseline(
+                    self.storage, self.compare, self.env, self.any_host
+                )
+        except ConfigError as e:
+            raise pytest.UsageError(f"inferclock: {e}") from None
+        self.rows: list[Row] = []
+        self.rules: dict[str, tuple[float | None, str]] = {}  # key -> (fail_above, metric)
+        self.verdicts: list[_pytest_store.Verdict] = []
+
+    @property
+    def env(self) -> dict[str, Any]:
+        if self._env is None:
+            from inferclock._environment import environment
+
+            self._env = environment()
+        return self._env
+
+    def finish(self) -> bool:
+        """Save, compare and add to the history; True when a result failed its threshold."""
+        if not self.rows:
+            return False
+        header = _pytest_store.header_of(self.env)
+        if self.save is not None:
+            host = self.rows[0].get("host") or _host_of(self.env)
+            path = _pytest_store.baseline_path(self.storage, host, self.save)
+            _pytest_store.save(path, header, self.rows)
+        if self.compare is not None:
+            self.verdicts = self._judge()
+        if self.history:
+            from inferclock.history import History  # type: ignore[import-not-found,unused-ignore]
+
+            History(self.history).add(self.rows, header=header)
+        return any(v.failed for v in self.verdicts)
+
+    def _judge(self) -> list[_pytest_store.Verdict]:
+        base: dict[str, list[Row]] = {}
+        for r in self.baseline:
+            if r.get("error") is None:
+                base.setdefault(r["key"], []).append(r)
+        now: dict[str, list[Row]] = {}
+        for r in self.rows:
+            now.setdefault(r["key"], []).append(r)
+        out = []
+        for key, rows in now.items():
+            fail_above, metric = self.rules.get(key, (None, "auto"))
+            limit = fail_above if fail_above is not None else self.fail_above
+            t = limit if limit is not None else _DEFAULT_THRESHOLD
+            out.append(
+                _pytest_store.judge_rows(key, base.get(key, []), rows, metric, t, limit is not None)
+            )
+        return out
+
+
+def _host_of(env: dict[str, Any]) -> str | None:
+    from inferclock._host import host_id
+
+    return host_id(env)
+
+
+_SESSION = pytest.StashKey[_Session]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _MARKER)
+    config.stash[_SESSION] = _Session(config)
+
+
+def _rule(node: pytest.Item) -> tuple[float | None, str]:
+    mark = node.get_closest_marker("inferclock")
+    if mark is None:
+        return None, "auto"
+    if mark.args:
+        raise pytest.UsageError(f"{node.nodeid}: @pytest.mark.inferclock takes keywords only")
+    unknown = set(mark.kwargs) - {"fail_above", "metric"}
+    if unknown:
+        raise pytest.UsageError(
+            f"{node.nodeid}: @pytest.mark.inferclock got {sorted(unknown)}; "
+            "it takes fail_above and metric"
+        )
+    fail_above = mark.kwargs.get("fail_above")
+    try:
+        if isinstance(fail_above, str):
+            fail_above = parse_threshold("fail_above", fail_above)
+        elif fail_above is not None:
+            fail_above = check_threshold("fail_above", fail_above)
+        return fail_above, _cell.check_metric(mark.kwargs.get("metric", "auto"))
+    except ConfigError as e:
+        raise pytest.UsageError(f"{node.nodeid}: @pytest.mark.inferclock: {e}") from None
+
+
+class Recorder:
+    """The ``inferclock`` fixture: ``ic.run`` and ``ic.measure`` whose results the session
+    records under the test's nodeid (``name``: to tell several results of a test apart)."""
+
+    def __init__(self, session: _Session, node: pytest.Item) -> None:
+        self._session = session
+        self._node = node
+        self._rule = _rule(node)
+
+    def _key(self, name: str | None) -> str:
+        return self._node.nodeid if name is None else f"{self._node.nodeid}::{name}"
+
+    def _record(self, key: str, row: Row) -> None:
+        if any(r["key"] == key for r in self._session.rows):
+            raise ConfigError(f"{key!r} was recorded already: give each result its own name=")
+        self._session.rows.append(row)
+        self._session.rules[key] = self._rule
+
+    def run(self, model: Any, *, name: str | None = None, **opts: Any) -> RunResult:
+        """``ic.run(model, **opts)``, recorded."""
+        from inferclock._run import run
+
+        key = self._key(name)
+        result = run(model, **opts)
+        self._record(key, _pytest_store.run_row(key, result))
+        return result
+
+    def measure(
+        self, fn: Callable[[], object], *, name: str | None = None, **opts: Any
+    ) -> Measurement:
+        """``ic.measure(fn, **opts)``, recorded."""
+        from inferclock._measure import measure
+
+        key, started = self._key(name), utc_now()
+        m = measure(fn, **opts)
+        self._record(key, _pytest_store.measurement_row(key, m, self._session.env, started))
+        return m
+
+
+@pytest.fixture
+def inferclock(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    """Measure with ``inferclock.run(model, ...)`` / ``inferclock.measure(fn, ...)``; every
+    result is recorded for the session's baseline and comparison."""
+    node = request.node
+    assert isinstance(node, pytest.Item)
+    yield Recorder(request.config.stash[_SESSION], node)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash.get(_SESSION, None)
+    if state is not None and state.finish() and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    state = config.stash.get(_SESSION, None)
+    if state is None or not state.rows:
+        return
+    tr = terminalreporter
+    failed = [v for v in state.verdicts if v.failed]
+    tr.write_sep("=", "inferclock", red=bool(failed), green=not failed and bool(state.verdicts))
+    if state.verdicts:
+        for line in _pytest_store.table_lines(state.verdicts):
+            tr.write_line(line)
+        if failed:
+            text = f"{len(failed)} result(s) slower than baseline {state.compare!r} beyond"
+            tr.write_line(f"inferclock: {text} their threshold: session failed", red=True)
+    else:
+        tr.write_line(f"inferclock: {len(state.rows)} result(s) recorded")
+    if state.save is not None:
+        tr.write_line(f"inferclock: saved baseline {state.save!r} under {str(state.storage)!r}")
