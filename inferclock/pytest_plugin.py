@@ -130,9 +130,10 @@ class _Session:
         if self.compare is not None:
             self.verdicts = self._judge()
         if self.history:
-            from inferclock.history import History  # type: ignore[import-not-found,unused-ignore]
+            from inferclock.history import History
 
-            History(self.history).add(self.rows, header=header)
+            with History(self.history) as h:
+                h.add(self.rows, header=header, source="pytest")
         return any(v.failed for v in self.verdicts)
 
     def _judge(self) -> list[_pytest_store.Verdict]:

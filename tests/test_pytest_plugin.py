@@ -134,3 +134,17 @@ def test_bad_threshold_is_a_usage_error(pytester: pytest.Pytester) -> None:
     r = _run(pytester, 200_000, "--inferclock-compare", "base", "--inferclock-fail-above", "5x")
     assert r.ret == pytest.ExitCode.USAGE_ERROR
     r.stderr.fnmatch_lines(["*--inferclock-fail-above must be a percentage*'5x'*"])
+
+
+def test_history_gets_the_sessions_rows(pytester: pytest.Pytester) -> None:
+    from inferclock.history import History
+
+    pytester.makepyfile(SPIN)
+    db = pytester.path / "history.db"
+    assert _run(pytester, 200_000, "--inferclock-history", str(db)).ret == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INFERCLOCK_HISTORY", str(db))
+        assert _run(pytester, 200_000).ret == 0
+    with History(db) as h:
+        assert [k for k, _ in h.cells()] == ["test_history_gets_the_sessions_rows.py::test_spin"]
+        assert len(h.query()) == 2  # one row per session
