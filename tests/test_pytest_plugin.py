@@ -75,7 +75,13 @@ def test_slower_beyond_noise_fails_and_within_noise_passes(pytester: pytest.Pyte
     slow.assert_outcomes(passed=1)  # the test passed; the session failed
     assert slow.ret == pytest.ExitCode.TESTS_FAILED
     slow.stdout.fnmatch_lines(["*test_spin*median*1.[23]* slower (>5%, FAIL)*"])
-    same = _run(pytester, 202_000, *gate)
+    # A session on a loaded 2-vCPU VM can run beyond one run's own interval (docs/pytest.md:
+    # sessions differ more than a run's samples say), so the within-noise case gets three
+    # sessions and must pass in one; the 30% case above must fail in its single one.
+    for _ in range(3):
+        same = _run(pytester, 202_000, *gate)
+        if same.ret == 0:
+            break
     assert same.ret == 0
     same.stdout.fnmatch_lines(["*test_spin*median*1.0[01]* same"])
 
