@@ -144,8 +144,7 @@ class SweepOptions:
         if self.out is None:
             raise ConfigError("out must be a results file path")
         if self.cluster is None:
-            for name in ("hosts",):
-                if getattr(self, name) is not None:
-                    raise ConfigError(f"{name} needs cluster= (--cluster ADDRESS)")
+            if self.hosts is not None:
+                raise ConfigError("hosts needs cluster= (--cluster ADDRESS)")
             if self.placement != "spread":
                 raise ConfigError("placement='every_host' needs cluster= (--cluster ADDRESS)")
