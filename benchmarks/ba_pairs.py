@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inferclock._intervals import t_quantile
+from inferclock._common.intervals import t_quantile
 
 _CASE = re.compile(r"^\[(\d+)/(\d+)\] (\S+), (\d+) thread\(s\), (\w+)")
 _RAW = re.compile(r"^\s+(ba_med|ic_med|ba_rate|ic_rate): (.*)$")

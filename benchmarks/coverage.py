@@ -30,7 +30,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from inferclock._intervals import quantile_ranks, rate_interval
+from inferclock._common.intervals import quantile_ranks, rate_interval
 
 Array = npt.NDArray[np.float64]
 #: draw(rng, rows, n) -> (rows, n) latencies, one independent sequence per row.

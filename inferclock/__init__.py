@@ -28,9 +28,9 @@ except ImportError as _e:  # openvino installed in another site dir than infercl
 # Public name -> the module that defines it ("" : the module of that name itself).
 _NAMES = {
     "Clock": "_clock", "Span": "_clock", "clock": "_clock",
-    "ConfigError": "_errors", "ConfigTypeError": "_errors", "DeviceError": "_errors",
-    "InferclockError": "_errors", "ModelError": "_errors", "PinningError": "_errors",
-    "PrecisionError": "_errors", "Terminated": "_errors", "WorkerCrash": "_errors",
+    "ConfigError": "_common.errors", "ConfigTypeError": "_common.errors", "DeviceError": "_common.errors",
+    "InferclockError": "_common.errors", "ModelError": "_common.errors", "PinningError": "_common.errors",
+    "PrecisionError": "_common.errors", "Terminated": "_common.errors", "WorkerCrash": "_common.errors",
     "environment": "_environment", "noise_checks": "_environment",
     "Measurement": "_measure", "measure": "_measure",
     "PhaseStats": "_phases", "mark": "_phases", "phase": "_phases",
@@ -100,11 +100,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         Span as Span,
         clock as clock,
     )
-    from inferclock._environment import (
-        environment as environment,
-        noise_checks as noise_checks,
-    )
-    from inferclock._errors import (
+    from inferclock._common.errors import (
         ConfigError as ConfigError,
         ConfigTypeError as ConfigTypeError,
         DeviceError as DeviceError,
@@ -114,6 +110,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         PrecisionError as PrecisionError,
         Terminated as Terminated,
         WorkerCrash as WorkerCrash,
+    )
+    from inferclock._environment import (
+        environment as environment,
+        noise_checks as noise_checks,
     )
     from inferclock._measure import (
         Measurement as Measurement,

@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from inferclock import _cli_compare, _cli_history, _cli_peak, _cli_profile, _cli_publish, _cli_tune
-from inferclock._checks import parse_key_value
 from inferclock._cli_options import add_options, given
-from inferclock._errors import InferclockError, Terminated
+from inferclock._common.checks import parse_key_value
+from inferclock._common.errors import InferclockError, Terminated
+from inferclock._common.util import package_version
 from inferclock._options import SweepOptions
 from inferclock._plugins import register_plugin
 from inferclock._run import run
-from inferclock._util import package_version
 
 EPILOG_RUN_OPTIONS = """\
 stopping: by default a run warms up until timings are steady, then stops when the 95%

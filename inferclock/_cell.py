@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from inferclock import _intervals
-from inferclock._errors import ConfigError, ConfigTypeError
-from inferclock._intervals import Combined, Run
-from inferclock._util import is_real
+from inferclock._common import intervals as _intervals
+from inferclock._common.errors import ConfigError, ConfigTypeError
+from inferclock._common.intervals import Combined, Run
+from inferclock._common.util import is_real
 
 if TYPE_CHECKING:
     from inferclock._result import RunResult

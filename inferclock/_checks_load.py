@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from inferclock._errors import ConfigError, ConfigTypeError
+from inferclock._common.errors import ConfigError, ConfigTypeError
+from inferclock._common.util import is_real
 from inferclock._loadgen import ARRIVALS
-from inferclock._util import is_real
 
 if TYPE_CHECKING:
     from inferclock._options import RunOptions

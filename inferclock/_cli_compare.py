@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from inferclock._errors import ConfigError
+from inferclock._common.errors import ConfigError
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import argparse
 import os
 from typing import Any
 
-from inferclock._errors import ConfigError
+from inferclock._common.errors import ConfigError
 
 ENV = "INFERCLOCK_HISTORY"
 

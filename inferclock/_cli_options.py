@@ -13,8 +13,9 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from inferclock import _checks as c, _options
-from inferclock._errors import ConfigError
+from inferclock import _options
+from inferclock._common import checks as c
+from inferclock._common.errors import ConfigError
 from inferclock._options import GROUPS, Option
 
 

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from inferclock._checks import parse_int
 from inferclock._cli_options import add_options, given, parsed_type
-from inferclock._errors import ConfigError
+from inferclock._common.checks import parse_int
+from inferclock._common.errors import ConfigError
 from inferclock._options import RunOptions
 from inferclock._profile_run import RUN_OPTIONS
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from inferclock import _grid
 from inferclock._cluster_task import Int8Plan, UnitTask, blob_of, host_facts, run_unit
-from inferclock._errors import ConfigError, WorkerCrash
+from inferclock._common.errors import ConfigError, WorkerCrash
 from inferclock._sweep_options import is_dask_client
 
 if TYPE_CHECKING:

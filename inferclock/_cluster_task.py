@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inferclock._errors import ConfigError, ModelError, WorkerCrash
+from inferclock._common.errors import ConfigError, ModelError, WorkerCrash
+from inferclock._common.util import utc_now
 from inferclock._supervisor import CtrlC
-from inferclock._util import utc_now
 
 if TYPE_CHECKING:
     from inferclock._engine import RunSpec

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inferclock._errors import ConfigError
+from inferclock._common.errors import ConfigError
 
 
 @dataclass(frozen=True)

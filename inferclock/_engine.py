@@ -17,15 +17,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _control, _core, _intervals, _plugins, _precision, _serve, stats
+from inferclock import _control, _core, _plugins, _precision, _serve, stats
 from inferclock._checks_load import OPEN_LOOP
 from inferclock._clock import clock
-from inferclock._errors import InferclockError
+from inferclock._common import intervals as _intervals
+from inferclock._common.errors import InferclockError
+from inferclock._common.util import utc_now
 from inferclock._modelinfo import ModelFacts
 from inferclock._options import RunOptions
 from inferclock._result import InitTimes, RunResult
 from inferclock._serve import ServerStats
-from inferclock._util import utc_now
 
 if TYPE_CHECKING:
     from inferclock._profile_run import ProfilePlan

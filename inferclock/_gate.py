@@ -12,10 +12,10 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from inferclock import _checks
 from inferclock._cell import higher_is_better, judge
-from inferclock._errors import ConfigError, ConfigTypeError
-from inferclock._util import is_real
+from inferclock._common import checks as _checks
+from inferclock._common.errors import ConfigError, ConfigTypeError
+from inferclock._common.util import is_real
 
 if TYPE_CHECKING:
     from inferclock.compare import CellComparison, Comparison

@@ -19,7 +19,7 @@ import numpy as np
 
 from inferclock import _options
 from inferclock._checks_load import OPEN_LOOP
-from inferclock._errors import ConfigError, PinningError
+from inferclock._common.errors import ConfigError, PinningError
 
 if TYPE_CHECKING:
     from inferclock._engine import RunSpec

@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from inferclock._errors import ConfigError
-from inferclock._jsonl import json_default
+from inferclock._common.errors import ConfigError
+from inferclock._common.jsonl import json_default
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 60.0

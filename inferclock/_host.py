@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
 
-from inferclock._errors import ConfigError
+from inferclock._common.errors import ConfigError
 
 _R = TypeVar("_R", bound=Mapping[str, Any])
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from inferclock._errors import ConfigError
+from inferclock._common.errors import ConfigError
 
 ARRIVALS = ("poisson", "constant")
 #: LoadGen's confidence for early stopping.

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from inferclock import _control, _core, _options, _phases, stats
 from inferclock._clock import clock
-from inferclock._errors import ConfigTypeError, InferclockError
+from inferclock._common.errors import ConfigTypeError, InferclockError
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inferclock._errors import ConfigError, ModelError
+from inferclock._common.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
     import openvino as ov

@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from inferclock import _checks as c, _checks_load as cl, _declare, _intervals
-from inferclock._declare import Meta, Option, make, option
-from inferclock._errors import ConfigError, PinningError
+from inferclock import _checks_load as cl
+from inferclock._common import checks as c, declare as _declare, intervals as _intervals
+from inferclock._common.declare import Meta, Option, make, option
+from inferclock._common.errors import ConfigError, PinningError
 from inferclock._precision import PRECISIONS
 from inferclock._sweep_options import SweepOptions
 

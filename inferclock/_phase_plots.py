@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from inferclock._errors import ConfigError, ConfigTypeError
+from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._markdown import fmt_num, markdown_table
 from inferclock._measure import Measurement
 from inferclock._phases import OTHER, PhaseStats

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
 
-from inferclock import _checks, _core
-from inferclock._errors import ConfigError, PinningError
+from inferclock import _core
+from inferclock._common import checks as _checks
+from inferclock._common.errors import ConfigError, PinningError
 from inferclock._topology import (
     MAX_CPU,
     PinningWarning,

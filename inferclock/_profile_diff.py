@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from inferclock._errors import ConfigError
+from inferclock._common.errors import ConfigError
 from inferclock._profile_record import Layer, Median, Profile, load_all
 
 

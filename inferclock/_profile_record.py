@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _intervals
-from inferclock._errors import ConfigError
+from inferclock._common import intervals as _intervals
+from inferclock._common.errors import ConfigError
 from inferclock._precision import COMPUTE_LAYER_TYPES
 
 FORMAT = "inferclock-profile"

@@ -31,12 +31,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _checks as c, _control, _core, _plugins, _precision
+from inferclock import _control, _core, _plugins, _precision
 from inferclock._clock import clock
+from inferclock._common import checks as c
+from inferclock._common.errors import ConfigError, ConfigTypeError, DeviceError, InferclockError
+from inferclock._common.util import utc_now
 from inferclock._engine import RunSpec, _new_engine
-from inferclock._errors import ConfigError, ConfigTypeError, DeviceError, InferclockError
 from inferclock._profile_record import Layer, Median, Profile
-from inferclock._util import utc_now
 
 #: Inferences on each fresh copy before its first read: the first one is cold.
 ROUND_WARMUP = 2

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inferclock import _cell, _host, _intervals
-from inferclock._errors import ConfigError
-from inferclock._jsonl import ResultWriter, Row, load_file
-from inferclock._util import utc_now
+from inferclock import _cell, _host
+from inferclock._common import intervals as _intervals
+from inferclock._common.errors import ConfigError
+from inferclock._common.jsonl import ResultWriter, Row, load_file
+from inferclock._common.util import utc_now
 
 if TYPE_CHECKING:
     from inferclock._measure import Measurement

@@ -168,7 +168,7 @@ class RunResult:
         return row
 
     def to_json(self, samples: bool = False) -> str:
-        from inferclock._jsonl import strict_dumps
+        from inferclock._common.jsonl import strict_dumps
 
         d = self.to_dict(samples)
         d["env"] = self.env

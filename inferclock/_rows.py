@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from inferclock import _options
+from inferclock._common.util import is_int, utc_now
 from inferclock._host import host_id
 from inferclock._result import MEASURED_FIELDS
-from inferclock._util import is_int, utc_now
 
 if TYPE_CHECKING:
     from inferclock._modelinfo import ModelFacts

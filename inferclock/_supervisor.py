@@ -36,8 +36,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
 
-from inferclock._errors import InferclockError, Terminated, WorkerCrash
-from inferclock._util import utc_now
+from inferclock._common.errors import InferclockError, Terminated, WorkerCrash
+from inferclock._common.util import utc_now
 from inferclock._worker import BOOT, outcome_path
 
 if TYPE_CHECKING:

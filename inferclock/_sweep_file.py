@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from inferclock import _host
-from inferclock._errors import ConfigError
-from inferclock._jsonl import ResultWriter, load_file, strict_dumps
-from inferclock._util import utc_now
+from inferclock._common.errors import ConfigError
+from inferclock._common.jsonl import ResultWriter, load_file, strict_dumps
+from inferclock._common.util import utc_now
 
 
 @contextmanager

@@ -9,9 +9,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from inferclock import _checks as c, _declare
-from inferclock._declare import option
-from inferclock._errors import ConfigError, ConfigTypeError
+from inferclock._common import checks as c, declare as _declare
+from inferclock._common.declare import option
+from inferclock._common.errors import ConfigError, ConfigTypeError
 
 PLACEMENTS = ("spread", "every_host")
 

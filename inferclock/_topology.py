@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferclock import _checks, _core
+from inferclock import _core
+from inferclock._common import checks as _checks
 
 __all__ = [
     "CpuCore",

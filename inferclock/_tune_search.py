@@ -31,11 +31,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from inferclock import _checks as c, _grid, _options
+from inferclock import _grid, _options
 from inferclock._cell import combine_rows
 from inferclock._checks_load import bound_ms, open_percentile
-from inferclock._errors import ConfigError, ConfigTypeError
-from inferclock._intervals import Combined, ratio
+from inferclock._common import checks as c
+from inferclock._common.errors import ConfigError, ConfigTypeError
+from inferclock._common.intervals import Combined, ratio
 from inferclock._options import RunOptions
 
 OBJECTIVES = ("throughput", "peak_qps")

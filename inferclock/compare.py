@@ -39,12 +39,13 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from inferclock import _cell, _checks, _host, _intervals
-from inferclock._errors import ConfigError, ConfigTypeError
+from inferclock import _cell, _host
+from inferclock._common import checks as _checks, intervals as _intervals
+from inferclock._common.errors import ConfigError, ConfigTypeError
+from inferclock._common.jsonl import Row
+from inferclock._common.util import is_real
 from inferclock._gate import Gate, check_threshold, gate_of, parse_threshold
-from inferclock._jsonl import Row
 from inferclock._markdown import fmt_num, markdown_table
-from inferclock._util import is_real
 from inferclock.results import ResultTable
 
 __all__ = ["CellComparison", "Comparison", "Gate", "check_threshold", "compare", "parse_threshold"]

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from inferclock import _cell, _history_detect
-from inferclock._errors import ConfigError, ConfigTypeError
+from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._history_store import Store
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ class History:
 
     def add_file(self, path: str | os.PathLike[str]) -> int:
         """Store a results file's rows as one run (its header kept); returns the rows new."""
-        from inferclock._jsonl import load_file
+        from inferclock._common.jsonl import load_file
 
         f = load_file(path)
         return self.add(f.rows, header=f.header, source=os.path.abspath(path))

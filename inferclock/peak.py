@@ -18,7 +18,7 @@ from typing import Any
 
 from inferclock import _loadgen, _options
 from inferclock._checks_load import bound_ms, open_percentile, rate
-from inferclock._errors import ConfigError, InferclockError
+from inferclock._common.errors import ConfigError, InferclockError
 from inferclock._grid import SERVE_OPTIONS
 from inferclock.results import ResultTable
 
@@ -137,7 +137,7 @@ def find_peak_qps(
         raise ConfigError(f"tolerance must be a fraction in (0, 1) such as 0.02, got {tolerance!r}")
     if not (isinstance(max_steps, int) and 1 <= max_steps <= 1000):
         raise ConfigError(f"max_steps must be an integer in 1..1000, got {max_steps!r}")
-    from inferclock._checks import seconds
+    from inferclock._common.checks import seconds
 
     min_duration = float(seconds()("min_duration", min_duration))
     for name in ("mode", "modes", "qps", "rates", "duration", "iterations", "processes"):

@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from inferclock._errors import ConfigError
+from inferclock._common.errors import ConfigError
 from inferclock._modelinfo import ModelBook
 from inferclock._options import RunOptions, make
 from inferclock._profile_diff import DiffRow, ProfileDiff, profile_diff

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from inferclock import _cell, _pytest_store
-from inferclock._errors import ConfigError
+from inferclock._common.errors import ConfigError
+from inferclock._common.jsonl import Row
+from inferclock._common.util import utc_now
 from inferclock._gate import check_threshold, parse_threshold
-from inferclock._jsonl import Row
-from inferclock._util import utc_now
 
 if TYPE_CHECKING:
     from inferclock._measure import Measurement

@@ -6,7 +6,7 @@ combined into one line) is made in :mod:`inferclock._summary`. Rows of different
 (``_host``) are never pooled: loading files of several hosts is refused unless
 ``allow_mixed=True`` or one cluster sweep's file holds them all, and each host's rows stay
 their own cells. The file format itself (header, durable appends, tolerant reads, strict
-JSON) is :mod:`inferclock._jsonl`; markdown rendering is :mod:`inferclock._markdown`. Their
+JSON) is :mod:`inferclock._common.jsonl`; markdown rendering is :mod:`inferclock._markdown`. Their
 public names are re-exported here, so ``from inferclock.results import ResultWriter,
 load_file, fmt_num, ...`` keeps working.
 """
@@ -21,10 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock._core import ConfigError, InferclockError
-from inferclock._errors import ConfigTypeError
-from inferclock._host import differences as _host_diff, fill_names, from_cluster, host_id, label
-from inferclock._jsonl import (
+from inferclock._common.errors import ConfigTypeError
+from inferclock._common.jsonl import (
     FORMAT_VERSION,
     PathLike,
     ResultFile,
@@ -35,6 +33,8 @@ from inferclock._jsonl import (
     read_rows,
     strict_dumps,
 )
+from inferclock._core import ConfigError, InferclockError
+from inferclock._host import differences as _host_diff, fill_names, from_cluster, host_id, label
 from inferclock._markdown import errors_markdown, fmt_num, markdown_table, summary_markdown
 from inferclock._summary import CellSummary, precision_rank, summarize_cells
 

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _checks, _intervals
-from inferclock._errors import ConfigError, ConfigTypeError
-from inferclock._util import is_real
+from inferclock._common import checks as _checks, intervals as _intervals
+from inferclock._common.errors import ConfigError, ConfigTypeError
+from inferclock._common.util import is_real
 
 __all__ = [
     "Percentile",

@@ -32,8 +32,8 @@ from typing import Any
 
 from inferclock import _grid, _options, _plugins, _progress, _rows, _sweep_cluster, _sweep_file
 from inferclock._checks_load import OPEN_LOOP
-from inferclock._errors import ConfigError, Terminated
-from inferclock._jsonl import check_output_path
+from inferclock._common.errors import ConfigError, Terminated
+from inferclock._common.jsonl import check_output_path
 from inferclock._modelinfo import ModelBook, ModelFacts
 from inferclock._options import RunOptions
 from inferclock._run import spec_for
@@ -251,7 +251,7 @@ def _add_to_history(target: str | None, out: Path, earlier: int) -> None:
     if not target:
         return
     try:
-        from inferclock._jsonl import load_file
+        from inferclock._common.jsonl import load_file
         from inferclock.history import history
 
         f = load_file(out)

@@ -51,9 +51,10 @@ from inferclock import (
     _sweep_file,
     _tune_search as ts,
 )
-from inferclock._errors import ConfigError, InferclockError, WorkerCrash
+from inferclock._common.errors import ConfigError, InferclockError, WorkerCrash
+from inferclock._common.jsonl import ResultWriter, check_output_path, load_file, strict_dumps
+from inferclock._common.util import utc_now
 from inferclock._host import changed as host_changed, host_id
-from inferclock._jsonl import ResultWriter, check_output_path, load_file, strict_dumps
 from inferclock._modelinfo import ModelBook, ModelFacts
 from inferclock._options import RunOptions
 from inferclock._run import spec_for
@@ -61,7 +62,6 @@ from inferclock._supervisor import CtrlC, Outcome
 from inferclock._sweep_runner import Runner as _SweepRunner
 from inferclock._tune_result import UNIT as _UNIT, TunePoint, TuneResult
 from inferclock._tune_search import OBJECTIVES, Estimate, Point
-from inferclock._util import utc_now
 from inferclock.results import ResultTable
 from inferclock.sweep import SweepInterrupted
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from inferclock._intervals import rate_interval
+from inferclock._common.intervals import rate_interval
 from inferclock.results import ResultWriter
 from inferclock.stats import summarize
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from synthetic import HEADER, lognormal_ns, make_row, write_table
 
-from inferclock._errors import ConfigError, ConfigTypeError
+from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock.compare import compare
 from inferclock.results import ResultTable, ResultWriter
 

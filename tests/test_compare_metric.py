@@ -15,7 +15,7 @@ import pytest
 from synthetic import HEADER, lognormal_ns, make_row
 
 import inferclock as ic
-from inferclock._errors import ConfigError
+from inferclock._common.errors import ConfigError
 from inferclock.compare import compare
 from inferclock.results import ResultTable, ResultWriter
 

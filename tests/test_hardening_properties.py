@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from inferclock import _core
 from inferclock.__main__ import main
 from inferclock._cell import check_metric
-from inferclock._errors import ConfigError, InferclockError, PinningError
+from inferclock._common.errors import ConfigError, InferclockError, PinningError
 from inferclock._pin import active_pins, pin
 from inferclock._topology import topology
 from inferclock.compare import compare

@@ -18,7 +18,7 @@ from synthetic import HEADER, lognormal_ns, make_row, write_table
 
 import inferclock as ic
 from inferclock.__main__ import main
-from inferclock._errors import ConfigError, ConfigTypeError
+from inferclock._common.errors import ConfigError, ConfigTypeError
 
 CELLS = [("tiny", "f32", 1, "latency"), ("tiny", "bf16", 4, "throughput")]
 KEY = "m|CPU|f32|1|latency|-"

@@ -1,4 +1,4 @@
-"""Interval arithmetic (inferclock._intervals): exact quantile ranks, t quantiles, percentile
+"""Interval arithmetic (inferclock._common.intervals): exact quantile ranks, t quantiles, percentile
 methods, batch-means throughput, and combining runs and processes; coverage by simulation."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from inferclock import _intervals as iv
-from inferclock._intervals import Run, combine, ratio
+from inferclock._common import intervals as iv
+from inferclock._common.intervals import Run, combine, ratio
 
 
 def _bench_coverage() -> ModuleType:

@@ -16,7 +16,7 @@ import openvino.opset16 as ops
 import pytest
 
 from inferclock import models
-from inferclock._errors import ConfigError, ConfigTypeError, InferclockError, ModelError
+from inferclock._common.errors import ConfigError, ConfigTypeError, InferclockError, ModelError
 from inferclock.models import _cache
 
 NAMES = ["inception_v3", "mobilenet_v2", "resnet50", "ssdlite_mobilenet_v2"]

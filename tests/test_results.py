@@ -243,7 +243,7 @@ def test_to_pandas_without_pandas_names_the_extra(tmp_path: Path, monkeypatch: A
         t.to_pandas()
 
 
-# Imports inferclock._jsonl under a bare "inferclock" package (its __init__ not run: today it
+# Imports inferclock._common.jsonl under a bare "inferclock" package (its __init__ not run: today it
 # imports report, results and compare eagerly) and prints every module then loaded, so the
 # test sees what the format module itself pulls in.
 _IMPORT_FORMAT_ONLY = """
@@ -253,7 +253,7 @@ pkg = types.ModuleType("inferclock")
 pkg.__path__ = list(spec.submodule_search_locations)
 pkg.__spec__ = spec
 sys.modules["inferclock"] = pkg
-import inferclock._jsonl
+import inferclock._common.jsonl
 print("\\n".join(sorted(sys.modules)))
 """
 _RENDERING = ("pandas", "matplotlib", "inferclock._markdown", "inferclock.results")
@@ -270,6 +270,6 @@ def test_format_module_imports_no_rendering(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     loaded = proc.stdout.split()
-    assert "inferclock._jsonl" in loaded and "inferclock.report" not in loaded
+    assert "inferclock._common.jsonl" in loaded and "inferclock.report" not in loaded
     pulled_in = [m for m in loaded if m in _RENDERING or m.split(".")[0] in _RENDERING]
     assert pulled_in == []

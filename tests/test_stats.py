@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given, strategies as st
 
 from inferclock import stats
-from inferclock._errors import ConfigError, ConfigTypeError
+from inferclock._common.errors import ConfigError, ConfigTypeError
 
 
 def test_ci_of_median_covers_true_median_at_95_percent() -> None:

@@ -18,7 +18,7 @@ import pytest
 
 import inferclock as ic
 from inferclock import _cli_tune, _tune_search as ts
-from inferclock._errors import ConfigError, InferclockError
+from inferclock._common.errors import ConfigError, InferclockError
 from inferclock.tune import TuneResult
 
 SHORT: dict[str, Any] = {"max_time": 0.3, "min_time": 0.1, "warmup": 0.05}

@@ -24,7 +24,7 @@ from typing import Any, TypeAlias
 
 import openvino as ov
 
-from inferclock._errors import ConfigTypeError, ModelError
+from inferclock._common.errors import ConfigTypeError, ModelError
 from inferclock.models import _cache, _inception, _layers, _macs, _mobilenet, _resnet, _ssd
 from inferclock.models._cache import cache_dir
 from inferclock.models._macs import OpMacs

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from inferclock._errors import ConfigError, ConfigTypeError, PinningError
-from inferclock._util import is_int, is_real
+from inferclock._common.errors import ConfigError, ConfigTypeError, PinningError
+from inferclock._common.util import is_int, is_real
 
 Check = Callable[[str, Any], Any]
 Parse = Callable[[str], Any]

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferclock import _checks as c
-from inferclock._errors import ConfigError
+from inferclock._common import checks as c
+from inferclock._common.errors import ConfigError
 
 
 @dataclass(frozen=True)
