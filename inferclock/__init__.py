@@ -27,22 +27,22 @@ except ImportError as _e:  # openvino installed in another site dir than infercl
 
 # Public name -> the module that defines it ("" : the module of that name itself).
 _NAMES = {
-    "Clock": "_clock", "Span": "_clock", "clock": "_clock",
+    "Clock": "_platform.clock", "Span": "_platform.clock", "clock": "_platform.clock",
     "ConfigError": "_common.errors", "ConfigTypeError": "_common.errors", "DeviceError": "_common.errors",
     "InferclockError": "_common.errors", "ModelError": "_common.errors", "PinningError": "_common.errors",
     "PrecisionError": "_common.errors", "Terminated": "_common.errors", "WorkerCrash": "_common.errors",
-    "environment": "_environment", "noise_checks": "_environment",
+    "environment": "_platform.environment", "noise_checks": "_platform.environment",
     "Measurement": "_measure", "measure": "_measure",
     "PhaseStats": "_phases", "mark": "_phases", "phase": "_phases",
     "PRECISIONS": "_precision", "PrecisionWarning": "_precision",
     "InitTimes": "_result", "RunResult": "_result",
     "MODES": "_options", "RunOptions": "_options",
     "prepare": "_run", "run": "_run",
-    "devices": "_plugins", "register_plugin": "_plugins", "register_plugins_xml": "_plugins",
-    "Pin": "_pin", "pin": "_pin",
-    "PinningWarning": "_topology", "Topology": "_topology", "affinity": "_topology",
-    "format_cpulist": "_topology", "openvino_cpu_started": "_topology",
-    "parse_cpulist": "_topology", "topology": "_topology",
+    "devices": "_platform.plugins", "register_plugin": "_platform.plugins", "register_plugins_xml": "_platform.plugins",
+    "Pin": "_platform.pin", "pin": "_platform.pin",
+    "PinningWarning": "_platform.topology", "Topology": "_platform.topology", "affinity": "_platform.topology",
+    "format_cpulist": "_platform.topology", "openvino_cpu_started": "_platform.topology",
+    "parse_cpulist": "_platform.topology", "topology": "_platform.topology",
     "compare": "compare", "report": "report", "ResultTable": "results", "Stats": "stats",
     "SweepInterrupted": "sweep", "sweep": "sweep",
     "PeakResult": "peak", "PeakStep": "peak", "find_peak_qps": "peak",
@@ -95,11 +95,6 @@ sys.modules[__name__].__class__ = _Package
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ provides them
     from inferclock import models as models, stats as stats
-    from inferclock._clock import (
-        Clock as Clock,
-        Span as Span,
-        clock as clock,
-    )
     from inferclock._common.errors import (
         ConfigError as ConfigError,
         ConfigTypeError as ConfigTypeError,
@@ -110,10 +105,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         PrecisionError as PrecisionError,
         Terminated as Terminated,
         WorkerCrash as WorkerCrash,
-    )
-    from inferclock._environment import (
-        environment as environment,
-        noise_checks as noise_checks,
     )
     from inferclock._measure import (
         Measurement as Measurement,
@@ -128,14 +119,32 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         mark as mark,
         phase as phase,
     )
-    from inferclock._pin import (
+    from inferclock._platform.clock import (
+        Clock as Clock,
+        Span as Span,
+        clock as clock,
+    )
+    from inferclock._platform.environment import (
+        environment as environment,
+        noise_checks as noise_checks,
+    )
+    from inferclock._platform.pin import (
         Pin as Pin,
         pin as pin,
     )
-    from inferclock._plugins import (
+    from inferclock._platform.plugins import (
         devices as devices,
         register_plugin as register_plugin,
         register_plugins_xml as register_plugins_xml,
+    )
+    from inferclock._platform.topology import (
+        PinningWarning as PinningWarning,
+        Topology as Topology,
+        affinity as affinity,
+        format_cpulist as format_cpulist,
+        openvino_cpu_started as openvino_cpu_started,
+        parse_cpulist as parse_cpulist,
+        topology as topology,
     )
     from inferclock._precision import (
         PRECISIONS as PRECISIONS,
@@ -151,15 +160,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
     )
     from inferclock._serve import (
         ServerStats as ServerStats,
-    )
-    from inferclock._topology import (
-        PinningWarning as PinningWarning,
-        Topology as Topology,
-        affinity as affinity,
-        format_cpulist as format_cpulist,
-        openvino_cpu_started as openvino_cpu_started,
-        parse_cpulist as parse_cpulist,
-        topology as topology,
     )
     from inferclock.compare import (
         compare as compare,

@@ -24,7 +24,7 @@ from inferclock._common.checks import parse_key_value
 from inferclock._common.errors import InferclockError, Terminated
 from inferclock._common.util import package_version
 from inferclock._options import SweepOptions
-from inferclock._plugins import register_plugin
+from inferclock._platform.plugins import register_plugin
 from inferclock._run import run
 
 EPILOG_RUN_OPTIONS = """\
@@ -69,7 +69,7 @@ def _add_plugin_flag(p: argparse.ArgumentParser) -> None:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Print the clock calibration, topology, OpenVINO devices and a noise check."""
-    from inferclock._info import collect_info, format_info
+    from inferclock._platform.info import collect_info, format_info
 
     info = collect_info()
     print(json.dumps(info, indent=2, default=str) if args.json else format_info(info))

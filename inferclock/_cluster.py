@@ -182,7 +182,7 @@ class Cluster:
     ) -> None:  # fmt: skip
         """Refuse hosts that run another inferclock, lack a device, or (models not shipped)
         lack a model."""
-        from inferclock._environment import collect_versions
+        from inferclock._platform.environment import collect_versions
 
         mine = collect_versions().get("inferclock")
         paths = {} if ship else {f.path: f.sha256 for f in facts if not is_builtin(f)}

@@ -115,8 +115,8 @@ def host_facts(models: Mapping[str, str | None], devices: Sequence[str] = ()) ->
     """This host's name, fingerprint, versions and cache folder; which of ``models`` ({path:
     sha256}) it lacks or holds with other contents (for sweeps whose models are not shipped);
     and why it cannot run ``devices``, if it cannot."""
-    from inferclock._environment import collect_versions, environment
     from inferclock._int8 import cache_root, model_sha256
+    from inferclock._platform.environment import collect_versions, environment
 
     missing, differ = [], []
     for path, sha in models.items():
@@ -127,7 +127,7 @@ def host_facts(models: Mapping[str, str | None], devices: Sequence[str] = ()) ->
     versions = collect_versions()
     device_error = None
     if devices:
-        from inferclock import _plugins
+        from inferclock._platform import plugins as _plugins
 
         try:
             _plugins.check_devices(list(devices))
@@ -198,7 +198,7 @@ def run_unit(task: UnitTask, blob: ModelBlob | None = None) -> dict[str, Any]:
     where and when it ran, and which attempt it was. ``blob``: the shipped model."""
     from distributed import get_client, get_worker
 
-    from inferclock._environment import environment
+    from inferclock._platform.environment import environment
     from inferclock._supervisor import supervise
 
     client = get_client()

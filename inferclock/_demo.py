@@ -56,7 +56,7 @@ QUICK = DemoPlan(
 
 def cpu_flags(root: str = "/") -> set[str]:
     """The CPU feature flags the kernel lists (x86 'flags', arm64 'Features')."""
-    from inferclock._environment import cpuinfo
+    from inferclock._platform.environment import cpuinfo
 
     flags: set[str] = cpuinfo(root)["flags"]
     return flags
@@ -69,7 +69,7 @@ def bf16_native(flags: set[str] | None = None) -> bool:
 
 
 def _cpu_name() -> str:
-    from inferclock._environment import cpuinfo
+    from inferclock._platform.environment import cpuinfo
 
     return str(cpuinfo()["model"])
 

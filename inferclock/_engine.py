@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _control, _core, _plugins, _precision, _serve, stats
+from inferclock import _control, _core, _precision, _serve, stats
 from inferclock._checks_load import OPEN_LOOP
-from inferclock._clock import clock
 from inferclock._common import intervals as _intervals
 from inferclock._common.errors import InferclockError
 from inferclock._common.util import utc_now
 from inferclock._modelinfo import ModelFacts
 from inferclock._options import RunOptions
+from inferclock._platform import plugins as _plugins
+from inferclock._platform.clock import clock
 from inferclock._result import InitTimes, RunResult
 from inferclock._serve import ServerStats
 
@@ -184,7 +185,7 @@ def execute(spec: RunSpec, on_phase: Phase | None = None) -> RunResult:
         else stats.empty()
     )
     throughput, tp_low, tp_high = t.rate if t.rate is not None else (math.nan, None, None)
-    from inferclock._environment import collect_env_vars
+    from inferclock._platform.environment import collect_env_vars
 
     result = RunResult(
         model=spec.model_name,

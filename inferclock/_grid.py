@@ -141,7 +141,7 @@ def _check_sockets_present(sockets: list[int | None]) -> None:
     wanted = [s for s in sockets if s is not None]
     if not wanted:
         return
-    from inferclock._topology import topology
+    from inferclock._platform.topology import topology
 
     present = tuple(topology().sockets)
     for s in wanted:

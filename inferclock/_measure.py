@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from inferclock import _control, _core, _options, _phases, stats
-from inferclock._clock import clock
 from inferclock._common.errors import ConfigTypeError, InferclockError
+from inferclock._platform.clock import clock
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,8 @@ def _pinned_thread(cpus: Iterable[int] | None) -> Iterator[list[int] | None]:
     if cpus is None:
         yield None
         return
-    from inferclock._pin import pin
-    from inferclock._topology import PinningWarning
+    from inferclock._platform.pin import pin
+    from inferclock._platform.topology import PinningWarning
 
     # The warning is about OpenVINO's CPU map; this pin is for a Python callable's thread.
     with warnings.catch_warnings():

@@ -77,7 +77,7 @@ def _listed(value: Any) -> Any:
 
 
 def _cpus_text(value: tuple[int, ...] | None) -> str | None:
-    from inferclock._topology import format_cpulist
+    from inferclock._platform.topology import format_cpulist
 
     return None if value is None else format_cpulist(value)
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _host
 from inferclock._core import ConfigError
+from inferclock._platform import host as _host
 from inferclock._plot_hosts import ALL_HOSTS, HostSlice
 from inferclock.results import CellSummary, ResultTable, precision_rank
 

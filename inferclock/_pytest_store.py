@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inferclock import _cell, _host
+from inferclock import _cell
 from inferclock._common import intervals as _intervals
 from inferclock._common.errors import ConfigError
 from inferclock._common.jsonl import ResultWriter, Row, load_file
 from inferclock._common.util import utc_now
+from inferclock._platform import host as _host
 
 if TYPE_CHECKING:
     from inferclock._measure import Measurement

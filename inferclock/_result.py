@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock._topology import format_cpulist
+from inferclock._platform.topology import format_cpulist
 from inferclock.stats import Stats
 
 if TYPE_CHECKING:

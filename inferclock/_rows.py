@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from inferclock import _options
 from inferclock._common.util import is_int, utc_now
-from inferclock._host import host_id
+from inferclock._platform.host import host_id
 from inferclock._result import MEASURED_FIELDS
 
 if TYPE_CHECKING:

@@ -11,11 +11,12 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from inferclock import _control, _plugins, _serve
+from inferclock import _control, _serve
 from inferclock._checks_load import OPEN_LOOP
 from inferclock._engine import RunSpec, execute, properties_for
 from inferclock._modelinfo import ModelBook, ModelFacts
 from inferclock._options import MODES, RunOptions, make
+from inferclock._platform import plugins as _plugins
 from inferclock._result import RunResult
 
 
@@ -76,7 +77,7 @@ def _prepare(model: Any, opts: RunOptions, book: ModelBook) -> RunSpec:
     facts = book.add(model)
     book.check_shapes([facts], opts.shapes)
     _plugins.check_devices([opts.device])
-    from inferclock._environment import environment
+    from inferclock._platform.environment import environment
 
     return spec_for(facts, opts, book, env=environment())
 

@@ -20,9 +20,9 @@ import numpy.typing as npt
 
 from inferclock import _core, _loadgen, stats
 from inferclock._checks_load import SERVER_DURATION, schedule_queries
-from inferclock._clock import clock
 from inferclock._common.errors import ConfigError, InferclockError
 from inferclock._options import RunOptions
+from inferclock._platform.clock import clock
 
 #: Bins of the queue-depth series a result keeps.
 DEPTH_BINS = 100

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from inferclock import _cell, _host
+from inferclock import _cell
+from inferclock._platform import host as _host
 
 
 @dataclass(frozen=True)

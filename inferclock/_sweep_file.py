@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from inferclock import _host
 from inferclock._common.errors import ConfigError
 from inferclock._common.jsonl import ResultWriter, load_file, strict_dumps
 from inferclock._common.util import utc_now
+from inferclock._platform import host as _host
 
 
 @contextmanager

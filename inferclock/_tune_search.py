@@ -156,7 +156,7 @@ def plan(
 def _cpus(run_options: Mapping[str, Any]) -> int:
     if run_options.get("cpus") is not None:
         return len(c.cpu_list("cpus", run_options["cpus"]) or ())
-    from inferclock._topology import affinity
+    from inferclock._platform.topology import affinity
 
     return max(1, len(affinity()))
 

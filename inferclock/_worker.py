@@ -137,7 +137,7 @@ def main(argv: list[str]) -> int:
         if opts.pinned:
             parent.tell("phase pin")
             try:
-                from inferclock._pin import pin
+                from inferclock._platform.pin import pin
 
                 # Before OpenVINO's CPU plugin starts: it reads this mask once.
                 pin(socket=opts.socket, cpus=list(opts.cpus) if opts.cpus else None)

@@ -104,7 +104,7 @@ class History:
         for r in rows:
             if not isinstance(r, Mapping) or not isinstance(r.get("key"), str):
                 raise ConfigError(f"a history row must be a result row with a 'key', got {r!r}")
-        from inferclock._environment import collect_versions
+        from inferclock._platform.environment import collect_versions
 
         h = dict(header) if header is not None else {}
         got = collect_versions() if header is None else {}

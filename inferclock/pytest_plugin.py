@@ -113,7 +113,7 @@ class _Session:
     @property
     def env(self) -> dict[str, Any]:
         if self._env is None:
-            from inferclock._environment import environment
+            from inferclock._platform.environment import environment
 
             self._env = environment()
         return self._env
@@ -156,7 +156,7 @@ class _Session:
 
 
 def _host_of(env: dict[str, Any]) -> str | None:
-    from inferclock._host import host_id
+    from inferclock._platform.host import host_id
 
     return host_id(env)
 

@@ -43,9 +43,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inferclock import _host
 from inferclock._core import ConfigError
 from inferclock._markdown import code_list, errors_markdown, markdown_table, open_loop_markdown
+from inferclock._platform import host as _host
 from inferclock._plot_hosts import HostSlice, host_slices
 from inferclock._plots import (
     LATENCY,

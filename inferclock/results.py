@@ -34,8 +34,14 @@ from inferclock._common.jsonl import (
     strict_dumps,
 )
 from inferclock._core import ConfigError, InferclockError
-from inferclock._host import differences as _host_diff, fill_names, from_cluster, host_id, label
 from inferclock._markdown import errors_markdown, fmt_num, markdown_table, summary_markdown
+from inferclock._platform.host import (
+    differences as _host_diff,
+    fill_names,
+    from_cluster,
+    host_id,
+    label,
+)
 from inferclock._summary import CellSummary, precision_rank, summarize_cells
 
 if TYPE_CHECKING:

@@ -30,12 +30,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from inferclock import _grid, _options, _plugins, _progress, _rows, _sweep_cluster, _sweep_file
+from inferclock import _grid, _options, _progress, _rows, _sweep_cluster, _sweep_file
 from inferclock._checks_load import OPEN_LOOP
 from inferclock._common.errors import ConfigError, Terminated
 from inferclock._common.jsonl import check_output_path
 from inferclock._modelinfo import ModelBook, ModelFacts
 from inferclock._options import RunOptions
+from inferclock._platform import plugins as _plugins
 from inferclock._run import spec_for
 from inferclock._supervisor import CtrlC
 from inferclock._sweep_cluster import int8_plan
@@ -176,7 +177,7 @@ def sweep(
             on.prepare(facts, axes["devices"])
         grid = _grid.cells([f.name for f in facts], axes)
         progress = _progress.make(sw.quiet)
-        from inferclock._environment import environment
+        from inferclock._platform.environment import environment
 
         env = environment()  # once: every local cell's fingerprint is this machine's
         header = _header(facts, axes, sw, base, cache, env, served, on)
@@ -329,7 +330,7 @@ def _header(
     served: dict[str, Any],
     on: _sweep_cluster.ClusterSweep | None,
 ) -> dict[str, Any]:
-    from inferclock._environment import collect_versions
+    from inferclock._platform.environment import collect_versions
 
     versions = collect_versions()
     sweep_opts = {

@@ -54,9 +54,9 @@ from inferclock import (
 from inferclock._common.errors import ConfigError, InferclockError, WorkerCrash
 from inferclock._common.jsonl import ResultWriter, check_output_path, load_file, strict_dumps
 from inferclock._common.util import utc_now
-from inferclock._host import changed as host_changed, host_id
 from inferclock._modelinfo import ModelBook, ModelFacts
 from inferclock._options import RunOptions
+from inferclock._platform.host import changed as host_changed, host_id
 from inferclock._run import spec_for
 from inferclock._supervisor import CtrlC, Outcome
 from inferclock._sweep_runner import Runner as _SweepRunner
@@ -123,7 +123,7 @@ def tune(
     plan = ts.plan(objective, latency_bound_ms, space, processes, max_points, peak, run_options)
     out_path = check_output_path(out, "results file").absolute()
     _sweep_file.check_writable(out_path)
-    from inferclock._plugins import check_devices
+    from inferclock._platform.plugins import check_devices
 
     ctrl_c = CtrlC()
     with ctrl_c.installed(), ModelBook() as book:
@@ -176,7 +176,7 @@ class _Bench:
         quiet: bool | None,
         ctrl_c: CtrlC,
     ) -> None:
-        from inferclock._environment import environment
+        from inferclock._platform.environment import environment
 
         self.plan, self.model, self.facts, self.book, self.out = plan, model, facts, book, out
         self.quiet, self.ctrl_c = quiet, ctrl_c
@@ -193,7 +193,7 @@ class _Bench:
         self.figures: dict[Point, Estimate | None] = {}
 
     def _header(self) -> dict[str, Any]:
-        from inferclock._environment import collect_versions
+        from inferclock._platform.environment import collect_versions
 
         v, p, f = collect_versions(), self.plan, self.facts
         run = {k: x for k, x in p.base.to_row().items() if k not in ("processes", "isolate")}

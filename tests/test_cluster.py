@@ -78,7 +78,7 @@ def test_spread_runs_each_cell_once_one_at_a_time_per_host(
     header = ic.ResultTable.load(tmp_path / "r.jsonl").headers[0]
     assert header["sweep"]["cluster"]["placement"] == "spread"
     assert header["sweep"]["cluster"]["hosts"] == ["0", "1"]
-    from inferclock._host import host_id
+    from inferclock._platform.host import host_id
 
     prints = header["sweep"]["cluster"]["fingerprints"]
     assert {host_id(prints[r["host_name"]]) for r in rows} == {r["host"] for r in rows}

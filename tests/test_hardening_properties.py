@@ -21,8 +21,8 @@ from inferclock import _core
 from inferclock.__main__ import main
 from inferclock._cell import check_metric
 from inferclock._common.errors import ConfigError, InferclockError, PinningError
-from inferclock._pin import active_pins, pin
-from inferclock._topology import topology
+from inferclock._platform.pin import active_pins, pin
+from inferclock._platform.topology import topology
 from inferclock.compare import compare
 
 # Few examples each: these run in the normal suite. No example database in the source tree.
@@ -35,7 +35,7 @@ FEW = settings(
 ALLOWED = frozenset(os.sched_getaffinity(0))
 TOPO = topology()
 
-pytestmark = pytest.mark.filterwarnings("ignore::inferclock._topology.PinningWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::inferclock._platform.topology.PinningWarning")
 
 # Values of no type any argument takes, and values of the right kind but out of range.
 junk = st.one_of(

@@ -19,7 +19,7 @@ from synthetic import HEADER, lognormal_ns, make_row, write_table
 
 from inferclock.__main__ import main
 from inferclock._common.errors import ConfigError, ConfigTypeError
-from inferclock._host import host_id
+from inferclock._platform.host import host_id
 from inferclock.compare import compare
 from inferclock.results import ResultTable, ResultWriter
 

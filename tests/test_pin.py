@@ -17,8 +17,8 @@ import pytest
 
 from inferclock import _core
 from inferclock._core import InferclockError, PinningError
-from inferclock._pin import active_pins, pin
-from inferclock._topology import affinity, current_cpu, openvino_cpu_started, topology
+from inferclock._platform.pin import active_pins, pin
+from inferclock._platform.topology import affinity, current_cpu, openvino_cpu_started, topology
 
 SYSFS = Path(__file__).parent / "data" / "sysfs"
 ALLOWED = sorted(os.sched_getaffinity(0))
@@ -26,7 +26,7 @@ needs_two = pytest.mark.skipif(len(ALLOWED) < 2, reason="needs at least 2 allowe
 
 # Other tests in this session may have started OpenVINO's CPU plugin, which makes every pin
 # warn; the warning itself is tested in a fresh process below.
-pytestmark = pytest.mark.filterwarnings("ignore::inferclock._topology.PinningWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::inferclock._platform.topology.PinningWarning")
 
 
 @pytest.fixture(autouse=True)
@@ -224,8 +224,8 @@ def test_cpu_outside_the_process_mask() -> None:
     # A process started on one CPU may not pin to another (the "allowed" set is its mask).
     out = run_fresh(
         f"""
-        from inferclock._pin import pin
-        from inferclock._topology import topology
+        from inferclock._platform.pin import pin
+        from inferclock._platform.topology import topology
         from inferclock._core import PinningError
         assert topology().allowed == ({ALLOWED[0]},)
         try:
@@ -243,8 +243,8 @@ def test_warning_after_openvino_cpu_plugin_started() -> None:
         f"""
         import warnings
         warnings.simplefilter("error")
-        from inferclock._pin import pin
-        from inferclock._topology import PinningWarning, openvino_cpu_started
+        from inferclock._platform.pin import pin
+        from inferclock._platform.topology import PinningWarning, openvino_cpu_started
         import openvino as ov
         core = ov.Core()
         assert not openvino_cpu_started()
@@ -268,7 +268,7 @@ def test_openvino_follows_a_pin_made_first() -> None:
     out = run_fresh(
         f"""
         import numpy as np
-        from inferclock._pin import pin
+        from inferclock._platform.pin import pin
         p = pin(cpus=[{ALLOWED[0]}])
         import openvino as ov
         import openvino.opset13 as ops
@@ -282,7 +282,7 @@ def test_openvino_follows_a_pin_made_first() -> None:
 
 def test_openvino_not_started_in_a_bare_process() -> None:
     out = run_fresh(
-        "from inferclock._topology import openvino_cpu_started; print(openvino_cpu_started())"
+        "from inferclock._platform.topology import openvino_cpu_started; print(openvino_cpu_started())"
     )
     assert out.strip() == "False"
     assert isinstance(openvino_cpu_started(), bool)
@@ -445,7 +445,7 @@ def test_cpus_take_the_run_option_forms(cpus: object) -> None:
 
 
 def test_max_cpu_is_the_core_limit() -> None:
-    from inferclock._pin import MAX_CPU
+    from inferclock._platform.pin import MAX_CPU
 
     assert _core.parse_cpulist(str(MAX_CPU)) == [MAX_CPU]
     with pytest.raises(PinningError, match="outside"):

@@ -19,7 +19,7 @@ from scipy import special, stats as sstats
 
 import inferclock as ic
 from inferclock import _core, _loadgen
-from inferclock._clock import clock
+from inferclock._platform.clock import clock
 
 
 @pytest.fixture(scope="module")

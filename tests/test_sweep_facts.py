@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 import inferclock as ic
-from inferclock import _core, _environment, _modelinfo
+from inferclock import _core, _modelinfo
+from inferclock._platform import environment as _environment
 
 
 def counting(calls: list[Any], real: Any) -> Any:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from inferclock._core import InferclockError, PinningError
-from inferclock._environment import CPU_FLAGS, environment, noise_checks
-from inferclock._info import collect_info, format_info
-from inferclock._topology import Topology, format_cpulist, parse_cpulist, topology
+from inferclock._platform.environment import CPU_FLAGS, environment, noise_checks
+from inferclock._platform.info import collect_info, format_info
+from inferclock._platform.topology import Topology, format_cpulist, parse_cpulist, topology
 
 SYSFS = Path(__file__).parent / "data" / "sysfs"
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from inferclock import _core
 from inferclock._common import checks as _checks
 from inferclock._common.errors import ConfigError, PinningError
-from inferclock._topology import (
+from inferclock._platform.topology import (
     MAX_CPU,
     PinningWarning,
     Topology,

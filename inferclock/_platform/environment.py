@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from inferclock._topology import Topology, format_cpulist, topology
+from inferclock._platform.topology import Topology, format_cpulist, topology
 
 __all__ = [
     "CPU_FLAGS",

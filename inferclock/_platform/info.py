@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from inferclock import _core
-from inferclock._environment import environment, noise_checks
-from inferclock._topology import topology
+from inferclock._platform.environment import environment, noise_checks
+from inferclock._platform.topology import topology
 
 __all__ = ["collect_clock", "collect_info", "collect_openvino", "format_info"]
 
