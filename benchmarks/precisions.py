@@ -25,7 +25,7 @@ import openvino as ov
 from _common import loadavg, machine, table, today
 
 import inferclock as ic
-from inferclock import _int8
+from inferclock._timing import int8 as _int8
 
 
 def cpu_flags() -> set[str]:

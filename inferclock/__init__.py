@@ -32,11 +32,11 @@ _NAMES = {
     "InferclockError": "_common.errors", "ModelError": "_common.errors", "PinningError": "_common.errors",
     "PrecisionError": "_common.errors", "Terminated": "_common.errors", "WorkerCrash": "_common.errors",
     "environment": "_platform.environment", "noise_checks": "_platform.environment",
-    "Measurement": "_measure", "measure": "_measure",
-    "PhaseStats": "_phases", "mark": "_phases", "phase": "_phases",
-    "PRECISIONS": "_precision", "PrecisionWarning": "_precision",
-    "InitTimes": "_result", "RunResult": "_result",
-    "MODES": "_options", "RunOptions": "_options",
+    "Measurement": "_timing.measure", "measure": "_timing.measure",
+    "PhaseStats": "_timing.phases", "mark": "_timing.phases", "phase": "_timing.phases",
+    "PRECISIONS": "_timing.precision", "PrecisionWarning": "_timing.precision",
+    "InitTimes": "_timing.result", "RunResult": "_timing.result",
+    "MODES": "_timing.options", "RunOptions": "_timing.options",
     "prepare": "_run", "run": "_run",
     "devices": "_platform.plugins", "register_plugin": "_platform.plugins", "register_plugins_xml": "_platform.plugins",
     "Pin": "_platform.pin", "pin": "_platform.pin",
@@ -46,7 +46,7 @@ _NAMES = {
     "compare": "compare", "report": "report", "ResultTable": "results", "Stats": "stats",
     "SweepInterrupted": "sweep", "sweep": "sweep",
     "PeakResult": "peak", "PeakStep": "peak", "find_peak_qps": "peak",
-    "ServerStats": "_serve", "tune": "tune", "TuneResult": "tune",
+    "ServerStats": "_timing.serve", "tune": "tune", "TuneResult": "tune",
     "Profile": "profile", "ProfileDiff": "profile", "profile": "profile",
     "profile_diff": "profile", "publish": "publish",
     "History": "history", "Step": "history", "history": "history",
@@ -106,19 +106,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         Terminated as Terminated,
         WorkerCrash as WorkerCrash,
     )
-    from inferclock._measure import (
-        Measurement as Measurement,
-        measure as measure,
-    )
-    from inferclock._options import (
-        MODES as MODES,
-        RunOptions as RunOptions,
-    )
-    from inferclock._phases import (
-        PhaseStats as PhaseStats,
-        mark as mark,
-        phase as phase,
-    )
     from inferclock._platform.clock import (
         Clock as Clock,
         Span as Span,
@@ -146,19 +133,32 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         parse_cpulist as parse_cpulist,
         topology as topology,
     )
-    from inferclock._precision import (
-        PRECISIONS as PRECISIONS,
-        PrecisionWarning as PrecisionWarning,
-    )
-    from inferclock._result import (
-        InitTimes as InitTimes,
-        RunResult as RunResult,
-    )
     from inferclock._run import (
         prepare as prepare,
         run as run,
     )
-    from inferclock._serve import (
+    from inferclock._timing.measure import (
+        Measurement as Measurement,
+        measure as measure,
+    )
+    from inferclock._timing.options import (
+        MODES as MODES,
+        RunOptions as RunOptions,
+    )
+    from inferclock._timing.phases import (
+        PhaseStats as PhaseStats,
+        mark as mark,
+        phase as phase,
+    )
+    from inferclock._timing.precision import (
+        PRECISIONS as PRECISIONS,
+        PrecisionWarning as PrecisionWarning,
+    )
+    from inferclock._timing.result import (
+        InitTimes as InitTimes,
+        RunResult as RunResult,
+    )
+    from inferclock._timing.serve import (
         ServerStats as ServerStats,
     )
     from inferclock.compare import (

@@ -23,9 +23,9 @@ from inferclock._cli_options import add_options, given
 from inferclock._common.checks import parse_key_value
 from inferclock._common.errors import InferclockError, Terminated
 from inferclock._common.util import package_version
-from inferclock._options import SweepOptions
 from inferclock._platform.plugins import register_plugin
 from inferclock._run import run
+from inferclock._timing.options import SweepOptions
 
 EPILOG_RUN_OPTIONS = """\
 stopping: by default a run warms up until timings are steady, then stops when the 95%

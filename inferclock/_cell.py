@@ -23,7 +23,7 @@ from inferclock._common.intervals import Combined, Run
 from inferclock._common.util import is_real
 
 if TYPE_CHECKING:
-    from inferclock._result import RunResult
+    from inferclock._timing.result import RunResult
 
 Verdict = Literal["faster", "slower", "same", "inconclusive"]
 
@@ -136,7 +136,7 @@ def pooled(results: Sequence[RunResult]) -> RunResult:
     interval, combined across the processes; each process's result kept in
     ``process_runs``."""
     from inferclock import stats
-    from inferclock._rows import result_row
+    from inferclock._timing.rows import result_row
 
     first = results[0]
     rows = [{**result_row(r), "process": i} for i, r in enumerate(results)]

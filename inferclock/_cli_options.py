@@ -13,10 +13,10 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from inferclock import _options
 from inferclock._common import checks as c
 from inferclock._common.errors import ConfigError
-from inferclock._options import GROUPS, Option
+from inferclock._timing import options as _options
+from inferclock._timing.options import GROUPS, Option
 
 
 class _Parsed(argparse.Action):

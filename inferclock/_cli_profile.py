@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 from inferclock._cli_options import add_options, given, parsed_type
 from inferclock._common.checks import parse_int
 from inferclock._common.errors import ConfigError
-from inferclock._options import RunOptions
 from inferclock._profile_run import RUN_OPTIONS
+from inferclock._timing.options import RunOptions
 
 EPILOG = """\
 A profile runs with OpenVINO's performance counters on, apart from any timed run: its

@@ -9,10 +9,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from inferclock import _options
 from inferclock._cli_options import add_options, given, parsed_type
 from inferclock._common.checks import parse_fraction, parse_int
 from inferclock._common.errors import ConfigError
+from inferclock._timing import options as _options
 from inferclock._tune_search import AXES, OBJECTIVES
 
 EPILOG = """\

@@ -30,9 +30,9 @@ from inferclock._common.errors import ConfigError, WorkerCrash
 from inferclock._sweep_options import is_dask_client
 
 if TYPE_CHECKING:
-    from inferclock._modelinfo import ModelFacts
     from inferclock._progress import Progress
     from inferclock._supervisor import CtrlC
+    from inferclock._timing.modelinfo import ModelFacts
 
 RESOURCE = "inferclock"
 #: How long we wait for a scheduler to answer, and for a first worker to join.
@@ -211,7 +211,7 @@ class Cluster:
 
     def ship(self, facts: Iterable[ModelFacts], hosts: Sequence[Host]) -> dict[str, Any]:
         """A future per model name holding its files, sent to every host once."""
-        from inferclock._int8 import model_sha256
+        from inferclock._timing.int8 import model_sha256
 
         out: dict[str, Any] = {}
         for f in facts:

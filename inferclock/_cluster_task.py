@@ -26,7 +26,7 @@ from inferclock._common.util import utc_now
 from inferclock._supervisor import CtrlC
 
 if TYPE_CHECKING:
-    from inferclock._engine import RunSpec
+    from inferclock._timing.engine import RunSpec
 
 #: How often a running unit looks at its sweep's stop flag.
 _STOP_POLL_S = 0.5
@@ -67,7 +67,7 @@ class UnitTask:
 
 def blob_of(path: str | os.PathLike[str], sha256: str) -> ModelBlob:
     """The files of the model at ``path`` (an IR's .xml and .bin, a directory's files)."""
-    from inferclock._int8 import _model_files
+    from inferclock._timing.int8 import _model_files
 
     p = Path(path)
     root = p if p.is_dir() else p.parent
@@ -77,7 +77,7 @@ def blob_of(path: str | os.PathLike[str], sha256: str) -> ModelBlob:
 
 
 def _models_dir() -> Path:
-    from inferclock._int8 import cache_root
+    from inferclock._timing.int8 import cache_root
 
     return cache_root() / "shipped"
 
@@ -115,8 +115,8 @@ def host_facts(models: Mapping[str, str | None], devices: Sequence[str] = ()) ->
     """This host's name, fingerprint, versions and cache folder; which of ``models`` ({path:
     sha256}) it lacks or holds with other contents (for sweeps whose models are not shipped);
     and why it cannot run ``devices``, if it cannot."""
-    from inferclock._int8 import cache_root, model_sha256
     from inferclock._platform.environment import collect_versions, environment
+    from inferclock._timing.int8 import cache_root, model_sha256
 
     missing, differ = [], []
     for path, sha in models.items():
@@ -147,8 +147,8 @@ def host_facts(models: Mapping[str, str | None], devices: Sequence[str] = ()) ->
 
 def _quantized(spec: RunSpec, plan: Int8Plan) -> RunSpec:
     """``spec`` on this host's int8 version of its model (NNCF, cached on the host)."""
-    from inferclock._int8 import quantize
-    from inferclock._modelinfo import ModelFacts, file_sha256
+    from inferclock._timing.int8 import quantize
+    from inferclock._timing.modelinfo import ModelFacts, file_sha256
 
     path = quantize(
         spec.model.path,
@@ -221,7 +221,7 @@ def run_unit(task: UnitTask, blob: ModelBlob | None = None) -> dict[str, Any]:
     try:
         if task.builtin is not None:
             from inferclock import models
-            from inferclock._modelinfo import file_sha256
+            from inferclock._timing.modelinfo import file_sha256
 
             built = models.path(task.builtin)
             facts = dataclasses.replace(spec.model, path=str(built), sha256=file_sha256(built))
@@ -238,7 +238,7 @@ def run_unit(task: UnitTask, blob: ModelBlob | None = None) -> dict[str, Any]:
         if task.int8 is not None:
             spec = _quantized(spec, task.int8)
         if task.host_cache:
-            from inferclock._int8 import cache_root
+            from inferclock._timing.int8 import cache_root
 
             cache = str(cache_root() / "ovcache")
             spec = dataclasses.replace(

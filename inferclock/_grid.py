@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inferclock import _options
-from inferclock._checks_load import OPEN_LOOP
 from inferclock._common.errors import ConfigError, PinningError
+from inferclock._timing import options as _options
+from inferclock._timing.load_checks import OPEN_LOOP
 
 if TYPE_CHECKING:
-    from inferclock._engine import RunSpec
+    from inferclock._timing.engine import RunSpec
 
 
 #: Run options that only the open-loop cells of a sweep take.

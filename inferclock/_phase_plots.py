@@ -16,9 +16,9 @@ import numpy as np
 
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._markdown import fmt_num, markdown_table
-from inferclock._measure import Measurement
-from inferclock._phases import OTHER, PhaseStats
 from inferclock._plots import _save, figure_cls, prepare_dir
+from inferclock._timing.measure import Measurement
+from inferclock._timing.phases import OTHER, PhaseStats
 
 _PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b2", "#937860", "#da8bc3",
             "#8c8c8c", "#ccb974", "#64b5cd"]  # fmt: skip

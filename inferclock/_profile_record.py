@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from inferclock._common import intervals as _intervals
 from inferclock._common.errors import ConfigError
-from inferclock._precision import COMPUTE_LAYER_TYPES
+from inferclock._timing.precision import COMPUTE_LAYER_TYPES
 
 FORMAT = "inferclock-profile"
 VERSION = 1

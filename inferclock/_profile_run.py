@@ -31,14 +31,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _control, _core, _precision
+from inferclock import _core
 from inferclock._common import checks as c
 from inferclock._common.errors import ConfigError, ConfigTypeError, DeviceError, InferclockError
 from inferclock._common.util import utc_now
-from inferclock._engine import RunSpec, _new_engine
 from inferclock._platform import plugins as _plugins
 from inferclock._platform.clock import clock
 from inferclock._profile_record import Layer, Median, Profile
+from inferclock._timing import control as _control, precision as _precision
+from inferclock._timing.engine import RunSpec, _new_engine
 
 #: Inferences on each fresh copy before its first read: the first one is cold.
 ROUND_WARMUP = 2

@@ -28,8 +28,8 @@ from inferclock._common.util import utc_now
 from inferclock._platform import host as _host
 
 if TYPE_CHECKING:
-    from inferclock._measure import Measurement
-    from inferclock._result import RunResult
+    from inferclock._timing.measure import Measurement
+    from inferclock._timing.result import RunResult
     from inferclock.stats import Stats
 
 
@@ -45,7 +45,7 @@ def header_of(env: Mapping[str, Any]) -> Row:
 
 def run_row(key: str, result: RunResult) -> Row:
     """The row of an ``ic.run`` result, keyed by the test."""
-    from inferclock._rows import result_row
+    from inferclock._timing.rows import result_row
 
     row: Row = {"key": key, **result_row(result)}
     row.update(process=None, repeat=None, host_name=socket.gethostname())

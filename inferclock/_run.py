@@ -11,13 +11,13 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from inferclock import _control, _serve
-from inferclock._checks_load import OPEN_LOOP
-from inferclock._engine import RunSpec, execute, properties_for
-from inferclock._modelinfo import ModelBook, ModelFacts
-from inferclock._options import MODES, RunOptions, make
 from inferclock._platform import plugins as _plugins
-from inferclock._result import RunResult
+from inferclock._timing import control as _control, serve as _serve
+from inferclock._timing.engine import RunSpec, execute, properties_for
+from inferclock._timing.load_checks import OPEN_LOOP
+from inferclock._timing.modelinfo import ModelBook, ModelFacts
+from inferclock._timing.options import MODES, RunOptions, make
+from inferclock._timing.result import RunResult
 
 
 def spec_for(
@@ -173,7 +173,7 @@ def run(
         due-time latency is within the bound and LoadGen's early stopping passes).
         Mode "multistream": a query of ``batch_size`` samples every 1/qps, skipped (and
         counted) while the previous one runs.
-    Every option is declared, with its check, once in ``inferclock._options.RunOptions``.
+    Every option is declared, with its check, once in ``inferclock._timing.options.RunOptions``.
 
     Ctrl-C ends the run within about a second with a partial result (``interrupted=True``);
     in a worker still starting or compiling it stops the worker and raises KeyboardInterrupt.

@@ -41,9 +41,9 @@ from inferclock._common.util import utc_now
 from inferclock._worker import BOOT, outcome_path
 
 if TYPE_CHECKING:
-    from inferclock._engine import RunSpec
     from inferclock._profile_record import Profile
-    from inferclock._result import RunResult
+    from inferclock._timing.engine import RunSpec
+    from inferclock._timing.result import RunResult
 
 #: How often we look at the clock and at Ctrl-C while waiting on a worker.
 _POLL_S = 0.1

@@ -12,17 +12,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from inferclock import _grid, _rows
+from inferclock import _grid
 from inferclock._cluster import Cluster, Host, Job, is_builtin
 from inferclock._cluster_task import Int8Plan
+from inferclock._timing import rows as _rows
 
 if TYPE_CHECKING:
-    from inferclock._modelinfo import ModelBook, ModelFacts
-    from inferclock._options import RunOptions
     from inferclock._progress import Progress
     from inferclock._supervisor import CtrlC
     from inferclock._sweep_options import SweepOptions
     from inferclock._sweep_runner import Runner
+    from inferclock._timing.modelinfo import ModelBook, ModelFacts
+    from inferclock._timing.options import RunOptions
 
 
 class ClusterSweep:

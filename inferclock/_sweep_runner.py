@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from inferclock import _cell, _grid, _progress, _rows, _sweep_file
+from inferclock import _cell, _grid, _progress, _sweep_file
 from inferclock._common.errors import Terminated, WorkerCrash
 from inferclock._common.jsonl import ResultWriter
 from inferclock._common.util import first_line, utc_now
 from inferclock._supervisor import CtrlC, Outcome, supervise
+from inferclock._timing import rows as _rows
 
 
 class Runner:

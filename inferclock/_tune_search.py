@@ -31,13 +31,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from inferclock import _grid, _options
+from inferclock import _grid
 from inferclock._cell import combine_rows
-from inferclock._checks_load import bound_ms, open_percentile
 from inferclock._common import checks as c
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.intervals import Combined, ratio
-from inferclock._options import RunOptions
+from inferclock._timing import options as _options
+from inferclock._timing.load_checks import bound_ms, open_percentile
+from inferclock._timing.options import RunOptions
 
 OBJECTIVES = ("throughput", "peak_qps")
 #: The space is measured whole up to this many points (``max_points``).

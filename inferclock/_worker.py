@@ -99,7 +99,7 @@ def _run_one(spec: Any, parent: _Parent) -> dict[str, Any]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            from inferclock._engine import execute
+            from inferclock._timing.engine import execute
 
             run: Any = execute
             if spec.profile is not None:  # a profile of the spec, not a timed run

@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferclock import _loadgen, _options
-from inferclock._checks_load import bound_ms, open_percentile, rate
 from inferclock._common.errors import ConfigError, InferclockError
 from inferclock._grid import SERVE_OPTIONS
+from inferclock._timing import loadgen as _loadgen, options as _options
+from inferclock._timing.load_checks import bound_ms, open_percentile, rate
 from inferclock.results import ResultTable
 
 #: Rates are rounded to this many significant digits: readable keys, and a search that stops

@@ -30,8 +30,8 @@ from inferclock._common.util import utc_now
 from inferclock._gate import check_threshold, parse_threshold
 
 if TYPE_CHECKING:
-    from inferclock._measure import Measurement
-    from inferclock._result import RunResult
+    from inferclock._timing.measure import Measurement
+    from inferclock._timing.result import RunResult
 
 _DEFAULT_THRESHOLD = 0.05
 _MARKER = (
@@ -223,7 +223,7 @@ class Recorder:
         self, fn: Callable[[], object], *, name: str | None = None, **opts: Any
     ) -> Measurement:
         """``ic.measure(fn, **opts)``, recorded."""
-        from inferclock._measure import measure
+        from inferclock._timing.measure import measure
 
         key, started = self._key(name), utc_now()
         m = measure(fn, **opts)

@@ -65,7 +65,7 @@ from inferclock.results import CellSummary, ResultTable
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from inferclock._measure import Measurement
+    from inferclock._timing.measure import Measurement
 
 __all__ = ["report"]
 

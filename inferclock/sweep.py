@@ -30,18 +30,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from inferclock import _grid, _options, _progress, _rows, _sweep_cluster, _sweep_file
-from inferclock._checks_load import OPEN_LOOP
+from inferclock import _grid, _progress, _sweep_cluster, _sweep_file
 from inferclock._common.errors import ConfigError, Terminated
 from inferclock._common.jsonl import check_output_path
-from inferclock._modelinfo import ModelBook, ModelFacts
-from inferclock._options import RunOptions
 from inferclock._platform import plugins as _plugins
 from inferclock._run import spec_for
 from inferclock._supervisor import CtrlC
 from inferclock._sweep_cluster import int8_plan
 from inferclock._sweep_options import SweepOptions
 from inferclock._sweep_runner import Runner
+from inferclock._timing import options as _options, rows as _rows
+from inferclock._timing.load_checks import OPEN_LOOP
+from inferclock._timing.modelinfo import ModelBook, ModelFacts
+from inferclock._timing.options import RunOptions
 from inferclock.results import ResultTable
 
 __all__ = ["SweepInterrupted", "sweep"]

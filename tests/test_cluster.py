@@ -107,7 +107,7 @@ def test_an_int8_cell_is_quantized_on_the_host(
     client: Any, matmul_model: Path, tmp_path: Path
 ) -> None:
     pytest.importorskip("nncf")
-    from inferclock import _int8
+    from inferclock._timing import int8 as _int8
 
     here = _int8.quantization_count()
     t = ic.sweep(

@@ -12,8 +12,8 @@ import openvino as ov
 import pytest
 from openvino import opset13 as ops
 
-from inferclock import _int8
-from inferclock._precision import compile_properties, runtime_ops, summarize, verify
+from inferclock._timing import int8 as _int8
+from inferclock._timing.precision import compile_properties, runtime_ops, summarize, verify
 
 
 def small_net(batch: int = -1) -> ov.Model:
@@ -113,7 +113,7 @@ def test_int8_without_nncf_says_how_to_install(ir: Path, tmp_path: Path) -> None
         f"""
         import sys
         sys.modules["nncf"] = None  # `import nncf` now raises ImportError
-        from inferclock import _int8
+        from inferclock._timing import int8 as _int8
         try:
             _int8.quantize({str(ir)!r}, cache_dir={str(tmp_path / "cache")!r})
         except ImportError as e:

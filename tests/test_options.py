@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import inferclock as ic
-from inferclock import _options, _rows
-from inferclock._options import RunOptions, SweepOptions
+from inferclock._timing import options as _options, rows as _rows
+from inferclock._timing.options import RunOptions, SweepOptions
 
 CPU = min(os.sched_getaffinity(0))
 

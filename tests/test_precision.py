@@ -10,7 +10,7 @@ import pytest
 from openvino import opset13 as ops
 
 from inferclock._core import PrecisionError
-from inferclock._precision import (
+from inferclock._timing.precision import (
     PRECISIONS,
     PrecisionWarning,
     check_precision,

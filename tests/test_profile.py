@@ -20,9 +20,9 @@ from hypothesis import given, settings, strategies as st
 import inferclock as ic
 from inferclock.__main__ import main
 from inferclock._common.errors import ConfigError, ConfigTypeError, DeviceError
-from inferclock._options import RunOptions
-from inferclock._precision import COMPUTE_LAYER_TYPES, compile_properties, runtime_ops
 from inferclock._profile_record import Median
+from inferclock._timing.options import RunOptions
+from inferclock._timing.precision import COMPUTE_LAYER_TYPES, compile_properties, runtime_ops
 from inferclock.profile import RUN_OPTIONS, Profile, profile, profile_diff
 
 FLAGS = set(Path("/proc/cpuinfo").read_text().split())

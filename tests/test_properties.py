@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import inferclock as ic
-from inferclock import _options
 from inferclock.__main__ import main
+from inferclock._timing import options as _options
 
 MISSING = "/nonexistent/model.xml"  # an accepted value runs into this: ModelError
 RUN = [o.name for o in _options.options()]

@@ -136,7 +136,7 @@ def test_an_engine_error_comes_with_the_run_so_far(poisonable_model: Path) -> No
 
 
 def test_drive_keeps_the_chunks_before_an_error_and_the_failing_chunk_s_part() -> None:
-    from inferclock import _control
+    from inferclock._timing import control as _control
 
     calls = [0]
 

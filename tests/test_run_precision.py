@@ -35,7 +35,7 @@ def test_int8_quantizes_once_and_runs_int8(
     conv_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("nncf")
-    from inferclock import _int8
+    from inferclock._timing import int8 as _int8
 
     monkeypatch.setenv("INFERCLOCK_CACHE_DIR", str(tmp_path))
     before = _int8.quantization_count()

@@ -18,8 +18,9 @@ import pytest
 from scipy import special, stats as sstats
 
 import inferclock as ic
-from inferclock import _core, _loadgen
+from inferclock import _core
 from inferclock._platform.clock import clock
+from inferclock._timing import loadgen as _loadgen
 
 
 @pytest.fixture(scope="module")

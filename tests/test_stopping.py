@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import inferclock as ic
-from inferclock import _control
+from inferclock._timing import control as _control
 
 
 def _slow_sampler(seconds_per_call: float) -> _control.Sampler:
@@ -133,7 +133,7 @@ def test_a_change_of_speed_is_noted_at_any_stop() -> None:
 
 
 def test_the_processes_of_a_cell_share_its_budget_and_count() -> None:
-    from inferclock._options import DEFAULT_MAX_TIME, TIME_CAP, RunOptions
+    from inferclock._timing.options import DEFAULT_MAX_TIME, TIME_CAP, RunOptions
 
     one, three = _control.rule_of(RunOptions()), _control.rule_of(RunOptions(processes=3))
     assert (one.default_max_time, one.time_cap, one.grow_to) == (DEFAULT_MAX_TIME, TIME_CAP, 30)

@@ -16,7 +16,7 @@ import pytest
 
 import inferclock as ic
 from inferclock import _supervisor, _worker
-from inferclock._options import BASE_TIMEOUT, DEFAULT_MAX_TIME, RunOptions
+from inferclock._timing.options import BASE_TIMEOUT, DEFAULT_MAX_TIME, RunOptions
 
 
 class Unpicklable(Exception):

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 import inferclock as ic
-from inferclock import _core, _modelinfo
+from inferclock import _core
 from inferclock._platform import environment as _environment
+from inferclock._timing import modelinfo as _modelinfo
 
 
 def counting(calls: list[Any], real: Any) -> Any:
@@ -53,7 +54,7 @@ def test_an_int8_model_is_quantized_once_per_sweep(
 ) -> None:
     import numpy as np
 
-    from inferclock import _int8
+    from inferclock._timing import int8 as _int8
 
     pytest.importorskip("nncf")
     calls: list[Any] = []

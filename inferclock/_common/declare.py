@@ -1,7 +1,7 @@
 """How an option is declared: the metadata of one option (its check, help, flag, unit, row
 field...) and the field helper that attaches it to a dataclass field.
 
-The options themselves are declared in :mod:`inferclock._options`; this module only says what
+The options themselves are declared in :mod:`inferclock._timing.options`; this module only says what
 a declaration holds, so the CLI builder, the row schema and the checks all read the same one.
 """
 

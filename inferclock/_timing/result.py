@@ -13,7 +13,7 @@ from inferclock._platform.topology import format_cpulist
 from inferclock.stats import Stats
 
 if TYPE_CHECKING:
-    from inferclock._serve import ServerStats
+    from inferclock._timing.serve import ServerStats
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ class RunResult:
 
     def to_dict(self, samples: bool = False) -> dict[str, Any]:
         """A flat row (the results-file schema of ``_rows``), plus the raw samples when asked."""
-        from inferclock._rows import result_row
+        from inferclock._timing.rows import result_row
 
         row = result_row(self)
         if samples:

@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from inferclock import _options
 from inferclock._common.util import is_int, utc_now
 from inferclock._platform.host import host_id
-from inferclock._result import MEASURED_FIELDS
+from inferclock._timing import options as _options
+from inferclock._timing.result import MEASURED_FIELDS
 
 if TYPE_CHECKING:
-    from inferclock._modelinfo import ModelFacts
-    from inferclock._result import RunResult
+    from inferclock._timing.modelinfo import ModelFacts
+    from inferclock._timing.result import RunResult
 
 #: ``host``: the machine's identity (``_host.host_id``): results of different hosts are never
 #: pooled into one cell.

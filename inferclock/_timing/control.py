@@ -17,10 +17,11 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _options, stats
+from inferclock import stats
 from inferclock._common import intervals as _intervals
 from inferclock._common.errors import InferclockError
 from inferclock._common.util import is_int
+from inferclock._timing import options as _options
 
 #: sample(n, budget_s) -> (durations in ticks, interrupted). It runs up to n timed iterations;
 #: budget_s is a soft limit on the chunk's wall time that a sampler may use to return fewer

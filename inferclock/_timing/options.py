@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from inferclock import _checks_load as cl
 from inferclock._common import checks as c, declare as _declare, intervals as _intervals
 from inferclock._common.declare import Meta, Option, make, option
 from inferclock._common.errors import ConfigError, PinningError
-from inferclock._precision import PRECISIONS
 from inferclock._sweep_options import SweepOptions
+from inferclock._timing import load_checks as cl
+from inferclock._timing.precision import PRECISIONS
 
 __all__ = ["Meta", "Option", "RunOptions", "SweepOptions", "make", "option", "options"]
 

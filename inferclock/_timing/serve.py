@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _core, _loadgen, stats
-from inferclock._checks_load import SERVER_DURATION, schedule_queries
+from inferclock import _core, stats
 from inferclock._common.errors import ConfigError, InferclockError
-from inferclock._options import RunOptions
 from inferclock._platform.clock import clock
+from inferclock._timing import loadgen as _loadgen
+from inferclock._timing.load_checks import SERVER_DURATION, schedule_queries
+from inferclock._timing.options import RunOptions
 
 #: Bins of the queue-depth series a result keeps.
 DEPTH_BINS = 100

@@ -17,17 +17,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _control, _core, _precision, _serve, stats
-from inferclock._checks_load import OPEN_LOOP
+from inferclock import _core, stats
 from inferclock._common import intervals as _intervals
 from inferclock._common.errors import InferclockError
 from inferclock._common.util import utc_now
-from inferclock._modelinfo import ModelFacts
-from inferclock._options import RunOptions
 from inferclock._platform import plugins as _plugins
 from inferclock._platform.clock import clock
-from inferclock._result import InitTimes, RunResult
-from inferclock._serve import ServerStats
+from inferclock._timing import control as _control, precision as _precision, serve as _serve
+from inferclock._timing.load_checks import OPEN_LOOP
+from inferclock._timing.modelinfo import ModelFacts
+from inferclock._timing.options import RunOptions
+from inferclock._timing.result import InitTimes, RunResult
+from inferclock._timing.serve import ServerStats
 
 if TYPE_CHECKING:
     from inferclock._profile_run import ProfilePlan

@@ -136,7 +136,7 @@ class ModelBook:
         return self._models[key]
 
     def _facts(self, name: str, path: Path, read: ov.Model | None) -> ModelFacts:
-        from inferclock import _int8
+        from inferclock._timing import int8 as _int8
 
         self._models[str(path)] = read
         names: set[str] = set()
@@ -236,7 +236,7 @@ class ModelBook:
         # The calibration tuple is one object for the whole sweep (the options keep it alive).
         key = (facts.path, seed, None if calibration is None else id(calibration))
         if key not in self._int8:
-            from inferclock import _int8
+            from inferclock._timing import int8 as _int8
 
             path = _int8.quantize(
                 Path(facts.path),

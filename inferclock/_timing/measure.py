@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock import _control, _core, _options, _phases, stats
+from inferclock import _core, stats
 from inferclock._common.errors import ConfigTypeError, InferclockError
 from inferclock._platform.clock import clock
+from inferclock._timing import control as _control, options as _options, phases as _phases
 
 
 @dataclass(frozen=True)
@@ -140,10 +141,10 @@ def measure(
     recorded call by call with the same clock (tens of ns each) and summarized in
     ``phases``: per-call samples, statistics, share of the step, "(other)" for the time
     outside every top-level phase. Phases nest (a phase's time includes those inside it);
-    outside measure they do nothing. See ``inferclock._phases`` for the exact rules.
+    outside measure they do nothing. See ``inferclock._timing.phases`` for the exact rules.
 
     The stopping arguments are the run options of the same names (``ic.run``), declared and
-    checked once (``inferclock._options``).
+    checked once (``inferclock._timing.options``).
 
     An exception raised by ``fn`` propagates as itself, with a note giving the call number.
     Ctrl-C stops the loop promptly and raises KeyboardInterrupt.

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.util import is_real
-from inferclock._loadgen import ARRIVALS
+from inferclock._timing.loadgen import ARRIVALS
 
 if TYPE_CHECKING:
-    from inferclock._options import RunOptions
+    from inferclock._timing.options import RunOptions
 
 #: Modes whose queries follow a schedule (open loop), and what they need.
 OPEN_LOOP = ("server", "multistream")
