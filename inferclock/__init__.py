@@ -43,7 +43,7 @@ _NAMES = {
     "PinningWarning": "_platform.topology", "Topology": "_platform.topology", "affinity": "_platform.topology",
     "format_cpulist": "_platform.topology", "openvino_cpu_started": "_platform.topology",
     "parse_cpulist": "_platform.topology", "topology": "_platform.topology",
-    "compare": "compare", "report": "report", "ResultTable": "results", "Stats": "stats",
+    "compare": "_analysis.compare", "report": "report", "ResultTable": "_analysis.table", "Stats": "stats",
     "SweepInterrupted": "sweep", "sweep": "sweep",
     "PeakResult": "peak", "PeakStep": "peak", "find_peak_qps": "peak",
     "ServerStats": "_timing.serve", "tune": "tune", "TuneResult": "tune",
@@ -80,7 +80,7 @@ def __dir__() -> list[str]:
 class _Package(types.ModuleType):
     """``compare``, ``profile``, ``report``, ``sweep`` and ``tune`` are functions named like
     their modules: when the import system binds such a submodule on the package, bind its
-    function instead (as an eager ``from inferclock.compare import compare`` in
+    function instead (as an eager ``from inferclock._analysis.compare import compare`` in
     ``__init__`` used to)."""
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -95,6 +95,12 @@ sys.modules[__name__].__class__ = _Package
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ provides them
     from inferclock import models as models, stats as stats
+    from inferclock._analysis.compare import (
+        compare as compare,
+    )
+    from inferclock._analysis.table import (
+        ResultTable as ResultTable,
+    )
     from inferclock._common.errors import (
         ConfigError as ConfigError,
         ConfigTypeError as ConfigTypeError,
@@ -161,9 +167,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
     from inferclock._timing.serve import (
         ServerStats as ServerStats,
     )
-    from inferclock.compare import (
-        compare as compare,
-    )
     from inferclock.history import History as History, Step as Step, history as history
     from inferclock.peak import (
         PeakResult as PeakResult,
@@ -179,9 +182,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
     from inferclock.publish import publish as publish
     from inferclock.report import (
         report as report,
-    )
-    from inferclock.results import (
-        ResultTable as ResultTable,
     )
     from inferclock.stats import (
         Stats as Stats,

@@ -80,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Time one model and print a summary (and its JSON with --json)."""
     _register_plugins(args.plugin)
     if args.json:
-        from inferclock.results import check_output_path
+        from inferclock._analysis.table import check_output_path
 
         check_output_path(args.json, "--json file")
     result = run(args.model, **given(args))
@@ -117,8 +117,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Plots (PNG + SVG) and report.md from one or more results files."""
+    from inferclock._analysis.table import ResultTable
     from inferclock.report import report
-    from inferclock.results import ResultTable
 
     table = ResultTable.load(*args.files, allow_mixed=args.allow_mixed)
     path = report(table, args.output, title=args.title)

@@ -14,9 +14,9 @@ from inferclock._common.errors import ConfigError
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare B against A cell by cell; exit 1 when the --fail-above gate fails."""
-    from inferclock._cell import check_metric
-    from inferclock.compare import compare, parse_threshold
-    from inferclock.results import check_output_path
+    from inferclock._analysis.cell import check_metric
+    from inferclock._analysis.compare import compare, parse_threshold
+    from inferclock._analysis.table import check_output_path
 
     # Every argument is checked before any file is read or any table printed.
     threshold = parse_threshold("--threshold", args.threshold)

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from inferclock._summary import CellSummary
+from inferclock._analysis.summary import CellSummary
 
 __all__ = ["ALL_HOSTS", "HostSlice", "host_slices"]
 

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from inferclock._analysis.table import CellSummary, ResultTable, precision_rank
 from inferclock._core import ConfigError
 from inferclock._platform import host as _host
 from inferclock._plot_hosts import ALL_HOSTS, HostSlice
-from inferclock.results import CellSummary, ResultTable, precision_rank
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

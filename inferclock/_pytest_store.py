@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inferclock import _cell
+from inferclock._analysis import cell as _cell
 from inferclock._common import intervals as _intervals
 from inferclock._common.errors import ConfigError
 from inferclock._common.jsonl import ResultWriter, Row, load_file

@@ -193,7 +193,7 @@ def run(
                 results.append(run_isolated(spec))
                 if results[-1].interrupted:  # Ctrl-C: pool what was timed
                     break
-            from inferclock._cell import pooled
+            from inferclock._analysis.cell import pooled
 
             return pooled(results)
         return execute(spec)

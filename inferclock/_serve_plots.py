@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
-from inferclock._markdown import fmt_num
+from inferclock._analysis.table import ResultTable, precision_rank
+from inferclock._analysis.text import fmt_num
 from inferclock._platform import host as _host
 from inferclock._plots import _grid, _save, _span_log, group
 from inferclock._timing.load_checks import OPEN_LOOP
-from inferclock.results import ResultTable, precision_rank
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from inferclock import _cell, _grid, _progress, _sweep_file
+from inferclock import _grid, _progress, _sweep_file
+from inferclock._analysis import cell as _cell
 from inferclock._common.errors import Terminated, WorkerCrash
 from inferclock._common.jsonl import ResultWriter
 from inferclock._common.util import first_line, utc_now

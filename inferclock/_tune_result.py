@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferclock._markdown import fmt_num
-from inferclock.results import ResultTable
+from inferclock._analysis.table import ResultTable
+from inferclock._analysis.text import fmt_num
 
 UNIT = {"throughput": "samples/s", "peak_qps": "queries/s"}
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from inferclock import _grid
-from inferclock._cell import combine_rows
+from inferclock._analysis.cell import combine_rows
 from inferclock._common import checks as c
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.intervals import Combined, ratio

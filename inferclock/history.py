@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from inferclock import _cell, _history_detect
+from inferclock import _history_detect
+from inferclock._analysis import cell as _cell
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._history_store import Store
 

@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from inferclock._analysis.table import ResultTable
 from inferclock._common.errors import ConfigError, InferclockError
 from inferclock._grid import SERVE_OPTIONS
 from inferclock._timing import loadgen as _loadgen, options as _options
 from inferclock._timing.load_checks import bound_ms, open_percentile, rate
-from inferclock.results import ResultTable
 
 #: Rates are rounded to this many significant digits: readable keys, and a search that stops
 #: once its bracket cannot be split at that resolution.

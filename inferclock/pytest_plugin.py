@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from inferclock import _cell, _pytest_store
+from inferclock import _pytest_store
+from inferclock._analysis import cell as _cell
+from inferclock._analysis.gate import check_threshold, parse_threshold
 from inferclock._common.errors import ConfigError
 from inferclock._common.jsonl import Row
 from inferclock._common.util import utc_now
-from inferclock._gate import check_threshold, parse_threshold
 
 if TYPE_CHECKING:
     from inferclock._timing.measure import Measurement

@@ -43,8 +43,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from inferclock._analysis.table import CellSummary, ResultTable
+from inferclock._analysis.text import code_list, errors_markdown, markdown_table, open_loop_markdown
 from inferclock._core import ConfigError
-from inferclock._markdown import code_list, errors_markdown, markdown_table, open_loop_markdown
 from inferclock._platform import host as _host
 from inferclock._plot_hosts import HostSlice, host_slices
 from inferclock._plots import (
@@ -60,7 +61,6 @@ from inferclock._plots import (
 )
 from inferclock._profile_record import Profile, load_all
 from inferclock._serve_plots import plot_tuning, plot_vs_rate, rate_curves, tune_surfaces
-from inferclock.results import CellSummary, ResultTable
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from inferclock import _grid, _progress, _sweep_cluster, _sweep_file
+from inferclock._analysis.table import ResultTable
 from inferclock._common.errors import ConfigError, Terminated
 from inferclock._common.jsonl import check_output_path
 from inferclock._platform import plugins as _plugins
@@ -43,7 +44,6 @@ from inferclock._timing import options as _options, rows as _rows
 from inferclock._timing.load_checks import OPEN_LOOP
 from inferclock._timing.modelinfo import ModelBook, ModelFacts
 from inferclock._timing.options import RunOptions
-from inferclock.results import ResultTable
 
 __all__ = ["SweepInterrupted", "sweep"]
 

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from inferclock import _grid, _progress, _sweep_file, _tune_search as ts
+from inferclock._analysis.table import ResultTable
 from inferclock._common.errors import ConfigError, InferclockError, WorkerCrash
 from inferclock._common.jsonl import ResultWriter, check_output_path, load_file, strict_dumps
 from inferclock._common.util import utc_now
@@ -57,7 +58,6 @@ from inferclock._timing.modelinfo import ModelBook, ModelFacts
 from inferclock._timing.options import RunOptions
 from inferclock._tune_result import UNIT as _UNIT, TunePoint, TuneResult
 from inferclock._tune_search import OBJECTIVES, Estimate, Point
-from inferclock.results import ResultTable
 from inferclock.sweep import SweepInterrupted
 
 __all__ = ["OBJECTIVES", "TunePoint", "TuneResult", "tune"]

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from inferclock._analysis.table import ResultWriter
 from inferclock._common.intervals import rate_interval
-from inferclock.results import ResultWriter
 from inferclock.stats import summarize
 
 

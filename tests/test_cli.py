@@ -14,7 +14,7 @@ from openvino import opset13 as ops
 from synthetic import HEADER, make_row, write_table
 
 from inferclock.__main__ import build_parser, main
-from inferclock.results import ResultWriter, load_file
+from inferclock._analysis.table import ResultWriter, load_file
 
 
 def save_matmul(path: Path, n: int = 64) -> Path:

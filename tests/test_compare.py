@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from synthetic import HEADER, lognormal_ns, make_row, write_table
 
+from inferclock._analysis.compare import compare
+from inferclock._analysis.table import ResultTable, ResultWriter
 from inferclock._common.errors import ConfigError, ConfigTypeError
-from inferclock.compare import compare
-from inferclock.results import ResultTable, ResultWriter
 
 CELLS = [
     (m, p, b, mode)

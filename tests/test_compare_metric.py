@@ -15,9 +15,9 @@ import pytest
 from synthetic import HEADER, lognormal_ns, make_row
 
 import inferclock as ic
+from inferclock._analysis.compare import compare
+from inferclock._analysis.table import ResultTable, ResultWriter
 from inferclock._common.errors import ConfigError
-from inferclock.compare import compare
-from inferclock.results import ResultTable, ResultWriter
 
 
 def _row(mode: str, samples: np.ndarray, fps: float | None = None, **kw: Any) -> dict[str, Any]:

@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from inferclock import _core
 from inferclock.__main__ import main
-from inferclock._cell import check_metric
+from inferclock._analysis.cell import check_metric
+from inferclock._analysis.compare import compare
 from inferclock._common.errors import ConfigError, InferclockError, PinningError
 from inferclock._platform.pin import active_pins, pin
 from inferclock._platform.topology import topology
-from inferclock.compare import compare
 
 # Few examples each: these run in the normal suite. No example database in the source tree.
 FEW = settings(

@@ -18,10 +18,10 @@ from hypothesis import given, settings, strategies as st
 from synthetic import HEADER, lognormal_ns, make_row, write_table
 
 from inferclock.__main__ import main
+from inferclock._analysis.compare import compare
+from inferclock._analysis.table import ResultTable, ResultWriter
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._platform.host import host_id
-from inferclock.compare import compare
-from inferclock.results import ResultTable, ResultWriter
 
 MACHINE = "3fa2b1c4d5e6"  # one machine: a test cluster of two workers on loopback
 CLUSTER_HEADER = {

@@ -16,7 +16,7 @@ import inferclock
 from inferclock._run import prepare
 
 PACKAGE = Path(inferclock.__file__).parent
-HEAVY = ("inferclock.report", "inferclock.compare", "matplotlib", "pandas", "nncf")
+HEAVY = ("inferclock.report", "inferclock._analysis.compare", "matplotlib", "pandas", "nncf")
 
 
 def imported_by(code: str) -> set[str]:
@@ -66,7 +66,9 @@ def test_a_worker_timing_a_cell_imports_nothing_heavy(matmul_model: Path, tmp_pa
 
 
 def test_the_check_sees_a_heavy_import() -> None:
-    assert heavy(imported_by("import inferclock.compare")) == ["inferclock.compare"]
+    assert heavy(imported_by("import inferclock._analysis.compare")) == [
+        "inferclock._analysis.compare"
+    ]
 
 
 def test_no_module_imports_the_package_init() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from inferclock._analysis.table import ResultTable, ResultWriter
 from inferclock._core import ConfigError
 from inferclock.report import report
-from inferclock.results import ResultTable, ResultWriter
 
 pytest.importorskip("matplotlib")
 

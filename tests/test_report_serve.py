@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import inferclock as ic
+from inferclock._analysis.table import ResultTable, ResultWriter, fmt_num
 from inferclock._serve_plots import KNEE_FACTOR, rate_curves, tune_surfaces
 from inferclock.report import report
-from inferclock.results import ResultTable, ResultWriter, fmt_num
 
 pytest.importorskip("matplotlib")
 

@@ -14,8 +14,14 @@ import numpy as np
 import pytest
 from synthetic import HEADER, lognormal_ns, make_row, write_table
 
+from inferclock._analysis.table import (
+    FORMAT_VERSION,
+    ResultTable,
+    ResultWriter,
+    load_file,
+    read_rows,
+)
 from inferclock._core import ConfigError, InferclockError
-from inferclock.results import FORMAT_VERSION, ResultTable, ResultWriter, load_file, read_rows
 
 CELLS = [("tiny", p, b, "latency") for p in ("f32", "bf16") for b in (1, 8)]
 
@@ -256,7 +262,7 @@ sys.modules["inferclock"] = pkg
 import inferclock._common.jsonl
 print("\\n".join(sorted(sys.modules)))
 """
-_RENDERING = ("pandas", "matplotlib", "inferclock._markdown", "inferclock.results")
+_RENDERING = ("pandas", "matplotlib", "inferclock._analysis.text", "inferclock._analysis.table")
 
 
 def test_format_module_imports_no_rendering(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import inferclock as ic
-from inferclock.results import load_file
+from inferclock._analysis.table import load_file
 
 FAST = {"iterations": 5, "warmup": 1, "quiet": True, "processes": 1}
 

@@ -15,7 +15,7 @@ header (``kind: "header"``, ``format_version``, the environment), every other li
 
 It imports only the standard library, numpy and the extension's error classes, so a worker
 process can write rows without importing tables, markdown, pandas or matplotlib (a test holds
-it to that). :mod:`inferclock.results` re-exports the public names.
+it to that). :mod:`inferclock._analysis.table` re-exports the public names.
 """
 
 from __future__ import annotations

@@ -39,15 +39,15 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from inferclock import _cell
+from inferclock._analysis import cell as _cell
+from inferclock._analysis.gate import Gate, check_threshold, gate_of, parse_threshold
+from inferclock._analysis.table import ResultTable
+from inferclock._analysis.text import fmt_num, markdown_table
 from inferclock._common import checks as _checks, intervals as _intervals
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.jsonl import Row
 from inferclock._common.util import is_real
-from inferclock._gate import Gate, check_threshold, gate_of, parse_threshold
-from inferclock._markdown import fmt_num, markdown_table
 from inferclock._platform import host as _host
-from inferclock.results import ResultTable
 
 __all__ = ["CellComparison", "Comparison", "Gate", "check_threshold", "compare", "parse_threshold"]
 

@@ -2,7 +2,7 @@
 the open-loop cells' table.
 
 This module owns how results read as GitHub-flavoured markdown; it computes nothing (pooling
-is :class:`inferclock.results.ResultTable`'s). :mod:`inferclock.results` re-exports
+is :class:`inferclock._analysis.table.ResultTable`'s). :mod:`inferclock._analysis.table` re-exports
 ``fmt_num``, ``markdown_table`` and ``errors_markdown``; ``ResultTable.to_markdown`` calls
 :func:`summary_markdown`.
 """
@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from inferclock._analysis.table import CellSummary
     from inferclock._serve_plots import RateCurve
-    from inferclock.results import CellSummary
 
 __all__ = [
     "code_list",

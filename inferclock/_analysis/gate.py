@@ -12,13 +12,13 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from inferclock._cell import higher_is_better, judge
+from inferclock._analysis.cell import higher_is_better, judge
 from inferclock._common import checks as _checks
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.util import is_real
 
 if TYPE_CHECKING:
-    from inferclock.compare import CellComparison, Comparison
+    from inferclock._analysis.compare import CellComparison, Comparison
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from inferclock import _cell
+from inferclock._analysis import cell as _cell
 from inferclock._platform import host as _host
 
 

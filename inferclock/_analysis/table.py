@@ -2,12 +2,12 @@
 
 This module owns :class:`ResultTable` (load, filter, ok/errors, raw latencies, summary) with
 the exports to CSV, JSON, pandas and markdown; :class:`CellSummary` (the rows of a cell
-combined into one line) is made in :mod:`inferclock._summary`. Rows of different hosts
+combined into one line) is made in :mod:`inferclock._analysis.summary`. Rows of different hosts
 (``_host``) are never pooled: loading files of several hosts is refused unless
 ``allow_mixed=True`` or one cluster sweep's file holds them all, and each host's rows stay
 their own cells. The file format itself (header, durable appends, tolerant reads, strict
-JSON) is :mod:`inferclock._common.jsonl`; markdown rendering is :mod:`inferclock._markdown`. Their
-public names are re-exported here, so ``from inferclock.results import ResultWriter,
+JSON) is :mod:`inferclock._common.jsonl`; markdown rendering is :mod:`inferclock._analysis.text`. Their
+public names are re-exported here, so ``from inferclock._analysis.table import ResultWriter,
 load_file, fmt_num, ...`` keeps working.
 """
 
@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from inferclock._analysis.summary import CellSummary, precision_rank, summarize_cells
+from inferclock._analysis.text import errors_markdown, fmt_num, markdown_table, summary_markdown
 from inferclock._common.errors import ConfigTypeError
 from inferclock._common.jsonl import (
     FORMAT_VERSION,
@@ -34,7 +36,6 @@ from inferclock._common.jsonl import (
     strict_dumps,
 )
 from inferclock._core import ConfigError, InferclockError
-from inferclock._markdown import errors_markdown, fmt_num, markdown_table, summary_markdown
 from inferclock._platform.host import (
     differences as _host_diff,
     fill_names,
@@ -42,7 +43,6 @@ from inferclock._platform.host import (
     host_id,
     label,
 )
-from inferclock._summary import CellSummary, precision_rank, summarize_cells
 
 if TYPE_CHECKING:
     import pandas
