@@ -24,7 +24,7 @@ import openvino.opset13 as ops
 from pypi_models import shapes_arg
 
 import inferclock as ic
-from inferclock._run import prepare
+from inferclock._workers.run import prepare
 
 # MatMul of [1,128] x [128,256] + ReLU: about 8 us per inference on the 2-core Zen 4 VM
 # (one thread), most of it OpenVINO's per-call cost, which is what a harness must not add to.

@@ -37,7 +37,7 @@ _NAMES = {
     "PRECISIONS": "_timing.precision", "PrecisionWarning": "_timing.precision",
     "InitTimes": "_timing.result", "RunResult": "_timing.result",
     "MODES": "_timing.options", "RunOptions": "_timing.options",
-    "prepare": "_run", "run": "_run",
+    "prepare": "_workers.run", "run": "_workers.run",
     "devices": "_platform.plugins", "register_plugin": "_platform.plugins", "register_plugins_xml": "_platform.plugins",
     "Pin": "_platform.pin", "pin": "_platform.pin",
     "PinningWarning": "_platform.topology", "Topology": "_platform.topology", "affinity": "_platform.topology",
@@ -139,10 +139,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         parse_cpulist as parse_cpulist,
         topology as topology,
     )
-    from inferclock._run import (
-        prepare as prepare,
-        run as run,
-    )
     from inferclock._timing.measure import (
         Measurement as Measurement,
         measure as measure,
@@ -166,6 +162,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
     )
     from inferclock._timing.serve import (
         ServerStats as ServerStats,
+    )
+    from inferclock._workers.run import (
+        prepare as prepare,
+        run as run,
     )
     from inferclock.history import History as History, Step as Step, history as history
     from inferclock.peak import (

@@ -24,8 +24,8 @@ from inferclock._common.checks import parse_key_value
 from inferclock._common.errors import InferclockError, Terminated
 from inferclock._common.util import package_version
 from inferclock._platform.plugins import register_plugin
-from inferclock._run import run
 from inferclock._timing.options import SweepOptions
+from inferclock._workers.run import run
 
 EPILOG_RUN_OPTIONS = """\
 stopping: by default a run warms up until timings are steady, then stops when the 95%

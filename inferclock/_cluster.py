@@ -31,8 +31,8 @@ from inferclock._sweep_options import is_dask_client
 
 if TYPE_CHECKING:
     from inferclock._progress import Progress
-    from inferclock._supervisor import CtrlC
     from inferclock._timing.modelinfo import ModelFacts
+    from inferclock._workers.supervisor import CtrlC
 
 RESOURCE = "inferclock"
 #: How long we wait for a scheduler to answer, and for a first worker to join.

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from inferclock._common.errors import ConfigError, ModelError, WorkerCrash
 from inferclock._common.util import utc_now
-from inferclock._supervisor import CtrlC
+from inferclock._workers.supervisor import CtrlC
 
 if TYPE_CHECKING:
     from inferclock._timing.engine import RunSpec
@@ -199,7 +199,7 @@ def run_unit(task: UnitTask, blob: ModelBlob | None = None) -> dict[str, Any]:
     from distributed import get_client, get_worker
 
     from inferclock._platform.environment import environment
-    from inferclock._supervisor import supervise
+    from inferclock._workers.supervisor import supervise
 
     client = get_client()
     worker = get_worker()

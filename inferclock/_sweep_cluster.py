@@ -19,11 +19,11 @@ from inferclock._timing import rows as _rows
 
 if TYPE_CHECKING:
     from inferclock._progress import Progress
-    from inferclock._supervisor import CtrlC
     from inferclock._sweep_options import SweepOptions
     from inferclock._sweep_runner import Runner
     from inferclock._timing.modelinfo import ModelBook, ModelFacts
     from inferclock._timing.options import RunOptions
+    from inferclock._workers.supervisor import CtrlC
 
 
 class ClusterSweep:

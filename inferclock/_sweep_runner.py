@@ -17,8 +17,8 @@ from inferclock._analysis import cell as _cell
 from inferclock._common.errors import Terminated, WorkerCrash
 from inferclock._common.jsonl import ResultWriter
 from inferclock._common.util import first_line, utc_now
-from inferclock._supervisor import CtrlC, Outcome, supervise
 from inferclock._timing import rows as _rows
+from inferclock._workers.supervisor import CtrlC, Outcome, supervise
 
 
 class Runner:

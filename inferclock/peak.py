@@ -251,7 +251,7 @@ class _Search:
 
     def capacity(self) -> float:
         """Queries per second a short throughput-mode run sustains (the bracket's start)."""
-        from inferclock._run import run
+        from inferclock._workers.run import run
 
         closed = {k: v for k, v in self.run_options.items() if k not in SERVE_OPTIONS}
         closed.setdefault("max_time", 2.0)

@@ -20,9 +20,9 @@ from inferclock._common.errors import ConfigError
 from inferclock._profile_diff import DiffRow, ProfileDiff, profile_diff
 from inferclock._profile_record import Layer, Median, Profile, Total
 from inferclock._profile_run import RUN_OPTIONS, make_plan, profile_spec
-from inferclock._run import _prepare
 from inferclock._timing.modelinfo import ModelBook
 from inferclock._timing.options import RunOptions, make
+from inferclock._workers.run import _prepare
 
 
 def profile(
@@ -85,7 +85,7 @@ def profile(
     with ModelBook() as book:
         spec = dataclasses.replace(_prepare(model, opts, book), profile=plan)
         if opts.isolated:
-            from inferclock._supervisor import profile_isolated
+            from inferclock._workers.supervisor import profile_isolated
 
             return profile_isolated(spec)
         return profile_spec(spec)

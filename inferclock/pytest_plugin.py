@@ -213,7 +213,7 @@ class Recorder:
 
     def run(self, model: Any, *, name: str | None = None, **opts: Any) -> RunResult:
         """``ic.run(model, **opts)``, recorded."""
-        from inferclock._run import run
+        from inferclock._workers.run import run
 
         key = self._key(name)
         result = run(model, **opts)

@@ -35,8 +35,6 @@ from inferclock._analysis.table import ResultTable
 from inferclock._common.errors import ConfigError, Terminated
 from inferclock._common.jsonl import check_output_path
 from inferclock._platform import plugins as _plugins
-from inferclock._run import spec_for
-from inferclock._supervisor import CtrlC
 from inferclock._sweep_cluster import int8_plan
 from inferclock._sweep_options import SweepOptions
 from inferclock._sweep_runner import Runner
@@ -44,6 +42,8 @@ from inferclock._timing import options as _options, rows as _rows
 from inferclock._timing.load_checks import OPEN_LOOP
 from inferclock._timing.modelinfo import ModelBook, ModelFacts
 from inferclock._timing.options import RunOptions
+from inferclock._workers.run import spec_for
+from inferclock._workers.supervisor import CtrlC
 
 __all__ = ["SweepInterrupted", "sweep"]
 

@@ -50,14 +50,14 @@ from inferclock._common.errors import ConfigError, InferclockError, WorkerCrash
 from inferclock._common.jsonl import ResultWriter, check_output_path, load_file, strict_dumps
 from inferclock._common.util import utc_now
 from inferclock._platform.host import changed as host_changed, host_id
-from inferclock._run import spec_for
-from inferclock._supervisor import CtrlC, Outcome
 from inferclock._sweep_runner import Runner as _SweepRunner
 from inferclock._timing import rows as _rows
 from inferclock._timing.modelinfo import ModelBook, ModelFacts
 from inferclock._timing.options import RunOptions
 from inferclock._tune_result import UNIT as _UNIT, TunePoint, TuneResult
 from inferclock._tune_search import OBJECTIVES, Estimate, Point
+from inferclock._workers.run import spec_for
+from inferclock._workers.supervisor import CtrlC, Outcome
 from inferclock.sweep import SweepInterrupted
 
 __all__ = ["OBJECTIVES", "TunePoint", "TuneResult", "tune"]

@@ -115,7 +115,7 @@ def _cell_processes(sessions: set[int]) -> dict[int, int]:
             parent_session = int(_stat(int(ppid))[3])
         except (OSError, IndexError, ValueError):
             continue
-        if b"inferclock._worker" in cmd and state != "Z" and parent_session in sessions:
+        if b"inferclock._workers.worker" in cmd and state != "Z" and parent_session in sessions:
             out[int(d.name)] = int(ppid)
     return out
 

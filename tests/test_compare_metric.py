@@ -143,7 +143,7 @@ def test_sweep_rows_carry_the_cell_s_multimodal_flag_as_they_arrive(tmp_path: Pa
     import importlib
 
     from inferclock._progress import Quiet
-    from inferclock._supervisor import CtrlC
+    from inferclock._workers.supervisor import CtrlC
 
     sweep_module = importlib.import_module("inferclock._sweep_runner")
 

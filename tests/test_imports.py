@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import inferclock
-from inferclock._run import prepare
+from inferclock._workers.run import prepare
 
 PACKAGE = Path(inferclock.__file__).parent
 HEAVY = ("inferclock.report", "inferclock._analysis.compare", "matplotlib", "pandas", "nncf")
@@ -41,7 +41,7 @@ def heavy(names: set[str]) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "module", ["inferclock._worker", "inferclock._timing.engine", "inferclock"]
+    "module", ["inferclock._workers.worker", "inferclock._timing.engine", "inferclock"]
 )
 def test_worker_modules_import_nothing_heavy(module: str) -> None:
     assert heavy(imported_by(f"import {module}")) == []
@@ -52,7 +52,7 @@ def test_a_worker_timing_a_cell_imports_nothing_heavy(matmul_model: Path, tmp_pa
     (tmp_path / "spec.pickle").write_bytes(pickle.dumps(spec))
     code = textwrap.dedent(f"""
         import pickle, socket, sys
-        from inferclock import _worker
+        from inferclock._workers import worker as _worker
         mine, theirs = socket.socketpair()
         _worker.main([{str(tmp_path / "spec.pickle")!r}, {str(tmp_path / "out.pickle")!r}, "1",
                       str(theirs.fileno())])

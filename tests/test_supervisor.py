@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import inferclock as ic
-from inferclock import _supervisor, _worker
 from inferclock._timing.options import BASE_TIMEOUT, DEFAULT_MAX_TIME, RunOptions
+from inferclock._workers import supervisor as _supervisor, worker as _worker
 
 
 class Unpicklable(Exception):
@@ -82,7 +82,10 @@ def _children(pid: int) -> list[int]:
                 cmd = (d / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"inferclock._worker" in cmd:
+            if (
+                int(stat.rsplit(")", 1)[1].split()[1]) == pid
+                and b"inferclock._workers.worker" in cmd
+            ):
                 kids.append(int(d.name))
     return kids
 

@@ -90,7 +90,10 @@ def worker_children(parent: int) -> list[int]:
             cmd = Path(f"/proc/{d}/cmdline").read_bytes()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"inferclock._worker" in cmd:
+        if (
+            int(stat.rsplit(")", 1)[1].split()[1]) == parent
+            and b"inferclock._workers.worker" in cmd
+        ):
             found.append(int(d))
     return found
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from inferclock._common.errors import InferclockError, Terminated, WorkerCrash
 from inferclock._common.util import utc_now
-from inferclock._worker import BOOT, outcome_path
+from inferclock._workers.worker import BOOT, outcome_path
 
 if TYPE_CHECKING:
     from inferclock._profile_record import Profile
@@ -94,7 +94,7 @@ class Outcome:
 
 
 def _package_root() -> str:
-    return str(Path(__file__).resolve().parent.parent)
+    return str(Path(__file__).resolve().parents[2])
 
 
 def _class(module: str, name: str) -> Any:

@@ -31,7 +31,7 @@ from typing import Any
 BOOT = (
     "import sys; root = sys.argv[1]; "
     "sys.path[:] = [root] + [p for p in sys.path if p not in ('', '.', root)]; "
-    "from inferclock._worker import main; sys.exit(main(sys.argv[2:]))"
+    "from inferclock._workers.worker import main; sys.exit(main(sys.argv[2:]))"
 )
 
 

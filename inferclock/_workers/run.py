@@ -184,7 +184,7 @@ def run(
     with ModelBook() as book:
         spec = _prepare(model, opts, book)
         if opts.isolated:
-            from inferclock._supervisor import run_isolated
+            from inferclock._workers.supervisor import run_isolated
 
             if opts.processes == 1:
                 return run_isolated(spec)
