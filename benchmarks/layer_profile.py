@@ -35,7 +35,7 @@ sys.path.append(sys.path.pop(0))
 from _common import loadavg, machine, table, today
 
 import inferclock as ic
-from inferclock.profile import Median, Profile
+from inferclock._profiling.profile import Median, Profile
 
 PRECISIONS = ("f32", "bf16", "int8")
 MAJOR = 0.02  # types holding at least this share of the layers' time are judged

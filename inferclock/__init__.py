@@ -47,8 +47,8 @@ _NAMES = {
     "SweepInterrupted": "sweep", "sweep": "sweep",
     "PeakResult": "peak", "PeakStep": "peak", "find_peak_qps": "peak",
     "ServerStats": "_timing.serve", "tune": "tune", "TuneResult": "tune",
-    "Profile": "profile", "ProfileDiff": "profile", "profile": "profile",
-    "profile_diff": "profile", "publish": "publish",
+    "Profile": "_profiling.profile", "ProfileDiff": "_profiling.profile", "profile": "_profiling.profile",
+    "profile_diff": "_profiling.profile", "publish": "publish",
     "History": "history", "Step": "history", "history": "history",
     "models": "", "stats": "",
 }  # fmt: skip
@@ -139,6 +139,12 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         parse_cpulist as parse_cpulist,
         topology as topology,
     )
+    from inferclock._profiling.profile import (
+        Profile as Profile,
+        ProfileDiff as ProfileDiff,
+        profile as profile,
+        profile_diff as profile_diff,
+    )
     from inferclock._timing.measure import (
         Measurement as Measurement,
         measure as measure,
@@ -172,12 +178,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         PeakResult as PeakResult,
         PeakStep as PeakStep,
         find_peak_qps as find_peak_qps,
-    )
-    from inferclock.profile import (
-        Profile as Profile,
-        ProfileDiff as ProfileDiff,
-        profile as profile,
-        profile_diff as profile_diff,
     )
     from inferclock.publish import publish as publish
     from inferclock.report import (

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from inferclock._cli_options import add_options, given, parsed_type
 from inferclock._common.checks import parse_int
 from inferclock._common.errors import ConfigError
-from inferclock._profile_run import RUN_OPTIONS
+from inferclock._profiling.run import RUN_OPTIONS
 from inferclock._timing.options import RunOptions
 
 EPILOG = """\
@@ -93,7 +93,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
         return _cmd_diff(args)
     if args.model is None:
         raise ConfigError("profile needs a MODEL (or --diff A.json B.json)")
-    from inferclock.profile import profile
+    from inferclock._profiling.profile import profile
 
     result = profile(
         args.model, rounds=args.rounds, save_graph=args.save_graph, **given(args, _ProfileFlags)
@@ -110,7 +110,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    from inferclock.profile import profile_diff
+    from inferclock._profiling.profile import profile_diff
 
     flags = [f for f in ("save_graph",) if getattr(args, f)] + sorted(given(args, _ProfileFlags))
     if flags:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from inferclock._plots import _save
-from inferclock._profile_record import Profile
+from inferclock._profiling.record import Profile
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

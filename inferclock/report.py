@@ -59,7 +59,7 @@ from inferclock._plots import (
     plot_vs_batch,
     prepare_dir,
 )
-from inferclock._profile_record import Profile, load_all
+from inferclock._profiling.record import Profile, load_all
 from inferclock._serve_plots import plot_tuning, plot_vs_rate, rate_curves, tune_surfaces
 
 if TYPE_CHECKING:

@@ -20,10 +20,10 @@ from hypothesis import given, settings, strategies as st
 import inferclock as ic
 from inferclock.__main__ import main
 from inferclock._common.errors import ConfigError, ConfigTypeError, DeviceError
-from inferclock._profile_record import Median
+from inferclock._profiling.profile import RUN_OPTIONS, Profile, profile, profile_diff
+from inferclock._profiling.record import Median
 from inferclock._timing.options import RunOptions
 from inferclock._timing.precision import COMPUTE_LAYER_TYPES, compile_properties, runtime_ops
-from inferclock.profile import RUN_OPTIONS, Profile, profile, profile_diff
 
 FLAGS = set(Path("/proc/cpuinfo").read_text().split())
 HAS_BF16 = bool({"avx512_bf16", "amx_bf16"} & FLAGS)

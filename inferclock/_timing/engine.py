@@ -31,7 +31,7 @@ from inferclock._timing.result import InitTimes, RunResult
 from inferclock._timing.serve import ServerStats
 
 if TYPE_CHECKING:
-    from inferclock._profile_run import ProfilePlan
+    from inferclock._profiling.run import ProfilePlan
 
 #: Longest a throughput collection waits before looking at Ctrl-C and the clock again.
 _COLLECT_SLICE_S = 0.25

@@ -41,7 +41,7 @@ from inferclock._common.util import utc_now
 from inferclock._workers.worker import BOOT, outcome_path
 
 if TYPE_CHECKING:
-    from inferclock._profile_record import Profile
+    from inferclock._profiling.record import Profile
     from inferclock._timing.engine import RunSpec
     from inferclock._timing.result import RunResult
 

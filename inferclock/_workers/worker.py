@@ -103,7 +103,7 @@ def _run_one(spec: Any, parent: _Parent) -> dict[str, Any]:
 
             run: Any = execute
             if spec.profile is not None:  # a profile of the spec, not a timed run
-                from inferclock._profile_run import profile_spec
+                from inferclock._profiling.run import profile_spec
 
                 run = profile_spec
             outcome["result"] = run(spec, on_phase=lambda name: parent.tell(f"phase {name}"))

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from inferclock._common.errors import ConfigError
-from inferclock._profile_record import Layer, Median, Profile, load_all
+from inferclock._profiling.record import Layer, Median, Profile, load_all
 
 
 @dataclass(frozen=True)
@@ -110,12 +110,12 @@ class ProfileDiff:
         return d
 
     def summary(self, top: int = 15) -> str:
-        from inferclock._profile_text import diff_summary
+        from inferclock._profiling.text import diff_summary
 
         return diff_summary(self, top)
 
     def to_markdown(self, top: int = 15) -> str:
-        from inferclock._profile_text import diff_markdown
+        from inferclock._profiling.text import diff_markdown
 
         return diff_markdown(self, top)
 

@@ -189,17 +189,17 @@ class Profile:
         return f"{self.model} {prec} b{self.batch_size} {self.device}"
 
     def summary(self, top: int = 10) -> str:
-        from inferclock._profile_text import summary_text
+        from inferclock._profiling.text import summary_text
 
         return summary_text(self, top)
 
     def to_markdown(self, top: int = 10) -> str:
-        from inferclock._profile_text import profile_markdown
+        from inferclock._profiling.text import profile_markdown
 
         return profile_markdown(self, top)
 
     def difference_text(self) -> str:
-        from inferclock._profile_text import difference_text
+        from inferclock._profiling.text import difference_text
 
         return difference_text(self)
 

@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from inferclock._common.errors import ConfigError
-from inferclock._profile_diff import DiffRow, ProfileDiff, profile_diff
-from inferclock._profile_record import Layer, Median, Profile, Total
-from inferclock._profile_run import RUN_OPTIONS, make_plan, profile_spec
+from inferclock._profiling.diff import DiffRow, ProfileDiff, profile_diff
+from inferclock._profiling.record import Layer, Median, Profile, Total
+from inferclock._profiling.run import RUN_OPTIONS, make_plan, profile_spec
 from inferclock._timing.modelinfo import ModelBook
 from inferclock._timing.options import RunOptions, make
 from inferclock._workers.run import _prepare

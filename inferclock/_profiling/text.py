@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from inferclock._analysis.text import fmt_num, markdown_table
 
 if TYPE_CHECKING:
-    from inferclock._profile_diff import DiffRow, ProfileDiff
-    from inferclock._profile_record import Median, Profile, Total
+    from inferclock._profiling.diff import DiffRow, ProfileDiff
+    from inferclock._profiling.record import Median, Profile, Total
 
 #: The counters truncate each layer's time to whole microseconds: 0.5 us lost per executed
 #: layer and inference on average.

@@ -37,7 +37,7 @@ from inferclock._common.errors import ConfigError, ConfigTypeError, DeviceError,
 from inferclock._common.util import utc_now
 from inferclock._platform import plugins as _plugins
 from inferclock._platform.clock import clock
-from inferclock._profile_record import Layer, Median, Profile
+from inferclock._profiling.record import Layer, Median, Profile
 from inferclock._timing import control as _control, precision as _precision
 from inferclock._timing.engine import RunSpec, _new_engine
 
