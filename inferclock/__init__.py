@@ -49,7 +49,7 @@ _NAMES = {
     "ServerStats": "_timing.serve", "tune": "tune", "TuneResult": "tune",
     "Profile": "_profiling.profile", "ProfileDiff": "_profiling.profile", "profile": "_profiling.profile",
     "profile_diff": "_profiling.profile", "publish": "publish",
-    "History": "history", "Step": "history", "history": "history",
+    "History": "_tracking.history", "Step": "_tracking.history", "history": "_tracking.history",
     "models": "", "stats": "",
 }  # fmt: skip
 
@@ -169,11 +169,11 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
     from inferclock._timing.serve import (
         ServerStats as ServerStats,
     )
+    from inferclock._tracking.history import History as History, Step as Step, history as history
     from inferclock._workers.run import (
         prepare as prepare,
         run as run,
     )
-    from inferclock.history import History as History, Step as Step, history as history
     from inferclock.peak import (
         PeakResult as PeakResult,
         PeakStep as PeakStep,

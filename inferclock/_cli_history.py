@@ -86,7 +86,7 @@ def target(given: str | None) -> str:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from inferclock.history import history
+    from inferclock._tracking.history import history
 
     with history(target(args.history)) as h:
         for f in args.files:
@@ -96,7 +96,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_regressions(args: argparse.Namespace) -> int:
-    from inferclock.history import history
+    from inferclock._tracking.history import history
 
     with history(target(args.history)) as h:
         steps = h.regressions(metric=args.metric)
@@ -123,7 +123,7 @@ def _fmt(v: float, metric: str) -> str:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from inferclock.history import history
+    from inferclock._tracking.history import history
 
     with history(target(args.history)) as h:
         df = h.query(model=args.model, precision=args.precision, host=args.host, key=args.key)

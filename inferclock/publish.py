@@ -1,6 +1,6 @@
 """``ic.publish``: a history as a static dashboard to copy to any web server.
 
-This module owns the glue from :class:`inferclock.history.History` to the site's plain
+This module owns the glue from :class:`inferclock._tracking.history.History` to the site's plain
 records (:class:`inferclock._publish_site.CellData`) and the argument checks; the pages and
 charts are :mod:`inferclock._publish_site`'s.
 """
@@ -133,7 +133,7 @@ def publish(
         target = os.fspath(history)
         if "://" not in target and not Path(target).is_file():
             raise ConfigError(f"publish: history {target!r} is not a file")
-        hist_mod = importlib.import_module("inferclock.history")
+        hist_mod = importlib.import_module("inferclock._tracking.history")
         with hist_mod.History(target) as h:
             cells = cells_from_history(h, metric=metric)
         name = target

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from inferclock import _pytest_store
 from inferclock._analysis import cell as _cell
 from inferclock._analysis.gate import check_threshold, parse_threshold
 from inferclock._common.errors import ConfigError
 from inferclock._common.jsonl import Row
 from inferclock._common.util import utc_now
+from inferclock._tracking import pytest_store as _pytest_store
 
 if TYPE_CHECKING:
     from inferclock._timing.measure import Measurement
@@ -95,8 +95,10 @@ class _Session:
             self.fail_above = None if text is None else parse_threshold(
                 "--inferclock-fail-above", text
             )  # fmt: skip
-            if self.history and importlib.util.find_spec("inferclock.history") is None:
-                raise ConfigError(f"history {self.history!r}: inferclock.history is missing")
+            if self.history and importlib.util.find_spec("inferclock._tracking.history") is None:
+                raise ConfigError(
+                    f"history {self.history!r}: inferclock._tracking.history is missing"
+                )
             if self.fail_above is not None and self.compare is None:
                 raise ConfigError("--inferclock-fail-above needs --inferclock-compare NAME")
             self._env: dict[str, Any] | None = None
@@ -131,7 +133,7 @@ class _Session:
         if self.compare is not None:
             self.verdicts = self._judge()
         if self.history:
-            from inferclock.history import History
+            from inferclock._tracking.history import History
 
             with History(self.history) as h:
                 h.add(self.rows, header=header, source="pytest")

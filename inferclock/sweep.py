@@ -254,7 +254,7 @@ def _add_to_history(target: str | None, out: Path, earlier: int) -> None:
         return
     try:
         from inferclock._common.jsonl import load_file
-        from inferclock.history import history
+        from inferclock._tracking.history import history
 
         f = load_file(out)
         with history(target) as h:

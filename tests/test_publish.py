@@ -29,7 +29,7 @@ STEP_RUN = 20
 
 def _history(path: Path) -> Path:
     """2 cells x 30 runs; resnet50 10% slower from run 20 (0-based) on."""
-    history = pytest.importorskip("inferclock.history")
+    history = pytest.importorskip("inferclock._tracking.history")
     with history.History(path) as h:
         for run in range(30):
             rows = []
@@ -177,7 +177,7 @@ def test_publish_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match=r"out_dir .*file.* is not a directory"):
         ic.publish(tmp_path / "missing.db", tmp_path / "file")
-    history = pytest.importorskip("inferclock.history")
+    history = pytest.importorskip("inferclock._tracking.history")
     history.History(tmp_path / "empty.db").close()
     with pytest.raises(ConfigError, match=r"history .*empty.db.* holds no results"):
         ic.publish(tmp_path / "empty.db", tmp_path / "site")

@@ -143,7 +143,7 @@ def test_bad_threshold_is_a_usage_error(pytester: pytest.Pytester) -> None:
 
 
 def test_history_gets_the_sessions_rows(pytester: pytest.Pytester) -> None:
-    from inferclock.history import History
+    from inferclock._tracking.history import History
 
     pytester.makepyfile(SPIN)
     db = pytester.path / "history.db"

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from inferclock import _history_detect
 from inferclock._analysis import cell as _cell
 from inferclock._common.errors import ConfigError, ConfigTypeError
-from inferclock._history_store import Store
+from inferclock._tracking import detect as _history_detect
+from inferclock._tracking.store import Store
 
 if TYPE_CHECKING:
     import pandas

@@ -1,0 +1,5 @@
+"""Results across runs: the history (SQLite or PostgreSQL storage, change
+detection, ``ic.history``) and the pytest plugin's baselines and verdicts.
+
+May import: _common, stats, models, _platform, _timing, _analysis, _workers.
+"""
