@@ -44,7 +44,7 @@ _NAMES = {
     "format_cpulist": "_platform.topology", "openvino_cpu_started": "_platform.topology",
     "parse_cpulist": "_platform.topology", "topology": "_platform.topology",
     "compare": "_analysis.compare", "report": "report", "ResultTable": "_analysis.table", "Stats": "stats",
-    "SweepInterrupted": "sweep", "sweep": "sweep",
+    "SweepInterrupted": "_sweeps.sweep", "sweep": "_sweeps.sweep",
     "PeakResult": "peak", "PeakStep": "peak", "find_peak_qps": "peak",
     "ServerStats": "_timing.serve", "tune": "tune", "TuneResult": "tune",
     "Profile": "_profiling.profile", "ProfileDiff": "_profiling.profile", "profile": "_profiling.profile",
@@ -145,6 +145,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         profile as profile,
         profile_diff as profile_diff,
     )
+    from inferclock._sweeps.sweep import (
+        SweepInterrupted as SweepInterrupted,
+        sweep as sweep,
+    )
     from inferclock._timing.measure import (
         Measurement as Measurement,
         measure as measure,
@@ -185,10 +189,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
     )
     from inferclock.stats import (
         Stats as Stats,
-    )
-    from inferclock.sweep import (
-        SweepInterrupted as SweepInterrupted,
-        sweep as sweep,
     )
     from inferclock.tune import (
         TuneResult as TuneResult,

@@ -98,7 +98,7 @@ def _resume_command() -> str:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Sweep models x precisions x batch sizes x devices x modes; print the table."""
-    from inferclock.sweep import SweepInterrupted, sweep
+    from inferclock._sweeps.sweep import SweepInterrupted, sweep
 
     _register_plugins(args.plugin)
     try:

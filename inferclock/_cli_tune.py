@@ -127,7 +127,7 @@ def add_parser(
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """Run the tune, print its summary; 1 when no point was measured."""
-    from inferclock.sweep import SweepInterrupted
+    from inferclock._sweeps.sweep import SweepInterrupted
     from inferclock.tune import tune
 
     kw = given(args)

@@ -31,11 +31,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from inferclock import _grid
 from inferclock._analysis.cell import combine_rows
 from inferclock._common import checks as c
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.intervals import Combined, ratio
+from inferclock._sweeps import grid as _grid
 from inferclock._timing import options as _options
 from inferclock._timing.load_checks import bound_ms, open_percentile
 from inferclock._timing.options import RunOptions

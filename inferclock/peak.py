@@ -18,7 +18,7 @@ from typing import Any
 
 from inferclock._analysis.table import ResultTable
 from inferclock._common.errors import ConfigError, InferclockError
-from inferclock._grid import SERVE_OPTIONS
+from inferclock._sweeps.grid import SERVE_OPTIONS
 from inferclock._timing import loadgen as _loadgen, options as _options
 from inferclock._timing.load_checks import bound_ms, open_percentile, rate
 
@@ -210,7 +210,7 @@ class _Search:
         self.steps: list[PeakStep] = []
 
     def _sweep(self, rates: list[float]) -> ResultTable:
-        from inferclock.sweep import sweep
+        from inferclock._sweeps.sweep import sweep
 
         return sweep(
             self.model, modes=["server"], rates=rates, processes=1, out=self.out, resume=True,

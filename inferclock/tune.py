@@ -44,13 +44,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inferclock import _grid, _progress, _sweep_file, _tune_search as ts
+from inferclock import _tune_search as ts
 from inferclock._analysis.table import ResultTable
 from inferclock._common.errors import ConfigError, InferclockError, WorkerCrash
 from inferclock._common.jsonl import ResultWriter, check_output_path, load_file, strict_dumps
 from inferclock._common.util import utc_now
 from inferclock._platform.host import changed as host_changed, host_id
-from inferclock._sweep_runner import Runner as _SweepRunner
+from inferclock._sweeps import file as _sweep_file, grid as _grid, progress as _progress
+from inferclock._sweeps.runner import Runner as _SweepRunner
+from inferclock._sweeps.sweep import SweepInterrupted
 from inferclock._timing import rows as _rows
 from inferclock._timing.modelinfo import ModelBook, ModelFacts
 from inferclock._timing.options import RunOptions
@@ -58,7 +60,6 @@ from inferclock._tune_result import UNIT as _UNIT, TunePoint, TuneResult
 from inferclock._tune_search import OBJECTIVES, Estimate, Point
 from inferclock._workers.run import spec_for
 from inferclock._workers.supervisor import CtrlC, Outcome
-from inferclock.sweep import SweepInterrupted
 
 __all__ = ["OBJECTIVES", "TunePoint", "TuneResult", "tune"]
 

@@ -349,8 +349,8 @@ def test_demo_output_that_cannot_be_used_is_an_error_before_any_work(
     def no_sweep(*args: object, **kwargs: object) -> None:
         raise AssertionError("the demo started sweeping")
 
-    # The module (the package's lazy `inferclock.sweep` attribute is the function).
-    monkeypatch.setattr(importlib.import_module("inferclock.sweep"), "sweep", no_sweep)
+    # The module (the package's lazy `inferclock._sweeps.sweep` attribute is the function).
+    monkeypatch.setattr(importlib.import_module("inferclock._sweeps.sweep"), "sweep", no_sweep)
     (tmp_path / "FILE").write_text("not a directory\n")
     (tmp_path / "IN_THE_WAY" / "results.jsonl").mkdir(parents=True)
     target = str(tmp_path / where)

@@ -142,10 +142,10 @@ def test_a_cell_whose_processes_form_two_clusters_is_flagged(tmp_path: Path) -> 
 def test_sweep_rows_carry_the_cell_s_multimodal_flag_as_they_arrive(tmp_path: Path) -> None:
     import importlib
 
-    from inferclock._progress import Quiet
+    from inferclock._sweeps.progress import Quiet
     from inferclock._workers.supervisor import CtrlC
 
-    sweep_module = importlib.import_module("inferclock._sweep_runner")
+    sweep_module = importlib.import_module("inferclock._sweeps.runner")
 
     class Writer:
         path = tmp_path / "r.jsonl"

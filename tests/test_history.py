@@ -200,7 +200,7 @@ def test_cli_add_push_regressions_query(
 
 
 def test_sweep_history_option_checks() -> None:
-    from inferclock._sweep_options import SweepOptions
+    from inferclock._sweeps.options import SweepOptions
 
     assert SweepOptions(history=Path("h.db")).history == "h.db"
     with pytest.raises(ConfigTypeError, match="history"):

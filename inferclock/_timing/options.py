@@ -20,7 +20,7 @@ from typing import Any
 from inferclock._common import checks as c, declare as _declare, intervals as _intervals
 from inferclock._common.declare import Meta, Option, make, option
 from inferclock._common.errors import ConfigError, PinningError
-from inferclock._sweep_options import SweepOptions
+from inferclock._sweeps.options import SweepOptions
 from inferclock._timing import load_checks as cl
 from inferclock._timing.precision import PRECISIONS
 

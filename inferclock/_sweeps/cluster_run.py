@@ -12,15 +12,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from inferclock import _grid
-from inferclock._cluster import Cluster, Host, Job, is_builtin
-from inferclock._cluster_task import Int8Plan
+from inferclock._sweeps import grid as _grid
+from inferclock._sweeps.cluster import Cluster, Host, Job, is_builtin
+from inferclock._sweeps.cluster_task import Int8Plan
 from inferclock._timing import rows as _rows
 
 if TYPE_CHECKING:
-    from inferclock._progress import Progress
-    from inferclock._sweep_options import SweepOptions
-    from inferclock._sweep_runner import Runner
+    from inferclock._sweeps.options import SweepOptions
+    from inferclock._sweeps.progress import Progress
+    from inferclock._sweeps.runner import Runner
     from inferclock._timing.modelinfo import ModelBook, ModelFacts
     from inferclock._timing.options import RunOptions
     from inferclock._workers.supervisor import CtrlC

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from inferclock import _grid, _progress, _sweep_file
 from inferclock._analysis import cell as _cell
 from inferclock._common.errors import Terminated, WorkerCrash
 from inferclock._common.jsonl import ResultWriter
 from inferclock._common.util import first_line, utc_now
+from inferclock._sweeps import file as _sweep_file, grid as _grid, progress as _progress
 from inferclock._timing import rows as _rows
 from inferclock._workers.supervisor import CtrlC, Outcome, supervise
 

@@ -30,14 +30,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from inferclock import _grid, _progress, _sweep_cluster, _sweep_file
 from inferclock._analysis.table import ResultTable
 from inferclock._common.errors import ConfigError, Terminated
 from inferclock._common.jsonl import check_output_path
 from inferclock._platform import plugins as _plugins
-from inferclock._sweep_cluster import int8_plan
-from inferclock._sweep_options import SweepOptions
-from inferclock._sweep_runner import Runner
+from inferclock._sweeps import (
+    cluster_run as _sweep_cluster,
+    file as _sweep_file,
+    grid as _grid,
+    progress as _progress,
+)
+from inferclock._sweeps.cluster_run import int8_plan
+from inferclock._sweeps.options import SweepOptions
+from inferclock._sweeps.runner import Runner
 from inferclock._timing import options as _options, rows as _rows
 from inferclock._timing.load_checks import OPEN_LOOP
 from inferclock._timing.modelinfo import ModelBook, ModelFacts

@@ -24,13 +24,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from inferclock import _grid
-from inferclock._cluster_task import Int8Plan, UnitTask, blob_of, host_facts, run_unit
 from inferclock._common.errors import ConfigError, WorkerCrash
-from inferclock._sweep_options import is_dask_client
+from inferclock._sweeps import grid as _grid
+from inferclock._sweeps.cluster_task import Int8Plan, UnitTask, blob_of, host_facts, run_unit
+from inferclock._sweeps.options import is_dask_client
 
 if TYPE_CHECKING:
-    from inferclock._progress import Progress
+    from inferclock._sweeps.progress import Progress
     from inferclock._timing.modelinfo import ModelFacts
     from inferclock._workers.supervisor import CtrlC
 
