@@ -9,7 +9,7 @@ Run: python benchmarks/server.py [--model mobilenet_v2] [--seconds 20] [--skip b
     ``ic.find_peak_qps``, under the THROUGHPUT hint the server runs by default and under the
     LATENCY hint;
 (c) ``ic.tune``'s best configuration against the THROUGHPUT hint (skipped without
-    ``inferclock.tune``);
+    ``inferclock._search.tune``);
 (d) the issuer's own limit: on an ~8 us MatMul (x[1,64] @ W[64,64] -> relu, built here), the
     highest rate (constant arrivals) whose server run keeps the median issue delay under 5 us
     and completes its schedule at the offered rate, as a fraction of the throughput-mode
@@ -149,9 +149,9 @@ def part_b(args: argparse.Namespace, cap: float, bound_ms: float) -> list[Path]:
 def part_c(args: argparse.Namespace) -> None:
     """ic.tune over its default space (--quick: two points), against the THROUGHPUT hint."""
     try:
-        from inferclock.tune import tune
+        from inferclock._search.tune import tune
     except ImportError as e:
-        print(f"\n(c) skipped: inferclock.tune is not available ({e})")
+        print(f"\n(c) skipped: inferclock._search.tune is not available ({e})")
         return
     space = {"streams": [1, 2], "requests": [2]} if args.quick else None
     r = tune(

@@ -45,8 +45,8 @@ _NAMES = {
     "parse_cpulist": "_platform.topology", "topology": "_platform.topology",
     "compare": "_analysis.compare", "report": "report", "ResultTable": "_analysis.table", "Stats": "stats",
     "SweepInterrupted": "_sweeps.sweep", "sweep": "_sweeps.sweep",
-    "PeakResult": "peak", "PeakStep": "peak", "find_peak_qps": "peak",
-    "ServerStats": "_timing.serve", "tune": "tune", "TuneResult": "tune",
+    "PeakResult": "_search.peak", "PeakStep": "_search.peak", "find_peak_qps": "_search.peak",
+    "ServerStats": "_timing.serve", "tune": "_search.tune", "TuneResult": "_search.tune",
     "Profile": "_profiling.profile", "ProfileDiff": "_profiling.profile", "profile": "_profiling.profile",
     "profile_diff": "_profiling.profile", "publish": "publish",
     "History": "_tracking.history", "Step": "_tracking.history", "history": "_tracking.history",
@@ -145,6 +145,15 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         profile as profile,
         profile_diff as profile_diff,
     )
+    from inferclock._search.peak import (
+        PeakResult as PeakResult,
+        PeakStep as PeakStep,
+        find_peak_qps as find_peak_qps,
+    )
+    from inferclock._search.tune import (
+        TuneResult as TuneResult,
+        tune as tune,
+    )
     from inferclock._sweeps.sweep import (
         SweepInterrupted as SweepInterrupted,
         sweep as sweep,
@@ -178,21 +187,12 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         prepare as prepare,
         run as run,
     )
-    from inferclock.peak import (
-        PeakResult as PeakResult,
-        PeakStep as PeakStep,
-        find_peak_qps as find_peak_qps,
-    )
     from inferclock.publish import publish as publish
     from inferclock.report import (
         report as report,
     )
     from inferclock.stats import (
         Stats as Stats,
-    )
-    from inferclock.tune import (
-        TuneResult as TuneResult,
-        tune as tune,
     )
 
     __version__: str

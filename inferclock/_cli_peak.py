@@ -64,7 +64,7 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
 
 
 def cmd_peak(args: argparse.Namespace) -> int:
-    from inferclock.peak import find_peak_qps
+    from inferclock._search.peak import find_peak_qps
 
     kw = given(args)
     bound = kw.pop("latency_bound_ms", None)

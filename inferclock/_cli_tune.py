@@ -12,8 +12,8 @@ from typing import Any
 from inferclock._cli_options import add_options, given, parsed_type
 from inferclock._common.checks import parse_fraction, parse_int
 from inferclock._common.errors import ConfigError
+from inferclock._search.tune_space import AXES, OBJECTIVES
 from inferclock._timing import options as _options
-from inferclock._tune_search import AXES, OBJECTIVES
 
 EPILOG = """\
 Each point runs in fresh worker processes (--processes, default 3), and so does the
@@ -127,8 +127,8 @@ def add_parser(
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """Run the tune, print its summary; 1 when no point was measured."""
+    from inferclock._search.tune import tune
     from inferclock._sweeps.sweep import SweepInterrupted
-    from inferclock.tune import tune
 
     kw = given(args)
     kw.pop("processes", None)  # replaced by tune's own --processes (dest tune_processes)

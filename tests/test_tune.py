@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 import inferclock as ic
-from inferclock import _cli_tune, _tune_search as ts
+from inferclock import _cli_tune
 from inferclock._common.errors import ConfigError, InferclockError
-from inferclock.tune import TuneResult
+from inferclock._search import tune_space as ts
+from inferclock._search.tune import TuneResult
 
 SHORT: dict[str, Any] = {"max_time": 0.3, "min_time": 0.1, "warmup": 0.05}
 

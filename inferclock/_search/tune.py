@@ -44,20 +44,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inferclock import _tune_search as ts
 from inferclock._analysis.table import ResultTable
 from inferclock._common.errors import ConfigError, InferclockError, WorkerCrash
 from inferclock._common.jsonl import ResultWriter, check_output_path, load_file, strict_dumps
 from inferclock._common.util import utc_now
 from inferclock._platform.host import changed as host_changed, host_id
+from inferclock._search import tune_space as ts
+from inferclock._search.tune_result import UNIT as _UNIT, TunePoint, TuneResult
+from inferclock._search.tune_space import OBJECTIVES, Estimate, Point
 from inferclock._sweeps import file as _sweep_file, grid as _grid, progress as _progress
 from inferclock._sweeps.runner import Runner as _SweepRunner
 from inferclock._sweeps.sweep import SweepInterrupted
 from inferclock._timing import rows as _rows
 from inferclock._timing.modelinfo import ModelBook, ModelFacts
 from inferclock._timing.options import RunOptions
-from inferclock._tune_result import UNIT as _UNIT, TunePoint, TuneResult
-from inferclock._tune_search import OBJECTIVES, Estimate, Point
 from inferclock._workers.run import spec_for
 from inferclock._workers.supervisor import CtrlC, Outcome
 
@@ -92,7 +92,7 @@ def tune(
     OPTIMAL_NUMBER_OF_INFER_REQUESTS, INFERENCE_NUM_THREADS) snapped to the space, moving to
     the best neighbour that beats the current point beyond their 95% intervals. The answer is
     the best measured point, and ``gain`` = best / baseline with a Welch 95% interval (details:
-    the docstring of the module ``inferclock.tune``).
+    the docstring of the module ``inferclock._search.tune``).
 
     objective: "throughput" (samples/s of a throughput-mode run) or "peak_qps" (the highest
         rate, queries/s, whose server run keeps ``latency_bound_ms`` at ``percentile`` of
@@ -299,7 +299,7 @@ class _Bench:
         if (cell.key, i, 0) in self.done:
             return
         self._stop_if_asked()
-        from inferclock.peak import find_peak_qps
+        from inferclock._search.peak import find_peak_qps
 
         path = self.out.parent / f"{self.out.stem}.peak" / f"{name}.jsonl"
         path.parent.mkdir(exist_ok=True)

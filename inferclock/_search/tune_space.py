@@ -2,7 +2,7 @@
 configurations (``streams`` x ``requests`` x ``threads`` x ``batch_size``) and its points, the
 two ways ``ic.tune`` walks them, and how a point's measured figure is read from its rows and
 judged against another's. Nothing here runs OpenVINO or touches a file: ``evaluate``, given by
-``inferclock.tune``, measures a point.
+``inferclock._search.tune``, measures a point.
 
 The space's values are checked by their run options' own checks (``_options``), sorted, so
 that a point's neighbours along an axis are the next lower and higher values.
