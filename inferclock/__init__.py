@@ -43,12 +43,12 @@ _NAMES = {
     "PinningWarning": "_platform.topology", "Topology": "_platform.topology", "affinity": "_platform.topology",
     "format_cpulist": "_platform.topology", "openvino_cpu_started": "_platform.topology",
     "parse_cpulist": "_platform.topology", "topology": "_platform.topology",
-    "compare": "_analysis.compare", "report": "report", "ResultTable": "_analysis.table", "Stats": "stats",
+    "compare": "_analysis.compare", "report": "_render.report", "ResultTable": "_analysis.table", "Stats": "stats",
     "SweepInterrupted": "_sweeps.sweep", "sweep": "_sweeps.sweep",
     "PeakResult": "_search.peak", "PeakStep": "_search.peak", "find_peak_qps": "_search.peak",
     "ServerStats": "_timing.serve", "tune": "_search.tune", "TuneResult": "_search.tune",
     "Profile": "_profiling.profile", "ProfileDiff": "_profiling.profile", "profile": "_profiling.profile",
-    "profile_diff": "_profiling.profile", "publish": "publish",
+    "profile_diff": "_profiling.profile", "publish": "_render.publish",
     "History": "_tracking.history", "Step": "_tracking.history", "history": "_tracking.history",
     "models": "", "stats": "",
 }  # fmt: skip
@@ -145,6 +145,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         profile as profile,
         profile_diff as profile_diff,
     )
+    from inferclock._render.publish import publish as publish
+    from inferclock._render.report import (
+        report as report,
+    )
     from inferclock._search.peak import (
         PeakResult as PeakResult,
         PeakStep as PeakStep,
@@ -186,10 +190,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
     from inferclock._workers.run import (
         prepare as prepare,
         run as run,
-    )
-    from inferclock.publish import publish as publish
-    from inferclock.report import (
-        report as report,
     )
     from inferclock.stats import (
         Stats as Stats,

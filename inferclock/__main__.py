@@ -109,7 +109,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 143 if e.terminated else 130
     print(table.to_markdown())
     if args.report:
-        from inferclock.report import report
+        from inferclock._render.report import report
 
         print(f"report: {report(table, args.report)}")
     return 0
@@ -118,7 +118,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """Plots (PNG + SVG) and report.md from one or more results files."""
     from inferclock._analysis.table import ResultTable
-    from inferclock.report import report
+    from inferclock._render.report import report
 
     table = ResultTable.load(*args.files, allow_mixed=args.allow_mixed)
     path = report(table, args.output, title=args.title)

@@ -41,7 +41,7 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from inferclock.publish import publish
+    from inferclock._render.publish import publish
 
     index = publish(args.history, args.output, title=args.title, metric=args.metric)
     print(f"wrote {index} ({len(list(index.parent.glob('cells/*.html')))} cell pages)")

@@ -101,8 +101,8 @@ def output_dir(out_dir: str | os.PathLike[str] | None, quick: bool = False) -> P
 
 def run_demo(out_dir: str | None, quick: bool = False) -> int:
     """Run the demo; returns the exit status (0, or 130 when interrupted)."""
+    from inferclock._render.report import report
     from inferclock._sweeps.sweep import SweepInterrupted, sweep
-    from inferclock.report import report
 
     plan = QUICK if quick else FULL
     if importlib.util.find_spec("matplotlib") is None:

@@ -116,7 +116,7 @@ def test_a_cluster_file_loads_and_keeps_each_worker_apart(cluster: Path) -> None
 
 def test_report_draws_each_host_in_its_own_figures(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    from inferclock.report import report
+    from inferclock._render.report import report
 
     odd = "tcp://10.0.0.2:4000"  # a worker named by its address: sanitized in file names
     path = _file(tmp_path / "cluster.jsonl", {"w1": 1.0, odd: 1.3}, raw_of=("w1",))
@@ -142,7 +142,7 @@ def test_report_draws_each_host_in_its_own_figures(tmp_path: Path) -> None:
 
 def test_report_of_one_host_is_unchanged(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    from inferclock.report import report
+    from inferclock._render.report import report
 
     path = _file(tmp_path / "one.jsonl", {"w1": 1.0})
     md = report(path, tmp_path / "rep").read_text()

@@ -16,7 +16,13 @@ import inferclock
 from inferclock._workers.run import prepare
 
 PACKAGE = Path(inferclock.__file__).parent
-HEAVY = ("inferclock.report", "inferclock._analysis.compare", "matplotlib", "pandas", "nncf")
+HEAVY = (
+    "inferclock._render.report",
+    "inferclock._analysis.compare",
+    "matplotlib",
+    "pandas",
+    "nncf",
+)
 
 
 def imported_by(code: str) -> set[str]:

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import inferclock as ic
-from inferclock import _core, _phase_plots
+from inferclock import _core
+from inferclock._render import phase_plots as _phase_plots
 from inferclock._timing import phases as _phases
 
 SPIN = _core.busy_wait_ns

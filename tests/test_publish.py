@@ -15,9 +15,9 @@ import pytest
 import inferclock as ic
 from inferclock.__main__ import main
 from inferclock._core import ConfigError
-from inferclock._publish_browser import chromium_path, screenshot
-from inferclock._publish_md import markdown_to_html
-from inferclock._publish_site import CellData, Point, StepMark, cell_file, write_site
+from inferclock._render.browser import chromium_path, screenshot
+from inferclock._render.html import markdown_to_html
+from inferclock._render.site import CellData, Point, StepMark, cell_file, write_site
 
 pytest.importorskip("matplotlib")
 

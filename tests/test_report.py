@@ -9,7 +9,7 @@ import pytest
 
 from inferclock._analysis.table import ResultTable, ResultWriter
 from inferclock._core import ConfigError
-from inferclock.report import report
+from inferclock._render.report import report
 
 pytest.importorskip("matplotlib")
 

@@ -276,6 +276,6 @@ def test_format_module_imports_no_rendering(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     loaded = proc.stdout.split()
-    assert "inferclock._common.jsonl" in loaded and "inferclock.report" not in loaded
+    assert "inferclock._common.jsonl" in loaded and "inferclock._render.report" not in loaded
     pulled_in = [m for m in loaded if m in _RENDERING or m.split(".")[0] in _RENDERING]
     assert pulled_in == []

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from inferclock._analysis.table import CellSummary
-    from inferclock._serve_plots import RateCurve
+    from inferclock._render.serve_plots import RateCurve
 
 __all__ = [
     "code_list",

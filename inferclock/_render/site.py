@@ -4,7 +4,7 @@ This module owns what the site shows and how it is laid out: :class:`CellData` (
 one host: its runs' values with intervals, the detected steps, the latest run's percentiles),
 the inline SVG charts drawn with matplotlib (no script, no asset beside the page), and
 :func:`write_site`, which writes ``index.html`` and one ``cells/<name>.html`` per cell with
-relative links only. Filling :class:`CellData` from a history is :mod:`inferclock.publish`'s.
+relative links only. Filling :class:`CellData` from a history is :mod:`inferclock._render.publish`'s.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inferclock._analysis.text import fmt_num
-from inferclock._publish_md import page
+from inferclock._render.html import page
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -203,7 +203,7 @@ def _cell_page(fig_cls: type[Figure], c: CellData, title: str) -> str:
 def write_site(cells: Sequence[CellData], out: Path, *, title: str = "inferclock") -> Path:
     """Write ``index.html`` and the cell pages into the existing directory ``out``; returns
     the index's path. Cells without points are left out."""
-    from inferclock._plots import figure_cls
+    from inferclock._render.plots import figure_cls
 
     fig_cls = figure_cls()
     shown = [c for c in cells if c.points]

@@ -1,4 +1,4 @@
-"""``report.html``: the markdown that :func:`inferclock.report.report` writes, as one
+"""``report.html``: the markdown that :func:`inferclock._render.report.report` writes, as one
 self-contained HTML page.
 
 This module owns the small converter for the markdown the report emits (headings, paragraphs,

@@ -31,7 +31,7 @@ import numpy as np
 from inferclock._analysis.table import ResultTable, precision_rank
 from inferclock._analysis.text import fmt_num
 from inferclock._platform import host as _host
-from inferclock._plots import _grid, _save, _span_log, group
+from inferclock._render.plots import _grid, _save, _span_log, group
 from inferclock._timing.load_checks import OPEN_LOOP
 
 if TYPE_CHECKING:

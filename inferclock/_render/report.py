@@ -47,8 +47,9 @@ from inferclock._analysis.table import CellSummary, ResultTable
 from inferclock._analysis.text import code_list, errors_markdown, markdown_table, open_loop_markdown
 from inferclock._core import ConfigError
 from inferclock._platform import host as _host
-from inferclock._plot_hosts import HostSlice, host_slices
-from inferclock._plots import (
+from inferclock._profiling.record import Profile, load_all
+from inferclock._render.plot_hosts import HostSlice, host_slices
+from inferclock._render.plots import (
     LATENCY,
     THROUGHPUT,
     cell_name,
@@ -59,8 +60,7 @@ from inferclock._plots import (
     plot_vs_batch,
     prepare_dir,
 )
-from inferclock._profiling.record import Profile, load_all
-from inferclock._serve_plots import plot_tuning, plot_vs_rate, rate_curves, tune_surfaces
+from inferclock._render.serve_plots import plot_tuning, plot_vs_rate, rate_curves, tune_surfaces
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -213,7 +213,7 @@ def _open_loop_section(fig_cls: type[Figure], t: ResultTable, out: Path) -> list
 
 def _profiles_section(fig_cls: type[Figure], profiles: Sequence[Profile], out: Path) -> list[str]:
     """The profiles' figures (top layers, time by layer type) and their tables."""
-    from inferclock._profile_plots import plot_by_type, plot_top_layers
+    from inferclock._render.profile_plots import plot_by_type, plot_top_layers
 
     md = ["", "## Profiles", "", PROFILES_NOTE]
     md += _images_section("Top layers", "Top layers", plot_top_layers(fig_cls, profiles, out))
@@ -261,7 +261,7 @@ def report(
     """
     profile_list = load_all(profiles) if profiles else []
     if phases is not None:
-        from inferclock._phase_plots import checked
+        from inferclock._render.phase_plots import checked
 
         checked(phases, "phases")  # refused before anything is drawn
     if isinstance(table, ResultTable):
@@ -337,7 +337,7 @@ def report(
     if profile_list:
         md += _profiles_section(fig_cls, profile_list, out)
     if phases:
-        from inferclock._phase_plots import phase_table, plot_phases
+        from inferclock._render.phase_plots import phase_table, plot_phases
 
         md += ["", "## Phases", "", PHASES_NOTE]
         md += _images_section("Phases of a step", "Phases of a step", plot_phases(phases, out))
@@ -360,7 +360,7 @@ def report(
         path.write_text("\n".join(md) + "\n", encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot write {str(path)!r}: {e}") from e
-    from inferclock._publish_md import write_html
+    from inferclock._render.html import write_html
 
     write_html(path, title)  # report.html beside it: the same page, self-contained
     return path

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from inferclock._plots import _save
 from inferclock._profiling.record import Profile
+from inferclock._render.plots import _save
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

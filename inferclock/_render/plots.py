@@ -23,7 +23,7 @@ import numpy.typing as npt
 from inferclock._analysis.table import CellSummary, ResultTable, precision_rank
 from inferclock._core import ConfigError
 from inferclock._platform import host as _host
-from inferclock._plot_hosts import ALL_HOSTS, HostSlice
+from inferclock._render.plot_hosts import ALL_HOSTS, HostSlice
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -1,8 +1,8 @@
 """``ic.publish``: a history as a static dashboard to copy to any web server.
 
 This module owns the glue from :class:`inferclock._tracking.history.History` to the site's plain
-records (:class:`inferclock._publish_site.CellData`) and the argument checks; the pages and
-charts are :mod:`inferclock._publish_site`'s.
+records (:class:`inferclock._render.site.CellData`) and the argument checks; the pages and
+charts are :mod:`inferclock._render.site`'s.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from inferclock._core import ConfigError
-from inferclock._publish_site import CellData, Point, StepMark, write_site
+from inferclock._render.site import CellData, Point, StepMark, write_site
 
 __all__ = ["cells_from_history", "publish"]
 
