@@ -18,8 +18,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from inferclock import _cli_compare, _cli_history, _cli_peak, _cli_profile, _cli_publish, _cli_tune
-from inferclock._cli_options import add_options, given
+from inferclock._cli import (
+    compare as _cli_compare,
+    history as _cli_history,
+    peak as _cli_peak,
+    profile as _cli_profile,
+    publish as _cli_publish,
+    tune as _cli_tune,
+)
+from inferclock._cli.options import add_options, given
 from inferclock._common.checks import parse_key_value
 from inferclock._common.errors import InferclockError, Terminated
 from inferclock._common.util import package_version
@@ -128,7 +135,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Sweep built-in models on this machine, write results.jsonl and report/, print the table."""
-    from inferclock._demo import run_demo
+    from inferclock._cli.demo import run_demo
 
     return run_demo(args.output, quick=args.quick)
 

@@ -299,7 +299,7 @@ def test_help_is_complete(
 
 
 def test_demo_offers_bf16_only_where_the_cpu_has_it(tmp_path: Path) -> None:
-    from inferclock._demo import FULL, QUICK, bf16_native, cpu_flags
+    from inferclock._cli.demo import FULL, QUICK, bf16_native, cpu_flags
 
     info = tmp_path / "proc" / "cpuinfo"
     info.parent.mkdir()
@@ -364,7 +364,7 @@ def test_demo_output_that_cannot_be_used_is_an_error_before_any_work(
 
 
 def test_sweep_axis_flags_take_lists_and_add_up() -> None:
-    from inferclock._cli_options import given
+    from inferclock._cli.options import given
 
     args = build_parser().parse_args(
         ["sweep", "m.xml", "-b", "1,2", "-b", "8", "-d", "CPU", "-d", "HETERO:FPGA,CPU"]

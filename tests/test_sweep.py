@@ -22,7 +22,7 @@ from openvino import opset13 as ops
 
 import inferclock as ic
 from inferclock._analysis.table import load_file
-from inferclock._demo import bf16_native
+from inferclock._cli.demo import bf16_native
 
 FAST = {"iterations": 20, "warmup": 2, "processes": 1}
 SECOND_PRECISION = "bf16" if bf16_native() else "default"

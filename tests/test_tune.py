@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import inferclock as ic
-from inferclock import _cli_tune
+from inferclock._cli import tune as _cli_tune
 from inferclock._common.errors import ConfigError, InferclockError
 from inferclock._search import tune_space as ts
 from inferclock._search.tune import TuneResult

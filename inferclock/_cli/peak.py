@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from inferclock._cli_options import add_options, given, parsed_type
+from inferclock._cli.options import add_options, given, parsed_type
 from inferclock._common.checks import parse_fraction, parse_int, parse_seconds
 from inferclock._common.errors import ConfigError
 from inferclock._timing.load_checks import parse_rate

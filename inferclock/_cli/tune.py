@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from inferclock._cli_options import add_options, given, parsed_type
+from inferclock._cli.options import add_options, given, parsed_type
 from inferclock._common.checks import parse_fraction, parse_int
 from inferclock._common.errors import ConfigError
 from inferclock._search.tune_space import AXES, OBJECTIVES

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from inferclock._cli_options import add_options, given, parsed_type
+from inferclock._cli.options import add_options, given, parsed_type
 from inferclock._common.checks import parse_int
 from inferclock._common.errors import ConfigError
 from inferclock._profiling.run import RUN_OPTIONS
