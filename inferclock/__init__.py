@@ -11,8 +11,6 @@ that times one cell never imports plotting, comparison, pandas or NNCF.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 # The core first: it links libopenvino, found through its RPATH in the openvino wheel.
@@ -25,7 +23,8 @@ except ImportError as _e:  # openvino installed in another site dir than infercl
 
     from inferclock import _core  # noqa: F401
 
-# Public name -> the module that defines it ("" : the module of that name itself).
+# Public name -> the module that defines it ("" : the public module of that name itself).
+# Every module named here is a real module; no function is bound over a module of its name.
 _NAMES = {
     "Clock": "_platform.clock", "Span": "_platform.clock", "clock": "_platform.clock",
     "ConfigError": "_common.errors", "ConfigTypeError": "_common.errors", "DeviceError": "_common.errors",
@@ -75,22 +74,6 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
-
-
-class _Package(types.ModuleType):
-    """``compare``, ``profile``, ``report``, ``sweep`` and ``tune`` are functions named like
-    their modules: when the import system binds such a submodule on the package, bind its
-    function instead (as an eager ``from inferclock._analysis.compare import compare`` in
-    ``__init__`` used to)."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        functions = ("compare", "history", "profile", "publish", "report", "sweep", "tune")
-        if name in functions and isinstance(value, types.ModuleType):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ provides them
