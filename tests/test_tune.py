@@ -18,6 +18,7 @@ import pytest
 
 import inferclock as ic
 from inferclock._cli import tune as _cli_tune
+from inferclock._cli.common import Formatter
 from inferclock._common.errors import ConfigError, InferclockError
 from inferclock._search import tune_space as ts
 from inferclock._search.tune import TuneResult
@@ -39,10 +40,10 @@ def cli(argv: Sequence[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     """``inferclock tune ...`` as ``inferclock.__main__.main`` runs a command: inferclock's
     errors print ``error: ...`` and exit 2."""
     parser = argparse.ArgumentParser(prog="inferclock")
-    _cli_tune.add_parser(parser.add_subparsers(dest="command"))
+    _cli_tune.add_parser(parser.add_subparsers(dest="command"), Formatter, "")
     try:
         args = parser.parse_args(["tune", *argv])
-        rc = int(args.func(args))
+        rc = _cli_tune.run(args)
     except InferclockError as e:
         print(f"error: {e}")
         rc = 2

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from inferclock._common.errors import ConfigError
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Compare B against A cell by cell; exit 1 when the --fail-above gate fails."""
     from inferclock._analysis.cell import check_metric
     from inferclock._analysis.compare import compare, parse_threshold
@@ -61,7 +61,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0 if gate.passed else 1
 
 
-def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
+def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -> None:
     cmp_: argparse.ArgumentParser = sub.add_parser(
         "compare",
         help="compare two results files cell by cell (CI gate with --fail-above)",
@@ -149,4 +149,3 @@ negative: T is how much slower B may be.
         cmp_error(message)
 
     cmp_.error = cmp_explained  # type: ignore[method-assign]
-    cmp_.set_defaults(func=cmd_compare)

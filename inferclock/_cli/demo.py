@@ -1,4 +1,5 @@
-"""``inferclock demo``: a sweep of built-in models on this machine, a report, the table.
+"""The ``inferclock demo`` command: a sweep of built-in models on this machine, a report, the
+table.
 
 The grid and stopping settings are chosen so the full demo ends in about 5 minutes on 2 cores
 and ``--quick`` in about 1, with every cell in 3 fresh processes (the sweep's default; 2 in
@@ -12,6 +13,7 @@ nothing is hidden.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import importlib.util
 import os
@@ -97,6 +99,32 @@ def output_dir(out_dir: str | os.PathLike[str] | None, quick: bool = False) -> P
             kind = "a directory" if want_dir else "a file"
             raise ConfigError(f"{what}: {str(inside)!r} is in the way (the demo writes {kind})")
     return d
+
+
+def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="sweep built-in models on this machine and write a report "
+        "(about 5 min; --quick 1 min)",
+        description="Sweep built-in models (ResNet-50 and the SSDLite detector) over f32, bf16 "
+        "(where the CPU runs it) and int8, batch 1, 8 and 32, latency and throughput modes, "
+        "with the adaptive stop; write results.jsonl and report/ into the output directory and "
+        "print the table. No downloads: the models are built locally with random weights. "
+        "--quick: MobileNetV2 and the detector, f32 and int8, batch 1 and 8. Run it again to "
+        "resume an interrupted demo.",
+    )
+    p.add_argument("--quick", action="store_true", help="the small version (about 1 minute)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="output directory (default ./inferclock-demo, --quick: ./inferclock-demo-quick)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Sweep built-in models on this machine, write results.jsonl and report/, print the table."""
+    return run_demo(args.output, quick=args.quick)
 
 
 def run_demo(out_dir: str | None, quick: bool = False) -> int:

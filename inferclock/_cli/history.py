@@ -30,7 +30,7 @@ examples:
 """
 
 
-def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
+def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -> None:
     p = sub.add_parser(
         "history",
         help="a results history (SQLite or PostgreSQL): add, push, regressions, query",
@@ -45,7 +45,6 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     add = hsub.add_parser("add", help="add results files to a history", formatter_class=formatter)
     add.add_argument("files", nargs="+", metavar="RESULTS", help="results .jsonl files")
     add.add_argument("--history", metavar="HISTORY", help=where)
-    add.set_defaults(func=cmd_add)
 
     push = hsub.add_parser(
         "push", help="upload results files to a shared history (idempotent)",
@@ -53,7 +52,6 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     )  # fmt: skip
     push.add_argument("files", nargs="+", metavar="RESULTS", help="results .jsonl files")
     push.add_argument("--to", dest="history", metavar="URL", help=where)
-    push.set_defaults(func=cmd_add)
 
     reg = hsub.add_parser(
         "regressions", help="steps larger than the noise in each cell's history",
@@ -65,7 +63,6 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
         help="auto (throughput for throughput-mode cells, else median), median, throughput "
         "or a percentile such as p99",
     )  # fmt: skip
-    reg.set_defaults(func=cmd_regressions)
 
     q = hsub.add_parser("query", help="print or export the stored rows", formatter_class=formatter)
     q.add_argument("--history", metavar="HISTORY", help=where)
@@ -74,7 +71,12 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     q.add_argument("--host", help="only this host id")
     q.add_argument("--key", help="only this cell key")
     q.add_argument("--csv", metavar="OUT", help="write the rows as CSV to OUT")
-    q.set_defaults(func=cmd_query)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The action asked for: add (or push), regressions or query."""
+    action = {"add": cmd_add, "push": cmd_add, "regressions": cmd_regressions, "query": cmd_query}
+    return action[args.history_command](args)
 
 
 def target(given: str | None) -> str:

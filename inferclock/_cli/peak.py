@@ -60,10 +60,10 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
     )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress display")
     add_options(p)
-    p.set_defaults(func=cmd_peak)
 
 
-def cmd_peak(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Search the peak rate, print its summary; 1 when no rate kept the bound."""
     from inferclock._search.peak import find_peak_qps
 
     kw = given(args)

@@ -74,7 +74,6 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
     p.add_argument("--markdown", metavar="OUT", help="write it as markdown too")
     p.add_argument("--save-graph", metavar="FILE.xml", help="write the executed graph as IR")
     add_options(p, _ProfileFlags)
-    p.set_defaults(func=cmd_profile)
 
 
 def _write(path: str, text: str) -> None:
@@ -84,7 +83,8 @@ def _write(path: str, text: str) -> None:
         raise ConfigError(f"cannot write {path!r}: {e}") from e
 
 
-def cmd_profile(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Profile a model, or diff two saved profiles; print the summary."""
     if args.top is not None and args.top < 1:
         raise ConfigError(f"--top must be >= 1, got {args.top}")
     if args.diff:

@@ -18,7 +18,7 @@ examples:
 """
 
 
-def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
+def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -> None:
     p = sub.add_parser(
         "publish",
         help="a static HTML dashboard of a history, to copy to any web server",
@@ -37,10 +37,9 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
         default="auto",
         help="the metric each cell is tracked by (default auto: the history's choice)",
     )
-    p.set_defaults(func=cmd_publish)
 
 
-def cmd_publish(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from inferclock._render.publish import publish
 
     index = publish(args.history, args.output, title=args.title, metric=args.metric)

@@ -59,9 +59,7 @@ class _Refused(argparse.Action):
         raise ConfigError(f"tune takes no {option_string}: {_REFUSED[str(option_string)]}")
 
 
-def add_parser(
-    sub: Any, formatter: type[argparse.HelpFormatter] = argparse.HelpFormatter, models: str = ""
-) -> None:
+def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -> None:
     """Add ``tune`` to the subcommands ``sub`` (``models``: the built-in names, for the help)."""
     p = sub.add_parser(
         "tune",
@@ -77,7 +75,7 @@ def add_parser(
     )
     p.add_argument(
         "model", metavar="MODEL",
-        help="model file OpenVINO reads or built-in name" + (f" ({models})" if models else ""),
+        help=f"model file OpenVINO reads or built-in name ({models})",
     )  # fmt: skip
     add_options(p)
     for flag in _REFUSED:
@@ -122,10 +120,9 @@ def add_parser(
         help="peak_qps: at most N server runs per search (default 24)",
     )  # fmt: skip
     own.add_argument("--quiet", action="store_true", help="no progress display")
-    p.set_defaults(func=cmd_tune)
 
 
-def cmd_tune(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the tune, print its summary; 1 when no point was measured."""
     from inferclock._search.tune import tune
     from inferclock._sweeps.sweep import SweepInterrupted
