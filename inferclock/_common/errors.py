@@ -26,6 +26,7 @@ __all__ = [
     "ModelError",
     "PinningError",
     "PrecisionError",
+    "RowSchemaError",
     "Terminated",
     "WorkerCrash",
 ]
@@ -48,6 +49,13 @@ class WorkerCrash(InferclockError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (str(self), self.kind), self.__dict__)
+
+
+class RowSchemaError(Exception):
+    """A result row against its schema (``_timing.schema``): a writer wrote a field the schema
+    does not declare or a value of another type, or a reader asked for an undeclared field. A
+    mistake in inferclock's code, not in a run: deliberately no InferclockError, so nothing
+    that records a failed run as an error row catches it."""
 
 
 class Terminated(KeyboardInterrupt):

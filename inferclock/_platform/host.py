@@ -25,6 +25,11 @@ from inferclock._common.errors import ConfigError
 
 _R = TypeVar("_R", bound=Mapping[str, Any])
 
+#: The two row fields this module reads (the row schema, ``_timing.schema``, declares them
+#: with these names): the machine's id, and the name of the host that measured the row.
+HOST = "host"
+HOST_NAME = "host_name"
+
 #: Fingerprint fields that make two hosts different machines for a measurement.
 IDENTITY = ("cpu_model", "arch", "sockets", "cores", "threads", "kernel", "openvino", "inferclock")
 #: Fingerprint fields that change from one reading to the next on the same machine.
@@ -75,17 +80,17 @@ def _show(v: Any) -> str:
 def label(row: Mapping[str, Any]) -> str | None:
     """The host a row was measured on, as tables, figures and ``compare`` name it: its
     ``host_name`` when it has one, else its ``host`` id; None with neither."""
-    name = row.get("host_name")
+    name = row.get(HOST_NAME)
     if isinstance(name, str) and name:
         return name
-    hid = row.get("host")
+    hid = row.get(HOST)
     return hid if isinstance(hid, str) else None
 
 
 def group_key(row: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """(host id, label): rows with the same key are of one host. Two machines never share
     it, nor two Dask workers on one machine."""
-    hid = row.get("host")
+    hid = row.get(HOST)
     return hid if isinstance(hid, str) else None, label(row)
 
 
@@ -97,13 +102,13 @@ def fill_names(rows: Iterable[MutableMapping[str, Any]]) -> None:
     rows = list(rows)
     names: dict[str, set[str]] = {}
     for r in rows:
-        hid, name = r.get("host"), r.get("host_name")
+        hid, name = r.get(HOST), r.get(HOST_NAME)
         if isinstance(hid, str) and isinstance(name, str) and name:
             names.setdefault(hid, set()).add(name)
     for r in rows:
-        hid = r.get("host")
-        if not r.get("host_name") and isinstance(hid, str) and len(names.get(hid, ())) == 1:
-            (r["host_name"],) = names[hid]
+        hid = r.get(HOST)
+        if not r.get(HOST_NAME) and isinstance(hid, str) and len(names.get(hid, ())) == 1:
+            (r[HOST_NAME],) = names[hid]
 
 
 def describe(keys: Iterable[tuple[str | None, str | None]]) -> str:

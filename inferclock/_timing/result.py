@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferclock._platform.topology import format_cpulist
+from inferclock._timing.schema import LATENCY_STATS, check
 from inferclock.stats import Stats
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ class RunResult:
         return 2.0 * self.macs / self.batch_size * self.throughput / 1e9
 
     def measured(self) -> dict[str, Any]:
-        """The measurement's row fields (:data:`MEASURED_FIELDS`, in that order)."""
+        """The measurement's row fields (``schema.MEASURED_FIELDS``, in that order)."""
         s = self.latency
         row: dict[str, Any] = {
             "precision_executed": self.precision_executed,
@@ -125,7 +126,7 @@ class RunResult:
             "warmup_steady": self.warmup_steady,
             "stop_reason": self.stop_reason,
         }
-        for name in _STATS:
+        for name in LATENCY_STATS:
             row[f"latency_{name}_ns"] = getattr(s, f"{name}_ns")
         row["latency_cv"] = s.cv
         row["latency_drift"] = self.drift
@@ -158,13 +159,15 @@ class RunResult:
         return row
 
     def to_dict(self, samples: bool = False) -> dict[str, Any]:
-        """A flat row (the results-file schema of ``_rows``), plus the raw samples when asked."""
+        """A flat row (``_rows.result_row``; its fields are ``_schema``'s), plus the raw samples
+        when asked."""
         from inferclock._timing.rows import result_row
 
         row = result_row(self)
         if samples:
             row["latencies_ns"] = self.latencies_ns.tolist()
             row["warmup_ns"] = self.warmup_ns.tolist()
+        check(row, "RunResult.to_dict")
         return row
 
     def to_json(self, samples: bool = False) -> str:
@@ -172,6 +175,7 @@ class RunResult:
 
         d = self.to_dict(samples)
         d["env"] = self.env
+        check(d, "RunResult.to_json")
         return strict_dumps(d)
 
     def summary(self) -> str:
@@ -245,21 +249,6 @@ class RunResult:
         if self.stop_note and not self.server:
             lines.append(f"  note      {self.stop_note}")
         return "\n".join(lines)
-
-
-_STATS = ("min", "mean", "median", "p90", "p95", "p99", "max", "stdev", "mad")
-
-#: The row fields a measurement fills (an error row has them as nulls).
-MEASURED_FIELDS = (
-    "precision_executed", "precision_hint", "precision_mix", "cpus", "streams", "threads",
-    "requests", "n", "warmup_n", "warmup_steady", "stop_reason",
-    *(f"latency_{name}_ns" for name in _STATS),
-    "latency_cv", "latency_drift", "latency_ci95_low_ns", "latency_ci95_high_ns",
-    "latency_ci_confidence", "latency_percentiles", "throughput_fps", "throughput_ci_low_fps",
-    "throughput_ci_high_fps", "read_ms", "reshape_ms", "compile_ms", "first_infer_ms",
-    "compile_cache", "macs", "gflops", "config", "inputs", "env_vars", "interrupted",
-    "isolated", "duration_s", "stop_note", "multimodal", "verdict", "verdict_reason", "server",
-)  # fmt: skip
 
 
 def _server_lines(s: ServerStats) -> list[str]:

@@ -1,11 +1,11 @@
-"""The result-row schema: which fields a row of a results file has, for a measurement and for
-an error alike.
+"""The result rows: a run's row, for a measurement and for an error alike, and a sweep's.
 
 A row is the model's identity, the requested options (one field per declared option, from
-``_options``), the measurement (``_result.MEASURED_FIELDS``) and bookkeeping (timestamps, the
+``_options``), the measurement (``RunResult.measured``) and bookkeeping (timestamps, the
 error). A sweep row adds the cell key, the process and repeat indices, the raw-latencies file
 and the warnings. An error row carries the same fields: the options as requested, the
-measurement as nulls.
+measurement as nulls. Which fields there are, and their types, is declared once in
+``_schema``; the groups' names are re-exported here.
 """
 
 from __future__ import annotations
@@ -15,33 +15,35 @@ from typing import TYPE_CHECKING, Any
 
 from inferclock._common.util import is_int, utc_now
 from inferclock._platform.host import host_id
-from inferclock._timing import options as _options
-from inferclock._timing.result import MEASURED_FIELDS
+from inferclock._timing import schema as _schema
+from inferclock._timing.schema import (
+    BOOK_FIELDS,
+    CLUSTER_FIELDS,
+    IDENTITY_FIELDS,
+    MEASURED_FIELDS,
+    OPTION_FIELDS,
+    RUN_FIELDS,
+    SWEEP_FIELDS,
+)
 
 if TYPE_CHECKING:
     from inferclock._timing.modelinfo import ModelFacts
     from inferclock._timing.result import RunResult
 
-#: ``host``: the machine's identity (``_host.host_id``): results of different hosts are never
-#: pooled into one cell.
-IDENTITY_FIELDS = ("model", "model_path", "model_sha256", "host")
-BOOK_FIELDS = ("started_at", "finished_at", "error", "error_kind")
-#: Fields only a sweep's rows have. A cluster's rows name the host that measured them
-#: (``host_name``: its Dask worker's name, else its hostname), the Dask worker, the attempt (2:
-#: after its first host was lost) and the unit's span on its host; a local sweep's are null.
-CLUSTER_FIELDS = ("dask_worker", "attempt", "task_started_at", "task_finished_at")
-SWEEP_FIELDS = ("key", "process", "repeat", "raw_latencies", "warnings", "host_name",
-                *CLUSTER_FIELDS)  # fmt: skip
+__all__ = [
+    "BOOK_FIELDS", "CLUSTER_FIELDS", "IDENTITY_FIELDS", "MEASURED_FIELDS", "SWEEP_FIELDS",
+    "done_runs", "error_row", "option_fields", "result_row", "run_fields", "sweep_row",
+]  # fmt: skip
 
 
 def option_fields() -> tuple[str, ...]:
     """The row field of every declared run option, in declaration order."""
-    return tuple(o.row for o in _options.options())
+    return OPTION_FIELDS
 
 
 def run_fields() -> tuple[str, ...]:
     """Every field of a run's row, in order."""
-    return IDENTITY_FIELDS + option_fields() + MEASURED_FIELDS + BOOK_FIELDS
+    return RUN_FIELDS
 
 
 def result_row(result: RunResult) -> dict[str, Any]:
@@ -85,7 +87,7 @@ def error_row(
 
 def _requested(requested: Mapping[str, Any]) -> dict[str, Any]:
     # Every option field, in declaration order (a result made without options has nulls).
-    return {f: requested.get(f) for f in option_fields()}
+    return {f: requested.get(f) for f in OPTION_FIELDS}
 
 
 def sweep_row(
@@ -105,10 +107,10 @@ def done_runs(
     (``host_name``: on that host only)."""
     done: set[tuple[str, int, int]] = set()
     for r in rows:
-        if host_name is not None and r.get("host_name") != host_name:
+        if host_name is not None and _schema.get(r, "host_name") != host_name:
             continue
-        if r.get("error") is None and not r.get("interrupted"):
-            p, rep = r.get("process", 0), r.get("repeat", 0)
+        if _schema.get(r, "error") is None and not _schema.get(r, "interrupted"):
+            p, rep = _schema.get(r, "process", 0), _schema.get(r, "repeat", 0)
             if is_int(p) and is_int(rep):
-                done.add((str(r["key"]), int(p), int(rep)))
+                done.add((str(_schema.at(r, "key")), int(p), int(rep)))
     return done
