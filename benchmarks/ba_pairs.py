@@ -5,7 +5,7 @@ LOG is the stdout of ``vs_benchmark_app.py`` (it prints every pair's raw figures
 case this computes the ratio ic.run / benchmark_app of the median latency and of the rate
 over the pairs (the geometric mean of the pairs' ratios), with a paired 95% interval: the
 log ratios of the pairs (each pair's two runs ran back to back, so a drift of the machine
-hits both) with Student's t at pairs - 1 degrees of freedom (``_intervals.t_quantile``). It
+hits both) with Student's t at pairs - 1 degrees of freedom (``_common.distributions.t_quantile``). It
 also gives each tool's spread across its processes (max / min of the per-process medians),
 and a verdict on the 2% latency goal:
 
@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inferclock._common.intervals import t_quantile
+from inferclock._common.distributions import t_quantile
 
 _CASE = re.compile(r"^\[(\d+)/(\d+)\] (\S+), (\d+) thread\(s\), (\w+)")
 _RAW = re.compile(r"^\s+(ba_med|ic_med|ba_rate|ic_rate): (.*)$")

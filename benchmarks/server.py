@@ -34,7 +34,7 @@ import openvino as ov
 from _common import loadavg, machine, table, today
 
 import inferclock as ic
-from inferclock._render.serve_plots import rate_curves
+from inferclock._analysis.rates import rate_curves
 
 OUT = Path(__file__).resolve().parent / "out" / "server"
 LOADS = (0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2)

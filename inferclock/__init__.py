@@ -11,46 +11,98 @@ that times one cell never imports plotting, comparison, pandas or NNCF.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# The core first: it links libopenvino, found through its RPATH in the openvino wheel.
-try:
-    from inferclock import _core
-except ImportError as _e:  # openvino installed in another site dir than inferclock
-    if "libopenvino" not in str(_e):
-        raise
-    import openvino  # noqa: F401  loads libopenvino.so.2641, which _core then resolves
 
-    from inferclock import _core  # noqa: F401
+def _installed_elsewhere() -> Path | None:
+    """The ``__init__.py`` of an installed inferclock that has its compiled core, when this
+    package is a source checkout without one that happens to be first on ``sys.path``
+    (``python -m pytest`` or ``python -c`` run in the checkout: both put it first)."""
+    here = Path(__file__).resolve().parent
+    if any(p.suffix != ".pyi" for p in here.glob("_core.*")):
+        return None
+    for entry in sys.path:
+        there = Path(entry or ".").resolve() / "inferclock"
+        if there != here and any(p.suffix == ".so" for p in there.glob("_core.*")):
+            return there / "__init__.py" if (there / "__init__.py").is_file() else None
+    return None
+
+
+if (_elsewhere := _installed_elsewhere()) is not None:
+    # Hand over to the installed package, as `pytest` (which puts no checkout first) would
+    # import it: the import system returns what sys.modules holds when this file ends.
+    _spec = importlib.util.spec_from_file_location(
+        __name__, _elsewhere, submodule_search_locations=[str(_elsewhere.parent)]
+    )
+    assert _spec is not None and _spec.loader is not None
+    sys.modules[__name__] = _module = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_module)
+else:
+    # The core first: it links libopenvino, found through its RPATH in the openvino wheel.
+    try:
+        from inferclock import _core
+    except ImportError as _e:  # openvino installed in another site dir than inferclock
+        if "libopenvino" not in str(_e):
+            raise
+        import openvino  # noqa: F401  loads libopenvino.so.2641, which _core then resolves
+
+        from inferclock import _core  # noqa: F401
 
 # Public name -> the module that defines it ("" : the public module of that name itself).
 # Every module named here is a real module; no function is bound over a module of its name.
-_NAMES = {
-    "Clock": "_platform.clock", "Span": "_platform.clock", "clock": "_platform.clock",
-    "ConfigError": "_common.errors", "ConfigTypeError": "_common.errors", "DeviceError": "_common.errors",
-    "InferclockError": "_common.errors", "ModelError": "_common.errors", "PinningError": "_common.errors",
-    "PrecisionError": "_common.errors", "Terminated": "_common.errors", "WorkerCrash": "_common.errors",
-    "environment": "_platform.environment", "noise_checks": "_platform.environment",
-    "Measurement": "_timing.measure", "measure": "_timing.measure",
-    "PhaseStats": "_timing.phases", "mark": "_timing.phases", "phase": "_timing.phases",
-    "PRECISIONS": "_timing.precision", "PrecisionWarning": "_timing.precision",
-    "InitTimes": "_timing.result", "RunResult": "_timing.result",
-    "MODES": "_timing.options", "RunOptions": "_timing.options",
-    "prepare": "_workers.run", "run": "_workers.run",
-    "devices": "_platform.plugins", "register_plugin": "_platform.plugins", "register_plugins_xml": "_platform.plugins",
-    "Pin": "_platform.pin", "pin": "_platform.pin",
-    "PinningWarning": "_platform.topology", "Topology": "_platform.topology", "affinity": "_platform.topology",
-    "format_cpulist": "_platform.topology", "openvino_cpu_started": "_platform.topology",
-    "parse_cpulist": "_platform.topology", "topology": "_platform.topology",
-    "compare": "_analysis.compare", "report": "_render.report", "ResultTable": "_analysis.table", "Stats": "stats",
-    "SweepInterrupted": "_sweeps.sweep", "sweep": "_sweeps.sweep",
-    "PeakResult": "_search.peak", "PeakStep": "_search.peak", "find_peak_qps": "_search.peak",
-    "ServerStats": "_timing.serve", "tune": "_search.tune", "TuneResult": "_search.tune",
-    "Profile": "_profiling.profile", "ProfileDiff": "_profiling.profile", "profile": "_profiling.profile",
-    "profile_diff": "_profiling.profile", "publish": "_render.publish",
-    "History": "_tracking.history", "Step": "_tracking.history", "history": "_tracking.history",
-    "models": "", "stats": "",
-}  # fmt: skip
+_NAMES: dict[str, str] = {
+    **dict.fromkeys(("Clock", "Span", "clock"), "_platform.clock"),
+    **dict.fromkeys(
+        (
+            "ConfigError",
+            "ConfigTypeError",
+            "DeviceError",
+            "InferclockError",
+            "ModelError",
+            "PinningError",
+            "PrecisionError",
+            "Terminated",
+            "WorkerCrash",
+        ),
+        "_common.errors",
+    ),
+    **dict.fromkeys(("environment", "noise_checks"), "_platform.environment"),
+    **dict.fromkeys(("Measurement", "measure"), "_timing.measure"),
+    **dict.fromkeys(("PhaseStats", "mark", "phase"), "_timing.phases"),
+    **dict.fromkeys(("PRECISIONS", "PrecisionWarning"), "_timing.precision"),
+    **dict.fromkeys(("InitTimes", "RunResult"), "_timing.result"),
+    **dict.fromkeys(("MODES", "RunOptions"), "_timing.options"),
+    **dict.fromkeys(("prepare", "run"), "_workers.run"),
+    **dict.fromkeys(("devices", "register_plugin", "register_plugins_xml"), "_platform.plugins"),
+    **dict.fromkeys(("Pin", "pin"), "_platform.pin"),
+    **dict.fromkeys(
+        (
+            "PinningWarning",
+            "Topology",
+            "affinity",
+            "format_cpulist",
+            "openvino_cpu_started",
+            "parse_cpulist",
+            "topology",
+        ),
+        "_platform.topology",
+    ),
+    **dict.fromkeys(("compare",), "_analysis.compare"),
+    **dict.fromkeys(("report",), "_render.report"),
+    **dict.fromkeys(("ResultTable",), "_analysis.table"),
+    **dict.fromkeys(("Stats",), "stats"),
+    **dict.fromkeys(("SweepInterrupted", "sweep"), "_sweeps.sweep"),
+    **dict.fromkeys(("PeakResult", "PeakStep", "find_peak_qps"), "_search.peak"),
+    **dict.fromkeys(("ServerStats",), "_timing.serve"),
+    **dict.fromkeys(("TuneResult", "tune"), "_search.tune"),
+    **dict.fromkeys(("Profile", "ProfileDiff", "profile", "profile_diff"), "_profiling.profile"),
+    **dict.fromkeys(("publish",), "_render.publish"),
+    **dict.fromkeys(("History", "Step", "history"), "_tracking.history"),
+    **dict.fromkeys(("models", "stats"), ""),
+}
 
 __all__ = sorted([*_NAMES, "__version__"])
 

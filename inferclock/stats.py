@@ -15,6 +15,8 @@ itself lives in ``_intervals``):
 * The adaptive stop ends when the CI half-width is at most ``target_ci`` times the median and
   the two halves of the run agree (``drift``): a narrow CI over a short window says nothing
   about a machine whose speed shifts from one second to the next (seen on shared VMs).
+
+May import: _common.
 """
 
 from __future__ import annotations

@@ -23,7 +23,9 @@ def spin(ns: int) -> None:
     SPIN(ns, False)  # the GIL held: nothing else runs in between
 
 
-def near(value: float, want: float, rel: float = 0.01) -> bool:
+def near(value: float, want: float, rel: float = 0.03) -> bool:
+    # 3%: the spin is timed on the calibrated clock, whose frequency a loaded 2-vCPU VM can
+    # make 1-2% off (CI saw a 200 us spin read 202.5 us); the phases tested differ by 2x+.
     return abs(value / want - 1.0) < rel
 
 
@@ -100,10 +102,10 @@ def test_mark_is_a_boundary_to_the_next_mark_or_the_end() -> None:
     assert near(m.phases["a"].stats.median_ns, 200_000)
     b, c = m.phases["b"], m.phases["c"]
     assert (b.samples_ns >= c.samples_ns + 500_000).all()  # c is inside b
-    assert near(b.stats.median_ns, 600_000, rel=0.02)
+    assert near(b.stats.median_ns, 600_000, rel=0.04)
     assert (m.phases["c"].depth, m.phases["c"].parent) == (1, "b")
     assert (m.phases["d"].depth, m.phases["d"].parent) == (2, "c")
-    assert near(m.phases["d"].stats.median_ns, 100_000, rel=0.02)
+    assert near(m.phases["d"].stats.median_ns, 100_000, rel=0.04)
     top = m.phases["a"].mean_share + m.phases["b"].mean_share
     assert top + m.phases["(other)"].mean_share == pytest.approx(1.0, abs=rounding(m))
 

@@ -12,7 +12,7 @@ import pytest
 import inferclock as ic
 from inferclock._analysis.table import ResultTable, ResultWriter, fmt_num
 from inferclock._render.report import report
-from inferclock._render.serve_plots import KNEE_FACTOR, rate_curves, tune_surfaces
+from inferclock._analysis.rates import KNEE_FACTOR, rate_curves, tune_surfaces
 
 pytest.importorskip("matplotlib")
 

@@ -49,7 +49,12 @@ def test_an_unpicklable_error_comes_back_by_type_name_and_message(tmp_path: Path
     back = round_trip(Unpicklable("no pickle"), tmp_path)
     # Its class lives in a test module the loader can import: the type comes back.
     assert type(back).__name__ == "Unpicklable" and str(back) == "no pickle"
-    assert back.code == "42"  # type: ignore[attr-defined]  # attributes come back as repr
+    # Attributes that pickle come back as themselves; only the lambda as its repr.
+    assert back.code == 42  # type: ignore[attr-defined]
+    assert isinstance(back.callback, str) and back.callback.startswith("<function")  # type: ignore[attr-defined]
+    assert back.__notes__ == [
+        "(from a worker process: attribute(s) callback did not pickle; their repr)"
+    ]
 
 
 def test_worker_errors_keep_their_type(no_batch_model: Path, matmul_model: Path) -> None:

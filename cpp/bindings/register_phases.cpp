@@ -91,9 +91,9 @@ PyMemberDef g_phase_members[] = {
     {"id", T_UINT, offsetof(PhaseObject, id), READONLY, "Its index in phase_names()."},
     {nullptr, 0, 0, 0, nullptr}};
 
-// ConfigError / ConfigTypeError (inferclock._errors), looked up on the error path only.
+// ConfigError / ConfigTypeError (inferclock._common.errors), looked up on the error path only.
 PyObject* config_error(const char* cls, const char* fn, const char* what, PyObject* name) {
-    PyObject* errors = PyImport_ImportModule("inferclock._errors");
+    PyObject* errors = PyImport_ImportModule("inferclock._common.errors");
     PyObject* type = errors ? PyObject_GetAttrString(errors, cls) : nullptr;
     Py_XDECREF(errors);
     if (type == nullptr) return nullptr;

@@ -30,7 +30,7 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from inferclock._core import ConfigError, InferclockError
+from inferclock._common.errors import ConfigError, InferclockError
 
 __all__ = [
     "FORMAT_VERSION",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from inferclock._analysis.text import fmt_num, markdown_table
+from inferclock._common.text import fmt_num, markdown_table
 
 if TYPE_CHECKING:
     from inferclock._profiling.diff import DiffRow, ProfileDiff

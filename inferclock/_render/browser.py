@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from inferclock._core import ConfigError
+from inferclock._common.errors import ConfigError
 
 __all__ = ["chromium_path", "screenshot"]
 

@@ -14,7 +14,7 @@ import html
 import re
 from pathlib import Path
 
-from inferclock._core import ConfigError
+from inferclock._common.errors import ConfigError
 
 __all__ = ["markdown_to_html", "page", "write_html"]
 

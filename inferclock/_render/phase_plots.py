@@ -14,8 +14,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from inferclock._analysis.text import fmt_num, markdown_table
 from inferclock._common.errors import ConfigError, ConfigTypeError
+from inferclock._common.text import fmt_num, markdown_table
 from inferclock._render.plots import _save, figure_cls, prepare_dir
 from inferclock._timing.measure import Measurement
 from inferclock._timing.phases import OTHER, PhaseStats

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inferclock._analysis.text import fmt_num
+from inferclock._common.text import fmt_num
 from inferclock._render.html import page
 
 if TYPE_CHECKING:

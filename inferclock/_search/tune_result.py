@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferclock._analysis.table import ResultTable
-from inferclock._analysis.text import fmt_num
+from inferclock._common.text import fmt_num
 
 UNIT = {"throughput": "samples/s", "peak_qps": "queries/s"}
 

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,9 +29,6 @@ from inferclock._timing.modelinfo import ModelFacts
 from inferclock._timing.options import RunOptions
 from inferclock._timing.result import InitTimes, RunResult
 from inferclock._timing.serve import ServerStats
-
-if TYPE_CHECKING:
-    from inferclock._profiling.run import ProfilePlan
 
 #: Longest a throughput collection waits before looking at Ctrl-C and the clock again.
 _COLLECT_SLICE_S = 0.25
@@ -55,8 +52,11 @@ class RunSpec:
     plugins: tuple[tuple[str, str], ...] = ()
     plugins_xml: tuple[str, ...] = ()
     env: dict[str, Any] | None = None  # the parent's machine fingerprint
-    # Set: profile the spec (per-layer counters, ``_profile_run``) instead of timing it.
-    profile: ProfilePlan | None = None
+
+    def execute(self, on_phase: Phase | None = None) -> Any:
+        """The job a worker runs for this spec: time it (a RunResult). A subclass may do
+        other work with the same spec (``_profiling.run.ProfileSpec`` profiles it)."""
+        return execute(self, on_phase)
 
     @property
     def isolated(self) -> bool:

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import openvino as ov
 
-from inferclock._core import ConfigError, ModelError
+from inferclock._common.errors import ConfigError, ModelError
 
 DEFAULT_SUBSET_SIZE = 32  # random calibration inputs; enough for stable min/max on CNNs
 INSTALL_HINT = "int8 needs NNCF: pip install 'inferclock[int8]'"

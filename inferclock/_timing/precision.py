@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from inferclock._core import ConfigError, PrecisionError
+from inferclock._common.errors import ConfigError, PrecisionError
 
 PRECISIONS = ("f32", "bf16", "f16", "int8", "default")
 

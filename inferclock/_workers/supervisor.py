@@ -41,7 +41,6 @@ from inferclock._common.util import utc_now
 from inferclock._workers.worker import BOOT, outcome_path
 
 if TYPE_CHECKING:
-    from inferclock._profiling.record import Profile
     from inferclock._timing.engine import RunSpec
     from inferclock._timing.result import RunResult
 
@@ -84,7 +83,7 @@ class Outcome:
 
     index: int
     started_at: str
-    result: RunResult | None = None  # a Profile when the spec carries a profile plan
+    result: Any = None  # what the spec's execute returned: a RunResult (a ProfileSpec's: a Profile)
     error: BaseException | None = None
     warnings: list[tuple[type[Warning], str]] = field(default_factory=list)
 
@@ -123,6 +122,9 @@ def _rebuild_error(info: Any) -> BaseException:
             setattr(err, k, v)
         except Exception:
             pass
+    if info.get("attrs_as_repr"):
+        names = ", ".join(info["attrs_as_repr"])
+        err.add_note(f"(from a worker process: attribute(s) {names} did not pickle; their repr)")
     return err
 
 
@@ -284,17 +286,13 @@ def _follow(
 def run_isolated(spec: RunSpec) -> RunResult:
     """Run ``spec`` in a fresh worker and return its result (its error re-raised here, as
     itself, with its warnings re-issued)."""
-    result: RunResult = _isolated(spec)
+    result: RunResult = isolated(spec)
     return result
 
 
-def profile_isolated(spec: RunSpec) -> Profile:
-    """``run_isolated`` for a spec carrying a profile plan: the worker profiles it."""
-    result: Profile = _isolated(spec)
-    return result
-
-
-def _isolated(spec: RunSpec) -> Any:
+def isolated(spec: RunSpec) -> Any:
+    """What ``spec.execute()`` returns, computed in a fresh worker (for a RunSpec subclass,
+    its own result: a ProfileSpec's Profile); errors re-raised here as themselves."""
     ctrl_c = CtrlC()
     with ctrl_c.installed():
         outcomes = supervise(

@@ -50,12 +50,23 @@ def portable_error(e: BaseException) -> Any:
             return e
     except Exception:
         pass
-    attrs = {k: repr(v) for k, v in vars(e).items()} if hasattr(e, "__dict__") else {}
+    # Each attribute crosses as itself when it pickles; only the ones that do not (a lambda,
+    # an open file) become their repr, and are named so the parent can say so.
+    attrs: dict[str, Any] = {}
+    as_repr: list[str] = []
+    for k, v in (vars(e) if hasattr(e, "__dict__") else {}).items():
+        try:
+            pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)
+            attrs[k] = v
+        except Exception:
+            attrs[k] = repr(v)
+            as_repr.append(k)
     return {
         "module": type(e).__module__,
         "name": type(e).__qualname__,
         "message": str(e),
         "attrs": attrs,
+        "attrs_as_repr": as_repr,
     }
 
 
@@ -99,14 +110,8 @@ def _run_one(spec: Any, parent: _Parent) -> dict[str, Any]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            from inferclock._timing.engine import execute
-
-            run: Any = execute
-            if spec.profile is not None:  # a profile of the spec, not a timed run
-                from inferclock._profiling.run import profile_spec
-
-                run = profile_spec
-            outcome["result"] = run(spec, on_phase=lambda name: parent.tell(f"phase {name}"))
+            # A RunSpec times itself; a subclass (a ProfileSpec) does its own work.
+            outcome["result"] = spec.execute(on_phase=lambda name: parent.tell(f"phase {name}"))
         except BaseException as e:
             outcome["error"] = portable_error(e)
         outcome["warnings"] = [(_portable_category(w.category), str(w.message)) for w in caught]

@@ -10,6 +10,8 @@ convolutions like a deployed IR. They are built once and cached as IR (see `cach
     m.path, m.input_shape, m.published_macs, m.read_model()
     ic.models.macs("resnet50")      # 4_089_184_256 MACs for one 224x224 image (or macs(m))
     ic.models.macs_by_op(m.path, batch_size=8)   # {"conv1": OpMacs("Convolution", ...), ...}
+
+May import: _common.
 """
 
 from __future__ import annotations

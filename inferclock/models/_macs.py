@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import openvino as ov
 
-from inferclock._core import ConfigError, ModelError
+from inferclock._common.errors import ConfigError, ModelError
 
 
 class OpMacs(NamedTuple):
