@@ -28,6 +28,7 @@ from inferclock._analysis.gate import check_threshold, parse_threshold
 from inferclock._common.errors import ConfigError
 from inferclock._common.jsonl import Row
 from inferclock._common.util import utc_now
+from inferclock._timing import schema as _schema
 from inferclock._tracking import pytest_store as _pytest_store
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class _Session:
             return False
         header = _pytest_store.header_of(self.env)
         if self.save is not None:
-            host = self.rows[0].get("host") or _host_of(self.env)
+            host = _schema.get(self.rows[0], "host") or _host_of(self.env)
             path = _pytest_store.baseline_path(self.storage, host, self.save)
             _pytest_store.save(path, header, self.rows)
         if self.compare is not None:
@@ -142,11 +143,11 @@ class _Session:
     def _judge(self) -> list[_pytest_store.Verdict]:
         base: dict[str, list[Row]] = {}
         for r in self.baseline:
-            if r.get("error") is None:
-                base.setdefault(r["key"], []).append(r)
+            if _schema.get(r, "error") is None:
+                base.setdefault(_schema.at(r, "key"), []).append(r)
         now: dict[str, list[Row]] = {}
         for r in self.rows:
-            now.setdefault(r["key"], []).append(r)
+            now.setdefault(_schema.at(r, "key"), []).append(r)
         out = []
         for key, rows in now.items():
             fail_above, metric = self.rules.get(key, (None, "auto"))
@@ -208,7 +209,7 @@ class Recorder:
         return self._node.nodeid if name is None else f"{self._node.nodeid}::{name}"
 
     def _record(self, key: str, row: Row) -> None:
-        if any(r["key"] == key for r in self._session.rows):
+        if any(_schema.at(r, "key") == key for r in self._session.rows):
             raise ConfigError(f"{key!r} was recorded already: give each result its own name=")
         self._session.rows.append(row)
         self._session.rules[key] = self._rule

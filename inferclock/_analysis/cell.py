@@ -21,6 +21,7 @@ from inferclock._common import intervals as _intervals
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.intervals import Combined, Run
 from inferclock._common.util import is_real
+from inferclock._timing import schema as _schema
 
 if TYPE_CHECKING:
     from inferclock._timing.result import RunResult
@@ -79,29 +80,30 @@ def _num(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+_MEDIAN = _schema.names("latency_median_ns", "latency_ci95_low_ns", "latency_ci95_high_ns")
+_THROUGHPUT = _schema.names("throughput_fps", "throughput_ci_low_fps", "throughput_ci_high_fps")
+
+
 def run_of(row: Mapping[str, Any], metric: str, process: int | str) -> Run | None:
     """The row's value of ``metric`` with its own interval, or None when the row lacks it."""
     if metric == "median":
-        value, low, high = (
-            _num(row.get(f)) for f in
-            ("latency_median_ns", "latency_ci95_low_ns", "latency_ci95_high_ns")
-        )  # fmt: skip
-        conf = _num(row.get("latency_ci_confidence"))
+        value, low, high = (_num(_schema.get(row, f)) for f in _MEDIAN)
+        conf = _num(_schema.get(row, "latency_ci_confidence"))
         conf = 0.95 if conf is None and low is not None else conf  # rows before it was stored
     elif metric == "throughput":
-        value, low, high = (
-            _num(row.get(f)) for f in
-            ("throughput_fps", "throughput_ci_low_fps", "throughput_ci_high_fps")
-        )  # fmt: skip
+        value, low, high = (_num(_schema.get(row, f)) for f in _THROUGHPUT)
         conf = 0.95 if low is not None and high is not None else None
     else:
-        pct = row.get("latency_percentiles")
+        pct = _schema.get(row, "latency_percentiles")
         entry = pct.get(metric) if isinstance(pct, Mapping) else None
+        flat = f"latency_{metric}_ns"  # the fixed percentile columns, without an interval
         if isinstance(entry, Mapping):
             value, low, high = (_num(entry.get(f)) for f in ("value_ns", "low_ns", "high_ns"))
             conf = _num(entry.get("confidence"))
-        else:  # the fixed percentile columns, without an interval
-            value, low, high, conf = _num(row.get(f"latency_{metric}_ns")), None, None, None
+        elif _schema.declared(flat):
+            value, low, high, conf = _num(_schema.get(row, flat)), None, None, None
+        else:
+            return None
     if value is None or value <= 0:
         return None
     if low is None or high is None or not 0 < low <= high or conf is None or conf <= 0:
@@ -114,7 +116,7 @@ def runs_of(rows: Sequence[Mapping[str, Any]], metric: str) -> list[Run]:
     process each)."""
     out = []
     for i, r in enumerate(rows):
-        p = r.get("process")
+        p = _schema.get(r, "process")
         run = run_of(r, metric, p if isinstance(p, (int, str)) else f"row{i}")
         if run is not None:
             out.append(run)
@@ -144,8 +146,8 @@ def pooled(results: Sequence[RunResult]) -> RunResult:
     o = first.options
     s = stats.summarize(
         lat,
-        percentiles=o.get("percentiles") or (50, 90, 95, 99),
-        method=o.get("percentile_method") or "linear",
+        percentiles=_schema.get(o, "percentiles") or (50, 90, 95, 99),
+        method=_schema.get(o, "percentile_method") or "linear",
     )
     med = combine_rows(rows, "median")
     tp = combine_rows(rows, "throughput")
@@ -174,6 +176,6 @@ def pooled(results: Sequence[RunResult]) -> RunResult:
 def multimodal(rows: Sequence[Mapping[str, Any]], metric: str = "median") -> bool | None:
     """Whether the cell's processes disagree beyond their own intervals on ``metric`` (None
     with fewer than two processes measured)."""
-    ok = [r for r in rows if r.get("error") is None]
+    ok = [r for r in rows if _schema.get(r, "error") is None]
     c = combine_rows(ok, metric)
     return None if c is None or c.processes < 2 else c.multimodal

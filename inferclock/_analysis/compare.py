@@ -48,6 +48,7 @@ from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.jsonl import Row
 from inferclock._common.util import is_real
 from inferclock._platform import host as _host
+from inferclock._timing import schema as _schema
 
 __all__ = ["CellComparison", "Comparison", "Gate", "check_threshold", "compare", "parse_threshold"]
 
@@ -244,7 +245,7 @@ def _as_table(
 def _group_ok(table: ResultTable) -> dict[str, list[Row]]:
     groups: dict[str, list[Row]] = {}
     for r in table.ok():
-        groups.setdefault(r["key"], []).append(r)
+        groups.setdefault(_schema.at(r, "key"), []).append(r)
     return groups
 
 
@@ -302,7 +303,8 @@ def compare(
     for key in [k for k in keys_a if k in ga and k in gb]:
         ra, rb = ga[key], gb[key]
         first = ra[0]
-        m = _cell.metric_for(metric, first.get("mode"))
+        mode = _schema.get(first, "mode")
+        m = _cell.metric_for(metric, mode)
         ca, cb = _cell.combine_rows(ra, m, confidence), _cell.combine_rows(rb, m, confidence)
         if ca is None or cb is None:
             missing_metric.append(key)
@@ -312,19 +314,20 @@ def compare(
         hi = math.nan if hi is None else hi
         ma, mb = _cell.combine_rows(ra, "median"), _cell.combine_rows(rb, "median")
         ta_, tb_ = _cell.combine_rows(ra, "throughput"), _cell.combine_rows(rb, "throughput")
-        batch = first.get("batch_size")
+        batch = _schema.get(first, "batch_size")
         cells.append(
             CellComparison(
-                key=key, model=str(first.get("model")), device=str(first.get("device")),
-                precision=str(first.get("precision_requested")),
-                batch_size=batch if isinstance(batch, int) else 0, mode=str(first.get("mode")),
+                key=key, model=str(_schema.get(first, "model")),
+                device=str(_schema.get(first, "device")),
+                precision=str(_schema.get(first, "precision_requested")),
+                batch_size=batch if isinstance(batch, int) else 0, mode=str(mode),
                 metric=m, value_a=ca.estimate, value_b=cb.estimate, ratio=r, ci_low=lo,
                 ci_high=hi,
                 verdict=_cell.judge(lo, hi, threshold, _cell.higher_is_better(m)),
                 method="between" if ca.between or cb.between else "within",
                 runs_a=len(ra), runs_b=len(rb),
-                n_a=sum(int(r.get("n") or 0) for r in ra),
-                n_b=sum(int(r.get("n") or 0) for r in rb),
+                n_a=sum(int(_schema.get(r, "n") or 0) for r in ra),
+                n_b=sum(int(_schema.get(r, "n") or 0) for r in rb),
                 median_a_ns=ma.estimate if ma else math.nan,
                 median_b_ns=mb.estimate if mb else math.nan,
                 throughput_ratio=tb_.estimate / ta_.estimate if ta_ and tb_ else None,

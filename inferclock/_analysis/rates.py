@@ -29,6 +29,7 @@ from inferclock._analysis.summary import precision_rank
 from inferclock._analysis.table import ResultTable
 from inferclock._common.text import fmt_num
 from inferclock._platform import host as _host
+from inferclock._timing import schema as _schema
 from inferclock._timing.load_checks import OPEN_LOOP
 
 __all__ = [
@@ -144,8 +145,8 @@ def _med(values: Sequence[Any]) -> float | None:
 
 def _pct(rows: Sequence[Mapping[str, Any]], name: str, flat: str) -> tuple[Any, Any]:
     """(value, (low, high) or None) of a due-time percentile, medians over runs."""
-    entries = [(r.get("latency_percentiles") or {}).get(name) or {} for r in rows]
-    value = _med([e.get("value_ns") for e in entries]) or _med([r.get(flat) for r in rows])
+    entries = [(_schema.get(r, "latency_percentiles") or {}).get(name) or {} for r in rows]
+    value = _med([e.get("value_ns") for e in entries]) or _med([_schema.get(r, flat) for r in rows])
     low, high = _med([e.get("low_ns") for e in entries]), _med([e.get("high_ns") for e in entries])
     return value, (low, high) if low is not None and high is not None else None
 
@@ -153,7 +154,7 @@ def _pct(rows: Sequence[Mapping[str, Any]], name: str, flat: str) -> tuple[Any, 
 def _server(rows: Sequence[Mapping[str, Any]], *path: str) -> float | None:
     vals = []
     for r in rows:
-        v: Any = r.get("server") or {}
+        v: Any = _schema.get(r, "server") or {}
         for k in path:
             v = v.get(k) if isinstance(v, Mapping) else None
         vals.append(v)
@@ -162,14 +163,14 @@ def _server(rows: Sequence[Mapping[str, Any]], *path: str) -> float | None:
 
 def _reason(rows: Sequence[Mapping[str, Any]], verdict: str | None) -> str | None:
     """The reasons of the runs that gave the cell its verdict (distinct ones, joined)."""
-    mine = [r for r in rows if r.get("verdict") == verdict] or list(rows)
-    reasons = dict.fromkeys(str(r["verdict_reason"]) for r in mine if r.get("verdict_reason"))
+    mine = [r for r in rows if _schema.get(r, "verdict") == verdict] or list(rows)
+    reasons = dict.fromkeys(str(v) for r in mine if (v := _schema.get(r, "verdict_reason")))
     return "; ".join(reasons) or None
 
 
 def rate_curves(table: ResultTable) -> list[RateCurve]:
     """The open-loop cells of ``table`` with at least one row without error, as curves."""
-    rows_of = group(table.ok(), lambda r: (r["key"], *_host.group_key(r)))
+    rows_of = group(table.ok(), lambda r: (_schema.at(r, "key"), *_host.group_key(r)))
     points: dict[tuple[tuple[str, str, str, int, str, str | None], str | None], list[RatePoint]]
     points = {}
     for s in table.summary():
@@ -177,9 +178,10 @@ def rate_curves(table: ResultTable) -> list[RateCurve]:
             continue
         rows = rows_of[(s.key, s.host_id, s.host)]
         depths = [
-            d for r in rows if isinstance(d := (r.get("server") or {}).get("max_queue_depth"), int)
-        ]
-        bound = _med([r.get("latency_bound_ms") for r in rows])
+            d for r in rows
+            if isinstance(d := (_schema.get(r, "server") or {}).get("max_queue_depth"), int)
+        ]  # fmt: skip
+        bound = _med([_schema.get(r, "latency_bound_ms") for r in rows])
         p50, p50_ci = _pct(rows, "p50", "latency_median_ns")
         p99, p99_ci = _pct(rows, "p99", "latency_p99_ns")
         point = RatePoint(
@@ -223,8 +225,16 @@ def _axis_key(v: int | None) -> tuple[int, int]:
     return (0, 0) if v is None else (1, v)
 
 
+_CONFIG = _schema.names("streams_requested", "requests_requested", "threads_requested")
+
+
+def _fps(r: Mapping[str, Any]) -> Any:
+    return _schema.at(r, "throughput_fps")
+
+
 def _config(r: Mapping[str, Any]) -> tuple[Any, Any, Any]:
-    return r.get("streams_requested"), r.get("requests_requested"), r.get("threads_requested")
+    streams, requests, threads = (_schema.get(r, f) for f in _CONFIG)
+    return streams, requests, threads
 
 
 def tune_surfaces(table: ResultTable) -> list[TuneSurface]:
@@ -234,32 +244,36 @@ def tune_surfaces(table: ResultTable) -> list[TuneSurface]:
     "baseline") are not points of the surface: their value goes in its title. [] when there
     is nothing to plot."""
     rows = [
-        r for r in table.ok() if r.get("mode") == "throughput" and finite(r.get("throughput_fps"))
-    ]
+        r for r in table.ok()
+        if _schema.get(r, "mode") == "throughput" and finite(_schema.get(r, "throughput_fps"))
+    ]  # fmt: skip
     several_hosts = len(table.hosts()) > 1
     out: list[TuneSurface] = []
     groups = group(
         rows,
-        lambda r: (r.get("model"), r.get("device"), r.get("precision_requested"),
-                   *_host.group_key(r)),
+        lambda r: (_schema.get(r, "model"), _schema.get(r, "device"),
+                   _schema.get(r, "precision_requested"), *_host.group_key(r)),
     )  # fmt: skip
     for (model, device, prec, _, host), rs in groups.items():
-        points = [r for r in rs if r.get("tune_role") != "baseline"]
+        points = [r for r in rs if _schema.get(r, "tune_role") != "baseline"]
+        baselines = [r for r in rs if _schema.get(r, "tune_role") == "baseline"]
         if len({_config(r) for r in points}) < 2:
             continue
-        panels = group(points, lambda r: (r.get("threads_requested"), r.get("batch_size")))
+        panels = group(
+            points, lambda r: (_schema.get(r, "threads_requested"), _schema.get(r, "batch_size"))
+        )
         for threads, batch in sorted(panels, key=lambda k: (_axis_key(k[0]), k[1] or 0)):
             prs = panels[(threads, batch)]
-            streams = tuple(sorted({r.get("streams_requested") for r in prs}, key=_axis_key))
-            requests = tuple(sorted({r.get("requests_requested") for r in prs}, key=_axis_key))
+            streams = tuple(sorted({_config(r)[0] for r in prs}, key=_axis_key))
+            requests = tuple(sorted({_config(r)[1] for r in prs}, key=_axis_key))
             by = group(prs, lambda r: _config(r)[:2])
             values = tuple(
-                tuple(_med([r["throughput_fps"] for r in by.get((s, q), [])]) or math.nan
+                tuple(_med([_fps(r) for r in by.get((s, q), [])]) or math.nan
                       for q in requests)
                 for s in streams
             )  # fmt: skip
-            base = [r for r in rs if r.get("tune_role") == "baseline" and r["batch_size"] == batch]
-            hint = _med([r["throughput_fps"] for r in base])
+            base = [r for r in baselines if _schema.at(r, "batch_size") == batch]
+            hint = _med([_fps(r) for r in base])
             title = (
                 f"{model} on {device}, {prec}, threads {threads or 'auto'}, batch {batch}"
                 + (f" [{host}]" if several_hosts else "")

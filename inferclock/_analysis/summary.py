@@ -13,6 +13,7 @@ from typing import Any
 
 from inferclock._analysis import cell as _cell
 from inferclock._platform import host as _host
+from inferclock._timing import schema as _schema
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class CellSummary:
 
 
 def _num(row: Mapping[str, Any], field: str) -> float | None:
-    v = row.get(field)
+    v = _schema.get(row, field)
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         return None
     return float(v)
@@ -100,7 +101,7 @@ def _median_of(rows: Sequence[Mapping[str, Any]], field: str) -> float | None:
 
 def _verdict(rows: Sequence[Mapping[str, Any]]) -> str | None:
     """A cell's verdict: INVALID when any run's is, VALID when all that have one are."""
-    v = {r.get("verdict") for r in rows} - {None}
+    v = {_schema.get(r, "verdict") for r in rows} - {None}
     return None if not v else "VALID" if v == {"VALID"} else "INVALID"
 
 
@@ -135,32 +136,34 @@ def summarize_cells(rows_in: Iterable[Mapping[str, Any]]) -> list[CellSummary]:
     in table order."""
     groups: dict[tuple[str, str | None, str | None], list[Mapping[str, Any]]] = {}
     for r in rows_in:
-        groups.setdefault((r["key"], *_host.group_key(r)), []).append(r)
+        groups.setdefault((_schema.at(r, "key"), *_host.group_key(r)), []).append(r)
     out: list[CellSummary] = []
     for (key, host_id, host), rows in groups.items():
         good = [
-            r for r in rows if r.get("error") is None and _num(r, "latency_median_ns") is not None
-        ]
+            r for r in rows
+            if _schema.get(r, "error") is None and _num(r, "latency_median_ns") is not None
+        ]  # fmt: skip
         if not good:
             continue
-        medians = [float(r["latency_median_ns"]) for r in good]
+        medians = [float(_schema.at(r, "latency_median_ns")) for r in good]
         med = statistics.median(medians)
         lat = _cell.combine_rows(good, "median")
         tp = _cell.combine_rows(good, "throughput")
         first = good[0]
-        batch = first.get("batch_size")
+        batch = _schema.get(first, "batch_size")
+        mode = _schema.get(first, "mode")
         out.append(
             CellSummary(
                 key=key,
-                model=str(first.get("model")),
-                device=str(first.get("device")),
-                precision_requested=str(first.get("precision_requested")),
-                precision_executed=_joined(r.get("precision_executed") for r in good),
+                model=str(_schema.get(first, "model")),
+                device=str(_schema.get(first, "device")),
+                precision_requested=str(_schema.get(first, "precision_requested")),
+                precision_executed=_joined(_schema.get(r, "precision_executed") for r in good),
                 batch_size=int(batch) if isinstance(batch, int) else 0,
-                mode=str(first.get("mode")),
-                socket=first.get("socket"),
+                mode=str(mode),
+                socket=_schema.get(first, "socket"),
                 runs=len(good),
-                n=sum(int(r.get("n") or 0) for r in good),
+                n=sum(int(_schema.get(r, "n") or 0) for r in good),
                 median_ns=lat.estimate if lat else med,
                 ci95_low_ns=lat.low if lat else None,
                 ci95_high_ns=lat.high if lat else None,
@@ -171,7 +174,7 @@ def summarize_cells(rows_in: Iterable[Mapping[str, Any]]) -> list[CellSummary]:
                 host_id=host_id,
                 ci_confidence=lat.confidence if lat and lat.low is not None else None,
                 processes=lat.processes if lat else 1,
-                multimodal=_cell.multimodal(good, _cell.metric_for("auto", first.get("mode"))),
+                multimodal=_cell.multimodal(good, _cell.metric_for("auto", mode)),
                 throughput_ci_low_fps=tp.low if tp else None,
                 throughput_ci_high_fps=tp.high if tp else None,
                 qps=_num(first, "qps"),
@@ -180,7 +183,7 @@ def summarize_cells(rows_in: Iterable[Mapping[str, Any]]) -> list[CellSummary]:
                 reshape_ms=_median_of(good, "reshape_ms"),
                 compile_ms=_median_of(good, "compile_ms"),
                 first_infer_ms=_median_of(good, "first_infer_ms"),
-                compile_cache=_joined(r.get("compile_cache") for r in good),
+                compile_cache=_joined(_schema.get(r, "compile_cache") for r in good),
                 errors=len(rows) - len(good),
             )
         )

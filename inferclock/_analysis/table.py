@@ -43,6 +43,7 @@ from inferclock._platform.host import (
     host_id,
     label,
 )
+from inferclock._timing import schema as _schema
 
 if TYPE_CHECKING:
     import pandas
@@ -116,11 +117,11 @@ class ResultTable:
             env = env if isinstance(env, Mapping) else {}
             mine: set[str] = set()
             for r in f.rows:
-                if r.get("host") is None and env:
+                if _schema.get(r, "host") is None and env:
                     r["host"] = host_id(env)
-                if isinstance(r.get("host"), str):
-                    hosts.setdefault(r["host"], (f.path, env))
-                    mine.add(r["host"])
+                if isinstance(hid := _schema.get(r, "host"), str):
+                    hosts.setdefault(hid, (f.path, env))
+                    mine.add(hid)
                 table._rows.append(r)
                 table._base[id(r)] = base
             origins += [mine] if from_cluster(f.header) else [{h} for h in mine]
@@ -208,20 +209,20 @@ class ResultTable:
 
     def ok(self) -> ResultTable:
         """Rows without an error."""
-        return self._derive(r for r in self._rows if r.get("error") is None)
+        return self._derive(r for r in self._rows if _schema.get(r, "error") is None)
 
     def errors(self) -> ResultTable:
         """Rows with an error (crash, timeout, OpenVINO error...)."""
-        return self._derive(r for r in self._rows if r.get("error") is not None)
+        return self._derive(r for r in self._rows if _schema.get(r, "error") is not None)
 
     def keys(self, *, ok_only: bool = False) -> list[str]:
         """Cell keys present (unique, first-seen order); ``ok_only`` drops error rows."""
         rows = self.ok()._rows if ok_only else self._rows
-        return list(dict.fromkeys(r["key"] for r in rows))
+        return list(dict.fromkeys(_schema.at(r, "key") for r in rows))
 
     def raw_latencies_path(self, row: Mapping[str, Any]) -> Path | None:
         """Path of the row's raw latencies .npy (resolved), or None when it has none."""
-        rel = row.get("raw_latencies")
+        rel = _schema.get(row, "raw_latencies")
         if not isinstance(rel, str) or not rel:
             return None
         return self._base.get(id(row), Path.cwd()) / rel

@@ -13,6 +13,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from inferclock._timing import schema as _schema
+
 if TYPE_CHECKING:
     from inferclock._analysis.table import CellSummary
     from inferclock._render.serve_plots import RateCurve
@@ -80,10 +82,10 @@ def errors_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     """A table of error rows: cell key, process/repeat, kind and message."""
     body = [
         [
-            str(r.get("key")),
-            f"{r.get('process', '-')}/{r.get('repeat', '-')}",
-            str(r.get("error_kind") or "-"),
-            " ".join(str(r.get("error")).split())[:300],
+            str(_schema.get(r, "key")),
+            f"{_schema.get(r, 'process', '-')}/{_schema.get(r, 'repeat', '-')}",
+            str(_schema.get(r, "error_kind") or "-"),
+            " ".join(str(_schema.get(r, "error")).split())[:300],
         ]
         for r in rows
     ]

@@ -1,22 +1,24 @@
-"""Command-line flags built from the option declaration (``_options``).
+"""Command-line flags built from option declarations (``_common.declare``).
 
-``add_options`` adds one flag per declared option to a ``run`` or ``sweep`` parser, grouped
-and with the declaration's help, unit and default; in ``sweep`` the grid axes take
-comma-separated lists. ``given`` reads back only the options the user gave, as the keyword
-arguments ``ic.run`` / ``ic.sweep`` take: the API's defaults and checks then apply unchanged,
-so the CLI and the API cannot drift apart.
+``add_options`` adds one flag per declared option of any declaration (the run options, a
+sweep's, a peak search's, a tune's, a profile's) to a parser, grouped and with the
+declaration's help, unit and default; in ``sweep`` the grid axes take comma-separated lists.
+``given`` reads back only the options the user gave, as the keyword arguments the API takes:
+the API's defaults and checks then apply unchanged, so the CLI and the API cannot drift apart.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from inferclock._common import checks as c
+from inferclock._common import checks as c, declare as _declare
 from inferclock._common.errors import ConfigError
-from inferclock._timing import options as _options
-from inferclock._timing.options import GROUPS, Option
+from inferclock._timing.options import GROUPS, Option, RunOptions
+
+#: A declaration (its class) or some of its options.
+Declared = type[Any] | Iterable[Option]
 
 
 class _Parsed(argparse.Action):
@@ -71,27 +73,40 @@ def _merged(opt: Option, previous: Any, value: Any) -> Any:
     return [*(previous or []), *(value if isinstance(value, list) else [value])]
 
 
-def _help(opt: Option) -> str:
+def _options(declared: Declared, skip: Collection[str]) -> list[Option]:
+    found = _declare.options(declared) if isinstance(declared, type) else declared
+    return [o for o in found if o.name not in skip]
+
+
+def help_text(opt: Option) -> str:
+    """The flag's help: the declaration's, with its default (as argparse wants ``%`` written)."""
     text = opt.meta.help
     if opt.meta.cli in ("value", "append") and opt.meta.show_default and opt.default is not None:
-        unit = f" {opt.meta.unit}" if opt.meta.unit else ""
-        text += f" (default {opt.default}{unit})"
+        text += f" (default {_declare.shown(opt)})"
     return text.replace("%", "%%")
 
 
 def add_options(
-    parser: argparse.ArgumentParser, cls: type[Any] = _options.RunOptions, *, sweep: bool = False
+    parser: argparse.ArgumentParser,
+    declared: Declared = RunOptions,
+    *,
+    sweep: bool = False,
+    skip: Collection[str] = (),
 ) -> None:
-    """One flag per declared option of ``cls``; in ``sweep``, axes take comma lists."""
-    groups: dict[str, Any] = {}
-    for opt in _options.options(cls):
+    """One flag per declared option (but those named in ``skip``), in its group's section
+    (group "": the parser's own options); in ``sweep``, axes take comma lists."""
+    groups: dict[str, Any] = {"": parser}
+    for opt in _options(declared, skip):
         group = groups.get(opt.meta.group)
         if group is None:
-            group = groups[opt.meta.group] = parser.add_argument_group(GROUPS[opt.meta.group])
+            title = GROUPS.get(opt.meta.group, opt.meta.group)
+            group = groups[opt.meta.group] = parser.add_argument_group(title)
         flags = [f for f in (opt.meta.short, opt.flag) if f]
         axis = sweep and opt.meta.axis is not None
         dest = opt.meta.axis if axis else opt.name
-        common: dict[str, Any] = {"dest": dest, "default": argparse.SUPPRESS, "help": _help(opt)}
+        common: dict[str, Any] = {
+            "dest": dest, "default": argparse.SUPPRESS, "help": help_text(opt),
+        }  # fmt: skip
         kind = opt.meta.cli
         if kind == "true":
             group.add_argument(*flags, action="store_true", **common)
@@ -111,11 +126,15 @@ def add_options(
 
 
 def given(
-    args: argparse.Namespace, cls: type[Any] = _options.RunOptions, *, sweep: bool = False
+    args: argparse.Namespace,
+    declared: Declared = RunOptions,
+    *,
+    sweep: bool = False,
+    skip: Collection[str] = (),
 ) -> dict[str, Any]:
-    """The options of ``cls`` the user gave, by keyword (axes by their plural in a sweep)."""
+    """The declared options the user gave, by keyword (axes by their plural in a sweep)."""
     out: dict[str, Any] = {}
-    for opt in _options.options(cls):
+    for opt in _options(declared, skip):
         dest = opt.meta.axis if sweep and opt.meta.axis else opt.name
         if hasattr(args, dest):
             out[dest] = getattr(args, dest)

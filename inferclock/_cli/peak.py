@@ -1,15 +1,15 @@
-"""The ``inferclock peak`` command: ``ic.find_peak_qps`` from the command line, with the run
-options of ``inferclock run`` (built from the same declaration)."""
+"""The ``inferclock peak`` command: ``ic.find_peak_qps`` from the command line. Its own flags are
+built from the search's declaration (``_search.options.PeakOptions``), the run options from
+``inferclock run``'s (``_cli.options``)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from inferclock._cli.options import add_options, given, parsed_type
-from inferclock._common.checks import parse_fraction, parse_int, parse_seconds
+from inferclock._cli.options import add_options, given
 from inferclock._common.errors import ConfigError
-from inferclock._timing.load_checks import parse_rate
+from inferclock._search.options import PeakOptions
 
 EPILOG = """\
 Each step is a server run of at least --queries queries (default: twice what LoadGen's early
@@ -37,28 +37,7 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
     p.add_argument(
         "model", metavar="MODEL", help=f"model file OpenVINO reads or built-in name ({models})"
     )
-    p.add_argument(
-        "-o", "--output", default="peak.jsonl", metavar="FILE",
-        help="results file, JSON Lines: one row per step (default peak.jsonl)",
-    )  # fmt: skip
-    p.add_argument(
-        "--start-qps", type=parsed_type(parse_rate, "--start-qps"), metavar="Q",
-        help="the first rate tried (default: 0.8 x the capacity a short throughput run "
-        "measures)",
-    )  # fmt: skip
-    p.add_argument(
-        "--tolerance", type=parsed_type(parse_fraction, "--tolerance"), default=0.02, metavar="F",
-        help="stop when the bracket is within F of its lower end (default 2%%)",
-    )  # fmt: skip
-    p.add_argument(
-        "--max-steps", type=parsed_type(parse_int, "--max-steps"), default=24, metavar="N",
-        help="at most N server runs (default 24)",
-    )  # fmt: skip
-    p.add_argument(
-        "--min-duration", type=parsed_type(parse_seconds, "--min-duration"), default=2.0,
-        metavar="S", help="each step's schedule lasts at least S seconds (default 2)",
-    )  # fmt: skip
-    p.add_argument("--quiet", action="store_true", help="no progress display")
+    add_options(p, PeakOptions)
     add_options(p)
 
 
@@ -70,11 +49,6 @@ def run(args: argparse.Namespace) -> int:
     bound = kw.pop("latency_bound_ms", None)
     if bound is None:
         raise ConfigError("peak needs --latency-bound (15ms, 0.015s): the bound the rate keeps")
-    result = find_peak_qps(
-        args.model, bound, kw.pop("percentile", 99.0), out=args.output,
-        queries=kw.pop("queries", None), min_duration=args.min_duration,
-        start_qps=args.start_qps, tolerance=args.tolerance,
-        max_steps=args.max_steps, quiet=True if args.quiet else None, **kw,
-    )  # fmt: skip
+    result = find_peak_qps(args.model, bound, **given(args, PeakOptions), **kw)
     print(result.summary())
     return 0 if result.qps is not None else 1

@@ -1,23 +1,25 @@
-"""The ``inferclock profile`` command: ``ic.profile`` from the command line (its run-option flags
-built from the one declaration, like ``run``'s), and ``--diff`` of two saved profiles."""
+"""The ``inferclock profile`` command: ``ic.profile`` from the command line (its flags built from
+the profile's declaration and the run options', like ``run``'s: ``_profiling.options``), and
+``--diff`` of two saved profiles."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from inferclock._cli.options import add_options, given, parsed_type
 from inferclock._common.checks import parse_int
+from inferclock._common.declare import declared
 from inferclock._common.errors import ConfigError
-from inferclock._profiling.run import RUN_OPTIONS
-from inferclock._timing.options import RunOptions
+from inferclock._profiling.options import ProfileOptions, own_options, run_options
 
-EPILOG = """\
+_N = declared(ProfileOptions, "iterations").default
+EPILOG = f"""\
 A profile runs with OpenVINO's performance counters on, apart from any timed run: its
 end-to-end time is not the model's latency (`inferclock run` times that). After the warm-up,
---iterations (default 100) inferences run in --rounds rounds, each on a freshly compiled
+--iterations (default {_N}) inferences run in --rounds rounds, each on a freshly compiled
 copy (the CPU plugin reports each layer's running mean since compile); a layer's time is the
 median over rounds with its 95% interval. The layers' sum is printed beside the end-to-end
 time of the same iterations, and the difference (time in no layer) named.
@@ -31,16 +33,6 @@ examples:
   inferclock profile model.xml --iterations 200 --top 20 --save-graph exec.xml
   inferclock profile --diff r50-f32.json r50-bf16.json
 """
-
-
-class _ProfileFlags:
-    """The declared run options a profile takes (``RUN_OPTIONS``), as a class whose fields are
-    RunOptions' own: ``add_options`` and ``given`` read their declarations from it, so these
-    flags, their help and their checks are ``inferclock run``'s."""
-
-    __dataclass_fields__: ClassVar[dict[str, Any]] = {
-        n: f for n, f in RunOptions.__dataclass_fields__.items() if n in RUN_OPTIONS
-    }
 
 
 def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -> None:
@@ -61,19 +53,14 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
         "--diff", nargs=2, metavar=("A.json", "B.json"),
         help="compare two profiles saved with --json (A is the baseline)",
     )  # fmt: skip
-    p.add_argument(
-        "--rounds", type=parsed_type(parse_int, "--rounds"), metavar="N",
-        help="rounds the iterations are split over, each on a fresh compile (default 10, or "
-        "the iterations when fewer; at least 6 for a 95%% interval)",
-    )  # fmt: skip
+    add_options(p, own_options())
     p.add_argument(
         "--top", type=parsed_type(parse_int, "--top"), metavar="N",
         help="layers (or, with --diff, rows) listed (default 10; --diff 15)",
     )  # fmt: skip
     p.add_argument("--json", metavar="OUT", help="write the profile (or the diff) as JSON")
     p.add_argument("--markdown", metavar="OUT", help="write it as markdown too")
-    p.add_argument("--save-graph", metavar="FILE.xml", help="write the executed graph as IR")
-    add_options(p, _ProfileFlags)
+    add_options(p, run_options())
 
 
 def _write(path: str, text: str) -> None:
@@ -95,9 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("profile needs a MODEL (or --diff A.json B.json)")
     from inferclock._profiling.profile import profile
 
-    result = profile(
-        args.model, rounds=args.rounds, save_graph=args.save_graph, **given(args, _ProfileFlags)
-    )
+    result = profile(args.model, **given(args, own_options()), **given(args, run_options()))
     top = args.top or 10
     print(result.summary(top))
     if args.json:
@@ -112,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
 def _cmd_diff(args: argparse.Namespace) -> int:
     from inferclock._profiling.profile import profile_diff
 
-    flags = [f for f in ("save_graph",) if getattr(args, f)] + sorted(given(args, _ProfileFlags))
+    flags = [*given(args, own_options()), *sorted(given(args, run_options()))]
     if flags:
         raise ConfigError(f"--diff compares saved profiles; it takes no run options ({flags[0]})")
     top = args.top or 15

@@ -1,8 +1,12 @@
 """How an option is declared: the metadata of one option (its check, help, flag, unit, row
 field...) and the field helper that attaches it to a dataclass field.
 
-The options themselves are declared in :mod:`inferclock._timing.options`; this module only says what
-a declaration holds, so the CLI builder, the row schema and the checks all read the same one.
+The options themselves are declared where their concern lives: a run's in
+:mod:`inferclock._timing.options`, a sweep's in ``_sweeps.options``, a peak search's and a
+tune's in ``_search.options``, a profile's in ``_profiling.options``. Each is a frozen
+dataclass whose ``__post_init__`` calls :func:`check_fields`; this module only says what a
+declaration holds, so the CLI builder, the row schema, the checks and the tests that compare
+function signatures with the declaration all read the same one.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ class Meta:
 
     help: str
     check: c.Check
-    group: str
+    group: str  # the help section (a key of _timing.options.GROUPS); "": the command's own
     short: str | None = None  # "-b"
     flag: str | None = None  # "--batch-size" (default: from the name)
     metavar: str | None = None
@@ -35,6 +39,7 @@ class Meta:
     unit: str | None = None
     positional: bool = False  # positional-or-keyword in ic.run (after the model)
     show_default: bool = True
+    show: Callable[[Any], str] | None = None  # how the help writes the default (default: str)
 
 
 def option(default: Any, **meta: Any) -> Any:
@@ -60,6 +65,46 @@ class Option:
 
     def row_value(self, value: Any) -> Any:
         return self.meta.to_row(value) if self.meta.to_row else value
+
+
+def shown(opt: Option) -> str:
+    """The option's default as the help writes it, with its unit: "2%", "2 s", "24"."""
+    text = opt.meta.show(opt.default) if opt.meta.show else str(opt.default)
+    return f"{text} {opt.meta.unit}" if opt.meta.unit else text
+
+
+def percent(value: float) -> str:
+    """0.02 -> "2%" (a ``show`` for fractions)."""
+    return f"{value * 100:g}%"
+
+
+def number(value: float) -> str:
+    """2.0 -> "2" (a ``show`` for numbers written without a trailing .0)."""
+    return f"{value:g}"
+
+
+def or_none(check: c.Check) -> c.Check:
+    """``check``, or None: an option whose None means "the default of whatever receives it"."""
+
+    def checked(name: str, value: Any) -> Any:
+        return None if value is None else check(name, value)
+
+    return checked
+
+
+def check_fields(obj: Any) -> None:
+    """Run each declared option's check on ``obj`` (a frozen declaration, in its
+    ``__post_init__``) and keep the value the check returns (normalized: a float, a tuple)."""
+    for opt in options(type(obj)):
+        object.__setattr__(obj, opt.name, opt.meta.check(opt.name, getattr(obj, opt.name)))
+
+
+def declared(cls: type[Any], name: str) -> Option:
+    """The declared option ``name`` of ``cls``."""
+    for opt in options(cls):
+        if opt.name == name:
+            return opt
+    raise KeyError(name)  # pragma: no cover - a programming error
 
 
 def options(cls: type[Any]) -> Iterator[Option]:

@@ -2,24 +2,25 @@
 
 A profile is a run with OpenVINO's performance counters on, separate from timed runs
 (counters cost time: a profile's end-to-end time is never a model's latency). It takes the
-run options of ``ic.run`` from their one declaration (``_options.RunOptions``), prepares the
+run options of ``ic.run`` from their one declaration (``_timing.options.RunOptions``) and its
+own (``iterations`` again, ``rounds``, ``save_graph``) from ``_profiling.options``, prepares the
 model as ``ic.run`` does (int8 quantization, shape and device checks) and runs here, or in a
 fresh pinned worker process exactly like an isolated ``ic.run`` (pinning, timeout, Ctrl-C,
-errors crossing as themselves). ``_profile_run`` collects the counters, ``_profile_record``
-holds the result, ``_profile_diff`` compares two.
+errors crossing as themselves). ``_profiling.run`` collects the counters, ``_profiling.record``
+holds the result, ``_profiling.diff`` compares two.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from inferclock._common.errors import ConfigError
 from inferclock._profiling.diff import DiffRow, ProfileDiff, profile_diff
+from inferclock._profiling.options import RUN_OPTIONS, ProfileOptions
 from inferclock._profiling.record import Layer, Median, Profile, Total
-from inferclock._profiling.run import RUN_OPTIONS, make_plan, profile_spec
+from inferclock._profiling.run import ProfileSpec, make_plan
 from inferclock._timing.modelinfo import ModelBook
 from inferclock._timing.options import RunOptions, make
 from inferclock._workers.run import _prepare
@@ -74,21 +75,25 @@ def profile(
     cannot be read, DeviceError for one that does not compile, PrecisionError when the
     device runs another precision than asked (``strict``).
     """
-    plan = make_plan(iterations, rounds, save_graph)
     given = {k: v for k, v in locals().items() if k in RUN_OPTIONS}
-    opts = make(RunOptions, given, "profile")
+    own: ProfileOptions = make(
+        ProfileOptions, dict(iterations=iterations, rounds=rounds, save_graph=save_graph), "profile"
+    )
+    plan = make_plan(own)
+    opts = make(RunOptions, {**given, "iterations": own.iterations}, "profile")
     if opts.device != "CPU":
         raise ConfigError(
             f"profile: device {opts.device!r} is not supported: per-layer counters are read as "
             "OpenVINO's CPU plugin keeps them (running means since compile); use device='CPU'"
         )
     with ModelBook() as book:
-        spec = dataclasses.replace(_prepare(model, opts, book), profile=plan)
+        spec = ProfileSpec.of(_prepare(model, opts, book), plan)
         if opts.isolated:
-            from inferclock._workers.supervisor import profile_isolated
+            from inferclock._workers.supervisor import isolated
 
-            return profile_isolated(spec)
-        return profile_spec(spec)
+            result: Profile = isolated(spec)
+            return result
+        return spec.execute()
 
 
 def load(path: str | os.PathLike[str]) -> Profile:

@@ -24,6 +24,7 @@ from inferclock._analysis.table import CellSummary, ResultTable, precision_rank
 from inferclock._core import ConfigError
 from inferclock._platform import host as _host
 from inferclock._render.plot_hosts import ALL_HOSTS, HostSlice
+from inferclock._timing import schema as _schema
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -250,12 +251,12 @@ def plot_vs_batch(
 
 
 _PCTL_FIELDS = (
-    (0.0, "latency_min_ns"),
-    (0.5, "latency_median_ns"),
-    (0.9, "latency_p90_ns"),
-    (0.95, "latency_p95_ns"),
-    (0.99, "latency_p99_ns"),
-    (1.0, "latency_max_ns"),
+    (0.0, _schema.name("latency_min_ns")),
+    (0.5, _schema.name("latency_median_ns")),
+    (0.9, _schema.name("latency_p90_ns")),
+    (0.95, _schema.name("latency_p95_ns")),
+    (0.99, _schema.name("latency_p99_ns")),
+    (1.0, _schema.name("latency_max_ns")),
 )
 
 
@@ -270,7 +271,7 @@ def _cell_cdf(
         return np.quantile(x, q), q, "raw"
     pts = []
     for p, f in _PCTL_FIELDS:
-        vals = [float(r[f]) for r in rows if isinstance(r.get(f), (int, float))]
+        vals = [float(v) for r in rows if isinstance(v := _schema.get(r, f), (int, float))]
         if vals:
             pts.append((float(np.median(vals)) / 1e6, p))
     if len(pts) < 2:
@@ -288,7 +289,7 @@ def plot_cdf(
 ) -> tuple[list[str], dict[str, list[str]]]:
     """The latency CDF of each of ``summ``'s cells (one host's, named by ``host``), from its
     own host's rows, and the keys of the cells by source."""
-    by_key = group(table.ok(), lambda r: (r["key"], *_host.group_key(r)))
+    by_key = group(table.ok(), lambda r: (_schema.at(r, "key"), *_host.group_key(r)))
     panels = group(summ, lambda s: (s.model, s.device, s.mode, s.batch_size))
     sources: dict[str, list[str]] = {"raw": [], "percentiles": [], "skipped": []}
     curves: dict[tuple[str, str, str, int], list[tuple[CellSummary, Any]]] = {}

@@ -16,6 +16,7 @@ from typing import Any
 
 from inferclock._core import ConfigError
 from inferclock._render.site import CellData, Point, StepMark, write_site
+from inferclock._timing import schema as _schema
 
 __all__ = ["cells_from_history", "publish"]
 
@@ -53,11 +54,12 @@ def _percentiles(
 ) -> tuple[tuple[str, float, float | None, float | None], ...]:
     """The latest stored row's latency percentiles of the cell, in ms."""
     rows = h.query(key=key, host=host)
-    if len(rows) == 0 or "latency_percentiles" not in rows:
+    column = _schema.name("latency_percentiles")
+    if len(rows) == 0 or column not in rows:
         return ()
     if "added_at" in rows:
         rows = rows.sort_values("added_at", kind="stable")
-    pct = rows["latency_percentiles"].iloc[-1]
+    pct = rows[column].iloc[-1]
     if isinstance(pct, str):
         pct = json.loads(pct)
     if not isinstance(pct, dict):

@@ -61,6 +61,7 @@ from inferclock._render.plots import (
     prepare_dir,
 )
 from inferclock._render.serve_plots import plot_tuning, plot_vs_rate, rate_curves, tune_surfaces
+from inferclock._timing import schema as _schema
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -88,7 +89,7 @@ def _env_lines(d: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
 
 
 def _hints_text(rows: Sequence[Mapping[str, Any]]) -> str:
-    hints = {str(r["precision_hint"]) for r in rows if r.get("precision_hint")}
+    hints = {str(h) for r in rows if (h := _schema.get(r, "precision_hint"))}
     return "/".join(sorted(hints)) or "-"
 
 
@@ -290,7 +291,7 @@ def report(
             else ""
         )
     )
-    interrupted = [r["key"] for r in ok if r.get("interrupted")]
+    interrupted = [_schema.at(r, "key") for r in ok if _schema.get(r, "interrupted")]
     if interrupted:
         md.append("")
         md.append("Interrupted (partial) measurements: " + code_list(interrupted))
@@ -312,7 +313,7 @@ def report(
         md += _plots_section(fig_cls, t, summ, out)
 
         md += ["", "## Executed precisions", ""]
-        rows_of = group(ok, lambda r: (r["key"], *_host.group_key(r)))
+        rows_of = group(ok, lambda r: (_schema.at(r, "key"), *_host.group_key(r)))
         several = len(host_slices(summ)) > 1
         md.append(
             markdown_table(
@@ -323,7 +324,9 @@ def report(
                         s.precision_requested,
                         s.precision_executed or "-",
                         _hints_text(rows_of[(s.key, s.host_id, s.host)]),
-                        _mix_text(rows_of[(s.key, s.host_id, s.host)][0].get("precision_mix")),
+                        _mix_text(
+                            _schema.get(rows_of[(s.key, s.host_id, s.host)][0], "precision_mix")
+                        ),
                     ]
                     for s in summ
                 ],

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferclock._analysis.table import ResultTable
+from inferclock._common.declare import make
 from inferclock._common.errors import ConfigError, InferclockError
+from inferclock._search.options import START_SHARE, PeakOptions
 from inferclock._sweeps.grid import SERVE_OPTIONS
-from inferclock._timing import loadgen as _loadgen, options as _options
-from inferclock._timing.load_checks import bound_ms, open_percentile, rate
+from inferclock._timing import loadgen as _loadgen, options as _options, schema as _schema
+from inferclock._timing.load_checks import bound_ms, open_percentile
 
 #: Rates are rounded to this many significant digits: readable keys, and a search that stops
 #: once its bracket cannot be split at that resolution.
@@ -83,15 +85,15 @@ def _round(q: float) -> float:
 
 
 def _step_of(row: Mapping[str, Any], resumed: bool) -> PeakStep:
-    server = row.get("server") or {}
+    server = _schema.get(row, "server") or {}
     pct = server.get("percentile_latency_ns")
     return PeakStep(
-        qps=float(row["qps"]),
-        verdict=row.get("verdict"),
-        reason=row.get("verdict_reason") or row.get("error"),
+        qps=float(_schema.at(row, "qps")),
+        verdict=_schema.get(row, "verdict"),
+        reason=_schema.get(row, "verdict_reason") or _schema.get(row, "error"),
         percentile_latency_ms=None if pct is None else pct / 1e6,
         achieved_qps=server.get("achieved_qps"),
-        key=str(row["key"]),
+        key=str(_schema.at(row, "key")),
         resumed=resumed,
     )
 
@@ -125,21 +127,21 @@ def find_peak_qps(
     Rates are rounded to 3 significant digits. Every step is a row in ``out`` (JSON Lines, as
     ``ic.sweep`` writes); run again on the same file, the search resumes from its rows.
     ``run_options``: device, precision, batch_size, streams, requests, arrival, seed, ... as
-    ``ic.run`` takes them.
+    ``ic.run`` takes them. The search's own options (``out``, ``start_qps``, ``tolerance``,
+    ``max_steps``, ``min_duration``, ``quiet``) are declared, with their defaults and checks,
+    in ``_search.options.PeakOptions``; a bad one raises ConfigError (ConfigTypeError for a
+    wrong type) naming it, before anything runs.
     """
     bound = bound_ms("latency_bound_ms", latency_bound_ms)
     if bound is None:
         raise ConfigError("latency_bound_ms is required: the peak is the rate that keeps it")
     pct = open_percentile("percentile", percentile)
-    if start_qps is not None:
-        start_qps = rate("start_qps", start_qps)
-    if not (isinstance(tolerance, (int, float)) and 0 < tolerance < 1):
-        raise ConfigError(f"tolerance must be a fraction in (0, 1) such as 0.02, got {tolerance!r}")
-    if not (isinstance(max_steps, int) and 1 <= max_steps <= 1000):
-        raise ConfigError(f"max_steps must be an integer in 1..1000, got {max_steps!r}")
-    from inferclock._common.checks import seconds
-
-    min_duration = float(seconds()("min_duration", min_duration))
+    own: PeakOptions = make(
+        PeakOptions,
+        dict(out=out, start_qps=start_qps, tolerance=tolerance, max_steps=max_steps,
+             min_duration=min_duration, quiet=quiet),
+        "find_peak_qps",
+    )  # fmt: skip
     for name in ("mode", "modes", "qps", "rates", "duration", "iterations", "processes"):
         if name in run_options:
             raise ConfigError(
@@ -150,30 +152,30 @@ def find_peak_qps(
     # Every step's options checked once, before the capacity run or any step.
     _options.make(
         _options.RunOptions,
-        {**run_options, "mode": "server", "qps": start_qps or 1.0, "queries": n,
-         "duration": min_duration, "latency_bound_ms": bound, "percentile": pct},
+        {**run_options, "mode": "server", "qps": own.start_qps or 1.0, "queries": n,
+         "duration": own.min_duration, "latency_bound_ms": bound, "percentile": pct},
         "find_peak_qps",
     )  # fmt: skip
-    search = _Search(model, str(out), bound, pct, n, min_duration, quiet, run_options)
+    search = _Search(model, own.out, bound, pct, n, own.min_duration, own.quiet, run_options)
     lo, hi = search.bracket_from_file()
     capacity = None
     if lo is None and hi is None:
-        capacity = start_qps or search.capacity()
-        q = _round(start_qps or 0.8 * capacity)
+        capacity = own.start_qps or search.capacity()
+        q = _round(own.start_qps or START_SHARE * capacity)
         if search.valid(q):
             lo = q
         else:
             hi = q
-    while lo is None and hi is not None and len(search.steps) < max_steps:
+    while lo is None and hi is not None and len(search.steps) < own.max_steps:
         q = _round(hi / 2)  # halve until VALID
         if q <= 0 or q == hi:
             break
         lo, hi = (q, hi) if search.valid(q) else (None, q)
-    while hi is None and lo is not None and len(search.steps) < max_steps:
+    while hi is None and lo is not None and len(search.steps) < own.max_steps:
         q = _round(lo * 2)  # double until INVALID
         lo, hi = (q, None) if search.valid(q) else (lo, q)
-    while lo is not None and hi is not None and len(search.steps) < max_steps:
-        if (hi - lo) / lo <= tolerance:
+    while lo is not None and hi is not None and len(search.steps) < own.max_steps:
+        if (hi - lo) / lo <= own.tolerance:
             break
         q = _round((lo + hi) / 2)
         if q in (lo, hi):
@@ -181,7 +183,7 @@ def find_peak_qps(
         lo, hi = (q, hi) if search.valid(q) else (lo, q)
     return PeakResult(
         qps=lo, lowest_invalid=hi, latency_bound_ms=bound, percentile=pct,
-        capacity_qps=capacity, out=str(out), steps=tuple(search.steps),
+        capacity_qps=capacity, out=own.out, steps=tuple(search.steps),
     )  # fmt: skip
 
 
@@ -224,27 +226,33 @@ class _Search:
         if not os.path.exists(self.out) or os.path.getsize(self.out) == 0:
             return None, None
         table = ResultTable.load(self.out)
+        wanted = {"mode": "server", "latency_bound_ms": self.bound, "percentile": self.pct,
+                  "queries": self.queries, "duration": self.min_duration}  # fmt: skip
         rows = [
             r for r in table.ok().rows
-            if r.get("mode") == "server" and r.get("qps") and r.get("verdict")
-            and r.get("latency_bound_ms") == self.bound and r.get("percentile") == self.pct
-            and r.get("queries") == self.queries and r.get("duration") == self.min_duration
+            if all(_schema.get(r, k) == v for k, v in wanted.items())
+            and _schema.get(r, "qps") and _schema.get(r, "verdict")
         ]  # fmt: skip
-        self.steps.extend(_step_of(r, resumed=True) for r in sorted(rows, key=lambda r: r["qps"]))
-        valid = [float(r["qps"]) for r in rows if r["verdict"] == "VALID"]
+        rows.sort(key=lambda r: float(_schema.at(r, "qps")))
+        self.steps.extend(_step_of(r, resumed=True) for r in rows)
+        verdicts = [(float(_schema.at(r, "qps")), _schema.at(r, "verdict")) for r in rows]
+        valid = [q for q, v in verdicts if v == "VALID"]
         lo = max(valid) if valid else None
-        above = [float(r["qps"]) for r in rows if r["verdict"] == "INVALID"]
+        above = [q for q, v in verdicts if v == "INVALID"]
         above = [q for q in above if lo is None or q > lo]
         return lo, (min(above) if above else None)
 
     def valid(self, q: float) -> bool:
         table = self._sweep([q])
-        mine = [r for r in table.rows if r.get("qps") == q and r.get("mode") == "server"]
+        mine = [
+            r for r in table.rows
+            if _schema.get(r, "qps") == q and _schema.get(r, "mode") == "server"
+        ]  # fmt: skip
         if not mine:  # pragma: no cover - the sweep writes a row for every run
             raise InferclockError(f"the server run at {q:g} qps left no row in {self.out}")
         row = mine[-1]
-        if row.get("error"):
-            raise InferclockError(f"the server run at {q:g} qps failed: {row['error']}")
+        if error := _schema.get(row, "error"):
+            raise InferclockError(f"the server run at {q:g} qps failed: {error}")
         step = _step_of(row, resumed=False)
         self.steps.append(step)
         return step.verdict == "VALID"

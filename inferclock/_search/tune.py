@@ -8,7 +8,7 @@ How it works:
   fixes CPU streams when it compiles), with ``hint="none"`` when the space sets streams or
   threads (else the THROUGHPUT hint, which then chooses them). Objective "throughput": a
   throughput-mode run in ``processes`` workers; the point's value is their throughput
-  (samples/s) combined within and between processes (``_cell.combine_rows``, the 95% interval
+  (samples/s) combined within and between processes (``_analysis.cell.combine_rows``, the 95% interval
   ``ResultTable.summary`` and ``compare`` use). Objective "peak_qps": one
   ``ic.find_peak_qps`` search (queries/s; its file ``<out stem>.peak/<point>.jsonl``), and
   the point's interval is the search's bracket: highest VALID to lowest INVALID rate.
@@ -17,12 +17,12 @@ How it works:
   first point and again after the last (``ceil(processes / 2)`` workers each time; for
   peak_qps one search each), both pooled. What the hint chose (NUM_STREAMS,
   OPTIMAL_NUMBER_OF_INFER_REQUESTS, INFERENCE_NUM_THREADS) is read back from its rows.
-* **The search** (``_tune_search``): every point (in a seeded random order) when the space
+* **The search** (``_search.tune_space``): every point (in a seeded random order) when the space
   has at most ``max_points``; otherwise coordinate descent from the hint's own choice snapped
   to the space: measure the neighbours along each axis, move to the best one that beats the
   current point beyond their intervals, stop when none does or ``max_points`` are measured.
 * **The answer**: the point with the highest measured value, and the gain best / baseline
-  with a 95% Welch interval (``_intervals.ratio``; peak_qps: the ratio of the brackets'
+  with a 95% Welch interval (``_common.intervals.ratio``; peak_qps: the ratio of the brackets'
   ends). The best of several noisy points is biased upwards (winner's curse): confirm a
   small gain with a longer run of that configuration.
 * **The results file** ``out`` (JSON Lines, ``ic.ResultTable.load``) holds one row per
@@ -45,17 +45,19 @@ from pathlib import Path
 from typing import Any
 
 from inferclock._analysis.table import ResultTable
+from inferclock._common.declare import make
 from inferclock._common.errors import ConfigError, InferclockError, WorkerCrash
 from inferclock._common.jsonl import ResultWriter, check_output_path, load_file, strict_dumps
 from inferclock._common.util import utc_now
 from inferclock._platform.host import changed as host_changed, host_id
 from inferclock._search import tune_space as ts
+from inferclock._search.options import DEFAULT_MAX_POINTS, OBJECTIVES, TuneOptions
 from inferclock._search.tune_result import UNIT as _UNIT, TunePoint, TuneResult
-from inferclock._search.tune_space import OBJECTIVES, Estimate, Point
+from inferclock._search.tune_space import Estimate, Point
 from inferclock._sweeps import file as _sweep_file, grid as _grid, progress as _progress
 from inferclock._sweeps.runner import Runner as _SweepRunner
 from inferclock._sweeps.sweep import SweepInterrupted
-from inferclock._timing import rows as _rows
+from inferclock._timing import rows as _rows, schema as _schema
 from inferclock._timing.modelinfo import ModelBook, ModelFacts
 from inferclock._timing.options import RunOptions
 from inferclock._workers.run import spec_for
@@ -77,7 +79,7 @@ def tune(
     *,
     out: str | os.PathLike[str] = "tune.jsonl",
     processes: int | None = None,
-    max_points: int | None = None,
+    max_points: int = DEFAULT_MAX_POINTS,
     quiet: bool | None = None,
     tolerance: float | None = None,
     max_steps: int | None = None,
@@ -92,7 +94,7 @@ def tune(
     OPTIMAL_NUMBER_OF_INFER_REQUESTS, INFERENCE_NUM_THREADS) snapped to the space, moving to
     the best neighbour that beats the current point beyond their 95% intervals. The answer is
     the best measured point, and ``gain`` = best / baseline with a Welch 95% interval (details:
-    the docstring of the module ``inferclock._search.tune``).
+    docs/serving.md, "Tuning").
 
     objective: "throughput" (samples/s of a throughput-mode run) or "peak_qps" (the highest
         rate, queries/s, whose server run keeps ``latency_bound_ms`` at ``percentile`` of
@@ -104,20 +106,27 @@ def tune(
     out: the JSON Lines results file, one row per worker run (peak_qps: per search). Run
         again on it, only the runs missing are measured; rows are never rewritten.
     processes: fresh worker processes per point (throughput only; default 3).
-    max_points: the grid is measured whole up to this many points (default 24); above it a
-        local search measures at most this many.
+    max_points: the grid is measured whole up to this many points; above it a local search
+        measures at most this many.
     quiet: no progress display (default: quiet when stderr is not a terminal).
     tolerance, max_steps: ``find_peak_qps``'s, for each search (peak_qps only).
     run_options: any other option of ``ic.run`` (device, precision, max_time, min_time,
         target_ci, cpus, socket, seed, env, percentile, queries, arrival, ...), the same for
         every point and the baseline; mode and hint are tune's to set.
 
-    Everything is checked before anything runs (ConfigError naming the argument). Returns a
+    Everything is checked before anything runs (ConfigError naming the argument). Tune's own
+    options (objective, out, max_points, processes, quiet, tolerance, max_steps) are declared,
+    with their defaults and checks, in ``_search.options.TuneOptions``. Returns a
     :class:`TuneResult`; Ctrl-C raises ``SweepInterrupted`` with every finished row kept.
     """
-    peak = {"tolerance": tolerance, "max_steps": max_steps}
-    plan = ts.plan(objective, latency_bound_ms, space, processes, max_points, peak, run_options)
-    out_path = check_output_path(out, "results file").absolute()
+    own: TuneOptions = make(
+        TuneOptions,
+        dict(objective=objective, out=out, max_points=max_points, processes=processes,
+             tolerance=tolerance, max_steps=max_steps, quiet=quiet),
+        "tune",
+    )  # fmt: skip
+    plan = ts.plan(own, latency_bound_ms, space, run_options)
+    out_path = check_output_path(own.out, "results file").absolute()
     _sweep_file.check_writable(out_path)
     from inferclock._platform.plugins import check_devices
 
@@ -127,7 +136,7 @@ def tune(
         book.check_shapes([facts], plan.base.shapes)
         check_devices([plan.base.device])
         with _sweep_file.locked(out_path):
-            return _Bench(plan, model, facts, book, out_path, quiet, ctrl_c).search()
+            return _Bench(plan, model, facts, book, out_path, own.quiet, ctrl_c).search()
 
 
 class _Stopped(Exception):
@@ -149,12 +158,13 @@ class _Runner(_SweepRunner):
     """The sweep's runner (one row per worker run, a failure an error row), marking rows."""
 
     extra: dict[str, Any]
+    writer_name = "ic.tune"
 
     def _row(
         self, unit: _grid.Unit, outcome: Outcome, env: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         row = super()._row(unit, outcome, env)
-        row.update(self.extra, tune_value=row.get("throughput_fps"))
+        row.update(self.extra, tune_value=_schema.get(row, "throughput_fps"))
         return row
 
 
@@ -312,7 +322,7 @@ class _Bench:
             bound, pct = serve.pop("latency_bound_ms"), serve.pop("percentile")
             res = find_peak_qps(self.model, bound, pct, out=path, quiet=self.quiet,
                                 cache_dir=self.cache, **serve, **opts)  # fmt: skip
-            steps = [r for r in ResultTable.load(path).ok().rows if r.get("verdict")]
+            steps = [r for r in ResultTable.load(path).ok().rows if _schema.get(r, "verdict")]
             if not steps:  # pragma: no cover - a search that ran writes its steps
                 raise InferclockError(f"the search left no server run in {path}")
         except InferclockError as e:
@@ -324,17 +334,19 @@ class _Bench:
             row.update(tags, tune_value=None, tune_low=None, tune_high=None)
         else:
             # The server run at the peak; none VALID: the lowest rate tried.
-            at = [r for r in steps if r.get("qps") == res.qps] or [min(steps, key=_qps)]
+            at = [r for r in steps if _schema.get(r, "qps") == res.qps] or [min(steps, key=_qps)]
             row = {**at[-1], "key": cell.key, "process": i, "repeat": 0}
             row.update(tags, tune_value=res.qps, tune_low=res.qps, tune_high=res.lowest_invalid)
+        _schema.check(row, "ic.tune")
         self.writer.append(row)
         self.runner.cells.setdefault(cell.key, []).append(row)
 
     def _rows(self, key: str) -> list[dict[str, Any]]:
-        return [r for r in self.runner.cells.get(key, []) if r.get("host") in (self.host, None)]
+        mine = (self.host, None)
+        return [r for r in self.runner.cells.get(key, []) if _schema.get(r, "host") in mine]
 
     def _ok(self, key: str) -> list[dict[str, Any]]:
-        return [r for r in self._rows(key) if r.get("error") is None]
+        return [r for r in self._rows(key) if _schema.get(r, "error") is None]
 
     def _record(self, key: str, config: dict[str, int], e: Estimate | None) -> TunePoint:
         ok, n = len(self._ok(key)), len(self._rows(key))
@@ -377,4 +389,4 @@ def _differences(was: Mapping[str, Any], now: Mapping[str, Any]) -> list[tuple[s
 
 
 def _qps(row: Mapping[str, Any]) -> float:
-    return float(row.get("qps") or 0.0)
+    return float(_schema.get(row, "qps") or 0.0)

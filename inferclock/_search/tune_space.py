@@ -4,7 +4,7 @@ two ways ``ic.tune`` walks them, and how a point's measured figure is read from 
 judged against another's. Nothing here runs OpenVINO or touches a file: ``evaluate``, given by
 ``inferclock._search.tune``, measures a point.
 
-The space's values are checked by their run options' own checks (``_options``), sorted, so
+The space's values are checked by their run options' own checks (``_timing.options``), sorted, so
 that a point's neighbours along an axis are the next lower and higher values.
 
 * **Grid** (:func:`exhaustive`): every point, in a seeded random order.
@@ -16,7 +16,7 @@ that a point's neighbours along an axis are the next lower and higher values.
   is a function of the measured values alone: given the same rows, the same path.
 
 :func:`beats` (b improves on a beyond the intervals): with both sides' combined figures, the
-Welch interval of b / a (``_intervals.ratio``) lies above 1; otherwise, with intervals, b's
+Welch interval of b / a (``_common.intervals.ratio``) lies above 1; otherwise, with intervals, b's
 low end lies above a's high end; with neither, b's value is higher. A failed point (None)
 beats nothing and is beaten by any measured one.
 """
@@ -33,18 +33,17 @@ from typing import Any, Literal
 
 from inferclock._analysis.cell import combine_rows
 from inferclock._common import checks as c
+from inferclock._common.declare import declared
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.intervals import Combined, ratio
+from inferclock._search.options import DEFAULT_PROCESSES, TuneOptions
 from inferclock._sweeps import grid as _grid
-from inferclock._timing import options as _options
+from inferclock._timing import options as _options, schema as _schema
 from inferclock._timing.load_checks import bound_ms, open_percentile
 from inferclock._timing.options import RunOptions
 
-OBJECTIVES = ("throughput", "peak_qps")
-#: The space is measured whole up to this many points (``max_points``).
-DEFAULT_MAX_POINTS = 24
-#: Worker processes per point (objective "throughput").
-DEFAULT_PROCESSES = 3
+#: The percentile a peak_qps search's bound holds unless given (the run option's default).
+_PERCENTILE = declared(RunOptions, "percentile").default
 #: The axes of a tuning space, in the order points list them and the local search tries them.
 AXES = ("streams", "requests", "threads", "batch_size")
 
@@ -59,7 +58,7 @@ _HINTED = {"streams": "NUM_STREAMS", "requests": "OPTIMAL_NUMBER_OF_INFER_REQUES
 @dataclass(frozen=True)
 class Estimate:
     """A point's measured objective: its value with an interval (``low``/``high``: None
-    when it has none) and, for a combined figure, what ``_intervals.ratio`` needs."""
+    when it has none) and, for a combined figure, what ``_common.intervals.ratio`` needs."""
 
     value: float
     low: float | None = None
@@ -101,34 +100,23 @@ class Plan:
         return "none" if fixed else "throughput"
 
 
-def plan(
-    objective: Any,
-    bound: Any,
-    space: Any,
-    processes: Any,
-    max_points: Any,
-    peak: dict[str, Any],
-    run_options: dict[str, Any],
-) -> Plan:
-    if not isinstance(objective, str) or objective not in OBJECTIVES:
-        raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
-    most = c.integer(1, 10**6)(
-        "max_points", DEFAULT_MAX_POINTS if max_points is None else max_points
-    )
+def plan(own: TuneOptions, bound: Any, space: Any, run_options: dict[str, Any]) -> Plan:
+    """The tune's arguments checked together (``own``: its own options, each already checked
+    by its declaration)."""
+    objective, processes = own.objective, own.processes
     for name in ("mode", "hint", "qps"):
         if name in run_options:
             raise ConfigError(f"tune sets {name} itself (for the baseline and each point)")
     if run_options.get("isolate") is False:
         raise ConfigError("tune runs every point in a fresh worker process: isolate=False")
     serve = {k: run_options.pop(k) for k in _grid.SERVE_OPTIONS if k in run_options}
-    peak = {k: v for k, v in peak.items() if v is not None}
+    peak = {k: v for k in ("tolerance", "max_steps") if (v := getattr(own, k)) is not None}
     if objective == "throughput":
         extra = [*serve, *peak] + (["latency_bound_ms"] if bound is not None else [])
         if extra:
             raise ConfigError(
                 f"{', '.join(extra)}: for objective 'peak_qps' only, not 'throughput'"
             )
-        # Checked by the run options' declaration, with the others, below.
         procs = DEFAULT_PROCESSES if processes is None else processes
     else:
         serve["latency_bound_ms"] = bound_ms("latency_bound_ms", bound)
@@ -141,7 +129,7 @@ def plan(
             )
         for name in sorted({"duration", "iterations"} & set(run_options)):
             raise ConfigError(f"find_peak_qps sets {name} itself: leave it out for peak_qps")
-        serve["percentile"] = open_percentile("percentile", serve.get("percentile", 99.0))
+        serve["percentile"] = open_percentile("percentile", serve.get("percentile", _PERCENTILE))
         # Checked as a server run's options (qps: a stand-in rate).
         _options.make(RunOptions, {**run_options, **serve, "mode": "server", "qps": 1.0}, "tune")
         serve.update(peak)
@@ -151,7 +139,7 @@ def plan(
         raise ConfigError(f"{name} is an axis of the space: give it in space, not as {name}=")
     fixed = {**run_options, "mode": "throughput", "isolate": True, "processes": procs}
     base = _options.make(RunOptions, fixed, "tune")
-    return Plan(objective, checked, base, procs, most, dict(run_options), serve)
+    return Plan(objective, checked, base, procs, own.max_points, dict(run_options), serve)
 
 
 def _cpus(run_options: Mapping[str, Any]) -> int:
@@ -327,27 +315,27 @@ def descend(
 
 def figure(ok: Sequence[Mapping[str, Any]], objective: str) -> Estimate | None:
     """A cell's objective from its rows without error (None: none measured it). Throughput:
-    combined within and between processes (``_cell.combine_rows``). peak_qps: each row is a
+    combined within and between processes (``_analysis.cell.combine_rows``). peak_qps: each row is a
     search (``tune_value`` its peak, ``tune_low``/``tune_high`` its bracket); several are
     pooled as the geometric mean of the peaks and the hull of the brackets."""
     if objective == "throughput":
         c = combine_rows(ok, "throughput")
         return None if c is None else Estimate(c.estimate, c.low, c.high, c)
-    peaks = [r for r in ok if number(r.get("tune_value")) is not None]
+    peaks = [r for r in ok if number(_schema.get(r, "tune_value")) is not None]
     if not peaks:
         return None
-    value = math.exp(statistics.fmean(math.log(float(r["tune_value"])) for r in peaks))
-    highs = [number(r.get("tune_high")) for r in peaks]
+    value = math.exp(statistics.fmean(math.log(float(_schema.at(r, "tune_value"))) for r in peaks))
+    highs = [number(_schema.get(r, "tune_high")) for r in peaks]
     high = None if None in highs else max(h for h in highs if h is not None)
-    return Estimate(value, min(float(r["tune_low"]) for r in peaks), high)
+    return Estimate(value, min(float(_schema.at(r, "tune_low")) for r in peaks), high)
 
 
 def hinted(row: Mapping[str, Any]) -> dict[str, float | None]:
     """What a THROUGHPUT-hint run chose, from its row: NUM_STREAMS,
     OPTIMAL_NUMBER_OF_INFER_REQUESTS, INFERENCE_NUM_THREADS (else the row's own fields)."""
-    cfg = row.get("config")
+    cfg = _schema.get(row, "config")
     cfg = cfg if isinstance(cfg, Mapping) else {}
-    return {a: number(cfg.get(k), row.get(a)) for a, k in _HINTED.items()}
+    return {a: number(cfg.get(k), _schema.get(row, a)) for a, k in _HINTED.items()}
 
 
 def number(*values: Any) -> float | None:

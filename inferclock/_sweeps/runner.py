@@ -17,12 +17,15 @@ from inferclock._common.errors import Terminated, WorkerCrash
 from inferclock._common.jsonl import ResultWriter
 from inferclock._common.util import first_line, utc_now
 from inferclock._sweeps import file as _sweep_file, grid as _grid, progress as _progress
-from inferclock._timing import rows as _rows
+from inferclock._timing import rows as _rows, schema as _schema
 from inferclock._workers.supervisor import CtrlC, Outcome, supervise
 
 
 class Runner:
     """Runs units one by one under the supervisor, writing a row per outcome."""
+
+    #: Who writes the rows, as a row the schema refuses names it.
+    writer_name = "ic.sweep"
 
     def __init__(
         self,
@@ -34,7 +37,7 @@ class Runner:
     ) -> None:
         self.cells: dict[str, list[dict[str, Any]]] = {}  # rows of each cell so far
         for r in earlier:
-            self.cells.setdefault(str(r.get("key")), []).append(r)
+            self.cells.setdefault(str(_schema.get(r, "key")), []).append(r)
         self.writer = writer
         self.progress = progress
         self.save_raw = save_raw
@@ -130,26 +133,29 @@ class Runner:
         row.update(where or self.where)
         # The cell's verdict so far, over every row of it written on that host (earlier ones
         # included).
-        seen = self.cells.setdefault(str(row["key"]), [])
+        key = str(_schema.at(row, "key"))
+        seen = self.cells.setdefault(key, [])
         seen.append(row)
-        if row.get("error") is None:
-            metric = _cell.metric_for("auto", row.get("mode"))
-            name = row.get("host_name")
+        if _schema.get(row, "error") is None:
+            metric = _cell.metric_for("auto", _schema.get(row, "mode"))
+            host, name = _schema.get(row, "host"), _schema.get(row, "host_name")
             same_host = [
                 r for r in seen
-                if r.get("host") == row.get("host") and r.get("host_name") in (None, name)
+                if _schema.get(r, "host") == host and _schema.get(r, "host_name") in (None, name)
             ]  # fmt: skip
-            row["multimodal"] = _cell.multimodal(same_host, metric)
-            if row["multimodal"]:
-                self.progress.note(f"{row['key']}: processes disagree (multimodal)")
+            row["multimodal"] = multimodal = _cell.multimodal(same_host, metric)
+            if multimodal:
+                self.progress.note(f"{key}: processes disagree (multimodal)")
+        _schema.check(row, self.writer_name)
         self.writer.append(row)
         self.written += 1
-        failed = row.get("error") is not None
+        failed = _schema.get(row, "error") is not None
         self.failed += int(failed)
         self.progress.advance(failed)
         if failed:
-            where_text = f" on {row['host_name']}" if row.get("dask_worker") else ""
+            on = f" on {_schema.at(row, 'host_name')}" if _schema.get(row, "dask_worker") else ""
+            p, rep = _schema.at(row, "process"), _schema.at(row, "repeat")
             self.progress.note(
-                f"{row['key']} p{row['process']} r{row['repeat']}{where_text}: "
-                f"{row['error_kind']}: {first_line(row['error'])}"
+                f"{key} p{p} r{rep}{on}: {_schema.at(row, 'error_kind')}: "
+                f"{first_line(_schema.at(row, 'error'))}"
             )

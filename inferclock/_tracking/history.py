@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from inferclock._analysis import cell as _cell
 from inferclock._common.errors import ConfigError, ConfigTypeError
+from inferclock._timing import schema as _schema
 from inferclock._tracking import detect as _history_detect
 from inferclock._tracking.store import Store
 
@@ -103,7 +104,7 @@ class History:
         run, is not stored again). A batch with no new row leaves no run behind."""
         rows = list(rows)
         for r in rows:
-            if not isinstance(r, Mapping) or not isinstance(r.get("key"), str):
+            if not isinstance(r, Mapping) or not isinstance(_schema.get(r, "key"), str):
                 raise ConfigError(f"a history row must be a result row with a 'key', got {r!r}")
         from inferclock._platform.environment import collect_versions
 
@@ -192,8 +193,8 @@ class History:
             by_run.setdefault(r["run_id"], []).append(r)
         points = []
         for run_id, rs in by_run.items():
-            ok = [r for r in rs if r.get("error") is None]
-            m = _cell.metric_for(metric, rs[0].get("mode"))
+            ok = [r for r in rs if _schema.get(r, "error") is None]
+            m = _cell.metric_for(metric, _schema.get(rs[0], "mode"))
             c = _cell.combine_rows(ok, m) if ok else None
             if c is None:
                 continue

@@ -26,11 +26,16 @@ from inferclock._common.errors import ConfigError
 from inferclock._common.jsonl import ResultWriter, Row, load_file
 from inferclock._common.util import utc_now
 from inferclock._platform import host as _host
+from inferclock._timing import schema as _schema
 
 if TYPE_CHECKING:
     from inferclock._timing.measure import Measurement
     from inferclock._timing.result import RunResult
     from inferclock.stats import Stats
+
+
+#: Who writes these rows, as a row the schema refuses names it.
+_WRITER = "the pytest plugin"
 
 
 def header_of(env: Mapping[str, Any]) -> Row:
@@ -49,6 +54,7 @@ def run_row(key: str, result: RunResult) -> Row:
 
     row: Row = {"key": key, **result_row(result)}
     row.update(process=None, repeat=None, host_name=socket.gethostname())
+    _schema.check(row, _WRITER)
     return row
 
 
@@ -76,7 +82,7 @@ def measurement_row(key: str, m: Measurement, env: Mapping[str, Any], started_at
         "stop_reason": m.stop_reason,
         "cpus": None,
     }
-    for name in ("min", "mean", "median", "p90", "p95", "p99", "max", "stdev", "mad"):
+    for name in _schema.LATENCY_STATS:
         row[f"latency_{name}_ns"] = getattr(s, f"{name}_ns")
     row.update(
         latency_cv=s.cv,
@@ -94,6 +100,7 @@ def measurement_row(key: str, m: Measurement, env: Mapping[str, Any], started_at
         error=None,
         error_kind=None,
     )
+    _schema.check(row, _WRITER)
     return row
 
 
@@ -126,6 +133,7 @@ def save(path: Path, header: Mapping[str, Any], rows: Sequence[Row]) -> Path:
     tmp.unlink(missing_ok=True)
     w = ResultWriter(tmp, header)
     for r in rows:
+        _schema.check(r, _WRITER)
         w.append(r)
     os.replace(tmp, path)
     return path
@@ -184,7 +192,7 @@ def judge_rows(
     gating: bool,
 ) -> Verdict:
     """The verdict on one key, by ``compare``'s method (``_cell``, ``_intervals.ratio``)."""
-    mode = now[0].get("mode") if now else None
+    mode = _schema.get(now[0], "mode") if now else None
     m = _cell.metric_for(metric, mode)
     cb = _cell.combine_rows(now, m)
     if not base:

@@ -28,6 +28,7 @@ from typing import Any
 
 from inferclock._common.errors import ConfigError
 from inferclock._common.jsonl import json_default
+from inferclock._timing import schema as _schema
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 60.0
@@ -195,8 +196,8 @@ class Store:
         return self.execute(
             "INSERT INTO results (run_id, sha256, key, model, precision_requested, host, data) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
-            (run_id, identity(text), str(row.get("key")), _str(row.get("model")),
-             _str(row.get("precision_requested")), _str(row.get("host")), text),
+            (run_id, identity(text), str(_schema.get(row, "key")), _str(_schema.get(row, "model")),
+             _str(_schema.get(row, "precision_requested")), _str(_schema.get(row, "host")), text),
         )  # fmt: skip
 
     def close(self) -> None:

@@ -1,0 +1,136 @@
+"""The declarations of a peak search's and a tune's own options (``ic.find_peak_qps``,
+``ic.tune``): each option once, with its type, default, check, help text, unit and
+command-line flag. The functions' keyword defaults are tested against these, their
+arguments checked by them, and the ``peak`` and ``tune`` commands' flags and help built
+from them (``_cli.options``). The run options both pass on are ``_timing.options.RunOptions``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from inferclock._common import checks as c, declare as _declare
+from inferclock._common.declare import option
+from inferclock._common.errors import ConfigError, ConfigTypeError
+from inferclock._common.util import is_real
+from inferclock._timing import load_checks as cl
+from inferclock._timing.options import RunOptions
+
+OBJECTIVES = ("throughput", "peak_qps")
+#: The space is measured whole up to this many points (``max_points``).
+DEFAULT_MAX_POINTS = 24
+#: Worker processes per point (objective "throughput").
+DEFAULT_PROCESSES = 3
+#: Without ``start_qps``, a search starts at this share of the measured capacity.
+START_SHARE = 0.8
+
+
+def results_file(name: str, value: Any) -> str:
+    """A results file path (str or os.PathLike)."""
+    if value is None:
+        raise ConfigTypeError(f"{name} must be a results file path, got None")
+    path = c.path_or_none(name, value)
+    assert path is not None
+    return path
+
+
+def open_fraction(name: str, value: Any) -> float:
+    """A fraction strictly inside (0, 1)."""
+    if not is_real(value):
+        raise ConfigTypeError(f"{name} must be a fraction in (0, 1) such as 0.02, got {value!r}")
+    v = float(value)
+    if not 0 < v < 1:
+        raise ConfigError(f"{name} must be a fraction in (0, 1) such as 0.02, got {value!r}")
+    return v
+
+
+def objective(name: str, value: Any) -> str:
+    if not isinstance(value, str) or value not in OBJECTIVES:
+        raise ConfigError(f"{name} must be one of {', '.join(OBJECTIVES)}; got {value!r}")
+    return value
+
+
+_QUIET = "no progress display"
+
+
+@dataclass(frozen=True)
+class PeakOptions:
+    """``ic.find_peak_qps``'s own options (the bound, percentile, queries and the rest are run
+    options)."""
+
+    out: str = option(
+        "peak.jsonl", check=results_file, group="", short="-o", flag="--output",
+        metavar="FILE", help="results file, JSON Lines: one row per step",
+    )  # fmt: skip
+    start_qps: float | None = option(
+        None, check=cl.rate, group="", metavar="Q", parse=cl.parse_rate, show_default=False,
+        help=f"the first rate tried (default: {START_SHARE:g} x the capacity a short throughput "
+        "run measures)",
+    )  # fmt: skip
+    tolerance: float = option(
+        0.02, check=open_fraction, group="", metavar="F", parse=c.parse_fraction,
+        show=_declare.percent, help="stop when the bracket is within F of its lower end",
+    )  # fmt: skip
+    max_steps: int = option(
+        24, check=c.integer(1, 1000), group="", metavar="N", parse=c.parse_int,
+        help="at most N server runs",
+    )  # fmt: skip
+    min_duration: float = option(
+        2.0, check=c.seconds(), group="", metavar="S", unit="s", parse=c.parse_seconds,
+        show=_declare.number, help="each step's schedule lasts at least S seconds",
+    )  # fmt: skip
+    quiet: bool | None = option(
+        None, check=c.boolean(optional=True), group="", cli="true", show_default=False,
+        help=_QUIET,
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        _declare.check_fields(self)
+
+
+def _passed_on(cls: type[Any], name: str, help: str) -> Any:
+    """A tune option handed on as is (None: the receiver's default, named in the help)."""
+    o = _declare.declared(cls, name)
+    return option(
+        None, check=_declare.or_none(o.meta.check), group="tune", metavar=o.meta.metavar,
+        parse=o.meta.parse, show_default=False, help=f"{help} (default {_declare.shown(o)})",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    """``ic.tune``'s own options (the space is checked by ``tune_space.check_space``; the bound
+    and every other option are run options)."""
+
+    objective: str = option(
+        "throughput", check=objective, group="tune", metavar="NAME",
+        help=f"what to maximize: {' or '.join(OBJECTIVES)}",
+    )  # fmt: skip
+    out: str = option(
+        "tune.jsonl", check=results_file, group="tune", short="-o", flag="--output",
+        metavar="FILE", help="results file, JSON Lines: one row per run",
+    )  # fmt: skip
+    max_points: int = option(
+        DEFAULT_MAX_POINTS, check=c.integer(1, 10**6), group="tune", metavar="N",
+        parse=c.parse_int,
+        help="measure the whole space up to N points, else a local search of at most N",
+    )  # fmt: skip
+    processes: int | None = option(
+        None, check=_declare.or_none(_declare.declared(RunOptions, "processes").meta.check),
+        group="tune", metavar="N", parse=c.parse_int, show_default=False,
+        help=f"fresh worker processes per point (throughput; default {DEFAULT_PROCESSES})",
+    )  # fmt: skip
+    tolerance: float | None = _passed_on(
+        PeakOptions, "tolerance", "peak_qps: stop each search when its bracket is within F"
+    )
+    max_steps: int | None = _passed_on(
+        PeakOptions, "max_steps", "peak_qps: at most N server runs per search"
+    )
+    quiet: bool | None = option(
+        None, check=c.boolean(optional=True), group="tune", cli="true", show_default=False,
+        help=_QUIET,
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        _declare.check_fields(self)
