@@ -1,8 +1,13 @@
 """One declaration of the run options: every option reaches ic.run, ic.sweep, `inferclock run`,
-`inferclock sweep` and the rows (success and error alike), and the copies cannot drift."""
+`inferclock sweep` and the rows (success and error alike), and the copies cannot drift. The
+same for the own options of ic.find_peak_qps, ic.tune and ic.profile: their signatures'
+defaults, their checks and the `peak`, `tune` and `profile` flags come from their
+declarations."""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import inspect
 import json
 import os
@@ -15,8 +20,16 @@ import numpy as np
 import pytest
 
 import inferclock as ic
+from inferclock.__main__ import build_parser
+from inferclock._cli.options import help_text
+from inferclock._common.declare import shown
+from inferclock._common.errors import ConfigTypeError
+from inferclock._profiling import options as _profile_options
+from inferclock._profiling.options import ProfileOptions
+from inferclock._search.options import PeakOptions, TuneOptions
+from inferclock._sweeps.options import SweepOptions
 from inferclock._timing import options as _options, rows as _rows
-from inferclock._timing.options import RunOptions, SweepOptions
+from inferclock._timing.options import RunOptions
 
 CPU = min(os.sched_getaffinity(0))
 
@@ -208,3 +221,102 @@ def test_unknown_and_axis_options_are_refused_by_name(matmul_model: Path, tmp: P
         ic.sweep(str(matmul_model), out=tmp / "x.jsonl", precision="f32")
     with pytest.raises(TypeError, match="unexpected keyword"):
         ic.run(str(matmul_model), warmpu=3)  # type: ignore[call-arg]
+
+
+# ---------------------------------------------------------------- peak, tune and profile
+
+
+def defaults(fn: Any) -> dict[str, Any]:
+    """Each named parameter of ``fn`` and its default (``inspect.Parameter.empty``: none)."""
+    return {
+        p.name: p.default
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
+
+
+def check_defaults(fn: Any, own: type[Any], undeclared: set[str]) -> None:
+    """``fn``'s parameters are its own declaration's options, run options and ``undeclared``;
+    each default is the declaration's (its own where it declares a run option again)."""
+    params = defaults(fn)
+    mine = {o.name: o.default for o in declared(own)}
+    run = {o.name: o.default for o in declared()}
+    assert set(params) - undeclared <= {*mine, *run}, set(params) - undeclared - {*mine, *run}
+    assert set(mine) <= set(params), f"declared but not taken: {set(mine) - set(params)}"
+    for name, default in params.items():
+        if name in undeclared or default is inspect.Parameter.empty:
+            continue
+        want = mine[name] if name in mine else run[name]
+        assert default == want and type(default) is type(want), (fn.__name__, name, default)
+
+
+def test_peak_signature_is_the_declaration() -> None:
+    check_defaults(ic.find_peak_qps, PeakOptions, {"model"})
+    assert defaults(ic.find_peak_qps)["latency_bound_ms"] is inspect.Parameter.empty
+
+
+def test_tune_signature_is_the_declaration() -> None:
+    check_defaults(ic.tune, TuneOptions, {"model", "space"})
+
+
+def test_profile_signature_is_the_declaration() -> None:
+    check_defaults(ic.profile, ProfileOptions, {"model"})
+    names = {"model", *_profile_options.RUN_OPTIONS, *(o.name for o in declared(ProfileOptions))}
+    assert set(defaults(ic.profile)) == names
+
+
+def subcommand(name: str) -> argparse.ArgumentParser:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    parser: argparse.ArgumentParser = sub.choices[name]
+    return parser
+
+
+def _tune_run_flags() -> list[_options.Option]:
+    from inferclock._cli.tune import _REFUSED
+    from inferclock._search.tune_space import AXES
+
+    skip = {*AXES, *_REFUSED, *(o.name for o in declared(TuneOptions))}
+    return [o for o in declared() if o.name not in skip]
+
+
+FLAGS = {
+    "peak": lambda: [*declared(PeakOptions), *declared()],
+    "tune": lambda: [*declared(TuneOptions), *_tune_run_flags()],
+    "profile": lambda: [*_profile_options.own_options(), *_profile_options.run_options()],
+}
+
+
+@pytest.mark.parametrize("command", list(FLAGS))
+def test_peak_tune_and_profile_flags_are_the_declaration(command: str) -> None:
+    """Each flag's help is its declaration's (its default written from the declared one), and
+    the flag has no default of its own: an option not given is left to the function, whose
+    default is the declaration's (above)."""
+    parser = subcommand(command)
+    actions = {s: a for a in parser._actions for s in a.option_strings}
+    opts = FLAGS[command]()
+    for o in opts:
+        action = actions[o.flag]
+        assert action.dest == o.name and action.default is argparse.SUPPRESS, (command, o.name)
+        assert action.help == help_text(o), (command, o.name)
+        if o.meta.short:
+            assert actions[o.meta.short] is action
+    model = [] if command == "profile" else ["m.xml"]
+    args = vars(parser.parse_args(model))
+    assert not {o.name for o in opts} & set(args), "a flag has a default of its own"
+    text = parser.format_help()
+    for o in opts:
+        if o.default is not None and o.meta.show_default and o.meta.cli == "value":
+            assert f"(default {shown(o)})" in " ".join(text.split()), (command, o.name)
+
+
+@pytest.mark.parametrize("cls", [PeakOptions, TuneOptions, ProfileOptions])
+def test_integer_options_refuse_bools_and_take_numpy_integers(cls: type[Any]) -> None:
+    """Each declared integer option of peak, tune and profile is checked by its declaration:
+    True is refused (a bool is not a count), numpy.int64 accepted and kept as an int."""
+    ints = [f for f in dataclasses.fields(cls) if f.type in ("int", "int | None")]
+    assert ints
+    for f in ints:
+        with pytest.raises(ConfigTypeError, match=rf"^{f.name} must be an integer"):
+            cls(**{f.name: True})
+        value = cls(**{f.name: np.int64(3)})
+        assert getattr(value, f.name) == 3 and type(getattr(value, f.name)) is int

@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import inferclock as ic
+from inferclock._common.errors import ConfigTypeError
 
 
 def test_the_peak_is_the_highest_valid_rate_and_the_file_resumes(
@@ -60,6 +62,20 @@ def test_bad_peak_input_is_refused_by_name(
 ) -> None:
     with pytest.raises(ic.ConfigError, match=named):
         ic.find_peak_qps(str(matmul_model), out=tmp_path / "p.jsonl", **kwargs)  # type: ignore[arg-type]
+
+
+def test_max_steps_is_checked_as_an_integer_by_its_declaration(
+    matmul_model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "p.jsonl"
+    with pytest.raises(
+        ConfigTypeError, match=r"max_steps must be an integer in 1\.\.1000, got True"
+    ):
+        ic.find_peak_qps(str(matmul_model), 5, out=out, max_steps=True)
+    # numpy.int64(3) passes: the search goes on to its next check (a mode it sets itself).
+    with pytest.raises(ic.ConfigError, match="find_peak_qps sets mode itself"):
+        ic.find_peak_qps(str(matmul_model), 5, out=out, max_steps=np.int64(3), mode="latency")
+    assert not out.exists()
 
 
 def test_the_peak_command_needs_a_bound(matmul_model: Path, tmp_path: Path) -> None:

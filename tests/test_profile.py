@@ -5,7 +5,6 @@ rule, bad input, the CLI and the report's profile section."""
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import subprocess
 import sys
@@ -20,9 +19,8 @@ from hypothesis import given, settings, strategies as st
 import inferclock as ic
 from inferclock.__main__ import main
 from inferclock._common.errors import ConfigError, ConfigTypeError, DeviceError
-from inferclock._profiling.profile import RUN_OPTIONS, Profile, profile, profile_diff
+from inferclock._profiling.profile import Profile, profile, profile_diff
 from inferclock._profiling.record import Median
-from inferclock._timing.options import RunOptions
 from inferclock._timing.precision import COMPUTE_LAYER_TYPES, compile_properties, runtime_ops
 
 FLAGS = set(Path("/proc/cpuinfo").read_text().split())
@@ -215,15 +213,6 @@ def test_isolated_pinned_profile_saves_the_executed_graph(tmp_path: Path, u1_mod
     # A worker's error crosses as itself.
     with pytest.raises(DeviceError, match="could not compile"):
         profile(u1_model, cpus=[0], iterations=6)
-
-
-def test_signature_mirrors_the_run_options() -> None:
-    params = inspect.signature(ic.profile).parameters
-    declared = {f.name: f.default for f in dataclasses.fields(RunOptions)}
-    for name in RUN_OPTIONS:
-        want = 100 if name == "iterations" else declared[name]
-        assert params[name].default == want, name
-    assert set(params) == {"model", "rounds", "save_graph", *RUN_OPTIONS}
 
 
 def test_cli_profile_json_and_diff(

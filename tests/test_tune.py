@@ -168,6 +168,16 @@ BAD = {
         {"objective": "peak_qps", "latency_bound_ms": 5, "processes": 2},
         "processes applies",
     ),
+    # find_peak_qps's options, checked by their declaration before anything runs
+    "max_steps_bool": (
+        {"objective": "peak_qps", "latency_bound_ms": 5, "max_steps": True},
+        "max_steps must be an integer in 1..1000, got True",
+    ),
+    "tolerance_1": (
+        {"objective": "peak_qps", "latency_bound_ms": 5, "tolerance": 1},
+        "tolerance must be a fraction in (0, 1)",
+    ),
+    "max_points_text": ({"max_points": "24"}, "max_points must be an integer"),
 }
 
 
