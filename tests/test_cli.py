@@ -298,6 +298,34 @@ def test_help_is_complete(
         assert w in text
 
 
+def test_every_subcommand_is_a_cli_module_with_add_parser_and_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One style: each module of ``inferclock._cli`` but the shared ones is a subcommand named
+    as the module, with ``add_parser(sub, formatter, models)`` and ``run(args)``; ``__main__``
+    assembles them all, and each one's --help works."""
+    import inspect
+    import pkgutil
+
+    import inferclock._cli as cli_package
+    from inferclock.__main__ import COMMANDS
+
+    shared = {"common", "options"}
+    modules = {m.name for m in pkgutil.iter_modules(cli_package.__path__)} - shared
+    names = [c.__name__.rpartition(".")[2] for c in COMMANDS]
+    assert sorted(names) == sorted(modules)
+    top = build_parser().format_help()
+    for command, name in zip(COMMANDS, names, strict=True):
+        assert list(inspect.signature(command.add_parser).parameters) == [
+            "sub", "formatter", "models",
+        ]  # fmt: skip
+        assert list(inspect.signature(command.run).parameters) == ["args"], name
+        assert f"\n    {name} " in top
+        with pytest.raises(SystemExit) as e:
+            build_parser().parse_args([name, "--help"])
+        assert e.value.code == 0 and f"usage: inferclock {name}" in capsys.readouterr().out
+
+
 def test_demo_offers_bf16_only_where_the_cpu_has_it(tmp_path: Path) -> None:
     from inferclock._cli.demo import FULL, QUICK, bf16_native, cpu_flags
 
