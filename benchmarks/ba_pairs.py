@@ -5,8 +5,8 @@ LOG is the stdout of ``vs_benchmark_app.py`` (it prints every pair's raw figures
 case this computes the ratio ic.run / benchmark_app of the median latency and of the rate
 over the pairs (the geometric mean of the pairs' ratios), with a paired 95% interval: the
 log ratios of the pairs (each pair's two runs ran back to back, so a drift of the machine
-hits both) with Student's t at pairs - 1 degrees of freedom (``_common.distributions.t_quantile``). It
-also gives each tool's spread across its processes (max / min of the per-process medians),
+hits both) with Student's t at pairs - 1 degrees of freedom (``_common.distributions.t_quantile``).
+It also gives each tool's spread across its processes (max / min of the per-process medians),
 and a verdict on the 2% latency goal:
 
 * ``agree``: the whole interval lies within [0.98, 1.02]: agreement within 2% is shown;

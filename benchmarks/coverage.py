@@ -3,8 +3,8 @@
 Run: python benchmarks/coverage.py [--reps 2000] [--seed 1]   (prints markdown tables)
 
 Table 1, a back-to-back (sync) loop under the adaptive stop: samples arrive in chunks (10, or 5%
-of the run so far, like ``_control``), and the run stops at the first check where n >= 30 and the
-median's CI half-width is <= 5% of the median (the drift check is left out). At that point:
+of the run so far, like ``_timing.control``), and the run stops at the first check where n >= 30 and
+the median's CI half-width is <= 5% of the median (the drift check is left out). At that point:
 does the median's distribution-free CI hold the true median, and does ``rate_interval`` (batch
 means, granule 1) hold the true rate 1 / E[latency]? A naive rate interval that treats the
 latencies as independent (mean -+ z sd / sqrt(n)) is shown beside it.

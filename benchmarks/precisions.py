@@ -57,7 +57,7 @@ def samples_per_second(r: ic.RunResult) -> float:
 
 
 def ci_pct(r: ic.RunResult) -> float:
-    lo, hi = r.latency.ci95_ns
+    lo, hi = r.latency.ci_ns
     return (hi - lo) / 2 / r.latency.median_ns * 100
 
 

@@ -68,7 +68,7 @@ def part_a(args: argparse.Namespace, cap: float, bound_ms: float) -> tuple[Path,
     out = OUT / "load_sweep.jsonl"
     rates = [rnd(f * cap) for f in args.loads]
     t = ic.sweep(
-        args.model, modes=["server"], rates=rates, duration=args.seconds, out=out, quiet=True
+        args.model, modes=["server"], qps=rates, duration=args.seconds, out=out, quiet=True
     )
     rows = sorted((r for r in t.ok() if r.get("mode") == "server"), key=lambda r: r["qps"])
     lines = []

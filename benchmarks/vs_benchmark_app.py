@@ -179,7 +179,7 @@ def issue4(args: argparse.Namespace, tmp: Path, mm: Path, bare: Path) -> list[li
         w = time.perf_counter() - t0
         walls.append(w)
         steady.append(w - r.init.total_ms / 1e3)
-        half_ci = (r.latency.ci95_ns[1] - r.latency.ci95_ns[0]) / 2 / r.latency.median_ns
+        half_ci = (r.latency.ci_ns[1] - r.latency.ci_ns[0]) / 2 / r.latency.median_ns
         info.append(f"{w:.2f} s (n={r.n}, stop={r.stop_reason}, CI +/-{half_ci:.2%})")
     print("  ic.run('resnet50', target_ci=0.01) wall: " + "; ".join(info), flush=True)
     ba_default = "60 s by default (DEVICE_DURATION_IN_SECS['CPU'] in benchmark_app)"

@@ -9,8 +9,10 @@ end, ``--inferclock-save NAME`` writes them as a results file under
 ``--inferclock-storage``, and ``--inferclock-compare NAME`` judges each against the baseline
 with ``compare``'s method: the ratio's interval, not a flat percentage, so noise does not fail
 a run; ``--inferclock-fail-above`` (or a test's marker ``fail_above``) turns a "slower"
-verdict into a failed session. Rows, files and verdicts are ``_pytest_store``'s. Tests that
+verdict into a failed session. Rows, files and verdicts are ``_tracking.pytest_store``'s. Tests that
 don't use the fixture are untouched: no output, no files. ``-p no:inferclock`` disables it.
+
+May import: _common, stats, models, _platform, _timing, _analysis, _workers, _tracking.
 """
 
 from __future__ import annotations

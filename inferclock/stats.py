@@ -1,7 +1,7 @@
 """Statistics shared by ``measure``, the engine, sweeps and reports: one run's summary.
 
 One module so every number inferclock prints is computed the same way (the interval arithmetic
-itself lives in ``_intervals``):
+itself lives in ``_common.intervals``):
 
 * Percentiles use numpy's default method by default ("linear", Hyndman & Fan type 7: the p-th
   percentile of sorted x[0..n-1] is interpolated at rank (n - 1) * p / 100); ``method="loadgen"``
@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferclock._common import checks as _checks, intervals as _intervals
+from inferclock._common.deprecation import renamed
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.util import is_real
 
@@ -52,7 +53,7 @@ def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int]:
     """0-based ranks (lo, hi) of sorted samples bounding the median with ``confidence``.
 
     P(x[lo] <= median <= x[hi]) >= confidence for any continuous distribution, from the exact
-    Binomial(n, 1/2) law (``_intervals.quantile_ranks``). For n too small to reach the
+    Binomial(n, 1/2) law (``_common.intervals.quantile_ranks``). For n too small to reach the
     confidence (n < 6 at 95%), returns (0, n - 1).
     """
     lo, hi, _ = _intervals.quantile_ranks(n, 0.5, confidence)
@@ -106,7 +107,7 @@ class Percentile:
     """One percentile of a run in ns, with its distribution-free interval.
 
     ``low_ns``/``high_ns`` are order statistics bounding the p/100 quantile of the population
-    (``_intervals.quantile_ranks``); ``confidence`` is the coverage they actually have, below
+    (``_common.intervals.quantile_ranks``); ``confidence`` is the coverage they actually have, below
     the confidence asked for when n is too small. p = 0 and p = 100 (the population's minimum
     and maximum) have no distribution-free bound: None, None and confidence 0.0 (not NaN, so
     records compare equal and stay valid JSON).
@@ -138,8 +139,8 @@ class Stats:
     stdev_ns: float
     cv: float
     mad_ns: float
-    ci95_ns: tuple[float, float]  # the median's interval, asked for at ``ci_level``
-    ci_confidence: float = 0.95  # the coverage ci95_ns actually has (< ci_level: n too small)
+    ci_ns: tuple[float, float]  # the median's interval, asked for at ``ci_level``
+    ci_confidence: float = 0.95  # the coverage ci_ns actually has (< ci_level: n too small)
     percentiles: tuple[Percentile, ...] = ()
     method: str = "linear"  # how p90_ns.. and ``percentiles`` were read (_intervals.METHODS)
     ci_level: float = 0.95  # the confidence asked for
@@ -181,8 +182,12 @@ class Stats:
         return self.mad_ns / 1e6
 
     @property
-    def ci95_ms(self) -> tuple[float, float]:
-        return self.ci95_ns[0] / 1e6, self.ci95_ns[1] / 1e6
+    def ci_ms(self) -> tuple[float, float]:
+        return self.ci_ns[0] / 1e6, self.ci_ns[1] / 1e6
+
+    # The interval is at ``ci_level``, not always 95%: the old names, for one release.
+    ci95_ns = renamed("ci_ns", "ci95_ns")
+    ci95_ms = renamed("ci_ms", "ci95_ms")
 
     def percentile(self, p: float) -> Percentile:
         """The record of percentile ``p`` (one of those ``summarize`` was asked for)."""
@@ -196,7 +201,7 @@ class Stats:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["ci95_ns"] = list(self.ci95_ns)
+        d["ci_ns"] = list(self.ci_ns)
         d["percentiles"] = [asdict(p) for p in self.percentiles]
         return d
 
@@ -204,12 +209,14 @@ class Stats:
     def from_dict(cls, d: dict[str, Any]) -> Stats:
         """The inverse of ``to_dict``; a dict from before percentiles gets the defaults."""
         fields = dict(d)
-        fields["ci95_ns"] = tuple(fields["ci95_ns"])
+        if "ci95_ns" in fields:  # written before the interval was renamed ci_ns
+            fields["ci_ns"] = fields.pop("ci95_ns")
+        fields["ci_ns"] = tuple(fields["ci_ns"])
         fields["percentiles"] = tuple(Percentile(**p) for p in fields.get("percentiles", ()))
         return cls(**fields)
 
     def __str__(self) -> str:
-        lo, hi = self.ci95_ns
+        lo, hi = self.ci_ns
         ci = f"{_fmt_pct(self.ci_level)} CI {_fmt_ns(lo)} .. {_fmt_ns(hi)}"
         if self.ci_confidence < self.ci_level - 1e-9:  # say what the interval really holds
             ci = (
@@ -281,8 +288,9 @@ def summarize(
     """Stats of a sample of durations in ns (see the module docstring for the methods).
 
     ``percentiles``: those reported with intervals in ``Stats.percentiles`` (sorted, duplicates
-    dropped); ``method``: how they, and p90/p95/p99, are read (one of ``_intervals.METHODS``);
-    ``confidence``: asked of the median's and the percentiles' intervals.
+    dropped); ``method``: how they, and p90/p95/p99, are read (one of
+    ``_common.intervals.METHODS``); ``confidence``: asked of the median's and the percentiles'
+    intervals.
     """
     wanted, conf = _check_args(percentiles, method, confidence)
     x = np.asarray(samples_ns, dtype=np.float64)
@@ -320,7 +328,7 @@ def summarize(
         stdev_ns=stdev,
         cv=stdev / mean if mean > 0 else math.nan,
         mad_ns=float(np.median(np.abs(x - p50))),
-        ci95_ns=(float(xs[lo]), float(xs[hi])),
+        ci_ns=(float(xs[lo]), float(xs[hi])),
         ci_confidence=coverage,
         percentiles=tuple(records),
         method=method,

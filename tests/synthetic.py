@@ -87,8 +87,8 @@ def make_row(
             "latency_stdev_ns": st.stdev_ns,
             "latency_mad_ns": st.mad_ns,
             "latency_cv": st.cv,
-            "latency_ci95_low_ns": st.ci95_ns[0],
-            "latency_ci95_high_ns": st.ci95_ns[1],
+            "latency_ci95_low_ns": st.ci_ns[0],
+            "latency_ci95_high_ns": st.ci_ns[1],
             "latency_ci_confidence": st.ci_confidence,
             "latency_percentiles": {
                 f"p{p.p:g}": {

@@ -27,7 +27,7 @@ def test_iterations_and_statistics_match_numpy() -> None:
         assert getattr(s, f"p{p}_ns") == pytest.approx(np.percentile(x, p))
     assert s.stdev_ns == pytest.approx(np.std(x, ddof=1))
     assert s.cv == pytest.approx(np.std(x, ddof=1) / x.mean())
-    lo, hi = s.ci95_ns
+    lo, hi = s.ci_ns
     assert lo <= s.median_ns <= hi
     assert m.stop_reason == "iterations"
 
@@ -48,7 +48,7 @@ def test_auto_warmup_and_adaptive_stop() -> None:
     m = ic.measure(lambda: _core.busy_wait_ns(2000), target_ci=0.05, min_time=0.05, max_time=10.0)
     assert m.warmup_ns.size >= 1
     assert m.stop_reason == "target_ci"
-    lo, hi = m.stats.ci95_ns
+    lo, hi = m.stats.ci_ns
     assert (hi - lo) / 2 <= 0.05 * m.stats.median_ns
     waits = iter(np.random.default_rng(5).integers(1_000, 3_000, 10**7).tolist())
     m = ic.measure(lambda: _core.busy_wait_ns(next(waits)), target_ci=1e-9, max_time=0.3)

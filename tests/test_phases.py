@@ -56,10 +56,10 @@ def test_two_spinning_phases_get_their_times_and_shares() -> None:
     # Per call, the phases and the rest make up the step.
     total = short.samples_ns + long.samples_ns + other.samples_ns
     assert np.abs(total - m.samples_ns).max() <= 2  # rounding of three tick counts to ns
-    assert m.samples_per_s == pytest.approx(8e9 / m.stats.median_ns)
-    assert short.samples_per_s == pytest.approx(8e9 / short.stats.median_ns)
-    lo, hi = short.samples_per_s_ci or (0.0, 0.0)
-    assert lo <= short.samples_per_s <= hi
+    assert m.throughput == pytest.approx(8e9 / m.stats.median_ns)
+    assert short.throughput == pytest.approx(8e9 / short.stats.median_ns)
+    lo, hi = short.throughput_ci or (0.0, 0.0)
+    assert lo <= short.throughput <= hi
 
 
 def test_phases_nest_and_count_once_inside_themselves() -> None:
@@ -130,7 +130,7 @@ def test_outside_measure_and_on_other_threads_phases_do_nothing() -> None:
     assert list(m.phases) == ["here", "(other)"]  # the other thread's phase is not ours
     plain = ic.measure(lambda: None, warmup=0, iterations=5)
     assert plain.phases == {} and plain.dropped_calls == 0
-    assert plain.samples_per_s == pytest.approx(1e9 / plain.stats.median_ns)  # batch_size=1
+    assert plain.throughput == pytest.approx(1e9 / plain.stats.median_ns)  # batch_size=1
 
 
 class Boom(Exception):
@@ -235,9 +235,9 @@ def test_numpy_training_step_at_two_batch_sizes(tmp_path: Path) -> None:
         assert sum(p.mean_share for p in m.phases.values()) == pytest.approx(1.0, abs=rounding(m))
         assert sum(p.share for p in m.phases.values()) == pytest.approx(1.0, abs=0.15)
         assert all(p.stats.median_ns > 0 for p in m.phases.values())
-        assert m.samples_per_s == pytest.approx(batch * 1e9 / m.stats.median_ns)
+        assert m.throughput == pytest.approx(batch * 1e9 / m.stats.median_ns)
         for p in m.phases.values():
-            assert p.samples_per_s == pytest.approx(batch * 1e9 / p.stats.median_ns)
+            assert p.throughput == pytest.approx(batch * 1e9 / p.stats.median_ns)
         d = json.loads(json.dumps(m.to_dict(samples=True)))
         assert d["batch_size"] == batch and list(d["phases"]) == names
         assert len(d["phases"]["forward"]["samples_ns"]) == 300

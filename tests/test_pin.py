@@ -282,7 +282,8 @@ def test_openvino_follows_a_pin_made_first() -> None:
 
 def test_openvino_not_started_in_a_bare_process() -> None:
     out = run_fresh(
-        "from inferclock._platform.topology import openvino_cpu_started; print(openvino_cpu_started())"
+        "from inferclock._platform.topology import openvino_cpu_started\n"
+        "print(openvino_cpu_started())"
     )
     assert out.strip() == "False"
     assert isinstance(openvino_cpu_started(), bool)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import inferclock as ic
+from inferclock._analysis.rates import KNEE_FACTOR, rate_curves, tune_surfaces
 from inferclock._analysis.table import ResultTable, ResultWriter, fmt_num
 from inferclock._render.report import report
-from inferclock._analysis.rates import KNEE_FACTOR, rate_curves, tune_surfaces
 
 pytest.importorskip("matplotlib")
 
@@ -68,7 +68,7 @@ def real_sweep(slow_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     """Real server runs of the ~0.5 ms model at three rates, 600 queries each (a few s)."""
     out = tmp_path_factory.mktemp("serve") / "sweep.jsonl"
     ic.sweep(
-        str(slow_model), modes=["server"], rates=list(RATES), latency_bound_ms=20,
+        str(slow_model), modes=["server"], qps=list(RATES), latency_bound_ms=20,
         queries=600, out=out, quiet=True,
     )  # fmt: skip
     return out

@@ -108,7 +108,7 @@ def test_overload_shows_coordinated_omission_and_is_invalid(
     r = ic.run(str(slow_model), mode="server", qps=3 * qps, duration=1.0, latency_bound_ms=bound_ms)
     s = r.server
     assert s is not None and s.completed > 50
-    due = r.latencies_ns  # from each query's due time, in due order
+    due = r.samples_ns  # from each query's due time, in due order
     tenth = max(5, due.size // 10)
     assert np.median(due[-tenth:]) > 5 * np.median(due[:tenth])  # grows through the run
     # From the start on a request it stays near the service time: a closed loop's view.
@@ -189,9 +189,9 @@ def test_ctrl_c_ends_a_server_run_with_a_partial_invalid_result(slow_model: Path
     assert "minimum duration" in (r.verdict_reason or "")
 
 
-def test_a_sweep_takes_rates_as_an_axis(matmul_model: Path, tmp_path: Path) -> None:
+def test_a_sweep_takes_qps_as_an_axis(matmul_model: Path, tmp_path: Path) -> None:
     table = ic.sweep(
-        str(matmul_model), modes=["latency", "server"], rates=[200, 400], queries=200,
+        str(matmul_model), modes=["latency", "server"], qps=[200, 400], queries=200,
         latency_bound_ms=50, out=tmp_path / "s.jsonl", quiet=True, iterations=50,
         processes=2,
     )  # fmt: skip

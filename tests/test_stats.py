@@ -98,7 +98,7 @@ def test_stats_from_an_older_dict_gets_the_defaults() -> None:
 
 def test_small_n_says_what_its_interval_holds() -> None:
     s = stats.summarize([4975.0, 5000.0, 5100.0, 5148.0])
-    assert s.ci95_ns == (4975.0, 5148.0)
+    assert s.ci_ns == (4975.0, 5148.0)
     assert s.ci_confidence == 0.875
     assert "[87.5% CI 4.975 us .. 5.148 us: n=4 is too small for 95%]" in str(s)
     big = stats.summarize(np.arange(1000.0, 1100.0))

@@ -58,7 +58,7 @@ def test_a_run_too_short_for_95_percent_says_what_its_interval_holds(
 ) -> None:
     r = ic.run(str(matmul_model), iterations=4, warmup=1)
     assert r.latency.n == 4 and r.latency.ci_confidence == pytest.approx(0.875)
-    assert (r.latency.ci95_ns[0], r.latency.ci95_ns[1]) == (r.latency.min_ns, r.latency.max_ns)
+    assert (r.latency.ci_ns[0], r.latency.ci_ns[1]) == (r.latency.min_ns, r.latency.max_ns)
     text = r.summary()
     assert "87.5% CI" in text and "95% CI" not in text.split("throughput")[0]
     assert r.stop_note is not None and "too small for a 95% interval" in r.stop_note
@@ -91,10 +91,10 @@ def test_throughput_has_a_batch_means_interval_in_both_modes(
 def test_one_cell_in_several_processes(matmul_model: Path) -> None:
     r = ic.run(str(matmul_model), processes=2, iterations=200, warmup=5)
     assert r.isolated and len(r.process_runs) == 2
-    assert r.latencies_ns.size == 400 and r.multimodal in (True, False)
+    assert r.samples_ns.size == 400 and r.multimodal in (True, False)
     medians = sorted(p.latency.median_ns for p in r.process_runs)
     assert r.latency.median_ns == pytest.approx(float(np.sqrt(medians[0] * medians[1])))
-    lo, hi = r.latency.ci95_ns
+    lo, hi = r.latency.ci_ns
     assert lo <= r.latency.median_ns <= hi
     assert "processes 2: medians" in r.summary()
     row = r.to_dict()

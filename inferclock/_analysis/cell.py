@@ -2,7 +2,7 @@
 estimate with one interval, and whether its processes disagree (multimodal).
 
 Summaries (``ResultTable.summary``), ``compare`` and ``ic.run(processes=k)`` all combine runs
-here, with ``_intervals.combine``: within-run intervals and the spread between processes on
+here, with ``_common.intervals.combine``: within-run intervals and the spread between processes on
 the log scale (see that module for the method). A cell is judged on one *metric*: the median
 latency, a latency percentile ("p99"), or throughput; "auto" picks throughput for a
 throughput-mode cell and the median for a latency-mode one.
@@ -142,7 +142,7 @@ def pooled(results: Sequence[RunResult]) -> RunResult:
 
     first = results[0]
     rows = [{**result_row(r), "process": i} for i, r in enumerate(results)]
-    lat = np.concatenate([r.latencies_ns for r in results])
+    lat = np.concatenate([r.samples_ns for r in results])
     o = first.options
     s = stats.summarize(
         lat,
@@ -152,12 +152,12 @@ def pooled(results: Sequence[RunResult]) -> RunResult:
     med = combine_rows(rows, "median")
     tp = combine_rows(rows, "throughput")
     if med is not None:
-        ci = (med.low, med.high) if med.low is not None and med.high is not None else s.ci95_ns
-        s = dataclasses.replace(s, median_ns=med.estimate, ci95_ns=ci, ci_confidence=med.confidence)
+        ci = (med.low, med.high) if med.low is not None and med.high is not None else s.ci_ns
+        s = dataclasses.replace(s, median_ns=med.estimate, ci_ns=ci, ci_confidence=med.confidence)
     notes = [f"process {i}: {r.stop_note}" for i, r in enumerate(results) if r.stop_note]
     return dataclasses.replace(
         first,
-        latencies_ns=lat,
+        samples_ns=lat,
         warmup_ns=np.concatenate([r.warmup_ns for r in results]),
         latency=s,
         throughput=tp.estimate if tp is not None else math.nan,

@@ -7,8 +7,8 @@ Cells are matched by ``key``. For each cell present (without error) on both side
   percentile the rows carry) or ``"median"``/``"throughput"`` judges every cell on that one.
   The table names each cell's metric.
 * **Estimate and interval**: each side's value combines its runs within and between worker
-  processes (``_cell.combine_rows``, the method ``ResultTable.summary`` uses, described in
-  ``_intervals``): on the log scale, the mean of the processes' values, with a standard error
+  processes (``_analysis.cell.combine_rows``, the method ``ResultTable.summary`` uses, described in
+  ``_common.intervals``): on the log scale, the mean of the processes' values, with a standard error
   that is the larger of the between-process and the pooled within-run errors. The ratio's
   interval is exp(difference +- t x SE) with Welch-Satterthwaite degrees of freedom. ``method``
   says which term set the width: "between" (processes disagree more than their own intervals
@@ -26,8 +26,8 @@ they did not get slower. ``Comparison.gate()`` is the CI verdict (``inferclock c
 ``allow_missing``), and when no cell at all was compared. ``environment_diff`` lists the
 machine-fingerprint fields that differ between the sides (volatile readings left out).
 
-**Hosts.** Each side is one host (``_host``: a machine, or a Dask worker of a cluster sweep):
-``a_host``/``b_host`` (CLI ``--a-host``/``--b-host``) keep only that host's rows of a side,
+**Hosts.** Each side is one host (``_platform.host``: a machine, or a Dask worker of a cluster
+sweep): ``a_host``/``b_host`` (CLI ``--a-host``/``--b-host``) keep only that host's rows of a side,
 so two workers of one cluster file compare against each other. A side holding several hosts
 without one is refused unless ``allow_mixed`` (which pools them by cell).
 """
@@ -42,10 +42,10 @@ from typing import Any
 from inferclock._analysis import cell as _cell
 from inferclock._analysis.gate import Gate, check_threshold, gate_of, parse_threshold
 from inferclock._analysis.table import ResultTable
-from inferclock._analysis.text import fmt_num, markdown_table
 from inferclock._common import checks as _checks, intervals as _intervals
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.jsonl import Row
+from inferclock._common.text import fmt_num, markdown_table
 from inferclock._common.util import is_real
 from inferclock._platform import host as _host
 from inferclock._timing import schema as _schema
@@ -269,7 +269,7 @@ def compare(
     a_host: str | None = None,
     b_host: str | None = None,
 ) -> Comparison:
-    """Compare B against A cell by cell (see the module docstring for the method and verdicts).
+    """Compare B against A cell by cell (the method and verdicts: docs/statistics.md, "compare").
 
     ``a`` and ``b`` are ResultTables or results file paths. ``threshold`` is relative (0.05 =
     5%). ``metric``: "auto" (throughput for throughput-mode cells, the median latency for

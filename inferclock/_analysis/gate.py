@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from inferclock._analysis.cell import higher_is_better, judge
-from inferclock._common import checks as _checks
+from inferclock._common import checks as _checks, parsing
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.util import is_real
 
@@ -82,7 +82,7 @@ def parse_threshold(name: str, text: str) -> float:
     """Command-line text such as '5%' or '0.05' -> a checked threshold (ConfigError naming
     ``name`` and showing the text when it is not one)."""
     try:
-        v = _checks.parse_fraction(text)
+        v = parsing.parse_fraction(text)
     except ConfigError:
         raise ConfigError(
             f"{name} must be a percentage like 5% or a fraction like 0.05, got {text!r}"

@@ -1,7 +1,7 @@
 """A cell's summary line: the rows of one cell on one host (its processes and repeats)
-combined into a :class:`CellSummary` by ``_cell`` (the method ``compare`` uses), and the order
-tables list cells in. A host is a ``_host.group_key`` (machine id and label): two Dask workers
-on one machine are two hosts, and no summary pools rows of two hosts."""
+combined into a :class:`CellSummary` by ``_analysis.cell`` (the method ``compare`` uses), and the
+order tables list cells in. A host is a ``_platform.host.group_key`` (machine id and label): two
+Dask workers on one machine are two hosts, and no summary pools rows of two hosts."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class CellSummary:
     """The rows of one cell on one host (its processes and repeats) combined into one line.
 
     ``median_ns`` and ``throughput_fps`` with their intervals (``ci95_*``, ``throughput_ci_*``)
-    combine the runs within and between processes (``_intervals.combine``, the method
+    combine the runs within and between processes (``_common.intervals.combine``, the method
     ``compare`` uses); ``ci_confidence`` is the coverage the median's interval actually has
     (below 0.95 only when the runs were too short for 95%). ``multimodal``: the processes
     disagree beyond their own intervals (None with one process). ``spread`` is (max - min) /
@@ -29,7 +29,7 @@ class CellSummary:
     medians over runs. An open-loop cell (server, multistream) has its asked rate ``qps``;
     its latencies are due-time ones, and ``verdict`` is "VALID" only when every run with a
     verdict is VALID ("INVALID" when any is, None when no run has one). ``host`` names the
-    host (``_host.label``: its ``host_name``, else its machine id ``host_id``).
+    host (``_platform.host.label``: its ``host_name``, else its machine id ``host_id``).
     """
 
     key: str

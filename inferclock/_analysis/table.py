@@ -3,11 +3,11 @@
 This module owns :class:`ResultTable` (load, filter, ok/errors, raw latencies, summary) with
 the exports to CSV, JSON, pandas and markdown; :class:`CellSummary` (the rows of a cell
 combined into one line) is made in :mod:`inferclock._analysis.summary`. Rows of different hosts
-(``_host``) are never pooled: loading files of several hosts is refused unless
+(``_platform.host``) are never pooled: loading files of several hosts is refused unless
 ``allow_mixed=True`` or one cluster sweep's file holds them all, and each host's rows stay
 their own cells. The file format itself (header, durable appends, tolerant reads, strict
-JSON) is :mod:`inferclock._common.jsonl`; markdown rendering is :mod:`inferclock._analysis.text`. Their
-public names are re-exported here, so ``from inferclock._analysis.table import ResultWriter,
+JSON) is :mod:`inferclock._common.jsonl`; markdown rendering is :mod:`inferclock._analysis.text`.
+Their public names are re-exported here, so ``from inferclock._analysis.table import ResultWriter,
 load_file, fmt_num, ...`` keeps working.
 """
 
@@ -22,8 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from inferclock._analysis.summary import CellSummary, precision_rank, summarize_cells
-from inferclock._analysis.text import errors_markdown, fmt_num, markdown_table, summary_markdown
-from inferclock._common.errors import ConfigTypeError
+from inferclock._analysis.text import errors_markdown, summary_markdown
+from inferclock._common.errors import ConfigError, ConfigTypeError, InferclockError
 from inferclock._common.jsonl import (
     FORMAT_VERSION,
     PathLike,
@@ -35,7 +35,7 @@ from inferclock._common.jsonl import (
     read_rows,
     strict_dumps,
 )
-from inferclock._core import ConfigError, InferclockError
+from inferclock._common.text import fmt_num, markdown_table
 from inferclock._platform.host import (
     differences as _host_diff,
     fill_names,
@@ -70,8 +70,8 @@ class ResultTable:
     """Rows of one or several results files, with filters, pooling and exports.
 
     Rows are the dicts as stored (unknown extra keys kept; an older row without
-    ``host_name`` gets its machine's one name, see ``_host.fill_names``). Raw latencies named
-    by a row's ``raw_latencies`` field are resolved against the directory of the file the row
+    ``host_name`` gets its machine's one name, see ``_platform.host.fill_names``). Raw latencies
+    named by a row's ``raw_latencies`` field are resolved against the directory of the file the row
     came from.
     """
 
@@ -240,7 +240,7 @@ class ResultTable:
         return np.asarray(arr, dtype=np.int64)
 
     def hosts(self) -> list[str]:
-        """The hosts of the rows by ``_host.label`` (a worker's or machine's name, else the
+        """The hosts of the rows by ``_platform.host.label`` (a worker's or machine's name, else the
         machine id), first-seen order; rows with neither left out."""
         return list(dict.fromkeys(h for h in map(label, self._rows) if h is not None))
 

@@ -1,23 +1,21 @@
-"""Markdown rendering of results: number formatting, tables, the cell summary, error rows,
-the open-loop cells' table.
+"""Markdown of results: the cell summary, error rows, the open-loop cells' table.
 
 This module owns how results read as GitHub-flavoured markdown; it computes nothing (pooling
-is :class:`inferclock._analysis.table.ResultTable`'s). :mod:`inferclock._analysis.table` re-exports
-``fmt_num``, ``markdown_table`` and ``errors_markdown``; ``ResultTable.to_markdown`` calls
-:func:`summary_markdown`.
+is :class:`inferclock._analysis.table.ResultTable`'s; numbers and bare tables are
+``_common.text``'s). ``ResultTable.to_markdown`` calls :func:`summary_markdown`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from inferclock._common.text import code_list, fmt_num, markdown_table
 from inferclock._timing import schema as _schema
 
 if TYPE_CHECKING:
-    from inferclock._analysis.table import CellSummary
-    from inferclock._render.serve_plots import RateCurve
+    from inferclock._analysis.rates import RateCurve
+    from inferclock._analysis.summary import CellSummary
 
 __all__ = [
     "code_list",
@@ -41,41 +39,8 @@ _SUMMARY_HEADER = (
 )
 
 
-def fmt_num(v: float | None) -> str:
-    """A number for a table: about 4 significant digits, no exponent; '-' for None."""
-    if v is None or not math.isfinite(v):
-        return "-"
-    a = abs(v)
-    if a >= 1000:
-        return f"{v:,.0f}"
-    if a >= 100:
-        return f"{v:.1f}"
-    if a >= 10:
-        return f"{v:.2f}"
-    if a >= 1:
-        return f"{v:.3f}"
-    return f"{v:.4f}"
-
-
 def _ms(ns: float | None) -> float | None:
     return None if ns is None else ns / 1e6
-
-
-def code_list(items: Iterable[object]) -> str:
-    """``items`` as inline code, comma-separated: a, b -> `a`, `b`."""
-    return ", ".join(f"`{x}`" for x in items)
-
-
-def markdown_table(header: Sequence[str], body: Iterable[Sequence[str]]) -> str:
-    """A GitHub-flavoured markdown table ('|' in cells escaped)."""
-
-    def cell(s: str) -> str:
-        return s.replace("|", "\\|").replace("\n", " ")
-
-    out = ["| " + " | ".join(cell(h) for h in header) + " |"]
-    out.append("|" + "|".join("---" for _ in header) + "|")
-    out.extend("| " + " | ".join(cell(c) for c in line) + " |" for line in body)
-    return "\n".join(out)
 
 
 def errors_markdown(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from inferclock._common.checks import parse_key_value
+from inferclock._common.parsing import parse_key_value
 
 EPILOG_RUN_OPTIONS = """\
 stopping: by default a run warms up until timings are steady, then stops when the 95%

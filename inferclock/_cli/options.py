@@ -13,7 +13,7 @@ import argparse
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from inferclock._common import checks as c, declare as _declare
+from inferclock._common import declare as _declare, parsing
 from inferclock._common.errors import ConfigError
 from inferclock._timing.options import GROUPS, Option, RunOptions
 
@@ -66,9 +66,9 @@ def parsed_type(parse: Any, flag: str) -> Any:
 
 def _merged(opt: Option, previous: Any, value: Any) -> Any:
     """Repeated flags add up: KEY=VALUE pairs and NAME[dims] into a dict, others a list."""
-    if opt.meta.parse is c.parse_key_value:
+    if opt.meta.parse is parsing.parse_key_value:
         return {**(previous or {}), value[0]: value[1]}
-    if opt.meta.parse is c.parse_shapes:
+    if opt.meta.parse is parsing.parse_shapes:
         return {**(previous or {}), **value}
     return [*(previous or []), *(value if isinstance(value, list) else [value])]
 

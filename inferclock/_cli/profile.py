@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from inferclock._cli.options import add_options, given, parsed_type
-from inferclock._common.checks import parse_int
 from inferclock._common.declare import declared
 from inferclock._common.errors import ConfigError
+from inferclock._common.parsing import parse_int
 from inferclock._profiling.options import ProfileOptions, own_options, run_options
 
 _N = declared(ProfileOptions, "iterations").default

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferclock._common import checks as c
+from inferclock._common import checks as c, parsing
 from inferclock._common.errors import ConfigError
 
 
@@ -33,7 +33,7 @@ class Meta:
     parse: c.Parse | None = None  # command-line text -> value, before the check
     cli: str = "value"  # "value", "append" (repeatable, merged), "true", "false", "bool"
     axis: str | None = None  # a sweep grid axis: its plural name there ("batch_sizes")
-    split: Callable[[str], list[str]] = c.split_list  # how `sweep` splits an axis value
+    split: Callable[[str], list[str]] = parsing.split_list  # how `sweep` splits an axis value
     row: str | None = None  # result-row field of the requested value (default: the name)
     to_row: Callable[[Any], Any] | None = None  # JSON form for the row (default: as is)
     unit: str | None = None

@@ -1,8 +1,8 @@
 """Pinning to CPUs, a socket or a NUMA node: ``ic.pin`` and the handles it returns.
 
 Pins are applied and undone by a RAII guard in the C++ core (``PinGuard``); this module
-checks the arguments in Python, selects the CPUs from the topology (``_topology``), warns when
-OpenVINO's CPU plugin already read its mask, and keeps the pins in force so that they can be
+checks the arguments in Python, selects the CPUs from the topology (``_platform.topology``), warns
+when OpenVINO's CPU plugin already read its mask, and keeps the pins in force so that they can be
 released in any order.
 """
 

@@ -2,7 +2,7 @@
 
 Topology comes from sysfs (``/sys/devices/system/cpu`` and ``/sys/devices/system/node``) under
 a root directory, restricted to the CPUs this process may use; CPU lists are parsed and
-printed as the kernel writes them ("0-3,8"). Pinning to them is ``_pin``'s.
+printed as the kernel writes them ("0-3,8"). Pinning to them is ``_platform.pin``'s.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inferclock._common import checks as c, declare as _declare
+from inferclock._common import checks as c, declare as _declare, parsing
 from inferclock._common.declare import Option, option
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._timing.options import RunOptions
@@ -50,12 +50,12 @@ class ProfileOptions:
     the profile's default and limit."""
 
     iterations: int = option(
-        100, check=c.integer(1, MAX_ITERATIONS), group="stop", metavar="N", parse=c.parse_int,
+        100, check=c.integer(1, MAX_ITERATIONS), group="stop", metavar="N", parse=parsing.parse_int,
         help="profile N inferences, shared by the rounds",
     )  # fmt: skip
     rounds: int | None = option(
         None, check=c.integer(1, MAX_ROUNDS, optional=True), group="", metavar="N",
-        parse=c.parse_int, show_default=False,
+        parse=parsing.parse_int, show_default=False,
         help=f"rounds the iterations are split over, each on a fresh compile (default "
         f"{DEFAULT_ROUNDS}, or the iterations when fewer; at least 6 for a 95% interval)",
     )  # fmt: skip

@@ -2,10 +2,10 @@
 kernel, and the run's end-to-end time beside them (:class:`Profile`), with a versioned JSON form.
 
 Times are medians over *rounds* with their distribution-free interval: OpenVINO's CPU plugin
-reports each layer's running mean since compile (``_profile_run`` says why that makes rounds
+reports each layer's running mean since compile (``_profiling.run`` says why that makes rounds
 necessary), so one round's figure per layer is its mean over that round's iterations. The
 end-to-end time is also kept per iteration. Rendering (summary text, markdown) is
-``_profile_text``'s.
+``_profiling.text``'s.
 """
 
 from __future__ import annotations

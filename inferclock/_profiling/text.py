@@ -1,6 +1,6 @@
 """How a profile and a profile diff read: the summary text the CLI prints and the markdown a
-report embeds. Nothing is computed here beyond formatting (``_profile_record`` and
-``_profile_diff`` own the figures).
+report embeds. Nothing is computed here beyond formatting (``_profiling.record`` and
+``_profiling.diff`` own the figures).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Input: ``{batch_size: Measurement}``, each from ``ic.measure(step, batch_size=N)
 that uses ``ic.phase`` / ``ic.mark``. ``plot_phases`` draws one stacked bar per batch size (the
 top-level phases and "(other)": their mean times per step, which add up to the mean step, and
 their shares of it); ``phase_table`` is the markdown table of every phase, nested ones under
-their parent. Figures on the Agg canvas like ``_plots``, saved as PNG and SVG.
+their parent. Figures on the Agg canvas like ``_render.plots``, saved as PNG and SVG.
 """
 
 from __future__ import annotations
@@ -89,9 +89,9 @@ def plot_phases(
         bottom_t += t
         bottom_s += s
     for i, (_, m) in enumerate(items):
-        if m.samples_per_s is not None:
+        if m.throughput is not None:
             ax_time.annotate(
-                f"{fmt_num(m.samples_per_s)}/s",
+                f"{fmt_num(m.throughput)}/s",
                 (x[i], bottom_t[i]),
                 xytext=(0, 3),
                 textcoords="offset points",
@@ -112,7 +112,7 @@ def plot_phases(
 
 
 def _ms_ci(p: PhaseStats) -> str:
-    lo, hi = p.stats.ci95_ns
+    lo, hi = p.stats.ci_ns
     return f"{fmt_num(p.stats.median_ns / 1e6)} [{fmt_num(lo / 1e6)}, {fmt_num(hi / 1e6)}]"
 
 
@@ -142,14 +142,14 @@ def phase_table(measurements: Mapping[int, Measurement]) -> str:
               "samples/s", "calls")  # fmt: skip
     rows = []
     for batch, m in checked(measurements):
-        lo, hi = m.stats.ci95_ns
+        lo, hi = m.stats.ci_ns
         step_ms = f"{fmt_num(m.stats.median_ns / 1e6)} [{fmt_num(lo / 1e6)}, {fmt_num(hi / 1e6)}]"
         rows.append([str(batch), "**step**", step_ms, "100%", "100%",
-                     fmt_num(m.samples_per_s), str(m.stats.n)])  # fmt: skip
+                     fmt_num(m.throughput), str(m.stats.n)])  # fmt: skip
         for p in _ordered(m):
             rows.append([
                 "", "&nbsp;&nbsp;" * p.depth + p.name, _ms_ci(p), f"{p.share:.1%}",
-                f"{p.mean_share:.1%}", fmt_num(p.samples_per_s),
+                f"{p.mean_share:.1%}", fmt_num(p.throughput),
                 str(int(np.count_nonzero(p.spans))),
             ])  # fmt: skip
     return markdown_table(header, rows)

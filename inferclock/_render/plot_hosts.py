@@ -1,5 +1,5 @@
-"""Which host each report figure is of: with cells of several hosts (``_host``: machines, or
-Dask workers of a cluster sweep) the report draws its per-cell figures once per host, and a
+"""Which host each report figure is of: with cells of several hosts (``_platform.host``: machines,
+or Dask workers of a cluster sweep) the report draws its per-cell figures once per host, and a
 :class:`HostSlice` picks that host's cells and gives its figures their title line and a
 file-name suffix made safe for any host name (``latency_w1.png``). One host: one slice
 holding every cell, with the figures' usual names and titles."""

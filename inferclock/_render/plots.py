@@ -3,8 +3,8 @@ start-up breakdowns, drawn on ``matplotlib.figure.Figure`` objects with the Agg 
 through ``pyplot``: no display is needed and the caller's pyplot backend is left alone), each
 saved as PNG and SVG. ``report`` assembles them into ``report.md``.
 
-With cells of several hosts (``_host``: two machines, or two Dask workers on one), each of
-these figures is drawn once per host, never pooling hosts: ``_plot_hosts.HostSlice`` names
+With cells of several hosts (``_platform.host``: two machines, or two Dask workers on one), each of
+these figures is drawn once per host, never pooling hosts: ``_render.plot_hosts.HostSlice`` names
 each host's files (``latency_w1.png``) and titles; with one host the files are as before.
 """
 
@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from inferclock._analysis.rates import group
 from inferclock._analysis.table import CellSummary, ResultTable, precision_rank
-from inferclock._core import ConfigError
+from inferclock._common.errors import ConfigError
 from inferclock._platform import host as _host
 from inferclock._render.plot_hosts import ALL_HOSTS, HostSlice
 from inferclock._timing import schema as _schema
@@ -119,18 +120,6 @@ def _label(s: CellSummary, modes: set[str]) -> str:
     if len(modes) > 1:
         lab += f", {s.mode}"
     return lab
-
-
-_T = TypeVar("_T")
-_K = TypeVar("_K", bound=Hashable)
-
-
-def group(items: Iterable[_T], key: Callable[[_T], _K]) -> dict[_K, list[_T]]:
-    """``items`` by ``key(item)``, groups and their members in first-seen order."""
-    groups: dict[_K, list[_T]] = {}
-    for item in items:
-        groups.setdefault(key(item), []).append(item)
-    return groups
 
 
 @dataclass(frozen=True)

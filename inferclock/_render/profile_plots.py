@@ -1,5 +1,5 @@
 """The report's profile figures: each profile's top layers as horizontal bars with their 95%
-intervals, and the time by layer type of every profile side by side. Drawn like ``_plots``'
+intervals, and the time by layer type of every profile side by side. Drawn like ``_render.plots``'
 figures (``matplotlib.figure.Figure`` on the Agg canvas, never pyplot), saved as PNG and SVG.
 """
 

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from inferclock._core import ConfigError
+from inferclock._common.errors import ConfigError
 from inferclock._render.site import CellData, Point, StepMark, write_site
 from inferclock._timing import schema as _schema
 

@@ -11,14 +11,14 @@
 * ``startup``: read, reshape, compile and first inference of each cell as stacked bars;
 * ``serve_latency`` (when the table has open-loop cells: server, multistream): due-time and
   issue-time p50/p99 against the offered rate, with the knee, the peak and the latency bound,
-  and a table of those cells (``_serve_plots`` defines the knee and the peak);
+  and a table of those cells (``_render.serve_plots`` defines the knee and the peak);
 * ``tuning`` (when throughput rows differ in streams, requests or threads, as a tune file's
   do): throughput over streams x requests;
 * ``profile_top_layers`` and ``profile_by_type`` (given ``profiles=``, ``ic.profile``
   results): each profile's top layers, and every profile's time by layer type
-  (``_profile_plots``), in a "Profiles" section with their tables;
+  (``_render.profile_plots``), in a "Profiles" section with their tables;
 * ``phases`` (given ``phases=``, ``{batch size: ic.measure result}`` of a step with
-  ``ic.phase`` marks): a stacked bar of the step's phases per batch size (``_phase_plots``),
+  ``ic.phase`` marks): a stacked bar of the step's phases per batch size (``_render.phase_plots``),
   in a "Phases" section with their table;
 
 and ``report.md`` with the summary table, the executed precisions, the environment, the
@@ -26,12 +26,12 @@ images and the error rows. Open-loop cells stay out of the batch-size plots and 
 their latencies are due-time ones at a given rate, drawn against the rate instead; so do
 the cells of one configuration (a tune point's ``|streams=2,requests=4`` key). Axes go
 logarithmic where the values span more than 20x. The figures themselves are drawn by
-``_plots`` and ``_serve_plots``; this module assembles the markdown around them.
+``_render.plots`` and ``_render.serve_plots``; this module assembles the markdown around them.
 
-Several hosts (two machines, or two Dask workers of a cluster sweep on one; ``_host``) are
+Several hosts (two machines, or two Dask workers of a cluster sweep on one; ``_platform.host``) are
 never pooled: the summary table gets a host column, ``latency``, ``throughput``,
 ``latency_cdf`` and ``startup`` are drawn once per host, each file named after its host
-(``latency_w1.png``, ``latency_w2.png``; ``_plot_hosts``), and ``serve_latency`` and
+(``latency_w1.png``, ``latency_w2.png``; ``_render.plot_hosts``), and ``serve_latency`` and
 ``tuning`` have a panel per host, its name in the panel's title. One host: the files above.
 """
 
@@ -43,9 +43,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from inferclock._analysis.rates import group, rate_curves, tune_surfaces
 from inferclock._analysis.table import CellSummary, ResultTable
-from inferclock._analysis.text import code_list, errors_markdown, markdown_table, open_loop_markdown
-from inferclock._core import ConfigError
+from inferclock._analysis.text import errors_markdown, open_loop_markdown
+from inferclock._common.errors import ConfigError
+from inferclock._common.text import code_list, markdown_table
 from inferclock._platform import host as _host
 from inferclock._profiling.record import Profile, load_all
 from inferclock._render.plot_hosts import HostSlice, host_slices
@@ -54,13 +56,12 @@ from inferclock._render.plots import (
     THROUGHPUT,
     cell_name,
     figure_cls,
-    group,
     plot_cdf,
     plot_startup,
     plot_vs_batch,
     prepare_dir,
 )
-from inferclock._render.serve_plots import plot_tuning, plot_vs_rate, rate_curves, tune_surfaces
+from inferclock._render.serve_plots import plot_tuning, plot_vs_rate
 from inferclock._timing import schema as _schema
 
 if TYPE_CHECKING:

@@ -4,7 +4,8 @@ This module owns what the site shows and how it is laid out: :class:`CellData` (
 one host: its runs' values with intervals, the detected steps, the latest run's percentiles),
 the inline SVG charts drawn with matplotlib (no script, no asset beside the page), and
 :func:`write_site`, which writes ``index.html`` and one ``cells/<name>.html`` per cell with
-relative links only. Filling :class:`CellData` from a history is :mod:`inferclock._render.publish`'s.
+relative links only. Filling :class:`CellData` from a history is
+:mod:`inferclock._render.publish`'s.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from inferclock._common import checks as c, declare as _declare
+from inferclock._common import checks as c, declare as _declare, parsing
 from inferclock._common.declare import option
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.util import is_real
@@ -69,15 +69,15 @@ class PeakOptions:
         "run measures)",
     )  # fmt: skip
     tolerance: float = option(
-        0.02, check=open_fraction, group="", metavar="F", parse=c.parse_fraction,
+        0.02, check=open_fraction, group="", metavar="F", parse=parsing.parse_fraction,
         show=_declare.percent, help="stop when the bracket is within F of its lower end",
     )  # fmt: skip
     max_steps: int = option(
-        24, check=c.integer(1, 1000), group="", metavar="N", parse=c.parse_int,
+        24, check=c.integer(1, 1000), group="", metavar="N", parse=parsing.parse_int,
         help="at most N server runs",
     )  # fmt: skip
     min_duration: float = option(
-        2.0, check=c.seconds(), group="", metavar="S", unit="s", parse=c.parse_seconds,
+        2.0, check=c.seconds(), group="", metavar="S", unit="s", parse=parsing.parse_seconds,
         show=_declare.number, help="each step's schedule lasts at least S seconds",
     )  # fmt: skip
     quiet: bool | None = option(
@@ -113,12 +113,12 @@ class TuneOptions:
     )  # fmt: skip
     max_points: int = option(
         DEFAULT_MAX_POINTS, check=c.integer(1, 10**6), group="tune", metavar="N",
-        parse=c.parse_int,
+        parse=parsing.parse_int,
         help="measure the whole space up to N points, else a local search of at most N",
     )  # fmt: skip
     processes: int | None = option(
         None, check=_declare.or_none(_declare.declared(RunOptions, "processes").meta.check),
-        group="tune", metavar="N", parse=c.parse_int, show_default=False,
+        group="tune", metavar="N", parse=parsing.parse_int, show_default=False,
         help=f"fresh worker processes per point (throughput; default {DEFAULT_PROCESSES})",
     )  # fmt: skip
     tolerance: float | None = _passed_on(

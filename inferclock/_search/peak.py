@@ -215,7 +215,7 @@ class _Search:
         from inferclock._sweeps.sweep import sweep
 
         return sweep(
-            self.model, modes=["server"], rates=rates, processes=1, out=self.out, resume=True,
+            self.model, modes=["server"], qps=rates, processes=1, out=self.out, resume=True,
             quiet=self.quiet, latency_bound_ms=self.bound, percentile=self.pct,
             queries=self.queries, duration=self.min_duration, **self.sweep_options,
         )  # fmt: skip

@@ -8,8 +8,8 @@ How it works:
   fixes CPU streams when it compiles), with ``hint="none"`` when the space sets streams or
   threads (else the THROUGHPUT hint, which then chooses them). Objective "throughput": a
   throughput-mode run in ``processes`` workers; the point's value is their throughput
-  (samples/s) combined within and between processes (``_analysis.cell.combine_rows``, the 95% interval
-  ``ResultTable.summary`` and ``compare`` use). Objective "peak_qps": one
+  (samples/s) combined within and between processes (``_analysis.cell.combine_rows``, the 95%
+  interval ``ResultTable.summary`` and ``compare`` use). Objective "peak_qps": one
   ``ic.find_peak_qps`` search (queries/s; its file ``<out stem>.peak/<point>.jsonl``), and
   the point's interval is the search's bracket: highest VALID to lowest INVALID rate.
 * **The baseline** is the THROUGHPUT hint with no streams, threads or requests set (batch:

@@ -7,7 +7,7 @@ A *host* is one Dask worker that owns its machine, started with ``--nworkers 1 -
 runs one cell at a time (two would disturb each other's timings). Its label is the worker's
 name when it was given one (``--name``), else its machine's hostname. ``spread`` lets the
 scheduler place each unit on any host (and move it to another when its host dies);
-``every_host`` pins a copy of each unit to each host. The host side is ``_cluster_task``.
+``every_host`` pins a copy of each unit to each host. The host side is ``_sweeps.cluster_task``.
 
 A unit whose host is lost mid-cell runs again once: ``spread`` on another host (Dask
 reschedules it), ``every_host`` on the same host when its worker comes back (resubmitted

@@ -1,6 +1,6 @@
 """A sweep's units on a Dask cluster: which hosts take part, what the results file records
 about them, which (cell, host) runs a resume may skip, and the run itself, each finished
-unit's rows written as it comes back (``_cluster`` talks to Dask; ``_sweep_runner`` writes).
+unit's rows written as it comes back (``_sweeps.cluster`` talks to Dask; ``_sweeps.runner`` writes).
 
 ``spread``: each unit once, on any host, skipping runs the file holds from any host.
 ``every_host``: each unit on each host, skipping (cell, host) runs the file holds.

@@ -3,7 +3,7 @@
 A *cell* is one (model, device, precision, batch size, mode, socket, and for the open-loop
 modes the offered rate); its key is ``"model|device|precision|batch|mode|socket"`` (socket
 ``-`` when unpinned; the mode ``server@200qps`` for a rate). The axes are the
-run options the declaration marks as axes (``_options``), checked by the same checks as a
+run options the declaration marks as axes (``_timing.options``), checked by the same checks as a
 single run's. A *unit* is one worker process: a cell's runs in process ``p``.
 """
 
@@ -126,13 +126,13 @@ def check_axes(given: Mapping[str, Any]) -> dict[str, list[Any]]:
         single: tuple[type, ...] = (str, os.PathLike)
         if opt.name in ("batch_size", "socket", "qps"):
             single = (int, float, np.integer, np.floating)
-        label = name if opt.name in name else f"{name} ({opt.name})"  # rates (qps)
+        label = name if opt.name in name else f"{name} ({opt.name})"  # batch_sizes
         values = axis(label, given.get(name, (opt.default,)), single)
         out[name] = [opt.meta.check(opt.name, v) for v in values]
     _check_sockets_present(out["sockets"])
-    if out["rates"] != [None] and not any(m in OPEN_LOOP for m in out["modes"]):
+    if out["qps"] != [None] and not any(m in OPEN_LOOP for m in out["modes"]):
         raise ConfigError(
-            f"rates (qps) apply to modes {' and '.join(OPEN_LOOP)}; modes are {out['modes']}"
+            f"qps (offered rates) apply to modes {' and '.join(OPEN_LOOP)}; modes are {out['modes']}"
         )
     return out
 
@@ -154,8 +154,8 @@ def _check_sockets_present(sockets: list[int | None]) -> None:
 
 def cells(models: Sequence[str], axes: Mapping[str, list[Any]]) -> list[Cell]:
     """Every cell of models x devices x precisions x batch sizes x modes x sockets, and for
-    the open-loop modes x rates."""
-    rates = axes.get("rates", [None])
+    the open-loop modes x offered rates (``qps``)."""
+    rates = axes.get("qps", [None])
     return [
         Cell(m, d, p, b, mo, s, q)
         for m in models

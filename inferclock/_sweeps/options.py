@@ -1,6 +1,6 @@
 """The declaration of a sweep's own options: its results file and, for a sweep spread over a
 Dask cluster, where the cells run (grid axes and run options come from
-``_options.RunOptions``). The CLI flags of ``inferclock sweep`` are built from it too."""
+``_timing.options.RunOptions``). The CLI flags of ``inferclock sweep`` are built from it too."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from inferclock._common import checks as c, declare as _declare
+from inferclock._common import checks as c, declare as _declare, parsing
 from inferclock._common.declare import option
 from inferclock._common.errors import ConfigError, ConfigTypeError
 
@@ -51,7 +51,7 @@ def host_list(name: str, value: Any) -> tuple[str, ...] | None:
     comma-separated text."""
     if value is None:
         return None
-    items = c.split_list(value) if isinstance(value, str) else value
+    items = parsing.split_list(value) if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not all(isinstance(h, str) for h in items):
         raise ConfigTypeError(f"{name} must be a list of host names, got {value!r}")
     hosts = tuple(h.strip() for h in items)
@@ -83,7 +83,7 @@ class SweepOptions:
     """A sweep's own options (grid axes and run options come from :class:`RunOptions`)."""
 
     repeats: int = option(
-        1, check=c.integer(1, 10**6), group="sweep", metavar="N", parse=c.parse_int,
+        1, check=c.integer(1, 10**6), group="sweep", metavar="N", parse=parsing.parse_int,
         help="runs per worker process, one after another",
     )  # fmt: skip
     shuffle: bool = option(

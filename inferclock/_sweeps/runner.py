@@ -2,7 +2,7 @@
 field of a success row), each cell's multimodal flag over its rows so far, progress.
 
 Local units run here, one at a time under the supervisor; a cluster's units run on their
-hosts (``_cluster``) and their outcomes come back to :meth:`Runner.record`. A cluster's rows
+hosts (``_sweeps.cluster``) and their outcomes come back to :meth:`Runner.record`. A cluster's rows
 say where they were measured: ``host_name``, the Dask worker, the attempt and the unit's
 span on its host (a local sweep's are null: the fingerprint id names the machine).
 """
@@ -110,9 +110,9 @@ class Runner:
         r, spec = outcome.result, unit.spec
         if r is not None:
             row = _rows.sweep_row(unit.cell.key, r.to_dict(), unit.process, repeat, notes)
-            if self.save_raw and r.latencies_ns.size:
+            if self.save_raw and r.samples_ns.size:
                 row["raw_latencies"] = _sweep_file.save_raw(
-                    self.writer.path, unit.cell.key, unit.process, repeat, r.latencies_ns
+                    self.writer.path, unit.cell.key, unit.process, repeat, r.samples_ns
                 )
             return row
         e = outcome.error

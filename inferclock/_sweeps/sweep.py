@@ -1,6 +1,6 @@
 """``ic.sweep``: every cell of a grid in a fresh worker process, each row kept as it finishes.
 
-A cell (``_grid``) runs in ``processes`` fresh worker processes (row field ``process``), each
+A cell (``_sweeps.grid``) runs in ``processes`` fresh worker processes (row field ``process``), each
 timing it ``repeats`` times (row field ``repeat``), so a results file holds one row per (key,
 process, repeat). What a sweep promises:
 
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from inferclock._analysis.table import ResultTable
+from inferclock._common.deprecation import renamed_argument
 from inferclock._common.errors import ConfigError, Terminated
 from inferclock._common.jsonl import check_output_path
 from inferclock._platform import plugins as _plugins
@@ -84,7 +85,7 @@ def sweep(
     save_raw: bool = False,
     quiet: bool | None = None,
     *,
-    rates: Sequence[float | None] | float | None = (None,),
+    qps: Sequence[float | None] | float | None = (None,),
     cell_timeout: float | None = None,
     cluster: Any = None,
     placement: str = "spread",
@@ -100,7 +101,8 @@ def sweep(
         is its built-in name or file stem).
     precisions / batch_sizes / devices / modes / sockets: the grid axes (a single value or a
         list; no duplicates). ``sockets=(None,)`` leaves the worker unpinned.
-    rates: offered rates (qps) for the "server" and "multistream" modes: each such mode runs
+    qps: offered rates (queries/s) for the "server" and "multistream" modes (``rates=`` is
+        its deprecated old name): each such mode runs
         once per rate (cell key ``...|server@200qps|...``), in one worker process (a verdict
         belongs to one schedule); other modes ignore the axis. The open-loop options (queries,
         arrival, latency_bound_ms, percentile) likewise apply to those cells only, and
@@ -154,8 +156,10 @@ def sweep(
     every finished row kept.
     """
     t_start = time.monotonic()
+    if "rates" in run_options:  # the qps axis's old name, for one release
+        qps = renamed_argument("sweep", "rates", run_options.pop("rates"), "qps", qps, (None,))
     given_axes: dict[str, Any] = dict(precisions=precisions, batch_sizes=batch_sizes)
-    given_axes.update(devices=devices, modes=modes, sockets=sockets, rates=rates)
+    given_axes.update(devices=devices, modes=modes, sockets=sockets, qps=qps)
     base, axes, served = _check(given_axes, {**run_options, "processes": processes}, cell_timeout)
     sw = _options.make(
         SweepOptions,

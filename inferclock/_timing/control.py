@@ -101,7 +101,7 @@ _STOP_CHECKED = ("iterations", "duration", "min_time", "max_time", "max_samples"
 
 
 def make_rule(**values: Any) -> StopRule:
-    """A StopRule from the stopping options, each checked as its declaration (``_options``)
+    """A StopRule from the stopping options, each checked as its declaration (``_timing.options``)
     says: typed errors (ConfigError, a ValueError; ConfigTypeError, also a TypeError) name
     the bad one. Options not given take their declared defaults."""
     defaults = {o.name: o.default for o in _options.options() if o.name in _RULE_FIELDS}

@@ -2,7 +2,8 @@
 latency bound and its percentile, and the checks that involve several options (a server run
 needs a rate, takes no iteration count, and its query queue must fit in memory).
 
-They are the pieces ``_options`` declares those options with, as ``_checks`` is for the rest.
+They are the pieces ``_timing.options`` declares those options with, as ``_common.checks`` is for
+the rest.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def bound_ms(name: str, value: Any) -> float | None:
 
 
 def arrival(name: str, value: Any) -> str | None:
-    """How queries arrive: one of ``_loadgen.ARRIVALS``, or None (the mode's own)."""
+    """How queries arrive: one of ``_timing.loadgen.ARRIVALS``, or None (the mode's own)."""
     if value is None:
         return None
     if not isinstance(value, str) or value.lower() not in ARRIVALS:

@@ -1,6 +1,6 @@
 """MLPerf LoadGen's arithmetic for the open-loop scenarios: the query schedule (exponential gaps
 for the Server scenario, a fixed interval for MultiStream), the early-stopping test and the
-runaway guard. Pure functions, no engine: the serving driver (``_serve``) and the tests use
+runaway guard. Pure functions, no engine: the serving driver (``_timing.serve``) and the tests use
 them.
 
 Early stopping follows ``loadgen/early_stopping.cc``: with ``t`` queries over the latency

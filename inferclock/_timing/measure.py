@@ -1,5 +1,5 @@
 """``ic.measure``: time any Python callable with the calibrated clock (and the phases inside
-it: ``_phases``)."""
+it: ``_timing.phases``)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferclock import _core, stats
+from inferclock._common.deprecation import renamed
 from inferclock._common.errors import ConfigTypeError, InferclockError
 from inferclock._platform.clock import clock
 from inferclock._timing import control as _control, options as _options, phases as _phases
@@ -35,22 +36,25 @@ class Measurement:
     cpus: list[int] | None = None
     clock: dict[str, Any] = field(default_factory=dict)
     #: ic.phase / ic.mark inside fn, by name in order of first use, then "(other)": empty
-    #: when fn used none (see ``_phases``)
+    #: when fn used none (see ``_timing.phases``)
     phases: dict[str, _phases.PhaseStats] = field(default_factory=dict)
-    batch_size: int = 1  # samples one call processes, for samples_per_s
-    #: calls timed but not in samples_ns: their phases were not all recorded (``_phases``)
+    batch_size: int = 1  # samples one call processes, for throughput
+    #: calls timed but not in samples_ns: their phases were not all recorded (``_timing.phases``)
     dropped_calls: int = 0
 
     @property
-    def samples_per_s(self) -> float | None:
+    def throughput(self) -> float | None:
         """batch_size / median step time, in samples per second (calls per second for a
         batch size of 1; None when the median is not positive)."""
         return _phases.rate(self.batch_size, self.stats)[0]
 
     @property
-    def samples_per_s_ci(self) -> tuple[float, float] | None:
-        """The interval of ``samples_per_s``, from the median's."""
+    def throughput_ci(self) -> tuple[float, float] | None:
+        """The interval of ``throughput``, from the median's."""
         return _phases.rate(self.batch_size, self.stats)[1]
+
+    samples_per_s = renamed("throughput", "samples_per_s")  # old names, for one release
+    samples_per_s_ci = renamed("throughput_ci", "samples_per_s_ci")
 
     def to_dict(self, samples: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -64,7 +68,7 @@ class Measurement:
             "cpus": self.cpus,
             "clock": self.clock,
             "batch_size": self.batch_size,
-            "samples_per_s": self.samples_per_s,
+            "throughput": self.throughput,
             "dropped_calls": self.dropped_calls,
             "phases": {k: p.to_dict(samples) for k, p in self.phases.items()},
         }
@@ -135,7 +139,7 @@ def measure(
         distribution-free interval, read as numpy ("linear") or MLPerf LoadGen ("loadgen")
         does.
     batch_size: samples one call of fn processes (the run option of that name): gives
-        ``samples_per_s`` for the step and for each phase.
+        ``throughput`` for the step and for each phase.
 
     Phases: ``with ic.phase(name):`` blocks and ``ic.mark(name)`` boundaries inside fn are
     recorded call by call with the same clock (tens of ns each) and summarized in

@@ -1,11 +1,12 @@
-"""The one declaration of a run's options, and of a sweep's own options.
+"""The one declaration of a run's options.
 
-Each option is a field of :class:`RunOptions` (or :class:`SweepOptions`) declared once with its
-type, default, check, help text, unit, command-line flag and result-row field. From it come:
-the checks and defaults of ``ic.run``/``ic.prepare``/``ic.measure`` (their keyword parameters
-are tested against it), the sweep's pass-through options and grid axes, the ``run`` and
-``sweep`` command-line flags and help (``_cli_options``), and the result-row schema
-(``_rows``), so an error row carries every field a success row does.
+Each option is a field of :class:`RunOptions` declared once with its type, default, check,
+help text, unit, command-line flag and result-row field (a sweep's own options are declared
+the same way in ``_sweeps.options``). From it come: the checks and defaults of
+``ic.run``/``ic.prepare``/``ic.measure`` (their keyword parameters are tested against it),
+the sweep's pass-through options and grid axes, the ``run`` and ``sweep`` command-line flags
+and help (``_cli.options``), and the result-row schema (``rows``), so an error row carries
+every field a success row does.
 
 Adding an option: one ``option(...)`` line here, plus its use where the run happens.
 """
@@ -17,18 +18,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from inferclock._common import checks as c, declare as _declare, intervals as _intervals
+from inferclock._common import checks as c, declare as _declare, intervals as _intervals, parsing
 from inferclock._common.declare import Meta, Option, make, option
 from inferclock._common.errors import ConfigError, PinningError
-from inferclock._sweeps.options import SweepOptions
 from inferclock._timing import load_checks as cl
 from inferclock._timing.precision import PRECISIONS
 
-__all__ = ["Meta", "Option", "RunOptions", "SweepOptions", "make", "option", "options"]
+__all__ = ["Meta", "Option", "RunOptions", "make", "option", "options"]
 
 #: latency / throughput: closed loops; server / multistream: queries on a schedule (open loop).
 MODES = ("latency", "throughput", *cl.OPEN_LOOP)
-#: How percentiles are read from the samples (see ``_intervals.percentile``).
+#: How percentiles are read from the samples (see ``_common.intervals.percentile``).
 PERCENTILE_METHODS = _intervals.METHODS
 HINTS = ("auto", "none", "latency", "throughput", "cumulative_throughput")
 
@@ -88,12 +88,12 @@ class RunOptions:
 
     device: str = option(
         "CPU", check=c.device, group="run", short="-d", axis="devices", positional=True,
-        split=c.split_devices,
+        split=parsing.split_devices,
         help="OpenVINO device: CPU, GPU, GPU.1, AUTO, HETERO:FPGA,CPU, ...",
     )  # fmt: skip
     batch_size: int = option(
         1, check=c.integer(1, 1 << 20), group="run", short="-b", axis="batch_sizes",
-        metavar="N", parse=c.parse_int, positional=True, help="samples per inference",
+        metavar="N", parse=parsing.parse_int, positional=True, help="samples per inference",
     )  # fmt: skip
     precision: str = option(
         "f32", check=c.choice(PRECISIONS), group="run", short="-p", axis="precisions",
@@ -107,24 +107,24 @@ class RunOptions:
         "batch_size samples every 1/qps, skipped while the previous one runs",
     )  # fmt: skip
     warmup: str | int | float = option(
-        "auto", check=c.warmup, group="stop", metavar="W", parse=c.parse_warmup,
+        "auto", check=c.warmup, group="stop", metavar="W", parse=parsing.parse_warmup,
         positional=True, help="'auto' (until two windows agree), a count (20) or seconds (0.5s)",
     )  # fmt: skip
     iterations: int | None = option(
         None, check=c.integer(1, 10**12, optional=True), group="stop", metavar="N",
-        parse=c.parse_int, positional=True, help="time exactly N inferences",
+        parse=parsing.parse_int, positional=True, help="time exactly N inferences",
     )  # fmt: skip
     duration: float | None = option(
         None, check=c.seconds(optional=True), group="stop", metavar="S", unit="s",
-        parse=c.parse_seconds, positional=True, help="time for S seconds",
+        parse=parsing.parse_seconds, positional=True, help="time for S seconds",
     )  # fmt: skip
     target_ci: float = option(
-        0.01, check=c.fraction, group="stop", metavar="F", parse=c.parse_fraction,
+        0.01, check=c.fraction, group="stop", metavar="F", parse=parsing.parse_fraction,
         positional=True,
         help="adaptive stop: the 95% CI of the median within F of it ('2%' or 0.02)",
     )  # fmt: skip
     socket: int | None = option(
-        None, check=c.socket, group="pin", axis="sockets", metavar="N", parse=c.parse_socket,
+        None, check=c.socket, group="pin", axis="sockets", metavar="N", parse=parsing.parse_socket,
         positional=True, help="pin to the CPUs of socket N ('none': unpinned)",
     )  # fmt: skip
     cpus: tuple[int, ...] | None = option(
@@ -133,56 +133,57 @@ class RunOptions:
     )  # fmt: skip
     streams: int | None = option(
         None, check=c.integer(1, 4096, optional=True), group="config", metavar="N",
-        parse=c.parse_int, row="streams_requested", positional=True, help="NUM_STREAMS",
+        parse=parsing.parse_int, row="streams_requested", positional=True, help="NUM_STREAMS",
     )  # fmt: skip
     threads: int | None = option(
         None, check=c.integer(1, 4096, optional=True), group="config", metavar="N",
-        parse=c.parse_int, row="threads_requested", positional=True,
+        parse=parsing.parse_int, row="threads_requested", positional=True,
         help="INFERENCE_NUM_THREADS",
     )  # fmt: skip
     requests: int | None = option(
         None, check=c.integer(1, 4096, optional=True), group="config", metavar="N",
-        parse=c.parse_int, row="requests_requested", positional=True,
+        parse=parsing.parse_int, row="requests_requested", positional=True,
         help="async requests in throughput mode (default: the compiled model's optimum)",
     )  # fmt: skip
     shapes: dict[str, tuple[int, ...]] | None = option(
         None, check=c.shape_map, group="config", flag="--shape", metavar="NAME[dims]",
-        parse=c.parse_shapes, cli="append", to_row=_listed, positional=True,
+        parse=parsing.parse_shapes, cli="append", to_row=_listed, positional=True,
         help="an input's full shape, like benchmark_app -shape: image[1,3,320,320] (repeatable)",
     )  # fmt: skip
     inputs: tuple[dict[str, Any], ...] | None = option(
-        None, check=c.input_sets, group="inputs", metavar="FILE.npz", parse=c.load_npz,
+        None, check=c.input_sets, group="inputs", metavar="FILE.npz", parse=parsing.load_npz,
         cli="append", row="user_inputs", to_row=_count, positional=True,
         help="your input arrays, {input name: array} per set, rotated (CLI: one .npz per set, "
         "repeatable); the row records how many sets",
     )  # fmt: skip
     seed: int = option(
-        0, check=c.integer(0, (1 << 63) - 1), group="inputs", metavar="N", parse=c.parse_int,
+        0, check=c.integer(0, (1 << 63) - 1), group="inputs", metavar="N", parse=parsing.parse_int,
         positional=True, help="seed of the random inputs, int8 calibration and sweep order",
     )  # fmt: skip
     min_time: float = option(
         DEFAULT_MIN_TIME, check=c.seconds(zero=True), group="stop", metavar="S", unit="s",
-        parse=c.parse_seconds, help="adaptive stop: at least S seconds",
+        parse=parsing.parse_seconds, help="adaptive stop: at least S seconds",
     )  # fmt: skip
     max_time: float | None = option(
         None, check=c.seconds(optional=True), group="stop", metavar="S", unit="s",
-        parse=c.parse_seconds,
+        parse=parsing.parse_seconds,
         help=f"at most S seconds of timing, and of warm-up (default: {DEFAULT_MAX_TIME:g} s "
         f"when adaptive, shared by a cell's processes; warm-up {WARMUP_LIMIT:g} s)",
     )  # fmt: skip
     max_samples: int = option(
-        MAX_SAMPLES, check=c.integer(100, 10**9), group="stop", metavar="N", parse=c.parse_int,
+        MAX_SAMPLES, check=c.integer(100, 10**9), group="stop", metavar="N",
+        parse=parsing.parse_int,
         help="stop after N timed samples (stop reason 'max_samples'): bounds the memory of "
         "runs of very fast calls; the warm-up keeps at most as many",
     )  # fmt: skip
     min_samples: int = option(
-        MIN_SAMPLES, check=c.integer(2, 10**9), group="stop", metavar="N", parse=c.parse_int,
+        MIN_SAMPLES, check=c.integer(2, 10**9), group="stop", metavar="N", parse=parsing.parse_int,
         help="adaptive stop: at least N timed samples before the CI may end the run (the "
         f"default time budget grows for them, up to {TIME_CAP:g} s per cell)",
     )  # fmt: skip
     percentiles: tuple[float, ...] = option(
         (50.0, 90.0, 95.0, 99.0), check=c.percentile_list, group="stats", metavar="LIST",
-        parse=c.parse_percentiles, to_row=list,
+        parse=parsing.parse_percentiles, to_row=list,
         help="latency percentiles to report, each with its distribution-free 95% interval",
     )  # fmt: skip
     percentile_method: str = option(
@@ -191,7 +192,7 @@ class RunOptions:
         "LoadGen reports",
     )  # fmt: skip
     processes: int = option(
-        1, check=c.integer(1, 1000), group="process", metavar="N", parse=c.parse_int,
+        1, check=c.integer(1, 1000), group="process", metavar="N", parse=parsing.parse_int,
         show_default=False,
         help="fresh worker processes for the cell: their spread enters its interval, and a "
         "cell whose processes disagree is flagged multimodal (default: 1 for run, 3 for sweep)",
@@ -206,7 +207,7 @@ class RunOptions:
     )  # fmt: skip
     properties: dict[str, str] | None = option(
         None, check=c.string_map(keys="property name"), group="config", flag="--property",
-        metavar="KEY=VALUE", parse=c.parse_key_value, cli="append",
+        metavar="KEY=VALUE", parse=parsing.parse_key_value, cli="append",
         help="any other compile property, passed to OpenVINO as is (repeatable)",
     )  # fmt: skip
     cache_dir: str | None = option(
@@ -215,11 +216,11 @@ class RunOptions:
         "'' turns it off)",
     )  # fmt: skip
     input_sets: int = option(
-        4, check=c.integer(1, 1024), group="inputs", metavar="N", parse=c.parse_int,
+        4, check=c.integer(1, 1024), group="inputs", metavar="N", parse=parsing.parse_int,
         help="seeded random input sets rotated over the iterations",
     )  # fmt: skip
     calibration: tuple[Any, ...] | None = option(
-        None, check=c.calibration, group="inputs", metavar="FILE.npz", parse=c.load_npz,
+        None, check=c.calibration, group="inputs", metavar="FILE.npz", parse=parsing.load_npz,
         cli="append", to_row=_count,
         help="int8 calibration inputs (CLI: one .npz per item, repeatable; default: seeded "
         "random); the row records how many",
@@ -230,24 +231,24 @@ class RunOptions:
     )  # fmt: skip
     timeout: float | None = option(
         None, check=c.seconds(optional=True, inf=True), group="process", metavar="S", unit="s",
-        parse=c.parse_seconds,
+        parse=parsing.parse_seconds,
         help=f"kill a worker run after S seconds, start-up included: an error (default "
         f"{BASE_TIMEOUT:g} s plus twice the planned timing; inf: no limit)",
     )  # fmt: skip
     env: dict[str, str] | None = option(
         None, check=c.string_map(keys="environment variable name", env=True), group="process",
-        metavar="KEY=VALUE", parse=c.parse_key_value, cli="append", row="env_set",
+        metavar="KEY=VALUE", parse=parsing.parse_key_value, cli="append", row="env_set",
         help="set an environment variable in the worker process (OMP_*, KMP_*, TBB_*, OV_*, "
         "MALLOC_*...; runs isolated; repeatable)",
     )  # fmt: skip
 
     qps: float | None = option(
-        None, check=cl.rate, group="serve", axis="rates", metavar="Q", parse=cl.parse_rate,
+        None, check=cl.rate, group="serve", axis="qps", metavar="Q", parse=cl.parse_rate,
         help="server / multistream: the offered rate, queries per second (sweep: a list)",
     )  # fmt: skip
     queries: int | None = option(
         None, check=c.integer(1, 10**12, optional=True), group="serve", metavar="N",
-        parse=c.parse_int,
+        parse=parsing.parse_int,
         help=f"server / multistream: schedule at least N queries (LoadGen's minimum query "
         f"count; with duration, whichever holds more; default: those due within duration, "
         f"{cl.SERVER_DURATION:g} s unless given)",

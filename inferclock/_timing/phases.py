@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferclock import _core, stats
+from inferclock._common.deprecation import renamed
 from inferclock._core import mark, phase
 
 __all__ = ["MAX_CAPACITY", "OTHER", "PhaseStats", "Recorder", "mark", "phase"]
@@ -63,7 +64,7 @@ class PhaseStats:
     how many spans it had there). ``share`` is its median over the step's median,
     ``mean_share`` its total time over the step's: over the top-level phases and "(other)" the
     mean shares add up to 1 (to the rounding of ticks to ns), the median shares about.
-    ``samples_per_s``: ``batch_size`` over the median (the rate this phase alone would allow),
+    ``throughput``: ``batch_size`` over the median (the rate this phase alone would allow),
     its interval from the median's (None when the median is not positive).
     """
 
@@ -75,8 +76,11 @@ class PhaseStats:
     stats: stats.Stats
     share: float
     mean_share: float
-    samples_per_s: float | None = None
-    samples_per_s_ci: tuple[float, float] | None = None
+    throughput: float | None = None  # samples per second
+    throughput_ci: tuple[float, float] | None = None
+
+    samples_per_s = renamed("throughput", "samples_per_s")  # old names, for one release
+    samples_per_s_ci = renamed("throughput_ci", "samples_per_s_ci")
 
     def to_dict(self, samples: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -86,8 +90,8 @@ class PhaseStats:
             "stats": self.stats.to_dict(),
             "share": self.share,
             "mean_share": self.mean_share,
-            "samples_per_s": self.samples_per_s,
-            "samples_per_s_ci": list(self.samples_per_s_ci) if self.samples_per_s_ci else None,
+            "throughput": self.throughput,
+            "throughput_ci": list(self.throughput_ci) if self.throughput_ci else None,
         }
         if samples:
             d["samples_ns"] = self.samples_ns.tolist()
@@ -98,7 +102,7 @@ def rate(batch_size: int | None, s: stats.Stats) -> tuple[float | None, tuple[fl
     """batch_size / median in samples per second, and its interval from the median's."""
     if batch_size is None or not s.median_ns > 0:
         return None, None
-    lo, hi = s.ci95_ns
+    lo, hi = s.ci_ns
     per = batch_size * 1e9
     return per / s.median_ns, (per / hi if hi > 0 else math.inf, per / lo if lo > 0 else math.inf)
 
@@ -266,8 +270,8 @@ class Recorder:
                 stats=s,
                 share=s.median_ns / step.median_ns if step.median_ns > 0 else math.nan,
                 mean_share=float(ns.sum()) / total_step if total_step > 0 else math.nan,
-                samples_per_s=r,
-                samples_per_s_ci=ci,
+                throughput=r,
+                throughput_ci=ci,
             )
         return out
 

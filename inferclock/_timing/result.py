@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from inferclock._common.deprecation import renamed
 from inferclock._platform.topology import format_cpulist
 from inferclock._timing.schema import LATENCY_STATS, check
 from inferclock.stats import Stats
@@ -55,7 +56,7 @@ class RunResult:
     precision_executed: str | None
     precision_hint: str | None
     precision_mix: dict[str, Any] | None
-    latencies_ns: npt.NDArray[np.int64]
+    samples_ns: npt.NDArray[np.int64]  # one latency per timed inference (per request in async)
     warmup_ns: npt.NDArray[np.int64]
     latency: Stats
     throughput: float  # samples per second over the steady window
@@ -80,7 +81,7 @@ class RunResult:
     throughput_ci: tuple[float | None, float | None] = (None, None)
     stop_note: str | None = None  # why the figures deserve a second look (time cap, n, drift)
     #: with processes > 1: each process's own result, and whether they disagree beyond their
-    #: own intervals (then ``latency``'s median and CI combine them: see ``_cell``)
+    #: own intervals (then ``latency``'s median and CI combine them: see ``_analysis.cell``)
     process_runs: tuple[RunResult, ...] = ()
     multimodal: bool | None = None
     #: server / multistream: the schedule, the four-tick breakdown and the verdict (then
@@ -90,9 +91,11 @@ class RunResult:
     env_vars: dict[str, str] = field(default_factory=dict)  # OMP_*, TBB_*... where it ran
     env: dict[str, Any] = field(default_factory=dict)  # the machine fingerprint
 
+    latencies_ns = renamed("samples_ns", "latencies_ns")  # the old name, for one release
+
     @property
     def n(self) -> int:
-        return int(self.latencies_ns.size)
+        return int(self.samples_ns.size)
 
     @property
     def verdict(self) -> str | None:
@@ -130,7 +133,7 @@ class RunResult:
             row[f"latency_{name}_ns"] = getattr(s, f"{name}_ns")
         row["latency_cv"] = s.cv
         row["latency_drift"] = self.drift
-        row["latency_ci95_low_ns"], row["latency_ci95_high_ns"] = s.ci95_ns
+        row["latency_ci95_low_ns"], row["latency_ci95_high_ns"] = s.ci_ns
         row["latency_ci_confidence"] = s.ci_confidence
         row["latency_percentiles"] = {
             _pname(p.p): {
@@ -159,13 +162,13 @@ class RunResult:
         return row
 
     def to_dict(self, samples: bool = False) -> dict[str, Any]:
-        """A flat row (``_rows.result_row``; its fields are ``_schema``'s), plus the raw samples
-        when asked."""
+        """A flat row (``_timing.rows.result_row``; its fields are ``_schema``'s), plus the raw
+        samples when asked."""
         from inferclock._timing.rows import result_row
 
         row = result_row(self)
         if samples:
-            row["latencies_ns"] = self.latencies_ns.tolist()
+            row["latencies_ns"] = self.samples_ns.tolist()  # the row field keeps its name
             row["warmup_ns"] = self.warmup_ns.tolist()
         check(row, "RunResult.to_dict")
         return row
@@ -180,7 +183,7 @@ class RunResult:
 
     def summary(self) -> str:
         s = self.latency
-        lo, hi = s.ci95_ms
+        lo, hi = s.ci_ms
         conf = s.ci_confidence
         ci = f"{conf:.1%} CI" if math.isfinite(conf) and conf < 0.95 - 1e-9 else "95% CI"
         tlo, thi = self.throughput_ci

@@ -1,7 +1,7 @@
 """The result rows: a run's row, for a measurement and for an error alike, and a sweep's.
 
 A row is the model's identity, the requested options (one field per declared option, from
-``_options``), the measurement (``RunResult.measured``) and bookkeeping (timestamps, the
+``_timing.options``), the measurement (``RunResult.measured``) and bookkeeping (timestamps, the
 error). A sweep row adds the cell key, the process and repeat indices, the raw-latencies file
 and the warnings. An error row carries the same fields: the options as requested, the
 measurement as nulls. Which fields there are, and their types, is declared once in

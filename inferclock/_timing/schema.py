@@ -1,11 +1,11 @@
 """The result-row schema, declared once: every field a row of a results file can have, with
 its type and whether it may be null, and the accessor every reader and writer goes through.
 
-Groups, in the order a sweep's row holds them (``_rows`` builds the rows):
+Groups, in the order a sweep's row holds them (``_timing.rows`` builds the rows):
 
-* ``kind`` (``"row"``), put first by ``_jsonl.ResultWriter``; ``key``, the cell key.
-* **identity**: the model and the machine (``host``: ``_host.host_id`` of the fingerprint).
-* **options**: one field per declared run option (``_options``), its type the option's
+* ``kind`` (``"row"``), put first by ``_common.jsonl.ResultWriter``; ``key``, the cell key.
+* **identity**: the model and the machine (``host``: ``_platform.host.host_id`` of the fingerprint).
+* **options**: one field per declared run option (``_timing.options``), its type the option's
   declared type as JSON (tuples are lists; an option's ``to_row`` may say another, as
   ``cpus`` -> a CPU-list text), or null (``ic.measure`` rows and results made without options).
 * **measured**: what a measurement fills (``RunResult.measured``); an error row has nulls.
@@ -188,7 +188,7 @@ IDENTITY_FIELDS = _names(IDENTITY)
 OPTION_FIELDS = _names(OPTIONS)
 MEASURED_FIELDS = _names(MEASURED)
 BOOK_FIELDS = _names(BOOK)
-#: A run's row (``_rows.result_row`` / ``error_row``), in order.
+#: A run's row (``_timing.rows.result_row`` / ``error_row``), in order.
 RUN_FIELDS = IDENTITY_FIELDS + OPTION_FIELDS + MEASURED_FIELDS + BOOK_FIELDS
 CLUSTER_FIELDS = _names(CLUSTER)
 #: What a sweep's row adds to a run's: ``key`` first, the rest after the run's fields.

@@ -4,7 +4,7 @@ A *run* is one added file or batch of rows: when it was added, its source, its h
 git commit of the current directory (when inside a checkout) and the inferclock and OpenVINO
 versions. Every row is stored with its full JSON; its identity is the sha256 of its
 canonical JSON, so adding the same rows again stores nothing (``push`` is idempotent).
-Storage and schema: ``_history_store``; change detection: ``_history_detect`` (ruptures).
+Storage and schema: ``_tracking.store``; change detection: ``_tracking.detect`` (ruptures).
 See ``docs/history.md``.
 """
 
@@ -178,7 +178,7 @@ class History:
     def series(self, key: str, host: str | None = None, metric: str = "auto") -> pandas.DataFrame:
         """One point per run of the cell on ``host``, in the order added: ``run_id``, ``at``,
         ``commit``, versions, and the metric's ``value`` with its interval (``low``,
-        ``high``), the run's rows combined (``_cell.combine_rows``). ``metric``: auto,
+        ``high``), the run's rows combined (``_analysis.cell.combine_rows``). ``metric``: auto,
         median, throughput or pNN. Runs whose rows lack the metric (errors) are left out."""
         import pandas as pd
 
@@ -211,7 +211,7 @@ class History:
         return pd.DataFrame(points, columns=cols)
 
     def regressions(self, *, metric: str = "auto") -> list[Step]:
-        """Steps larger than the noise in every cell's series (``_history_detect``'s method),
+        """Steps larger than the noise in every cell's series (``_tracking.detect``'s method),
         slower and faster ones, cell by cell in time order."""
         metric = _cell.check_metric(metric)
         steps = []

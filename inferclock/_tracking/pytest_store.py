@@ -1,14 +1,14 @@
 """The pytest plugin's records and baselines: the row of a test's result, the session's file,
 the baseline it is compared with, and the per-test verdict.
 
-A result of ``ic.run`` becomes its usual row (``_rows.result_row``); a ``Measurement`` of
+A result of ``ic.run`` becomes its usual row (``_timing.rows.result_row``); a ``Measurement`` of
 ``ic.measure`` becomes a row with the fields ``compare`` reads (median and its interval,
 percentiles with theirs, throughput) so both can be judged the same way. The ``key`` of a row
 is the test's nodeid, with ``::name`` when a test records several results.
 
-Baselines live under ``<storage>/<host id>/<NAME>.jsonl``: results files (``_jsonl``) whose
+Baselines live under ``<storage>/<host id>/<NAME>.jsonl``: results files (``_common.jsonl``) whose
 header carries the machine fingerprint. A baseline of another machine (another host id, the
-volatile readings left out: ``_host``) is refused unless the caller allows any host.
+volatile readings left out: ``_platform.host``) is refused unless the caller allows any host.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ def run_row(key: str, result: RunResult) -> Row:
 def measurement_row(key: str, m: Measurement, env: Mapping[str, Any], started_at: str) -> Row:
     """The row of an ``ic.measure`` result, with the fields ``compare`` needs."""
     s = m.stats
-    lo, hi = s.ci95_ns
-    tp_ci = m.samples_per_s_ci
+    lo, hi = s.ci_ns
+    tp_ci = m.throughput_ci
     row: Row = {
         "key": key,
         "model": key,
@@ -91,7 +91,7 @@ def measurement_row(key: str, m: Measurement, env: Mapping[str, Any], started_at
         latency_ci95_high_ns=hi,
         latency_ci_confidence=s.ci_confidence,
         latency_percentiles=_percentiles(s),
-        throughput_fps=m.samples_per_s,
+        throughput_fps=m.throughput,
         throughput_ci_low_fps=tp_ci[0] if tp_ci else None,
         throughput_ci_high_fps=tp_ci[1] if tp_ci else None,
         duration_s=m.elapsed_s,
@@ -191,7 +191,8 @@ def judge_rows(
     threshold: float,
     gating: bool,
 ) -> Verdict:
-    """The verdict on one key, by ``compare``'s method (``_cell``, ``_intervals.ratio``)."""
+    """The verdict on one key, by ``compare``'s method (``_analysis.cell``,
+    ``_common.intervals.ratio``)."""
     mode = _schema.get(now[0], "mode") if now else None
     m = _cell.metric_for(metric, mode)
     cb = _cell.combine_rows(now, m)

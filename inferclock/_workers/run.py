@@ -1,7 +1,7 @@
 """``ic.run`` and ``ic.prepare``: check a run's options, resolve its model, and time it here or
 in a fresh worker process.
 
-The options are declared once in ``_options.RunOptions``; ``run``'s keyword parameters mirror
+The options are declared once in ``_timing.options.RunOptions``; ``run``'s keyword parameters mirror
 that declaration for IDEs and ``help()`` (a test keeps them equal) and go to it unchanged.
 """
 

@@ -1,7 +1,7 @@
 """The worker process: pin, time (or profile) a RunSpec, hand each outcome back; die with the
 parent.
 
-A worker is a new interpreter started by ``_supervisor`` (``python -c BOOT ...``), never a
+A worker is a new interpreter started by ``_workers.supervisor`` (``python -c BOOT ...``), never a
 fork of a process where OpenVINO's threads already run. It pins itself before OpenVINO
 starts (OpenVINO reads the CPU mask once), runs the spec ``repeats`` times, and writes each
 outcome (the RunResult, or the exception itself with its attributes, and the warnings) as a
