@@ -20,11 +20,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import inferclock as ic
 from inferclock.__main__ import main
+from inferclock._sweeps.options import SweepOptions
 from inferclock._timing import options as _options
 
 MISSING = "/nonexistent/model.xml"  # an accepted value runs into this: ModelError
 RUN = [o.name for o in _options.options()]
-SWEEP = [o.name for o in _options.options(_options.SweepOptions) if o.name != "out"]
+SWEEP = [o.name for o in _options.options(SweepOptions) if o.name != "out"]
 STOPPING = ["warmup", "iterations", "duration", "target_ci", "min_time", "max_time"]
 STOPPING += ["max_samples", "cpus"]
 FLAGS = [o for o in _options.options() if o.meta.cli in ("value", "append")]
