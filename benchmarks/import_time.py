@@ -38,7 +38,7 @@ for names in (("inferclock._workers.worker", "inferclock._worker"),
             importlib.import_module(name)
             break
         except ModuleNotFoundError as e:
-            if e.name != name:
+            if e.name is None or not name.startswith(e.name):
                 raise
     else:
         raise SystemExit(f"none of {names} found")

@@ -11,31 +11,43 @@ that times one cell never imports plotting, comparison, pandas or NNCF.
 from __future__ import annotations
 
 import importlib
-import importlib.util
+import os
 import sys
-from pathlib import Path
+from importlib.machinery import EXTENSION_SUFFIXES
 from typing import TYPE_CHECKING, Any
 
 
-def _installed_elsewhere() -> Path | None:
+def _installed_elsewhere() -> str | None:
     """The ``__init__.py`` of an installed inferclock that has its compiled core, when this
     package is a source checkout without one that happens to be first on ``sys.path``
-    (``python -m pytest`` or ``python -c`` run in the checkout: both put it first)."""
-    here = Path(__file__).resolve().parent
-    if any(p.suffix != ".pyi" for p in here.glob("_core.*")):
+    (``python -m pytest`` or ``python -c`` run in the checkout: both put it first). Plain
+    ``os`` calls: ``import inferclock`` loads no pathlib."""
+
+    def has_core(folder: str) -> bool:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return False
+        return any(n.startswith("_core.") and n.endswith(tuple(EXTENSION_SUFFIXES)) for n in names)
+
+    here = os.path.dirname(os.path.realpath(__file__))
+    if has_core(here):
         return None
     for entry in sys.path:
-        there = Path(entry or ".").resolve() / "inferclock"
-        if there != here and any(p.suffix == ".so" for p in there.glob("_core.*")):
-            return there / "__init__.py" if (there / "__init__.py").is_file() else None
+        there = os.path.join(os.path.realpath(entry or "."), "inferclock")
+        init = os.path.join(there, "__init__.py")
+        if there != here and has_core(there) and os.path.isfile(init):
+            return init
     return None
 
 
 if (_elsewhere := _installed_elsewhere()) is not None:
     # Hand over to the installed package, as `pytest` (which puts no checkout first) would
     # import it: the import system returns what sys.modules holds when this file ends.
+    import importlib.util
+
     _spec = importlib.util.spec_from_file_location(
-        __name__, _elsewhere, submodule_search_locations=[str(_elsewhere.parent)]
+        __name__, _elsewhere, submodule_search_locations=[os.path.dirname(_elsewhere)]
     )
     assert _spec is not None and _spec.loader is not None
     sys.modules[__name__] = _module = importlib.util.module_from_spec(_spec)

@@ -17,7 +17,6 @@ Older rows have no ``host_name``; :func:`fill_names` gives them their machine's 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
 
@@ -45,6 +44,8 @@ def host_id(env: Mapping[str, Any] | None) -> str | None:
     facts = {k: env.get(k) for k in IDENTITY}
     if not any(v is not None for v in facts.values()):
         return None
+    import json  # here: a worker imports this module (for its row field names) but not json
+
     text = json.dumps(facts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
@@ -73,6 +74,8 @@ def differences(
 
 def _show(v: Any) -> str:
     if isinstance(v, dict):
+        import json
+
         return json.dumps(v, sort_keys=True)
     return repr(v)
 

@@ -11,7 +11,6 @@ import numpy.typing as npt
 
 from inferclock._common.deprecation import renamed
 from inferclock._platform.topology import format_cpulist
-from inferclock._timing.schema import LATENCY_STATS, check
 from inferclock.stats import Stats
 
 if TYPE_CHECKING:
@@ -115,6 +114,10 @@ class RunResult:
 
     def measured(self) -> dict[str, Any]:
         """The measurement's row fields (``schema.MEASURED_FIELDS``, in that order)."""
+        # The schema is imported where rows are made (the parent), not by a worker that only
+        # builds this record: building the schema's table costs an import ~4 ms.
+        from inferclock._timing.schema import LATENCY_STATS
+
         s = self.latency
         row: dict[str, Any] = {
             "precision_executed": self.precision_executed,
@@ -165,6 +168,7 @@ class RunResult:
         """A flat row (``_timing.rows.result_row``; its fields are ``_schema``'s), plus the raw
         samples when asked."""
         from inferclock._timing.rows import result_row
+        from inferclock._timing.schema import check
 
         row = result_row(self)
         if samples:
@@ -175,6 +179,7 @@ class RunResult:
 
     def to_json(self, samples: bool = False) -> str:
         from inferclock._common.jsonl import strict_dumps
+        from inferclock._timing.schema import check
 
         d = self.to_dict(samples)
         d["env"] = self.env
