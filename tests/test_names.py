@@ -82,6 +82,7 @@ def test_sweep_axis_of_rates_is_qps(matmul_model: Path, tmp_path: Path) -> None:
     with pytest.warns(DeprecationWarning, match="sweep: rates= is deprecated: use qps="):
         with pytest.raises(ic.ConfigError, match=r"qps \(offered rates\) apply"):
             ic.sweep(str(matmul_model), rates=[100], modes=["latency"], out=out, quiet=True)
-    with pytest.raises(ic.ConfigError, match=r"give qps= only"):
-        ic.sweep(str(matmul_model), qps=[100], rates=[200], out=out, quiet=True)
+    for qps in ([100], np.array([100.0, 200.0])):
+        with pytest.raises(ic.ConfigError, match=r"give qps= only"):
+            ic.sweep(str(matmul_model), qps=qps, rates=[200], out=out, quiet=True)
     assert not out.exists()

@@ -26,14 +26,12 @@ def renamed(new: str, old: str) -> Any:
     return property(get, doc=f"Deprecated: the old name of ``{new}``.")
 
 
-def renamed_argument(
-    where: str, old: str, old_value: Any, new: str, new_value: Any, new_default: Any
-) -> Any:
-    """The value of argument ``new`` when the caller may have used its old name ``old``
-    (``old_value``, given): that value, with a warning; both given is an error."""
+def renamed_argument(where: str, old: str, old_value: Any, new: str, new_given: bool) -> Any:
+    """The value of argument ``new`` when the caller used its old name ``old`` (given as
+    ``old_value``): that value, with a warning; both given (``new_given``) is an error."""
     from inferclock._common.errors import ConfigError
 
-    if new_value != new_default:
+    if new_given:
         raise ConfigError(f"{where}: give {new}= only ({old}= is its deprecated old name)")
     _warn(f"{where}: {old}= is deprecated: use {new}=", 3)
     return old_value

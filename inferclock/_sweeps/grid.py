@@ -132,7 +132,8 @@ def check_axes(given: Mapping[str, Any]) -> dict[str, list[Any]]:
     _check_sockets_present(out["sockets"])
     if out["qps"] != [None] and not any(m in OPEN_LOOP for m in out["modes"]):
         raise ConfigError(
-            f"qps (offered rates) apply to modes {' and '.join(OPEN_LOOP)}; modes are {out['modes']}"
+            f"qps (offered rates) apply to modes {' and '.join(OPEN_LOOP)}; "
+            f"modes are {out['modes']}"
         )
     return out
 

@@ -157,7 +157,8 @@ def sweep(
     """
     t_start = time.monotonic()
     if "rates" in run_options:  # the qps axis's old name, for one release
-        qps = renamed_argument("sweep", "rates", run_options.pop("rates"), "qps", qps, (None,))
+        qps_given = not (isinstance(qps, tuple) and qps == (None,))  # may be an array
+        qps = renamed_argument("sweep", "rates", run_options.pop("rates"), "qps", qps_given)
     given_axes: dict[str, Any] = dict(precisions=precisions, batch_sizes=batch_sizes)
     given_axes.update(devices=devices, modes=modes, sockets=sockets, qps=qps)
     base, axes, served = _check(given_axes, {**run_options, "processes": processes}, cell_timeout)
