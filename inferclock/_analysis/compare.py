@@ -19,11 +19,16 @@ Cells are matched by ``key``. For each cell present (without error) on both side
   ``same`` when the whole interval lies within ``[1 / (1 + t), 1 + t]``; otherwise
   ``inconclusive``.
 
-``Comparison.regressions`` are the ``slower`` cells. ``Comparison.missing`` are the cells A
-measured that B has no successful row for (only in A, or error rows only in B): nothing says
-they did not get slower. ``Comparison.gate()`` is the CI verdict (``inferclock compare
---fail-above``): it fails on a regression beyond its threshold, on a missing cell (unless
-``allow_missing``), and when no cell at all was compared. ``environment_diff`` lists the
+**States.** Every cell ends in a named state (``Comparison.states``; ``_analysis.states``):
+the judged ones above, "no interval" (a side without an interval: judged on the point
+ratio), and "unreadable" (a row's value of the metric is absent, null, NaN, <= 0, not a number,
+or its interval invalid), "missing in B", "error in B" (nothing says they did not get
+slower), "error in A" and "only in B". Lines of either file that held no row are named by file
+and line (``Comparison.skipped``); rows read twice are dropped and rows that are not
+measurements named (``Comparison.notes``). ``Comparison.regressions`` are the ``slower`` cells
+(a no-interval cell slower on its point ratio included). ``Comparison.gate()`` is the CI
+verdict (``inferclock compare --fail-above``, ``_analysis.gate``): it passes only when every
+cell is same, faster, or not worse than its threshold. ``environment_diff`` lists the
 machine-fingerprint fields that differ between the sides (volatile readings left out).
 
 **Hosts.** Each side is one host (``_platform.host``: a machine, or a Dask worker of a cluster
@@ -41,11 +46,11 @@ from typing import Any
 
 from inferclock._analysis import cell as _cell
 from inferclock._analysis.gate import Gate, check_threshold, gate_of, parse_threshold
+from inferclock._analysis.states import CellState, judged_state, read_side
 from inferclock._analysis.table import ResultTable
 from inferclock._common import checks as _checks, intervals as _intervals
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.jsonl import Row
-from inferclock._common.text import fmt_num, markdown_table
 from inferclock._common.util import is_real
 from inferclock._platform import host as _host
 from inferclock._timing import schema as _schema
@@ -83,6 +88,8 @@ class CellComparison:
     throughput_ratio: float | None
     multimodal_a: bool | None = None
     multimodal_b: bool | None = None
+    #: "no interval" for a cell judged on its point ratio, else ``verdict``.
+    state: str = ""
 
     @property
     def higher_is_better(self) -> bool:
@@ -114,6 +121,20 @@ class Comparison:
     #: The hosts each side was restricted to (``a_host``/``b_host`` as given), or None.
     host_a: str | None = None
     host_b: str | None = None
+    #: Every cell of A, then those only in B, in its named state with the reason.
+    states: tuple[CellState, ...] = field(default=())
+    #: Lines of A and B that held no row: "side path:line: why".
+    skipped: tuple[str, ...] = field(default=())
+    #: Duplicate rows dropped and rows that are not measurements, per side.
+    notes: tuple[str, ...] = field(default=())
+
+    def state_of(self, key: str) -> CellState | None:
+        return next((s for s in self.states if s.key == key), None)
+
+    @property
+    def unreadable(self) -> tuple[str, ...]:
+        """Cells whose metric could not be read on a side (see ``states``)."""
+        return tuple(s.key for s in self.states if s.state == "unreadable")
 
     @property
     def regressions(self) -> tuple[CellComparison, ...]:
@@ -121,11 +142,19 @@ class Comparison:
         it, in the metric's bad direction)."""
         return tuple(c for c in self.cells if c.verdict == "slower")
 
-    def gate(self, threshold: float | None = None, *, allow_missing: bool = False) -> Gate:
-        """The CI verdict: fail on a cell worse by more than ``threshold`` (default: this
-        comparison's) in its metric, on a cell of A without a successful counterpart in B
-        (unless ``allow_missing``), and when no cell was compared at all."""
-        return gate_of(self, threshold, allow_missing)
+    def gate(
+        self,
+        threshold: float | None = None,
+        *,
+        allow_missing: bool = False,
+        allow_inconclusive: bool = False,
+    ) -> Gate:
+        """The CI verdict at ``threshold`` (default: this comparison's): passes only when every
+        cell is same, faster or not worse than the threshold (``_analysis.states.outcome``).
+        ``allow_missing`` lets unreadable, missing and failed cells of B and skipped lines
+        pass; ``allow_inconclusive`` lets cells whose interval reaches past the threshold
+        pass. Nothing compared at all always fails."""
+        return gate_of(self, threshold, allow_missing, allow_inconclusive)
 
     @property
     def improvements(self) -> tuple[CellComparison, ...]:
@@ -144,62 +173,10 @@ class Comparison:
         return d
 
     def to_markdown(self) -> str:
-        t = self.threshold
-        parts = [
-            f"Ratio = B / A of each cell's metric (latency: above 1 is worse; throughput: "
-            f"below 1 is worse), {self.confidence:.0%} interval combining the variation within "
-            f"and between processes; threshold {t:.1%} (same: interval within "
-            f"[{1 / (1 + t):.3f}, {1 + t:.3f}]; slower/faster: entirely beyond it)."
-        ]
-        if self.cells:
-            body = [
-                [
-                    c.model,
-                    c.device,
-                    c.precision,
-                    str(c.batch_size),
-                    c.mode,
-                    c.metric,
-                    _value(c.metric, c.value_a) + (" (multimodal)" if c.multimodal_a else ""),
-                    _value(c.metric, c.value_b) + (" (multimodal)" if c.multimodal_b else ""),
-                    f"{c.ratio:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}]",
-                    f"**{c.verdict}**" if c.verdict in ("slower", "faster") else c.verdict,
-                    f"{c.runs_a}/{c.runs_b}",
-                    c.method,
-                ]
-                for c in self.cells
-            ]
-            header = ["model", "device", "precision", "batch", "mode", "metric", "A", "B"]
-            header += ["B/A [CI]", "verdict", "runs A/B", "width from"]
-            parts.append(markdown_table(header, body))
-            counts = {
-                v: sum(c.verdict == v for c in self.cells)
-                for v in ("slower", "faster", "same", "inconclusive")
-            }
-            worst = self.worst_ratio
-            parts.append(
-                ", ".join(f"{n} {v}" for v, n in counts.items())
-                + (f"; worst slow-down {worst:.3f}x" if worst is not None else "")
-            )
-        else:
-            parts.append("_No cell measured successfully on both sides._")
-        for label, keys in (
-            ("Only in A", self.only_a),
-            ("Only in B", self.only_b),
-            ("Failed in A (error rows only)", self.failed_a),
-            ("Failed in B (error rows only)", self.failed_b),
-        ):
-            if keys:
-                parts.append(f"{label}: " + ", ".join(f"`{k}`" for k in keys))
-        if self.host_a is not None or self.host_b is not None:
-            parts.append(f"Hosts: A {self.host_a or '(all)'}, B {self.host_b or '(all)'}.")
-        if self.environment_diff:
-            parts.append("Machines differ: " + "; ".join(self.environment_diff))
-        return "\n\n".join(parts) + "\n"
+        """The comparison as markdown: every cell with its state and reason, the counts."""
+        from inferclock._analysis.compare_text import comparison_markdown
 
-
-def _value(metric: str, v: float) -> str:
-    return f"{fmt_num(v)} /s" if metric == "throughput" else f"{fmt_num(v / 1e6)} ms"
+        return comparison_markdown(self)
 
 
 def _check_side(x: Any, side: str) -> None:
@@ -240,13 +217,6 @@ def _as_table(
             + f" (hosts: {_host.describe(hosts)})"
         )
     return x
-
-
-def _group_ok(table: ResultTable) -> dict[str, list[Row]]:
-    groups: dict[str, list[Row]] = {}
-    for r in table.ok():
-        groups.setdefault(_schema.at(r, "key"), []).append(r)
-    return groups
 
 
 def _env_diff(a: ResultTable, b: ResultTable) -> tuple[str, ...]:
@@ -296,62 +266,132 @@ def compare(
     _check_side(b, "b")
     a_host, b_host = _check_host(a_host, "a_host"), _check_host(b_host, "b_host")
     ta, tb = _as_table(a, allow_mixed, a_host, "a"), _as_table(b, allow_mixed, b_host, "b")
-    ga, gb = _group_ok(ta), _group_ok(tb)
+    ga, gb = _group(ta.ok()), _group(tb.ok())
+    ia, ib = _group(ta.invalid()), _group(tb.invalid())
     keys_a, keys_b = ta.keys(), tb.keys()
+    set_a, set_b = set(keys_a), set(keys_b)
     cells: list[CellComparison] = []
-    missing_metric: list[str] = []
-    for key in [k for k in keys_a if k in ga and k in gb]:
-        ra, rb = ga[key], gb[key]
-        first = ra[0]
-        mode = _schema.get(first, "mode")
-        m = _cell.metric_for(metric, mode)
-        ca, cb = _cell.combine_rows(ra, m, confidence), _cell.combine_rows(rb, m, confidence)
-        if ca is None or cb is None:
-            missing_metric.append(key)
-            continue
-        r, lo, hi = _intervals.ratio(ca, cb, confidence)
-        lo = math.nan if lo is None else lo  # no interval on a side: inconclusive
-        hi = math.nan if hi is None else hi
-        ma, mb = _cell.combine_rows(ra, "median"), _cell.combine_rows(rb, "median")
-        ta_, tb_ = _cell.combine_rows(ra, "throughput"), _cell.combine_rows(rb, "throughput")
-        batch = _schema.get(first, "batch_size")
-        cells.append(
-            CellComparison(
-                key=key, model=str(_schema.get(first, "model")),
-                device=str(_schema.get(first, "device")),
-                precision=str(_schema.get(first, "precision_requested")),
-                batch_size=batch if isinstance(batch, int) else 0, mode=str(mode),
-                metric=m, value_a=ca.estimate, value_b=cb.estimate, ratio=r, ci_low=lo,
-                ci_high=hi,
-                verdict=_cell.judge(lo, hi, threshold, _cell.higher_is_better(m)),
-                method="between" if ca.between or cb.between else "within",
-                runs_a=len(ra), runs_b=len(rb),
-                n_a=sum(int(_schema.get(r, "n") or 0) for r in ra),
-                n_b=sum(int(_schema.get(r, "n") or 0) for r in rb),
-                median_a_ns=ma.estimate if ma else math.nan,
-                median_b_ns=mb.estimate if mb else math.nan,
-                throughput_ratio=tb_.estimate / ta_.estimate if ta_ and tb_ else None,
-                multimodal_a=ca.multimodal if ca.processes > 1 else None,
-                multimodal_b=cb.multimodal if cb.processes > 1 else None,
-            )
-        )  # fmt: skip
-    if missing_metric and not cells:
+    states: list[CellState] = []
+    absent: list[str] = []  # cells whose rows lack the metric altogether
+    for key in keys_a:
+        state, cell = _cell_state(key, ga, gb, ia, ib, key in set_b, metric, threshold, confidence)
+        states.append(state)
+        if cell is not None:
+            cells.append(cell)
+        elif state.state == "unreadable" and " is absent" in state.reason:
+            absent.append(key)
+    states += [CellState(k, "only in B", "B measured it, A did not") for k in keys_b
+               if k not in set_a]  # fmt: skip
+    if absent and not cells and len(absent) == sum(s.state == "unreadable" for s in states):
         raise ConfigError(
             f"compare: metric {metric!r} is in no row of the matched cells "
-            f"({', '.join(missing_metric[:5])}): rows carry the percentiles they were run "
+            f"({', '.join(absent[:5])}): rows carry the percentiles they were run "
             "with (option percentiles=[...]), the median and throughput"
         )
-    set_a, set_b = set(keys_a), set(keys_b)
     return Comparison(
         cells=tuple(cells),
         only_a=tuple(k for k in keys_a if k not in set_b),
         only_b=tuple(k for k in keys_b if k not in set_a),
-        failed_a=tuple(k for k in keys_a if k in set_b and k not in ga),
-        failed_b=tuple(k for k in keys_b if k in set_a and k not in gb),
+        failed_a=tuple(k for k in keys_a if k in set_b and k not in ga and k not in ia),
+        failed_b=tuple(k for k in keys_b if k in set_a and k not in gb and k not in ib),
         threshold=threshold,
         confidence=confidence,
         environment_diff=_env_diff(ta, tb),
-        missing=tuple(k for k in keys_a if k in ga and k not in gb),
+        missing=tuple(s.key for s in states if s.state in ("missing in B", "error in B")),
         host_a=a_host,
         host_b=b_host,
+        states=tuple(states),
+        skipped=tuple(f"{side} {line}" for side, t in (("A", ta), ("B", tb)) for line in t.skipped),
+        notes=tuple(f"{side}: {n}" for side, t in (("A", ta), ("B", tb)) for n in _notes(t)),
     )
+
+
+def _notes(t: ResultTable) -> list[str]:
+    # Skipped lines are listed on their own (Comparison.skipped): they fail a gate.
+    return [n for n in t.notes() if "unreadable line(s) skipped" not in n]
+
+
+def _group(table: ResultTable) -> dict[str, list[Row]]:
+    groups: dict[str, list[Row]] = {}
+    for r in table:
+        groups.setdefault(_schema.at(r, "key"), []).append(r)
+    return groups
+
+
+def _cell_state(
+    key: str,
+    ga: dict[str, list[Row]],
+    gb: dict[str, list[Row]],
+    ia: dict[str, list[Row]],
+    ib: dict[str, list[Row]],
+    in_b: bool,
+    metric: str,
+    threshold: float,
+    confidence: float,
+) -> tuple[CellState, CellComparison | None]:
+    """The state of cell ``key`` of A, and its comparison when both sides could be read."""
+    from inferclock._analysis.states import row_problem
+
+    if key in ia:
+        return CellState(key, "unreadable", f"A: {row_problem(ia[key][0])}"), None
+    if key not in ga:
+        return CellState(key, "error in A", "A has only error rows: nothing to compare"), None
+    if not in_b:
+        return CellState(key, "missing in B", "B has no row of this cell"), None
+    if key in ib:
+        return CellState(key, "unreadable", f"B: {row_problem(ib[key][0])}"), None
+    if key not in gb:
+        return CellState(key, "error in B", "B has only error rows"), None
+    ra, rb = ga[key], gb[key]
+    m = _cell.metric_for(metric, _schema.get(ra[0], "mode"))
+    (ca, why_a), (cb, why_b) = read_side(ra, m, confidence), read_side(rb, m, confidence)
+    if ca is None or cb is None:
+        why = f"A {why_a}" if why_a else f"B {why_b}"
+        return CellState(key, "unreadable", f"{m}: {why}"), None
+    c = _comparison(key, ra, rb, m, ca, cb, threshold, confidence)
+    if c.state == "no interval":
+        side = " and ".join(s for s, x in (("A", ca), ("B", cb)) if x.low is None) or "A or B"
+        reason = f"{side} without an interval (too few samples): judged on the point ratio"
+    else:
+        reason = f"{c.ratio:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}] at threshold {threshold:.1%}"
+    return CellState(key, c.state, reason), c  # type: ignore[arg-type]
+
+
+def _comparison(
+    key: str,
+    ra: list[Row],
+    rb: list[Row],
+    m: str,
+    ca: _intervals.Combined,
+    cb: _intervals.Combined,
+    threshold: float,
+    confidence: float,
+) -> CellComparison:
+    r, lo, hi = _intervals.ratio(ca, cb, confidence)
+    lo = math.nan if lo is None else lo  # no interval on a side: judged on the point ratio
+    hi = math.nan if hi is None else hi
+    state = judged_state(r, lo, hi, m, threshold)
+    hb = _cell.higher_is_better(m)
+    verdict = _cell.judge(r, r, threshold, hb) if state == "no interval" else state
+    ma, mb = _cell.combine_rows(ra, "median"), _cell.combine_rows(rb, "median")
+    ta_, tb_ = _cell.combine_rows(ra, "throughput"), _cell.combine_rows(rb, "throughput")
+    first = ra[0]
+    batch = _schema.get(first, "batch_size")
+    return CellComparison(
+        key=key, model=str(_schema.get(first, "model")),
+        device=str(_schema.get(first, "device")),
+        precision=str(_schema.get(first, "precision_requested")),
+        batch_size=batch if isinstance(batch, int) else 0, mode=str(_schema.get(first, "mode")),
+        metric=m, value_a=ca.estimate, value_b=cb.estimate, ratio=r, ci_low=lo, ci_high=hi,
+        verdict=verdict,  # type: ignore[arg-type]
+        method="between" if ca.between or cb.between else "within",
+        runs_a=len(ra), runs_b=len(rb),
+        n_a=sum(int(_schema.get(x, "n") or 0) for x in ra),
+        n_b=sum(int(_schema.get(x, "n") or 0) for x in rb),
+        median_a_ns=ma.estimate if ma else math.nan,
+        median_b_ns=mb.estimate if mb else math.nan,
+        throughput_ratio=tb_.estimate / ta_.estimate if ta_ and tb_ else None,
+        multimodal_a=ca.multimodal if ca.processes > 1 else None,
+        multimodal_b=cb.multimodal if cb.processes > 1 else None,
+        state=state,
+    )  # fmt: skip

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from inferclock._analysis.states import row_problem
 from inferclock._analysis.summary import CellSummary, precision_rank, summarize_cells
 from inferclock._analysis.text import errors_markdown, summary_markdown
 from inferclock._common.errors import ConfigError, ConfigTypeError, InferclockError
@@ -33,6 +34,7 @@ from inferclock._common.jsonl import (
     check_output_path,
     load_file,
     read_rows,
+    row_id,
     strict_dumps,
 )
 from inferclock._common.text import fmt_num, markdown_table
@@ -88,7 +90,27 @@ class ResultTable:
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         self._base: dict[int, Path] = {id(r): base for r in self._rows}
         self._paths: list[Path] = []
-        self.skipped_lines = 0
+        #: Lines of the files that held no row, as "path:line: why" (torn writes, garbage).
+        self.skipped: list[str] = []
+        #: Rows dropped because an identical row (same ``row_id``) came first.
+        self.duplicates = 0
+        self._dedupe()
+
+    def _dedupe(self) -> None:
+        seen: set[str] = set()
+        kept = []
+        for r in self._rows:
+            rid = row_id(r)
+            if rid not in seen:
+                seen.add(rid)
+                kept.append(r)
+        self.duplicates += len(self._rows) - len(kept)
+        self._rows = kept
+
+    @property
+    def skipped_lines(self) -> int:
+        """How many lines of the files held no row (see ``skipped``)."""
+        return len(self.skipped)
 
     @classmethod
     def load(cls, *paths: PathLike, allow_mixed: bool = False) -> ResultTable:
@@ -111,7 +133,7 @@ class ResultTable:
             f = load_file(path)
             table._headers.append(f.header)
             table._paths.append(f.path)
-            table.skipped_lines += f.skipped_lines
+            table.skipped += f.skipped_text()
             base = f.path.resolve().parent
             env = f.header.get("environment")
             env = env if isinstance(env, Mapping) else {}
@@ -126,6 +148,7 @@ class ResultTable:
                 table._base[id(r)] = base
             origins += [mine] if from_cluster(f.header) else [{h} for h in mine]
         fill_names(table._rows)
+        table._dedupe()
         if len(hosts) > 1 and not allow_mixed and not any(o >= hosts.keys() for o in origins):
             (pa, ea), *others = hosts.values()
             diffs = "; ".join(
@@ -149,7 +172,8 @@ class ResultTable:
         t._headers = self._headers
         t._base = {id(r): self._base[id(r)] for r in t._rows}
         t._paths = self._paths
-        t.skipped_lines = self.skipped_lines
+        t.skipped = self.skipped
+        t.duplicates = self.duplicates
         return t
 
     @property
@@ -208,8 +232,33 @@ class ResultTable:
         return self._derive(r for r in self._rows if keep(r))
 
     def ok(self) -> ResultTable:
-        """Rows without an error."""
-        return self._derive(r for r in self._rows if _schema.get(r, "error") is None)
+        """Rows without an error that are valid measurements (see :meth:`invalid`)."""
+        return self._derive(
+            r for r in self._rows if _schema.get(r, "error") is None and row_problem(r) is None
+        )
+
+    def invalid(self) -> ResultTable:
+        """Rows without an error that are not measurements: a median that is null, NaN, <= 0
+        or not a number, an interval with low > high... (``_analysis.states.row_problem``
+        says why). They are never summarized, plotted or compared."""
+        return self._derive(r for r in self._rows if row_problem(r) is not None)
+
+    def notes(self) -> list[str]:
+        """What a reader of this table must be told: skipped lines (each named by file and
+        line), duplicate rows dropped, rows that are not measurements (each named)."""
+        out = []
+        if self.skipped:
+            lines = "; ".join(self.skipped)
+            out.append(f"{len(self.skipped)} unreadable line(s) skipped: {lines}")
+        if self.duplicates:
+            out.append(
+                f"{self.duplicates} duplicate row(s) dropped (identical to a row read before: "
+                "the same file or rows given twice)"
+            )
+        bad = [f"{_schema.at(r, 'key')} ({row_problem(r)})" for r in self.invalid()]
+        if bad:
+            out.append(f"{len(bad)} row(s) are not valid measurements: " + "; ".join(bad))
+        return out
 
     def errors(self) -> ResultTable:
         """Rows with an error (crash, timeout, OpenVINO error...)."""
@@ -245,9 +294,9 @@ class ResultTable:
         return list(dict.fromkeys(h for h in map(label, self._rows) if h is not None))
 
     def summary(self) -> list[CellSummary]:
-        """One :class:`CellSummary` per cell and host that has at least one row without
-        error."""
-        return summarize_cells(self._rows)
+        """One :class:`CellSummary` per cell and host that has at least one valid measurement
+        (error rows are counted in its ``errors``; invalid rows are left out)."""
+        return summarize_cells(r for r in self._rows if row_problem(r) is None)
 
     def to_csv(self, path: PathLike) -> Path:
         """Write flat CSV: one column per field, dict/list fields as JSON, None as empty."""

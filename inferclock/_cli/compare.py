@@ -19,12 +19,18 @@ def run(args: argparse.Namespace) -> int:
     from inferclock._analysis.table import check_output_path
 
     # Every argument is checked before any file is read or any table printed.
-    threshold = parse_threshold("--threshold", args.threshold)
     fail_above = (
         None if args.fail_above is None else parse_threshold("--fail-above", args.fail_above)
     )
-    if args.allow_missing and fail_above is None:
-        raise ConfigError("--allow-missing only applies to the gate: give --fail-above too")
+    # The table's states are the gate's unless --threshold asks for others.
+    if args.threshold is not None:
+        threshold = parse_threshold("--threshold", args.threshold)
+    else:
+        threshold = 0.05 if fail_above is None else fail_above
+    for flag, on in (("--allow-missing", args.allow_missing),
+                     ("--allow-inconclusive", args.allow_inconclusive)):  # fmt: skip
+        if on and fail_above is None:
+            raise ConfigError(f"{flag} only applies to the gate: give --fail-above too")
     if args.b is None and (args.a_host is None or args.b_host is None):
         raise ConfigError(
             "compare needs B, the results file to compare against A (it may be left out only "
@@ -45,7 +51,13 @@ def run(args: argparse.Namespace) -> int:
         args.a, b, threshold=threshold, metric=metric, allow_mixed=args.allow_mixed,
         a_host=args.a_host, b_host=args.b_host,
     )  # fmt: skip
-    gate = None if fail_above is None else result.gate(fail_above, allow_missing=args.allow_missing)
+    gate = None
+    if fail_above is not None:
+        gate = result.gate(
+            fail_above,
+            allow_missing=args.allow_missing,
+            allow_inconclusive=args.allow_inconclusive,
+        )
     print(result.to_markdown())
     if out is not None:
         d = result.to_dict()
@@ -69,11 +81,13 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
         description="Match cells of A and B by key and give, per cell, the ratio B/A of its "
         "metric (throughput for throughput-mode cells, the median latency for latency-mode "
         "ones, or --metric) with a 95% interval combining the variation within and between "
-        "processes, and a verdict: slower / faster (whole interval beyond the threshold in "
-        "the metric's bad / good direction), same (within it) or inconclusive. With "
-        "--fail-above it is a CI gate: it fails on a cell worse by more than T, on a cell of "
-        "A that B has no successful row for (only in A, or error rows only in B; "
-        "--allow-missing accepts those), and when no cell was compared at all. The machine "
+        "processes, and a state: slower / faster (whole interval beyond the threshold in "
+        "the metric's bad / good direction), same (within it), inconclusive, no interval "
+        "(judged on the point ratio), unreadable (a value that is not a measurement), missing "
+        "in B or error in B. Lines that hold no row are named by file and line. With "
+        "--fail-above it is a CI gate that never passes what it did not judge: it passes only "
+        "when every cell is same, faster or not worse than T (see docs/statistics.md, 'The "
+        "gate's states'). The machine "
         "fingerprints' differences are printed. Each side is one host: --a-host/--b-host keep "
         "one host's rows of a side (a cluster sweep's file holds several: its Dask workers).",
         epilog="""\
@@ -82,9 +96,11 @@ examples:
   inferclock compare cluster.jsonl --a-host w1 --b-host w2   # two workers of one file
   inferclock compare old.jsonl cluster.jsonl --b-host w2
 
-exit status: 0; 1 when the --fail-above gate fails; 2 on bad input (checked before
-anything is read; an unknown host names the side's hosts). Thresholds are never
-negative: T is how much slower B may be.
+exit status: 0; 1 when the --fail-above gate fails (a cell slower, inconclusive past T,
+without an interval and slower on its point, unreadable, missing or failed in B, or a line
+that held no row; the last line counts each state); 2 on bad input (checked before anything
+is read; an unknown host names the side's hosts). Thresholds are never negative: T is how
+much slower B may be.
 """,
     )
     cmp_.add_argument("a", metavar="A", help="baseline results file")
@@ -104,21 +120,27 @@ negative: T is how much slower B may be.
         )
     cmp_.add_argument(
         "--threshold",
-        default="5%",
         metavar="T",
-        help="verdict threshold >= 0, '5%%' or 0.05 (default 5%%)",
+        help="the table's verdict threshold >= 0, '5%%' or 0.05 (default: --fail-above's T, "
+        "else 5%%)",
     )
     cmp_.add_argument(
         "--fail-above",
         metavar="T",
-        help="gate: exit 1 if any cell is slower by more than T >= 0 ('5%%'), or if a cell of "
-        "A has no successful counterpart in B",
+        help="gate: exit 0 only when every cell is same, faster or not worse than T >= 0 "
+        "('5%%'); exit 1 otherwise",
     )
     cmp_.add_argument(
         "--allow-missing",
         action="store_true",
-        help="with --fail-above: cells of A without a successful row in B do not fail the "
-        "gate (they are still listed)",
+        help="with --fail-above: cells that are unreadable, missing or failed in B, and "
+        "lines that held no row, do not fail the gate (they are still listed)",
+    )
+    cmp_.add_argument(
+        "--allow-inconclusive",
+        action="store_true",
+        help="with --fail-above: cells whose interval reaches past T (B may or may not be "
+        "worse by more than T) do not fail the gate (they are still listed)",
     )
     cmp_.add_argument(
         "--metric",

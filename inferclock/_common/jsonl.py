@@ -20,6 +20,7 @@ it to that). :mod:`inferclock._analysis.table` re-exports the public names.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -38,10 +39,12 @@ __all__ = [
     "ResultFile",
     "ResultWriter",
     "Row",
+    "canonical",
     "check_output_path",
     "json_default",
     "load_file",
     "read_rows",
+    "row_id",
     "strict_dumps",
 ]
 
@@ -64,6 +67,12 @@ class ResultFile(NamedTuple):
     rows: list[Row]
     skipped_lines: int
     resumes: list[Row] = []  # noqa: RUF012  (a NamedTuple default, never mutated)
+    #: Each skipped line as (its 1-based line number in the file, why it was skipped).
+    skipped: tuple[tuple[int, str], ...] = ()
+
+    def skipped_text(self) -> list[str]:
+        """Each skipped line as ``"path:line: why"``."""
+        return [f"{self.path}:{n}: {why}" for n, why in self.skipped]
 
 
 def check_output_path(path: PathLike, what: str = "output file") -> Path:
@@ -170,6 +179,17 @@ def _check_header(header: Any, path: Path) -> Row:
     return header
 
 
+def canonical(obj: Mapping[str, Any]) -> str:
+    """A row's (or header's) canonical JSON: sorted keys, no spaces."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=json_default)
+
+
+def row_id(row: Mapping[str, Any]) -> str:
+    """A row's identity: the sha256 of its canonical JSON. Two rows with one id are the same
+    measurement read twice: tables count it once, the history stores it once."""
+    return hashlib.sha256(canonical(row).encode()).hexdigest()
+
+
 def _parse_line(raw: bytes) -> Any:
     try:
         return json.loads(raw.decode("utf-8"))
@@ -177,11 +197,24 @@ def _parse_line(raw: bytes) -> Any:
         return None
 
 
+def _not_a_row(obj: Any) -> str | None:
+    if obj is None:
+        return "not valid JSON (a torn or damaged line)"
+    if not isinstance(obj, dict):
+        return f"not a JSON object (a {type(obj).__name__})"
+    if obj.get("kind") != "row":
+        return f"kind {obj.get('kind')!r}, not 'row'"
+    if not isinstance(obj.get("key"), str):
+        return "a row without a string key"
+    return None
+
+
 def load_file(path: PathLike) -> ResultFile:
     """Read a results file: header, rows, and the number of lines skipped.
 
     Lines that are not valid JSON objects with ``kind == "row"`` (a torn line after a power
-    cut, a stray header) are skipped and counted, not warned about. Rows of an older format
+    cut, a stray header) are skipped and listed with their line numbers (``skipped``): readers
+    that judge (``compare``, the report) name them. Rows of an older format
     version are upgraded; a newer or unknown version raises InferclockError.
     """
     p = Path(path)
@@ -189,30 +222,27 @@ def load_file(path: PathLike) -> ResultFile:
         data = p.read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(f"results file {str(p)!r} does not exist") from None
-    lines = [line for line in data.split(b"\n") if line.strip()]
+    lines = [(i, line) for i, line in enumerate(data.split(b"\n"), 1) if line.strip()]
     if not lines:
         raise InferclockError(f"results file {str(p)!r} is empty (no header line)")
-    header = _check_header(_parse_line(lines[0]), p)
+    header = _check_header(_parse_line(lines[0][1]), p)
     version: int = header["format_version"]
     rows: list[Row] = []
     resumes: list[Row] = []
-    skipped = 0
-    for raw in lines[1:]:
+    skipped: list[tuple[int, str]] = []
+    for number, raw in lines[1:]:
         obj = _parse_line(raw)
         if isinstance(obj, dict) and obj.get("kind") == "resume":
             resumes.append(obj)
             continue
-        if (
-            not isinstance(obj, dict)
-            or obj.get("kind") != "row"
-            or not isinstance(obj.get("key"), str)
-        ):
-            skipped += 1
+        why = _not_a_row(obj)
+        if why is not None:
+            skipped.append((number, why))
             continue
         for v in range(version, FORMAT_VERSION):
             obj = _UPGRADES[v](obj)
         rows.append(obj)
-    return ResultFile(p, header, rows, skipped, resumes)
+    return ResultFile(p, header, rows, len(skipped), resumes, tuple(skipped))
 
 
 def read_rows(path: PathLike) -> tuple[Row, list[Row]]:

@@ -283,15 +283,13 @@ def report(
 
     md = [f"# {title}", ""]
     src = code_list(t.paths) or "(in-memory table)"
+    bad = len(t.invalid())
     md.append(
         f"Source: {src}. {len(t)} rows: {len(ok)} measured, {len(errs)} errors, "
-        f"{len(summ)} cells."
-        + (
-            f" {t.skipped_lines} unreadable line(s) skipped (torn write?)."
-            if t.skipped_lines
-            else ""
-        )
+        + (f"{bad} not valid measurements (left out), " if bad else "")
+        + f"{len(summ)} cells."
     )
+    md += [line for note in t.notes() for line in ("", f"**Note:** {note}.")]
     interrupted = [_schema.at(r, "key") for r in ok if _schema.get(r, "interrupted")]
     if interrupted:
         md.append("")

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from inferclock._common.errors import ConfigError
-from inferclock._common.jsonl import json_default
+from inferclock._common.jsonl import canonical
 from inferclock._timing import schema as _schema
 
 SCHEMA_VERSION = 2
@@ -35,12 +35,8 @@ BUSY_TIMEOUT_S = 60.0
 _PG_LOCK = 7_272_013  # pg_advisory_xact_lock key of the schema changes
 
 
-def canonical(row: Mapping[str, Any]) -> str:
-    """The row's canonical JSON (sorted keys, no spaces): its identity is this text's sha256."""
-    return json.dumps(row, sort_keys=True, separators=(",", ":"), default=json_default)
-
-
 def identity(text: str) -> str:
+    """The identity of a row whose canonical JSON is ``text`` (``_common.jsonl.row_id``)."""
     return hashlib.sha256(text.encode()).hexdigest()
 
 
