@@ -127,15 +127,40 @@ def combine_rows(
     rows: Sequence[Mapping[str, Any]], metric: str, confidence: float = 0.95
 ) -> Combined | None:
     """The cell's ``metric`` over its rows, within and between processes (None: no row has
-    it)."""
+    it). ``confidence`` of the result is the coverage achieved: a single run's own (below the
+    level asked when the run was too short for it), else the level asked."""
     runs = runs_of(rows, metric)
-    return _intervals.combine(runs, confidence) if runs else None
+    if not runs:
+        return None
+    c = _intervals.combine(runs, confidence)
+    if len(runs) == 1 and runs[0].confidence is not None and c.low is not None:
+        # One run's own interval comes back as it is: so does the coverage it achieved.
+        c = dataclasses.replace(c, confidence=runs[0].confidence)
+    return c
+
+
+def drift_of(rows: Sequence[Mapping[str, Any]]) -> float | None:
+    """A cell's drift: the largest in magnitude of its runs' own drifts (each run's second
+    half against its first), None when no run has one. Never a drift over pooled samples: that
+    would compare one process with another."""
+    vals = [_num(_schema.get(r, "latency_drift")) for r in rows]
+    finite = [v for v in vals if v is not None]
+    return max(finite, key=abs) if finite else None
+
+
+def percentile_figure(
+    rows: Sequence[Mapping[str, Any]], p: float, confidence: float = 0.95
+) -> Combined | None:
+    """A cell's ``p``-th percentile: the runs' own percentiles combined as the median is."""
+    return combine_rows(rows, "median" if p == 50 else f"p{p:g}", confidence)
 
 
 def pooled(results: Sequence[RunResult]) -> RunResult:
-    """One RunResult for a cell timed in several processes: the samples pooled (percentiles,
-    mean, spread are of the pool), the median and its interval, and throughput and its
-    interval, combined across the processes; each process's result kept in
+    """One RunResult for a cell timed in several processes. Every figure that has one
+    definition per cell comes from it, so ``ic.run(processes=k)``, sweep summaries, compare and
+    the history agree on the same rows: the median, each percentile and throughput (with their
+    intervals) combined across the processes (``combine_rows``), the drift (``drift_of``); the
+    mean, min, max and spread are of the pooled samples; each process's result is kept in
     ``process_runs``."""
     from inferclock import stats
     from inferclock._timing.rows import result_row
@@ -149,12 +174,11 @@ def pooled(results: Sequence[RunResult]) -> RunResult:
         percentiles=_schema.get(o, "percentiles") or (50, 90, 95, 99),
         method=_schema.get(o, "percentile_method") or "linear",
     )
-    med = combine_rows(rows, "median")
+    s = _combined_stats(s, rows)
     tp = combine_rows(rows, "throughput")
-    if med is not None:
-        ci = (med.low, med.high) if med.low is not None and med.high is not None else s.ci_ns
-        s = dataclasses.replace(s, median_ns=med.estimate, ci_ns=ci, ci_confidence=med.confidence)
     notes = [f"process {i}: {r.stop_note}" for i, r in enumerate(results) if r.stop_note]
+    med = combine_rows(rows, "median")
+    drift = drift_of(rows)
     return dataclasses.replace(
         first,
         samples_ns=lat,
@@ -162,7 +186,7 @@ def pooled(results: Sequence[RunResult]) -> RunResult:
         latency=s,
         throughput=tp.estimate if tp is not None else math.nan,
         throughput_ci=(tp.low, tp.high) if tp is not None else (None, None),
-        drift=stats.drift(lat),
+        drift=drift if drift is not None else math.nan,
         stop_reason="/".join(dict.fromkeys(r.stop_reason for r in results)),
         stop_note="; ".join(notes) or None,
         interrupted=any(r.interrupted for r in results),
@@ -171,6 +195,30 @@ def pooled(results: Sequence[RunResult]) -> RunResult:
         process_runs=tuple(results),
         multimodal=med.multimodal if med is not None else None,
     )
+
+
+def _combined_stats(s: Any, rows: Sequence[Mapping[str, Any]]) -> Any:
+    """``s`` (a Stats of the pooled samples) with the median, the fixed p90/p95/p99 and every
+    percentile replaced by the cell's combined figures (their intervals and coverage too)."""
+    med = combine_rows(rows, "median")
+    if med is not None:
+        ci = (med.low, med.high) if med.low is not None and med.high is not None else s.ci_ns
+        s = dataclasses.replace(s, median_ns=med.estimate, ci_ns=ci, ci_confidence=med.confidence)
+    pcts = []
+    for p in s.percentiles:
+        c = percentile_figure(rows, p.p) if 0 < p.p < 100 else None
+        if c is not None:
+            has = c.low is not None and c.high is not None
+            p = dataclasses.replace(p, value_ns=c.estimate, low_ns=c.low if has else None,
+                                    high_ns=c.high if has else None,
+                                    confidence=c.confidence if has else 0.0)  # fmt: skip
+        pcts.append(p)
+    fixed = {}
+    for q in (90, 95, 99):
+        c = percentile_figure(rows, q)
+        if c is not None:
+            fixed[f"p{q}_ns"] = c.estimate
+    return dataclasses.replace(s, percentiles=tuple(pcts), **fixed)
 
 
 def multimodal(rows: Sequence[Mapping[str, Any]], metric: str = "median") -> bool | None:

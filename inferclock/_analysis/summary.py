@@ -23,10 +23,12 @@ class CellSummary:
     ``median_ns`` and ``throughput_fps`` with their intervals (``ci95_*``, ``throughput_ci_*``)
     combine the runs within and between processes (``_common.intervals.combine``, the method
     ``compare`` uses); ``ci_confidence`` is the coverage the median's interval actually has
-    (below 0.95 only when the runs were too short for 95%). ``multimodal``: the processes
+    (below 0.95 only when the runs were too short for 95%). ``p99_ns`` is the runs' p99s
+    combined as the median is (``_analysis.cell.percentile_figure``, the figure
+    ``ic.run(processes=k)`` gives). ``multimodal``: the processes
     disagree beyond their own intervals (None with one process). ``spread`` is (max - min) /
-    median of the per-run medians, None for a single run. ``p99_ns`` and the start-up times are
-    medians over runs. An open-loop cell (server, multistream) has its asked rate ``qps``;
+    median of the per-run medians, None for a single run. The start-up times are medians over
+    runs. An open-loop cell (server, multistream) has its asked rate ``qps``;
     its latencies are due-time ones, and ``verdict`` is "VALID" only when every run with a
     verdict is VALID ("INVALID" when any is, None when no run has one). ``host`` names the
     host (``_platform.host.label``: its ``host_name``, else its machine id ``host_id``).
@@ -148,6 +150,7 @@ def summarize_cells(rows_in: Iterable[Mapping[str, Any]]) -> list[CellSummary]:
         medians = [float(_schema.at(r, "latency_median_ns")) for r in good]
         med = statistics.median(medians)
         lat = _cell.combine_rows(good, "median")
+        p99 = _cell.percentile_figure(good, 99)
         tp = _cell.combine_rows(good, "throughput")
         first = good[0]
         batch = _schema.get(first, "batch_size")
@@ -167,7 +170,7 @@ def summarize_cells(rows_in: Iterable[Mapping[str, Any]]) -> list[CellSummary]:
                 median_ns=lat.estimate if lat else med,
                 ci95_low_ns=lat.low if lat else None,
                 ci95_high_ns=lat.high if lat else None,
-                p99_ns=_median_of(good, "latency_p99_ns"),
+                p99_ns=p99.estimate if p99 else None,
                 throughput_fps=tp.estimate if tp else _median_of(good, "throughput_fps"),
                 spread=(max(medians) - min(medians)) / med if len(good) > 1 and med else None,
                 host=host,

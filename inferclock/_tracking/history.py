@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from inferclock._analysis import cell as _cell
+from inferclock._analysis.states import row_problem
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._timing import schema as _schema
 from inferclock._tracking import detect as _history_detect
@@ -193,7 +194,8 @@ class History:
             by_run.setdefault(r["run_id"], []).append(r)
         points = []
         for run_id, rs in by_run.items():
-            ok = [r for r in rs if _schema.get(r, "error") is None]
+            # Rows that are not measurements (row_problem) are never averaged in.
+            ok = [r for r in rs if _schema.get(r, "error") is None and row_problem(r) is None]
             m = _cell.metric_for(metric, _schema.get(rs[0], "mode"))
             c = _cell.combine_rows(ok, m) if ok else None
             if c is None:
