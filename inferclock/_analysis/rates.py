@@ -25,6 +25,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard, TypeVar
 
+from inferclock._analysis import cell as _cell
 from inferclock._analysis.summary import precision_rank
 from inferclock._analysis.table import ResultTable
 from inferclock._common.text import fmt_num
@@ -144,11 +145,12 @@ def _med(values: Sequence[Any]) -> float | None:
 
 
 def _pct(rows: Sequence[Mapping[str, Any]], name: str, flat: str) -> tuple[Any, Any]:
-    """(value, (low, high) or None) of a due-time percentile, medians over runs."""
-    entries = [(_schema.get(r, "latency_percentiles") or {}).get(name) or {} for r in rows]
-    value = _med([e.get("value_ns") for e in entries]) or _med([_schema.get(r, flat) for r in rows])
-    low, high = _med([e.get("low_ns") for e in entries]), _med([e.get("high_ns") for e in entries])
-    return value, (low, high) if low is not None and high is not None else None
+    """(value, (low, high) or None) of a due-time percentile: the runs' own combined
+    (``_cell.percentile_figure``, the one definition of a cell's percentile)."""
+    c = _cell.combine_rows(rows, name)
+    if c is None:
+        return _med([_schema.get(r, flat) for r in rows]), None
+    return c.estimate, (c.low, c.high) if c.low is not None and c.high is not None else None
 
 
 def _server(rows: Sequence[Mapping[str, Any]], *path: str) -> float | None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from inferclock._analysis import cell as _cell
 from inferclock._analysis.rates import group
 from inferclock._analysis.table import CellSummary, ResultTable, precision_rank
 from inferclock._common.errors import ConfigError
@@ -260,8 +261,13 @@ def _cell_cdf(
         return np.quantile(x, q), q, "raw"
     pts = []
     for p, f in _PCTL_FIELDS:
+        # A cell's percentile has one definition (_analysis.cell.percentile_figure); the
+        # minimum has none but the runs' median.
+        c = _cell.percentile_figure(rows, p * 100) if 0 < p < 1 else None
         vals = [float(v) for r in rows if isinstance(v := _schema.get(r, f), (int, float))]
-        if vals:
+        if c is not None:
+            pts.append((c.estimate / 1e6, p))
+        elif vals:
             pts.append((float(np.median(vals)) / 1e6, p))
     if len(pts) < 2:
         return None
