@@ -8,9 +8,17 @@ result is recorded under the test's nodeid (``name=`` tells several apart). At t
 end, ``--inferclock-save NAME`` writes them as a results file under
 ``--inferclock-storage``, and ``--inferclock-compare NAME`` judges each against the baseline
 with ``compare``'s method: the ratio's interval, not a flat percentage, so noise does not fail
-a run; ``--inferclock-fail-above`` (or a test's marker ``fail_above``) turns a "slower"
-verdict into a failed session. Rows, files and verdicts are ``_tracking.pytest_store``'s. Tests that
-don't use the fixture are untouched: no output, no files. ``-p no:inferclock`` disables it.
+a run; ``--inferclock-fail-above`` (or a test's marker ``fail_above``) makes it a gate: a result
+fails the session when its state's outcome is "fail" (``_analysis.states.outcome``: slower, a
+result without an interval whose point ratio is beyond the threshold, an inconclusive one
+unless ``--inferclock-allow-inconclusive`` or the marker's ``allow_inconclusive``, one whose
+value cannot be read). A baseline that cannot be judged against in full is a usage error.
+Rows, files and verdicts are ``_tracking.pytest_store``'s. Tests that don't use the fixture are
+untouched: no output, no files. ``-p no:inferclock`` disables it.
+
+Under pytest-xdist each worker records its tests' rows and markers' rules and hands them to
+the controller in ``workeroutput`` at its session's end; the controller alone loads, saves and
+judges the baseline and prints the table.
 
 May import: _common, stats, models, _platform, _timing, _analysis, _workers, _tracking.
 """
@@ -18,6 +26,7 @@ May import: _common, stats, models, _platform, _timing, _analysis, _workers, _tr
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +37,7 @@ import pytest
 from inferclock._analysis import cell as _cell
 from inferclock._analysis.gate import check_threshold, parse_threshold
 from inferclock._common.errors import ConfigError
-from inferclock._common.jsonl import Row
+from inferclock._common.jsonl import Row, strict_dumps
 from inferclock._common.util import utc_now
 from inferclock._timing import schema as _schema
 from inferclock._tracking import pytest_store as _pytest_store
@@ -39,9 +48,15 @@ if TYPE_CHECKING:
 
 _DEFAULT_THRESHOLD = 0.05
 _MARKER = (
-    "inferclock(fail_above=None, metric='auto'): this test's regression threshold (such as "
-    "'10%') and the metric it is judged on ('auto', 'median', 'throughput', 'p99', ...)"
+    "inferclock(fail_above=None, metric='auto', allow_inconclusive=False): this test's "
+    "regression threshold (such as '10%'), the metric it is judged on ('auto', 'median', "
+    "'throughput', 'p99', ...), and whether an inconclusive verdict may pass"
 )
+#: A test's rule from its marker: (fail_above, metric, allow_inconclusive).
+Rule = tuple[float | None, str, bool]
+_NO_RULE: Rule = (None, "auto", False)
+#: The key of this plugin's results in an xdist worker's ``workeroutput``.
+_WORKER_OUTPUT = "inferclock"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -67,7 +82,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--inferclock-fail-above",
         metavar="PCT",
         help="with --inferclock-compare: fail the session when a result is slower "
-        "beyond PCT (such as 5%%): its whole ratio interval above 1 + PCT",
+        "beyond PCT (such as 5%%): its whole ratio interval above 1 + PCT, its point ratio "
+        "when it has no interval (iterations=1), or an interval too wide to say (inconclusive) "
+        "whose bad end is beyond PCT",
+    )
+    g.addoption(
+        "--inferclock-allow-inconclusive",
+        action="store_true",
+        help="let inconclusive results (an interval too wide to say) pass the gate; the "
+        "closing line says so",
     )
     g.addoption(
         "--inferclock-compare-any-host",
@@ -90,6 +113,9 @@ class _Session:
         self.storage = Path(storage) if storage else config.rootpath / ".inferclock"
         self.any_host = bool(opt("inferclock_compare_any_host"))
         self.history: str | None = opt("inferclock_history") or os.environ.get("INFERCLOCK_HISTORY")
+        self.allow_inconclusive = bool(opt("inferclock_allow_inconclusive"))
+        self.worker = hasattr(config, "workerinput")  # an xdist worker: the controller judges
+        self.workeroutput: dict[str, Any] | None = getattr(config, "workeroutput", None)
         text = opt("inferclock_fail_above")
         try:
             for n in (self.save, self.compare):
@@ -106,14 +132,14 @@ class _Session:
                 raise ConfigError("--inferclock-fail-above needs --inferclock-compare NAME")
             self._env: dict[str, Any] | None = None
             self.baseline: list[Row] = []
-            if self.compare is not None:
+            if self.compare is not None and not self.worker:
                 _, self.baseline = _pytest_store.load_baseline(
                     self.storage, self.compare, self.env, self.any_host
                 )
         except ConfigError as e:
             raise pytest.UsageError(f"inferclock: {e}") from None
         self.rows: list[Row] = []
-        self.rules: dict[str, tuple[float | None, str]] = {}  # key -> (fail_above, metric)
+        self.rules: dict[str, Rule] = {}
         self.verdicts: list[_pytest_store.Verdict] = []
 
     @property
@@ -125,7 +151,15 @@ class _Session:
         return self._env
 
     def finish(self) -> bool:
-        """Save, compare and add to the history; True when a result failed its threshold."""
+        """Save, compare and add to the history; True when a result failed its threshold.
+        An xdist worker only hands its rows and rules to the controller."""
+        if self.worker:
+            if self.workeroutput is not None and self.rows:
+                rules = {k: list(v) for k, v in self.rules.items()}
+                self.workeroutput[_WORKER_OUTPUT] = strict_dumps(
+                    {"rows": self.rows, "rules": rules}
+                )
+            return False
         if not self.rows:
             return False
         header = _pytest_store.header_of(self.env)
@@ -152,12 +186,30 @@ class _Session:
             now.setdefault(_schema.at(r, "key"), []).append(r)
         out = []
         for key, rows in now.items():
-            fail_above, metric = self.rules.get(key, (None, "auto"))
+            fail_above, metric, allow = self.rules.get(key, _NO_RULE)
             limit = fail_above if fail_above is not None else self.fail_above
             t = limit if limit is not None else _DEFAULT_THRESHOLD
-            out.append(
-                _pytest_store.judge_rows(key, base.get(key, []), rows, metric, t, limit is not None)
+            allow = allow or self.allow_inconclusive
+            gating = limit is not None
+            verdict = _pytest_store.judge_rows(
+                key, base.get(key, []), rows, metric, t, gating, allow
             )
+            out.append(verdict)
+        return out
+
+    def merge(self, output: str) -> None:
+        """Take an xdist worker's rows and rules (its ``workeroutput``)."""
+        got = json.loads(output)
+        self.rows = sorted([*self.rows, *got["rows"]], key=lambda r: str(r["key"]))
+        self.rules.update({k: (v[0], v[1], v[2]) for k, v in got["rules"].items()})
+
+    def used(self) -> list[str]:
+        """The allowances this session's verdicts were judged with, as the closing line names
+        them."""
+        out = ["--inferclock-allow-inconclusive"] if self.allow_inconclusive else []
+        keys = {v.key for v in self.verdicts}
+        if any(self.rules.get(k, _NO_RULE)[2] for k in keys):
+            out.append("the marker's allow_inconclusive")
         return out
 
 
@@ -175,17 +227,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SESSION] = _Session(config)
 
 
-def _rule(node: pytest.Item) -> tuple[float | None, str]:
+def _rule(node: pytest.Item) -> Rule:
     mark = node.get_closest_marker("inferclock")
     if mark is None:
-        return None, "auto"
+        return _NO_RULE
     if mark.args:
         raise pytest.UsageError(f"{node.nodeid}: @pytest.mark.inferclock takes keywords only")
-    unknown = set(mark.kwargs) - {"fail_above", "metric"}
+    unknown = set(mark.kwargs) - {"fail_above", "metric", "allow_inconclusive"}
     if unknown:
         raise pytest.UsageError(
             f"{node.nodeid}: @pytest.mark.inferclock got {sorted(unknown)}; "
-            "it takes fail_above and metric"
+            "it takes fail_above, metric and allow_inconclusive"
+        )
+    allow = mark.kwargs.get("allow_inconclusive", False)
+    if not isinstance(allow, bool):
+        raise pytest.UsageError(
+            f"{node.nodeid}: @pytest.mark.inferclock: allow_inconclusive must be True or "
+            f"False, got {allow!r}"
         )
     fail_above = mark.kwargs.get("fail_above")
     try:
@@ -193,7 +251,7 @@ def _rule(node: pytest.Item) -> tuple[float | None, str]:
             fail_above = parse_threshold("fail_above", fail_above)
         elif fail_above is not None:
             fail_above = check_threshold("fail_above", fail_above)
-        return fail_above, _cell.check_metric(mark.kwargs.get("metric", "auto"))
+        return fail_above, _cell.check_metric(mark.kwargs.get("metric", "auto")), allow
     except ConfigError as e:
         raise pytest.UsageError(f"{node.nodeid}: @pytest.mark.inferclock: {e}") from None
 
@@ -246,6 +304,16 @@ def inferclock(request: pytest.FixtureRequest) -> Iterator[Recorder]:
     yield Recorder(request.config.stash[_SESSION], node)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist, on the controller: a worker finished (or died: its results are lost with
+    it, and its test fails); take its results, once (xdist calls this twice on Ctrl-C)."""
+    state = node.config.stash.get(_SESSION, None)
+    output = getattr(node, "workeroutput", {}).pop(_WORKER_OUTPUT, None)
+    if state is not None and output is not None:
+        state.merge(output)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(_SESSION, None)
     if state is not None and state.finish() and exitstatus == pytest.ExitCode.OK:
@@ -262,9 +330,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if state.verdicts:
         for line in _pytest_store.table_lines(state.verdicts):
             tr.write_line(line)
-        if failed:
-            text = f"{len(failed)} result(s) slower than baseline {state.compare!r} beyond"
-            tr.write_line(f"inferclock: {text} their threshold: session failed", red=True)
+        assert state.compare is not None
+        closing = _pytest_store.closing_line(state.verdicts, state.compare, state.used())
+        tr.write_line(closing, red=bool(failed))
     else:
         tr.write_line(f"inferclock: {len(state.rows)} result(s) recorded")
     if state.save is not None:

@@ -8,22 +8,30 @@ is the test's nodeid, with ``::name`` when a test records several results.
 
 Baselines live under ``<storage>/<host id>/<NAME>.jsonl``: results files (``_common.jsonl``) whose
 header carries the machine fingerprint. A baseline of another machine (another host id, the
-volatile readings left out: ``_platform.host``) is refused unless the caller allows any host.
+volatile readings left out: ``_platform.host``) is refused unless the caller allows any host;
+so is one that cannot be judged against in full (:func:`read`). Saving is atomic per name.
+
+Each test's verdict is a state of ``_analysis.states`` (or "new": no baseline row) and that
+state's outcome at the test's threshold, as ``compare``'s gate judges a cell.
 """
 
 from __future__ import annotations
 
+import fcntl
+import math
 import os
 import socket
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inferclock._analysis import cell as _cell
+from inferclock._analysis import cell as _cell, states as _states
 from inferclock._common import intervals as _intervals
-from inferclock._common.errors import ConfigError
-from inferclock._common.jsonl import ResultWriter, Row, load_file
+from inferclock._common.errors import ConfigError, InferclockError
+from inferclock._common.jsonl import ResultFile, ResultWriter, Row, load_file
 from inferclock._common.util import utc_now
 from inferclock._platform import host as _host
 from inferclock._timing import schema as _schema
@@ -127,16 +135,37 @@ def check_name(name: str) -> str:
 
 
 def save(path: Path, header: Mapping[str, Any], rows: Sequence[Row]) -> Path:
-    """Write ``rows`` as a new results file at ``path`` (replacing one there), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    w = ResultWriter(tmp, header)
+    """Write ``rows`` as a new results file at ``path`` (replacing one there), atomically:
+    under an exclusive lock on ``NAME.jsonl.lock``, into a temporary file of a unique name in
+    the same folder, renamed over ``path``. Two sessions saving one name leave one session's
+    complete file, never a mix or a file without its header."""
     for r in rows:
         _schema.check(r, _WRITER)
-        w.append(r)
-    os.replace(tmp, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path.with_name(path.name + ".lock")):
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = Path(name)
+        try:
+            os.fchmod(fd, 0o644)  # not mkstemp's 0600: a CI cache may run as another user
+            os.close(fd)
+            w = ResultWriter(tmp, header)  # writes the empty file it finds from its start
+            for r in rows:
+                w.append(r)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return path
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def load_baseline(
@@ -144,7 +173,7 @@ def load_baseline(
 ) -> tuple[Path, list[Row]]:
     """The rows of baseline ``name`` for this machine. A baseline only found for another host
     (or whose header says another machine) is a ConfigError naming the differing fingerprint
-    fields, unless ``any_host``."""
+    fields, unless ``any_host``; so is one that cannot be judged against (:func:`read`)."""
     here = _host.host_id(env)
     path = baseline_path(storage, here, name)
     if not path.exists():
@@ -152,8 +181,8 @@ def load_baseline(
         if not others:
             raise ConfigError(f"no baseline {name!r} under {str(storage)!r} (save one first)")
         path = others[0]
-    f = load_file(path)
-    theirs = f.header.get("environment") or {}
+    f = read(path, name)
+    theirs = f.header["environment"]
     if _host.host_id(theirs) != here and not any_host:
         diff = "; ".join(_host.differences(theirs, env, identity_only=True)) or "host id"
         raise ConfigError(
@@ -163,9 +192,41 @@ def load_baseline(
     return path, f.rows
 
 
+def read(path: Path, name: str) -> ResultFile:
+    """Baseline ``name``'s file at ``path``, or a one-line ConfigError naming the file and what
+    is wrong: unreadable, empty, not a results file, of a newer format, a line that holds no
+    row (torn or damaged), no rows at all, a header without an environment, or a row whose
+    values are not a measurement (``_analysis.states.row_problem``). Judged against part of a
+    baseline, every test it lost would pass as "new"."""
+    try:
+        f = load_file(path)
+    except (InferclockError, OSError) as e:
+        raise ConfigError(f"baseline {name!r}: {e}") from None
+    where, again = f"baseline {name!r} ({path!s})", f"; save it again with --inferclock-save {name}"
+    if f.skipped:
+        line, torn = f.skipped[0]
+        more = f" (and {len(f.skipped) - 1} more line(s))" if len(f.skipped) > 1 else ""
+        raise ConfigError(f"{where} is damaged: line {line}: {torn}{more}{again}")
+    if not f.rows:
+        raise ConfigError(f"{where} holds no results, only its header{again}")
+    if not isinstance(f.header.get("environment"), Mapping):
+        raise ConfigError(f"{where}: its header has no environment object{again}")
+    for r in f.rows:
+        why = _states.row_problem(r)
+        if why is not None:
+            raise ConfigError(f"{where}: result {r['key']!r} is not a measurement: {why}{again}")
+    return f
+
+
+#: The confidence of each side's interval and of the ratio's (compare's default).
+_CONFIDENCE = 0.95
+#: The order the closing line counts states in: compare's, then the plugin's own "new".
+_ORDER = (*_states.STATES, "new")
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """One test result against its baseline."""
+    """One test result against its baseline: its state and what that does to the gate."""
 
     key: str
     metric: str
@@ -174,13 +235,19 @@ class Verdict:
     ratio: float | None
     low: float | None
     high: float | None
-    verdict: str  # _cell.Verdict, or "new" (no baseline) / "no data"
+    state: str  # an _analysis.states.State, or "new" (no baseline row)
+    outcome: str  # _analysis.states.outcome's ("new": "pass")
     threshold: float
-    gating: bool  # a "slower" verdict fails the session
+    gating: bool  # a threshold was given: a "fail" outcome fails the session
+    reason: str = ""  # why an unjudged state
 
     @property
     def failed(self) -> bool:
-        return self.gating and self.verdict == "slower"
+        return self.gating and self.outcome == "fail"
+
+    @property
+    def allowed(self) -> bool:
+        return self.gating and self.outcome == "allowed"
 
 
 def judge_rows(
@@ -190,24 +257,43 @@ def judge_rows(
     metric: str,
     threshold: float,
     gating: bool,
+    allow_inconclusive: bool = False,
 ) -> Verdict:
-    """The verdict on one key, by ``compare``'s method (``_analysis.cell``,
-    ``_common.intervals.ratio``)."""
-    mode = _schema.get(now[0], "mode") if now else None
-    m = _cell.metric_for(metric, mode)
-    cb = _cell.combine_rows(now, m)
+    """The verdict on one key (``now``: at least one row), by ``compare``'s method: each side
+    read (``_analysis.states.read_side``), their ratio (``_common.intervals.ratio``), its state
+    and outcome (``_analysis.states``). A result without an interval is judged on its point
+    ratio; a side whose value cannot be read is "unreadable" and fails."""
+    m = _cell.metric_for(metric, _schema.get(now[0], "mode"))
+    t = threshold
+
+    def outcome(state: _states.State, worst: float) -> str:
+        return _states.outcome(
+            state, worst, t, allow_missing=False, allow_inconclusive=allow_inconclusive
+        )
+
+    def unjudged(state: str, out: str, base: float | None, now: float | None, why: str) -> Verdict:
+        return Verdict(key, m, base, now, None, None, None, state, out, t, gating, why)
+
+    cb, why_now = _states.read_side(now, m, _CONFIDENCE)
     if not base:
-        est = cb.estimate if cb else None
-        return Verdict(key, m, None, est, None, None, None, "new", threshold, gating)
-    ca = _cell.combine_rows(base, m)
+        return unjudged("new", "pass", None, cb.estimate if cb else None, "")
+    measured = [r for r in base if _schema.get(r, "error") is None]
+    if not measured:
+        return unjudged("error in A", "pass", None, None, "the baseline holds only an error")
+    ca, why_base = _states.read_side(measured, m, _CONFIDENCE)
     if ca is None or cb is None:
-        return Verdict(key, m, None, None, None, None, None, "no data", threshold, gating)
-    r, lo, hi = _intervals.ratio(ca, cb)
-    if lo is None or hi is None:
-        v: str = "inconclusive"
+        why = f"baseline: {why_base}" if ca is None else f"now: {why_now}"
+        out = outcome("unreadable", math.nan)
+        return unjudged("unreadable", out, ca.estimate if ca else None, None, why)
+    r, lo, hi = _intervals.ratio(ca, cb, _CONFIDENCE)
+    low, high = (math.nan if b is None else b for b in (lo, hi))
+    state = _states.judged_state(r, low, high, m, t)
+    if state == "no interval":
+        worst = 1.0 / r if _cell.higher_is_better(m) else r
     else:
-        v = _cell.judge(lo, hi, threshold, _cell.higher_is_better(m))
-    return Verdict(key, m, ca.estimate, cb.estimate, r, lo, hi, v, threshold, gating)
+        worst = _states.slowdown_bounds(r, low, high, m)[1]
+    out = outcome(state, worst)
+    return Verdict(key, m, ca.estimate, cb.estimate, r, lo, hi, state, out, t, gating)
 
 
 def fmt_value(metric: str, v: float | None) -> str:
@@ -221,9 +307,19 @@ def fmt_value(metric: str, v: float | None) -> str:
     return f"{v:.4g} ns"
 
 
+def _state_text(v: Verdict) -> str:
+    text = v.state
+    if v.failed:
+        judged = v.state in _states.JUDGED
+        text += f" (>{v.threshold:.0%}, FAIL)" if judged else " (FAIL)"
+    elif v.allowed:
+        text += " (allowed)"
+    return text + (f": {v.reason}" if v.reason else "")
+
+
 def table_lines(verdicts: Sequence[Verdict]) -> list[str]:
-    """The terminal summary's table: test, metric, baseline, now, ratio [interval], verdict."""
-    head = ("test", "metric", "baseline", "now", "ratio [interval]", "verdict")
+    """The terminal summary's table: test, metric, baseline, now, ratio [interval], state."""
+    head = ("test", "metric", "baseline", "now", "ratio [interval]", "state")
     body = []
     for v in verdicts:
         ratio = "-"
@@ -231,9 +327,22 @@ def table_lines(verdicts: Sequence[Verdict]) -> list[str]:
             ratio = f"{v.ratio:.3f}"
             if v.low is not None and v.high is not None:
                 ratio += f" [{v.low:.3f}, {v.high:.3f}]"
-        verdict = v.verdict + (f" (>{v.threshold:.0%}, FAIL)" if v.failed else "")
         base, now = fmt_value(v.metric, v.baseline), fmt_value(v.metric, v.now)
-        body.append((v.key, v.metric, base, now, ratio, verdict))
+        body.append((v.key, v.metric, base, now, ratio, _state_text(v)))
     widths = [max(len(r[i]) for r in (head, *body)) for i in range(len(head))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
             for r in (head, *body)]  # fmt: skip
+
+
+def closing_line(verdicts: Sequence[Verdict], name: str, used: Sequence[str]) -> str:
+    """The line under the table: OK or FAIL (or no gate), how many results were compared
+    against baseline ``name``, the count of each state, and the allowances ``used``."""
+    counts = ", ".join(f"{n} {s}" for s in _ORDER if (n := sum(v.state == s for v in verdicts)))
+    text = f"{len(verdicts)} result(s) against baseline {name!r}: {counts}"
+    if used:
+        text += f"; {' and '.join(used)} used"
+    if any(v.failed for v in verdicts):
+        return f"inferclock: FAIL: {text}: session failed"
+    if any(v.gating for v in verdicts):
+        return f"inferclock: OK: {text}"
+    return f"inferclock: {text} (no threshold given: nothing fails)"
