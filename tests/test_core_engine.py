@@ -189,3 +189,23 @@ def test_stalls_on_a_full_ring_are_counted(matmul_model: Path) -> None:
     finally:
         e.async_stop()
     assert stalls > 0
+
+
+def test_dropped_callbacks_are_lost_completions_taken_back(matmul_model: Path) -> None:
+    # Fault injection: one callback in four returns as if OpenVINO had never made it, eight
+    # times; the collector must find each such request done, take it back and restart it.
+    e = _core.Engine(str(matmul_model), "CPU", 1, {}, {"PERFORMANCE_HINT": "THROUGHPUT"}, "", 3)
+    e._drop_completions(8, 4)
+    e.async_start()
+    try:
+        got = 0
+        while got < 400:
+            lat, _, _ = e.async_collect(400 - got, 10.0)
+            assert lat.size > 0, "requests whose callback was dropped were not restarted"
+            got += lat.size
+    finally:
+        e.async_stop()
+    ticks = e.async_lost_ticks
+    assert e.async_lost >= 8, "OpenVINO may lose one of its own too, never fewer"
+    assert ticks.dtype == np.uint64 and ticks.size == e.async_lost
+    assert np.all(np.diff(ticks.astype(np.float64)) >= 0) and int(ticks[0]) > e.async_start_tick

@@ -282,6 +282,15 @@ void register_engine(py::module_& m) {
         .def_property_readonly("async_lost", &Engine::async_lost,
                                "Completions since async_start that OpenVINO finished without "
                                "calling back (untimed; the request was restarted).")
+        .def_property_readonly(
+            "async_lost_ticks",
+            [](const Engine& e) { return to_numpy(std::vector<uint64_t>(e.async_lost_ticks())); },
+            "When the collector took each lost completion back (process-clock ticks, "
+            "ascending; at or after the completion).")
+        .def("_drop_completions", &Engine::drop_completions, py::arg("count"), py::arg("every") = 1,
+             "Fault injection, for tests: of the next throughput-loop callbacks, one in every "
+             "`every` returns as if never called, `count` times (lost completions, taken back "
+             "by the collector). 0 disarms.")
         .def_property_readonly("async_start_tick", &Engine::async_start_tick)
         .def("request_stop", &Engine::request_stop)
         .def("clear_stop", &Engine::clear_stop)

@@ -10,6 +10,7 @@
 // request restarted from inside its callback that completes before the callback is back
 // completes with no callback at all. The collector notices (OpenVINO says the request is done
 // but no callback entered for its last start), takes the request back and restarts it.
+// drop_completions makes such losses on purpose, so tests reach that path.
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -54,6 +55,8 @@ bool Engine::close_failed(size_t r, std::exception_ptr ex) noexcept {
 template <class Clock>
 void Engine::on_complete(size_t r, std::exception_ptr ex) noexcept {
     const uint64_t end = Clock::stop();
+    // Fault injection (drop_completions): gone before it touches anything, as if never called.
+    if (drop_left_.load(std::memory_order_relaxed) != 0 && drop_this()) return;
     // Acquire before reading anything else: pairs with async_start's release, so the engine's
     // set-up is visible here without trusting OpenVINO's hand-off (TSan cannot see it).
     const bool halted = halt_.load(std::memory_order_acquire);
@@ -110,7 +113,7 @@ void Engine::async_start() {
     log_ = std::make_unique<CompletionLog>(n, opts_.completion_capacity);
     ensure_callbacks();
     async_taken_ = 0;
-    lost_ = 0;
+    lost_ticks_.clear();
     in_flight_.store(static_cast<int>(n), std::memory_order_relaxed);
     async_running_ = true;
     async_start_tick_ = now_ticks(source_);
@@ -140,9 +143,26 @@ bool Engine::reclaim_lost(size_t r) {
     if (!done || q.entered.load(std::memory_order_acquire) >= launched ||
         q.launched.load(std::memory_order_acquire) != launched || !log_->reclaim(r))
         return false;
-    ++lost_;
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    lost_ticks_.push_back(now_ticks(source_));
     return true;
+}
+
+void Engine::drop_completions(uint64_t count, uint64_t every) {
+    drop_left_.store(0, std::memory_order_relaxed);
+    drop_seen_.store(0, std::memory_order_relaxed);
+    drop_every_.store(std::max<uint64_t>(every, 1), std::memory_order_relaxed);
+    drop_left_.store(count, std::memory_order_relaxed);
+}
+
+bool Engine::drop_this() noexcept {
+    const uint64_t seen = drop_seen_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (seen % drop_every_.load(std::memory_order_relaxed) != 0) return false;
+    uint64_t left = drop_left_.load(std::memory_order_relaxed);
+    while (left != 0 &&
+           !drop_left_.compare_exchange_weak(left, left - 1, std::memory_order_relaxed)) {
+    }
+    return left != 0;
 }
 
 // Restart an idle request from the collector: after its last callback and OpenVINO's tail.

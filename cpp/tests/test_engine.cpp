@@ -1,5 +1,6 @@
 // The engine on OpenVINO's CPU device, with models built here and serialized to a temp dir:
-// reuse after async_stop, the user stop flag, stalls on tiny rings, samples kept on error.
+// reuse after async_stop, the user stop flag, stalls on tiny rings, samples kept on error,
+// lost completions (made on purpose) taken back and counted.
 #include <algorithm>
 #include <chrono>
 #include <string>
@@ -97,6 +98,32 @@ TEST(engine_stalls_on_tiny_rings_lose_nothing) {
     CHECK(ok);
     CHECK(got >= 2000);
     CHECK(stalls > 0);
+}
+
+// Dropped callbacks (drop_completions) are completions OpenVINO never reported: the collector
+// must take each request back and restart it, or the loop would run dry and never stop.
+TEST(engine_lost_completions_are_taken_back_and_counted) {
+    Engine e(options(matmul_model(), 3, 3));
+    // Two rounds: the ticks start again at each async_start. One callback in three, six in all.
+    for (int round = 0; round < 2; ++round) {
+        e.drop_completions(6, 3);
+        e.async_start();
+        const uint64_t t0 = e.async_start_tick();
+        size_t got = 0;
+        bool ok = true;
+        while (got < 300 && ok) {
+            AsyncBatch b = e.async_collect(300 - got, 30.0);
+            ok = !b.error && sorted_and_positive(b) && !b.latency_ticks.empty();
+            got += b.latency_ticks.size();
+        }
+        e.async_stop();
+        const std::vector<uint64_t>& ticks = e.async_lost_ticks();
+        CHECK(ok);
+        CHECK(got >= 300);
+        CHECK(e.async_lost() >= 6);  // OpenVINO may lose one of its own too
+        CHECK_EQ(ticks.size(), e.async_lost());
+        CHECK(std::is_sorted(ticks.begin(), ticks.end()) && ticks.front() > t0);
+    }
 }
 
 TEST(engine_sync_error_keeps_samples_taken_before) {

@@ -222,6 +222,8 @@ def execute(spec: RunSpec, on_phase: Phase | None = None) -> RunResult:
         drift=stats.drift(latencies),
         stop_reason=t.stop_reason,
         stop_note=t.stop_note,
+        async_lost=t.async_lost,
+        async_stalls=t.async_stalls,
         interrupted=t.stop_reason == "interrupted",
         elapsed_s=t.elapsed_s,
         server=t.server,
@@ -253,6 +255,8 @@ class _Timed:
     requests: int
     error: BaseException | None = None
     server: ServerStats | None = None
+    async_lost: int | None = None  # the async loop's lost completions and stalls (else None)
+    async_stalls: int | None = None
 
 
 def _timed_closed(engine: _core.Engine, spec: RunSpec) -> _Timed:
@@ -273,17 +277,40 @@ def _timed_closed(engine: _core.Engine, spec: RunSpec) -> _Timed:
     latencies = clk.to_ns(driven.samples)
     if latencies.size == 0 and driven.stop_reason not in ("interrupted", "error"):
         raise InferclockError("the run produced no timed inference")
+    note = _control.stop_note(spec.rule, driven, 0.95)
+    lost = stalls = None
     if async_sampler is None:  # back-to-back calls: the window is the sum of the latencies
         ends = np.cumsum(latencies, dtype=np.float64)
         rate = _intervals.rate_interval(ends, o.batch_size) if latencies.size else None
     else:
-        rate = _window_rate(async_sampler, driven, o.batch_size, engine)
+        rate, counted = _window_rate(async_sampler, driven, o.batch_size, engine)
+        lost, stalls = int(engine.async_lost), int(engine.async_stalls)
+        note = "; ".join(filter(None, (note, async_note(lost, counted, stalls)))) or None
     return _Timed(
         latencies=latencies, warmup=clk.to_ns(driven.warmup), warmup_steady=driven.warmup_steady,
-        stop_reason=driven.stop_reason, stop_note=_control.stop_note(spec.rule, driven, 0.95),
-        elapsed_s=driven.elapsed_s, rate=rate,
+        stop_reason=driven.stop_reason, stop_note=note, elapsed_s=driven.elapsed_s, rate=rate,
         requests=1 if async_sampler is None else engine.num_requests, error=driven.error,
+        async_lost=lost, async_stalls=stalls,
     )  # fmt: skip
+
+
+def async_note(lost: int, counted: int, stalls: int) -> str | None:
+    """The stop note's words on the async loop's accounting, or None when nothing went astray:
+    completions OpenVINO finished without calling back (``counted`` of them in the throughput
+    window), and waits of a request on a full completion ring."""
+    notes = []
+    if lost:
+        notes.append(
+            f"{lost} async completion{'s' * (lost != 1)} came back without a callback (lost: "
+            "untimed, no latency sample, the request idle until taken back, so throughput may "
+            f"read low; {counted} counted in throughput, in its window)"
+        )
+    if stalls:
+        notes.append(
+            f"requests waited {stalls} time{'s' * (stalls != 1)} on a full completion ring "
+            "(stalls: idle meanwhile, so throughput may read low)"
+        )
+    return "; ".join(notes) or None
 
 
 def _timed_open(engine: _core.Engine, o: RunOptions) -> _Timed:
@@ -304,22 +331,29 @@ def _timed_open(engine: _core.Engine, o: RunOptions) -> _Timed:
 
 def _window_rate(
     sampler: _AsyncSampler, driven: _control.Driven, batch: int, engine: _core.Engine
-) -> tuple[float, float | None, float | None] | None:
-    """Samples completed in the steady window over its length, with its batch-means interval:
-    the window opens at the last warm-up completion (or the start of the loop) and closes at
-    the last timed completion; sub-windows hold whole rounds of the requests."""
+) -> tuple[tuple[float, float | None, float | None] | None, int]:
+    """Samples completed in the steady window over its length, with its batch-means interval,
+    and how many lost completions that counts: the window opens at the last warm-up
+    completion (or the start of the loop) and closes at the last timed completion; a lost
+    completion counts where the collector took it back inside it (its own end came at or
+    before that); sub-windows hold whole rounds of the requests."""
     if not sampler.ends or driven.samples.size == 0:
-        return None
+        return None, 0
     ends = np.concatenate(sampler.ends)
     nw = int(driven.warmup.size)
     n = int(driven.samples.size)
     if ends.size < nw + n:  # an error cut the hand-out short
-        return None
+        return None, 0
     opened = int(ends[nw - 1]) if nw > 0 else int(engine.async_start_tick)
-    since = clock().to_ns(ends[nw : nw + n].astype(np.int64) - opened).astype(np.float64)
+    timed = ends[nw : nw + n]
+    lost = np.asarray(engine.async_lost_ticks, dtype=np.uint64)
+    lost = lost[(lost > opened) & (lost <= timed[-1])]
+    ticks = np.sort(np.concatenate([timed, lost])).astype(np.int64) - opened
+    since = clock().to_ns(ticks).astype(np.float64)
     if since[-1] <= 0:
-        return None
-    return _intervals.rate_interval(since, batch, granule=max(1, engine.num_requests))
+        return None, 0
+    rate = _intervals.rate_interval(since, batch, granule=max(1, engine.num_requests))
+    return rate, int(lost.size)
 
 
 def _int_or_none(v: str | None) -> int | None:

@@ -79,6 +79,11 @@ class RunResult:
     #: batch-means 95% interval of ``throughput`` (None, None: too few sub-windows)
     throughput_ci: tuple[float | None, float | None] = (None, None)
     stop_note: str | None = None  # why the figures deserve a second look (time cap, n, drift)
+    #: throughput mode (else None), since the async loop started: completions OpenVINO
+    #: finished without calling back (untimed; those in the window count in ``throughput``),
+    #: and times a request waited on a full completion ring
+    async_lost: int | None = None
+    async_stalls: int | None = None
     #: with processes > 1: each process's own result, and whether they disagree beyond their
     #: own intervals (then ``latency``'s median and CI combine them: see ``_analysis.cell``)
     process_runs: tuple[RunResult, ...] = ()
@@ -147,6 +152,7 @@ class RunResult:
         }  # fmt: skip
         row["throughput_fps"] = self.throughput
         row["throughput_ci_low_fps"], row["throughput_ci_high_fps"] = self.throughput_ci
+        row["async_lost"], row["async_stalls"] = self.async_lost, self.async_stalls
         row.update({k: v for k, v in self.init.to_dict().items() if k != "cache"})
         row["compile_cache"] = self.init.cache
         row["macs"] = self.macs

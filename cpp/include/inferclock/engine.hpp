@@ -145,7 +145,15 @@ class Engine {
     uint64_t async_stalls() const { return log_ ? log_->stalls() : 0; }
     // Completions whose callback OpenVINO never made since async_start (the request was
     // taken back and restarted; its time is unknown, so it is not in any batch).
-    uint64_t async_lost() const { return lost_; }
+    uint64_t async_lost() const { return lost_ticks_.size(); }
+    // When the collector took each of them back (process-clock ticks, ascending): at or after
+    // the completion itself, so a rate over a window can count them.
+    const std::vector<uint64_t>& async_lost_ticks() const { return lost_ticks_; }
+    // Fault injection, for tests: of the throughput loop's next completion callbacks, one in
+    // every `every` (1: each) returns at once as though OpenVINO had never called it, `count`
+    // times; the collector then finds the completion lost and takes it back. 0 disarms. Off,
+    // it costs each callback one relaxed load; the serving loop is never touched.
+    void drop_completions(uint64_t count, uint64_t every = 1);
 
     // Server / MultiStream: an issuer thread takes each query up at its due time (sleep, then
     // spin on the clock) and starts it on a free request; completion callbacks only store
@@ -197,6 +205,7 @@ class Engine {
     bool close_failed(size_t r, std::exception_ptr ex) noexcept;
     void restart(size_t r);
     bool reclaim_lost(size_t r);
+    bool drop_this() noexcept;  // drop_completions: whether this callback is one to drop
     Census tend_requests();
 
     EngineOptions opts_;
@@ -214,7 +223,8 @@ class Engine {
     bool callbacks_set_ = false;
     uint64_t async_start_tick_ = 0;
     uint64_t async_taken_ = 0;  // completions drained since async_start
-    uint64_t lost_ = 0;         // completions that never called back (see reclaim_lost)
+    // Per lost completion (see reclaim_lost): when the collector took it back.
+    std::vector<uint64_t> lost_ticks_;
     std::unique_ptr<CompletionLog> log_;
     std::unique_ptr<AsyncRequest[]> async_;
 
@@ -231,6 +241,8 @@ class Engine {
     std::atomic<bool> halt_{true};   // the async loop's own stop: set outside a run, by
                                      // async_stop and by an error; async_start clears it
     std::atomic<int> in_flight_{0};  // requests whose callback may still touch this engine
+    // drop_completions: callbacks still to drop, one in drop_every_ of those seen since armed.
+    std::atomic<uint64_t> drop_left_{0}, drop_every_{1}, drop_seen_{0};
     // Last: destroyed first, so OpenVINO finishes with every request before the state above
     // goes away.
     std::vector<ov::InferRequest> requests_;
