@@ -5,12 +5,17 @@ itself lives in ``_common.intervals``):
 
 * Percentiles use numpy's default method by default ("linear", Hyndman & Fan type 7: the p-th
   percentile of sorted x[0..n-1] is interpolated at rank (n - 1) * p / 100); ``method="loadgen"``
-  reports the order statistic MLPerf LoadGen reports, x[floor(n * p / 100)].
-* Confidence intervals of the median and of every reported percentile are distribution-free:
-  order statistics whose ranks come from the exact Binomial(n, p/100) law, for every n. They
-  need no assumption about the shape of the latency distribution, which is skewed and often
-  multi-modal. Each interval carries the coverage it actually has: at least the confidence asked
-  for, or less when n is too small (87.5% for the median at n = 4; (min, max) is then given).
+  reports the order statistic MLPerf LoadGen reports, x[int(n * (p * 0.01))]
+  (``_common.intervals.loadgen_index``), the median included.
+* Confidence intervals of the median and of every reported percentile are order statistics
+  whose ranks come from the exact Binomial law with n replaced by an effective sample size,
+  n / tau, tau the integrated autocorrelation time of the series 1{x_t <= x_(q)} of the run's
+  samples in time order (``_common.autocorr``). They assume no shape of the latency
+  distribution (skewed, often multi-modal) and hold when consecutive timings are alike, as
+  they are on real machines; for independent samples (tau = 1) they are the exact
+  distribution-free intervals. Each carries the coverage it has: below the confidence asked
+  for when n (or n / tau) is too small (87.5% for the median at n = 4; (min, max) is then
+  given).
 * Warm-up is steady when two consecutive windows have medians within a relative tolerance.
 * The adaptive stop ends when the CI half-width is at most ``target_ci`` times the median and
   the two halves of the run agree (``drift``): a narrow CI over a short window says nothing
@@ -29,7 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferclock._common import checks as _checks, intervals as _intervals
+from inferclock._common import autocorr as _autocorr, checks as _checks, intervals as _intervals
 from inferclock._common.deprecation import renamed
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.util import is_real
@@ -50,34 +55,38 @@ DEFAULT_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0)
 
 
 def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int]:
-    """0-based ranks (lo, hi) of sorted samples bounding the median with ``confidence``.
+    """0-based ranks (lo, hi) of n sorted independent samples bounding the median.
 
     P(x[lo] <= median <= x[hi]) >= confidence for any continuous distribution, from the exact
     Binomial(n, 1/2) law (``_common.intervals.quantile_ranks``). For n too small to reach the
-    confidence (n < 6 at 95%), returns (0, n - 1).
+    confidence (n < 6 at 95%), returns (0, n - 1). ``median_ci`` widens them for correlated
+    samples.
     """
     lo, hi, _ = _intervals.quantile_ranks(n, 0.5, confidence)
     return lo, hi
 
 
 def median_ci(samples: npt.ArrayLike, confidence: float = 0.95) -> tuple[float, float]:
-    """Distribution-free confidence interval of the median of ``samples``."""
+    """Confidence interval of the median of ``samples`` (in time order: ranks from the
+    effective sample size, ``_common.autocorr``)."""
     x = np.asarray(samples)
-    n = x.size
-    if n == 0:
+    if x.size == 0:
         raise ValueError("median_ci needs at least one sample")
-    lo, hi = median_ci_ranks(n, confidence)
-    part = np.partition(x, (lo, hi))
-    return float(part[lo]), float(part[hi])
+    low, high, _ = _autocorr.quantile_ci(x, 0.5, confidence)
+    return low, high
 
 
 def ci_halfwidth_ratio(samples: npt.ArrayLike, confidence: float = 0.95) -> float:
-    """Half-width of the median's CI over the median: the adaptive stop compares it to target_ci.
-    Infinite while n is too small for an interval of that confidence (n < 6 at 95%)."""
-    x = np.asarray(samples)
+    """Half-width of the median's interval over the median: the adaptive stop compares it to
+    target_ci. The interval is the one ``summarize`` reports (``median_ci``); infinite while it
+    cannot reach ``confidence`` (n < 6 at 95%, or too few effective samples: n / tau)."""
+    x = np.asarray(samples, dtype=np.float64).ravel()
     if x.size < _intervals.min_count(0.5, confidence):
         return math.inf
-    lo, hi = median_ci_ranks(x.size, confidence)
+    lo_a, hi_a, coverage_a, _ = _autocorr.serial_ranks(x, 0.5, confidence)
+    if float(coverage_a) < confidence:
+        return math.inf
+    lo, hi = int(lo_a), int(hi_a)
     mid = (x.size - 1) // 2, x.size // 2
     part = np.partition(x, sorted({lo, hi, *mid}))
     median = 0.5 * (float(part[mid[0]]) + float(part[mid[1]]))
@@ -219,9 +228,11 @@ class Stats:
         lo, hi = self.ci_ns
         ci = f"{_fmt_pct(self.ci_level)} CI {_fmt_ns(lo)} .. {_fmt_ns(hi)}"
         if self.ci_confidence < self.ci_level - 1e-9:  # say what the interval really holds
+            few = self.n >= _intervals.min_count(0.5, self.ci_level)  # but n / tau is not
+            why = "autocorrelated samples are too few" if few else "is too small"
             ci = (
                 f"{_fmt_pct(self.ci_confidence)} CI {_fmt_ns(lo)} .. {_fmt_ns(hi)}: "
-                f"n={self.n} is too small for {_fmt_pct(self.ci_level)}"
+                f"n={self.n} {why} for {_fmt_pct(self.ci_level)}"
             )
         return (
             f"median {_fmt_ns(self.median_ns)} [{ci}], "
@@ -285,10 +296,11 @@ def summarize(
     method: str = "linear",
     confidence: float = 0.95,
 ) -> Stats:
-    """Stats of a sample of durations in ns (see the module docstring for the methods).
+    """Stats of a sample of durations in ns, in the order they were timed (the intervals
+    account for autocorrelation; see the module docstring for the methods).
 
     ``percentiles``: those reported with intervals in ``Stats.percentiles`` (sorted, duplicates
-    dropped); ``method``: how they, and p90/p95/p99, are read (one of
+    dropped); ``method``: how they, the median, and p90/p95/p99 are read (one of
     ``_common.intervals.METHODS``); ``confidence``: asked of the median's and the percentiles'
     intervals.
     """
@@ -297,17 +309,22 @@ def summarize(
     if x.ndim != 1 or x.size == 0:
         raise ValueError("summarize needs a non-empty 1-d array of durations")
     n = int(x.size)
-    lo, hi, coverage = _intervals.quantile_ranks(n, 0.5, conf)
-    bounds: dict[float, tuple[int, int, float]] = {
-        p: _intervals.quantile_ranks(n, p / 100.0, conf)
-        for p in wanted
-        if 0.0 < p / 100.0 < 1.0  # p / 100, not p: 1e-320 / 100 is 0.0
-    }
     # Sorted once (numpy's vectorized sort beats partitions at this many ranks): every order
     # statistic below is then an index. No partition of xs: numpy's is slow on sorted data.
     xs = np.sort(x)
+    taus: dict[float, float] = {}  # tau of the indicator at each threshold value
+
+    def ranks(q: float) -> tuple[int, int, float]:
+        threshold = float(xs[_autocorr.threshold_rank(n, q)])
+        if threshold not in taus:
+            taus[threshold] = float(_autocorr.indicator_time(x, threshold))
+        lo, hi, achieved = _autocorr.effective_ranks(n, taus[threshold], q, conf)
+        return int(lo), int(hi), float(achieved)
+
+    lo, hi, coverage = ranks(0.5)
+    bounds = {p: ranks(p / 100.0) for p in wanted if 0.0 < p / 100.0 < 1.0}  # 1e-320 / 100 is 0
     read = _loadgen if method == "loadgen" else _linear
-    value = {p: read(xs, p) for p in {90.0, 95.0, 99.0, *wanted}}
+    value = {p: read(xs, p) for p in {50.0, 90.0, 95.0, 99.0, *wanted}}
     records = []
     for p in wanted:
         plo, phi, achieved = bounds.get(p, (-1, -1, 0.0))
@@ -320,7 +337,7 @@ def summarize(
         n=n,
         min_ns=float(xs[0]),
         mean_ns=mean,
-        median_ns=p50,
+        median_ns=value[50.0] if method == "loadgen" else p50,  # np.median when linear
         p90_ns=value[90.0],
         p95_ns=value[95.0],
         p99_ns=value[99.0],

@@ -155,19 +155,31 @@ def test_rate_interval_covers_an_autocorrelated_async_process(phi: float, comple
     assert 0.93 <= coverage <= 0.97, coverage
 
 
-def test_median_ci_covers_at_the_adaptive_stopping_point() -> None:
+@pytest.mark.parametrize(
+    ("scenario", "max_n"), [("i.i.d. lognormal", 2000), ("AR(1) phi=0.5", 4000)]
+)
+def test_median_ci_covers_at_the_adaptive_stopping_point(scenario: str, max_n: int) -> None:
     from inferclock import stats
 
-    # Stopping at the first check that looks precise enough costs about a point of coverage
-    # (94% over 20 000 runs, against >= 95% at a fixed n): 4000 runs tell 94% from 93%.
-    draw, true_median, _ = cov.SCENARIOS["i.i.d. lognormal"]
-    x = draw(np.random.default_rng(12), 4000, 1500)
+    # 2000 simulated runs under the adaptive stop (5% target): the median's interval holds
+    # the true median at the point where each run stopped. Stopping at the first check that
+    # looks precise enough costs a point or two against a fixed n; 2000 runs tell 95% from
+    # 93% (standard error 0.5%). Autocorrelated samples (AR(1) 0.5) need the effective
+    # sample size: the ranks for independent samples cover about 78% there.
+    draw, true_median, _ = cov.SCENARIOS[scenario]
+    x = draw(np.random.default_rng(12), 2000, max_n)
     stops = cov.sequential_stop(x, target=0.05)
-    assert np.all(stops < 1500), "every run reached the target"
-    for row, n in zip(x[:20], stops[:20], strict=True):  # the real check agrees where it stopped
+    assert np.all(stops < max_n), "every run reached the target"
+    points = cov.check_points(max_n)
+    for row, n in zip(x[:10], stops[:10], strict=True):  # the real check, where it stopped
         assert stats.ci_halfwidth_ratio(row[:n]) <= 0.05
+        before = points[points.index(int(n)) - 1] if n > points[0] else None
+        assert before is None or stats.ci_halfwidth_ratio(row[:before]) > 0.05
     coverage = cov.median_coverage(x, stops, true_median)
     assert 0.93 <= coverage <= 0.97, coverage
+    if scenario.startswith("AR"):
+        old = cov.sequential_stop(x, target=0.05, serial=False)
+        assert cov.median_coverage(x, old, true_median, serial=False) < 0.85
 
 
 def _run(process: int | str, value: float, rel: float, confidence: float = 0.95) -> Run:

@@ -14,7 +14,9 @@ from inferclock._common.errors import ConfigError, ConfigTypeError
 
 
 def test_ci_of_median_covers_true_median_at_95_percent() -> None:
-    # 1000 samples of n=101 from a skewed distribution (lognormal, true median exp(mu)).
+    # 1000 samples of n=101 from a skewed distribution (lognormal, true median exp(mu)). The
+    # interval allows for autocorrelation (tau estimated, never below 1): at n = 101 the
+    # estimate's noise makes it cautious (about 98%; benchmarks/coverage.py has the widths).
     rng = np.random.default_rng(2024)
     mu, sigma, n = 0.0, 0.8, 101
     true_median = math.exp(mu)
@@ -22,7 +24,7 @@ def test_ci_of_median_covers_true_median_at_95_percent() -> None:
     for _ in range(1000):
         lo, hi = stats.median_ci(rng.lognormal(mu, sigma, n))
         hits += lo <= true_median <= hi
-    assert 930 <= hits <= 970, hits
+    assert 950 <= hits <= 990, hits
 
 
 def _coverage(n: int, lo: int, hi: int) -> float:
@@ -73,7 +75,7 @@ def test_summarize_percentiles_carry_intervals() -> None:
     assert [p.p for p in s.percentiles] == [0.0, 90.0, 99.9, 100.0], "sorted, unique"
     p90 = s.percentile(90)
     assert p90.value_ns == 901.0 == s.p90_ns, "LoadGen: sorted[int(n * 0.9)]"
-    assert s.p99_ns == 991.0 and s.median_ns == 500.5
+    assert s.p99_ns == 991.0 and s.median_ns == 501.0, "the median read as LoadGen reads it"
     lo, hi, coverage = stats._intervals.quantile_ranks(1000, 0.9)
     assert (p90.low_ns, p90.high_ns, p90.confidence) == (lo + 1.0, hi + 1.0, coverage)
     assert p90.confidence >= 0.95
@@ -101,9 +103,14 @@ def test_small_n_says_what_its_interval_holds() -> None:
     assert s.ci_ns == (4975.0, 5148.0)
     assert s.ci_confidence == 0.875
     assert "[87.5% CI 4.975 us .. 5.148 us: n=4 is too small for 95%]" in str(s)
-    big = stats.summarize(np.arange(1000.0, 1100.0))
+    shuffled = np.random.default_rng(1).permutation(np.arange(1000.0, 1100.0))
+    big = stats.summarize(shuffled)
     assert "[95% CI " in str(big) and "too small" not in str(big)
-    assert "[90% CI " in str(stats.summarize(np.arange(1000.0, 1100.0), confidence=0.9))
+    assert "[90% CI " in str(stats.summarize(shuffled, confidence=0.9))
+    # A run that slows steadily is one long stretch of correlated samples: no 95% interval.
+    creeping = stats.summarize(np.arange(1000.0, 1100.0))
+    assert creeping.ci_confidence < 0.95
+    assert "n=100 autocorrelated samples are too few for 95%]" in str(creeping)
 
 
 @pytest.mark.parametrize(

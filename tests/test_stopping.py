@@ -69,6 +69,20 @@ def test_a_run_too_short_for_95_percent_says_what_its_interval_holds(
     assert "too small" not in (big.stop_note or "")
 
 
+def test_autocorrelated_samples_hold_the_stop_and_say_so() -> None:
+    # A machine that slows in long steps: 600 samples, but few independent ones. The stop
+    # waits for them (ci_halfwidth_ratio is infinite), and a run cut short says why.
+    steps = np.repeat(np.arange(1000, 1060, 10), 100).astype(np.int64)
+    rule = _control.make_rule(warmup=1, target_ci=0.05, min_time=0.0)
+    driven = _control.Driven(steps, steps[:1], None, "max_time", 1.0)
+    note = _control.stop_note(rule, driven, 0.95)
+    assert note is not None and "n=600 autocorrelated samples count as about" in note
+    assert "too few for a 95% interval of the median" in note
+    shuffled = np.random.default_rng(0).permutation(steps)
+    calm = _control.Driven(shuffled, steps[:1], None, "max_time", 1.0)
+    assert "autocorrelated" not in (_control.stop_note(rule, calm, 0.95) or "")
+
+
 def test_throughput_has_a_batch_means_interval_in_both_modes(
     matmul_model: Path, conv_model: Path
 ) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferclock import stats
-from inferclock._common import intervals as _intervals
+from inferclock._common import autocorr as _autocorr, intervals as _intervals
 from inferclock._common.errors import InferclockError
 from inferclock._common.util import is_int
 from inferclock._timing import options as _options
@@ -328,7 +328,8 @@ def _drive(
 def stop_note(rule: StopRule, driven: Driven, confidence: float) -> str | None:
     """Why the figures of a stopped run deserve a second look, in words, or None: the time cap
     cut it short of min_samples, its interval holds less than the confidence it was asked
-    for, or its speed drifted between its two halves."""
+    for (too few samples, or too few effective ones: autocorrelated), or its speed drifted
+    between its two halves."""
     x, notes = driven.samples, []
     if driven.stop_reason == "time_cap":
         notes.append(
@@ -338,6 +339,13 @@ def stop_note(rule: StopRule, driven: Driven, confidence: float) -> str | None:
         )
     if 0 < x.size < _intervals.min_count(0.5, confidence):
         notes.append(f"n={x.size} is too small for a {confidence:.0%} interval of the median")
+    elif x.size:
+        _, _, coverage, tau = _autocorr.serial_ranks(x, 0.5, confidence)
+        if float(coverage) < confidence:
+            notes.append(
+                f"n={x.size} autocorrelated samples count as about {int(x.size / float(tau))} "
+                f"independent ones: too few for a {confidence:.0%} interval of the median"
+            )
     d = stats.drift(x) if x.size >= 2 else math.nan
     if math.isfinite(d) and abs(d) > max(DRIFT_TOLERANCE, 2 * rule.run_target_ci) and _apart(x):
         notes.append(f"the second half ran {d:+.1%} against the first (drift)")
