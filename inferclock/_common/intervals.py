@@ -38,6 +38,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
@@ -167,14 +168,26 @@ def percentile(x: npt.ArrayLike, p: float, method: str = "linear") -> float:
     return float(np.partition(a, i)[i])
 
 
-def loadgen_index(n: int, p: float) -> int:
+@overload
+def loadgen_index(n: int, p: float) -> int: ...
+@overload
+def loadgen_index(n: npt.NDArray[np.int64], p: float) -> npt.NDArray[np.int64]: ...
+def loadgen_index(n: int | npt.NDArray[np.int64], p: float) -> int | npt.NDArray[np.int64]:
     """0-based rank of the sorted sample that MLPerf LoadGen reports as percentile p of n.
 
-    loadgen/results.cc, PerformanceSummary::ProcessLatencies(): sorted[sample_count * percentile]
-    with percentile a fraction in [0, 1), the double product truncated to an index, never
-    interpolated. LoadGen asserts percentile < 1; p = 100 here reads the maximum.
+    LoadGen reads the percentile as ``strtod(text) * 0.01`` (loadgen/test_settings_internal.cc)
+    and reports ``sorted[sample_count * percentile]`` (loadgen/results.cc,
+    PerformanceSummary::ProcessLatencies): the double product truncated to an index, never
+    interpolated. So here: ``int(n * (p * 0.01))``, clamped to [0, n - 1] (LoadGen asserts
+    percentile < 1; p = 100 reads the maximum). ``p / 100`` is not the same double: at
+    n = 10000, p = 99.99 it gives rank 9998 where LoadGen takes 9999. The one place this rank
+    is computed (``percentile``, ``stats``, the open-loop verdict); ``n`` may be an array of
+    counts.
     """
-    return min(int(n * (p / 100.0)), n - 1)
+    fraction = p * 0.01
+    if isinstance(n, np.ndarray):
+        return np.clip((n * fraction).astype(np.int64), 0, n - 1)
+    return min(max(int(n * fraction), 0), n - 1)
 
 
 def rate_interval(

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferclock import _core, stats
+from inferclock._common import intervals as _intervals
 from inferclock._common.errors import ConfigError, InferclockError
 from inferclock._platform.clock import clock
 from inferclock._timing import loadgen as _loadgen
@@ -233,7 +234,7 @@ def _judge(s: ServerStats, due_lat: npt.NDArray[np.float64], *, stopped: bool) -
     pct_ns = None
     if due_lat.size:  # a skipped query never completes: it counts as infinitely late
         ordered = np.sort(np.concatenate([due_lat, np.full(s.skipped, np.inf)]))
-        pct_ns = float(ordered[min(ordered.size - 1, int(ordered.size * s.percentile / 100))])
+        pct_ns = float(ordered[_intervals.loadgen_index(ordered.size, s.percentile)])
     if s.latency_bound_ms is None:
         reason = "no latency bound: no verdict"
         return replace(s, percentile_latency_ns=pct_ns, verdict=None, verdict_reason=reason)
