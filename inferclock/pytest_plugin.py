@@ -287,7 +287,7 @@ class Recorder:
         self, fn: Callable[[], object], *, name: str | None = None, **opts: Any
     ) -> Measurement:
         """``ic.measure(fn, **opts)``, recorded."""
-        from inferclock._timing.measure import measure
+        from inferclock._workers.measure import measure
 
         key, started = self._key(name), utc_now()
         m = measure(fn, **opts)

@@ -178,9 +178,9 @@ def test_a_dotted_path_can_be_patched(matmul_model: Path) -> None:
         with pytest.raises(RuntimeError, match="patched"):
             inferclock.compare(str(matmul_model), str(matmul_model))
     assert compare_module._as_table is real
-    with mock.patch("inferclock._workers.run.execute") as fake:
-        fake.return_value = "timed"
-        assert inferclock.run(str(matmul_model), iterations=2, warmup=0) == "timed"
+    with mock.patch("inferclock._workers.run.execute", side_effect=RuntimeError("timed")) as fake:
+        with pytest.raises(RuntimeError, match="timed"):
+            inferclock.run(str(matmul_model), iterations=2, warmup=0)
     assert fake.call_count == 1
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from inferclock._analysis import stability as _stability
 from inferclock._common import intervals as _intervals
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.intervals import Combined, Run
@@ -136,7 +137,9 @@ def combine_rows(
     if len(runs) == 1 and runs[0].confidence is not None and c.low is not None:
         # One run's own interval comes back as it is: so does the coverage it achieved.
         c = dataclasses.replace(c, confidence=runs[0].confidence)
-    return c
+    # Multimodal means separate speed modes (_analysis.stability.modes), not a spread between
+    # processes that the combined interval carries.
+    return dataclasses.replace(c, multimodal=_stability.modes(runs) is not None)
 
 
 def drift_of(rows: Sequence[Mapping[str, Any]]) -> float | None:
@@ -194,7 +197,15 @@ def pooled(results: Sequence[RunResult]) -> RunResult:
         finished_at=results[-1].finished_at,
         process_runs=tuple(results),
         multimodal=med.multimodal if med is not None else None,
+        multimodal_note=modes_note(rows),
+        async_lost=_sum(r.async_lost for r in results),
+        async_stalls=_sum(r.async_stalls for r in results),
     )
+
+
+def _sum(values: Any) -> int | None:
+    counts = [v for v in values if v is not None]
+    return sum(counts) if counts else None
 
 
 def _combined_stats(s: Any, rows: Sequence[Mapping[str, Any]]) -> Any:
@@ -221,9 +232,16 @@ def _combined_stats(s: Any, rows: Sequence[Mapping[str, Any]]) -> Any:
     return dataclasses.replace(s, percentiles=tuple(pcts), **fixed)
 
 
+def modes_note(rows: Sequence[Mapping[str, Any]], metric: str = "median") -> str | None:
+    """Which speed modes the cell's processes fall into (``_analysis.stability.modes``), or
+    None when they do not split."""
+    ok = [r for r in rows if _schema.get(r, "error") is None]
+    return _stability.modes(runs_of(ok, metric))
+
+
 def multimodal(rows: Sequence[Mapping[str, Any]], metric: str = "median") -> bool | None:
-    """Whether the cell's processes disagree beyond their own intervals on ``metric`` (None
-    with fewer than two processes measured)."""
+    """Whether the cell's processes fall into separate speed modes on ``metric``
+    (``_analysis.stability.modes``; None with fewer than two processes measured)."""
     ok = [r for r in rows if _schema.get(r, "error") is None]
     c = combine_rows(ok, metric)
     return None if c is None or c.processes < 2 else c.multimodal

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from inferclock._analysis import cell as _cell
+from inferclock._analysis import cell as _cell, stability as _stability
 from inferclock._platform import host as _host
 from inferclock._timing import schema as _schema
 
@@ -25,13 +25,14 @@ class CellSummary:
     ``compare`` uses); ``ci_confidence`` is the coverage the median's interval actually has
     (below 0.95 only when the runs were too short for 95%). ``p99_ns`` is the runs' p99s
     combined as the median is (``_analysis.cell.percentile_figure``, the figure
-    ``ic.run(processes=k)`` gives). ``multimodal``: the processes
-    disagree beyond their own intervals (None with one process). ``spread`` is (max - min) /
-    median of the per-run medians, None for a single run. The start-up times are medians over
-    runs. An open-loop cell (server, multistream) has its asked rate ``qps``;
-    its latencies are due-time ones, and ``verdict`` is "VALID" only when every run with a
-    verdict is VALID ("INVALID" when any is, None when no run has one). ``host`` names the
-    host (``_platform.host.label``: its ``host_name``, else its machine id ``host_id``).
+    ``ic.run(processes=k)`` gives). ``multimodal``: the processes fall into separate speed modes
+    (``_analysis.stability.modes``; None with one process). ``spread`` is (max - min) / median
+    of the per-run medians, None for a single run. The start-up times are medians over runs. An
+    open-loop cell (server, multistream) has its asked rate ``qps``; its latencies are due-time
+    ones, and ``verdict`` is "VALID" only when every run with a verdict is VALID ("INVALID" when
+    any is, None when no run has one). ``host`` names the host (``_platform.host.label``: its
+    ``host_name``, else its machine id ``host_id``). ``instability``: why its figures may not be
+    trusted (``_analysis.stability``).
     """
 
     key: str
@@ -65,6 +66,8 @@ class CellSummary:
     qps: float | None = None
     verdict: str | None = None
     host_id: str | None = None
+    #: why the cell's figures may not be trusted (``_analysis.stability``), empty if no sign
+    instability: tuple[str, ...] = ()
 
     @property
     def config(self) -> str | None:
@@ -99,6 +102,15 @@ def _nums(rows: Sequence[Mapping[str, Any]], field: str) -> list[float]:
 def _median_of(rows: Sequence[Mapping[str, Any]], field: str) -> float | None:
     vals = _nums(rows, field)
     return statistics.median(vals) if vals else None
+
+
+def _instability(rows: Sequence[Mapping[str, Any]], median: float) -> tuple[str, ...]:
+    """The cell's instability: its samples counted over runs, the largest run's CV, the
+    fastest run's minimum, its speed modes (``_analysis.stability.reasons``)."""
+    n = sum(int(_schema.get(r, "n") or 0) for r in rows)
+    cvs, mins = _nums(rows, "latency_cv"), _nums(rows, "latency_min_ns")
+    note = _cell.modes_note(rows)
+    return _stability.reasons(n, max(cvs, default=None), min(mins, default=None), median, note)
 
 
 def _verdict(rows: Sequence[Mapping[str, Any]]) -> str | None:
@@ -188,6 +200,7 @@ def summarize_cells(rows_in: Iterable[Mapping[str, Any]]) -> list[CellSummary]:
                 first_infer_ms=_median_of(good, "first_infer_ms"),
                 compile_cache=_joined(_schema.get(r, "compile_cache") for r in good),
                 errors=len(rows) - len(good),
+                instability=_instability(good, lat.estimate if lat else med),
             )
         )
     out.sort(key=_sort_key)

@@ -76,7 +76,9 @@ def _summary_line(s: CellSummary, multi: bool, verdicts: bool) -> list[str]:
         f"{s.precision_requested}/{s.precision_executed or '?'}",
         str(s.batch_size),
         s.mode_label,
-        f"{fmt_num(_ms(s.median_ns))}{ci}" + (" **MULTIMODAL**" if s.multimodal else ""),
+        f"{fmt_num(_ms(s.median_ns))}{ci}"
+        + (" **MULTIMODAL**" if s.multimodal else "")
+        + (" **UNSTABLE**" if s.instability else ""),
         fmt_num(_ms(s.p99_ns)),
         f"{fmt_num(s.throughput_fps)}{tp_ci}",
         str(s.n),
@@ -117,9 +119,15 @@ def summary_markdown(
         modal = [s for s in summary if s.multimodal]
         if modal:
             parts.append(
-                f"**Multimodal ({len(modal)} cells):** their processes ran at different speeds, "
-                "beyond their own intervals; the combined figure is not a typical one: "
+                f"**Multimodal ({len(modal)} cells):** their processes fell into separate speed "
+                "modes; the combined figure is not a typical one: "
                 + code_list(s.key for s in modal)
+            )
+        shaky = [s for s in summary if s.instability]
+        if shaky:
+            parts.append(
+                f"**Unstable ({len(shaky)} cells):** "
+                + "; ".join(f"`{s.key}`: {', '.join(s.instability)}" for s in shaky)
             )
     else:
         parts.append("_No successful measurements._")

@@ -303,8 +303,9 @@ def report(
             "between processes (the larger of the two standard errors; t quantile with k - 1 "
             "degrees of freedom when the spread between processes sets the width); spread = "
             "(max - min) / median of the run medians. **MULTIMODAL** marks a cell whose "
-            "processes disagree beyond their own intervals: its combined figure is not a "
-            "typical one (see docs/statistics.md).",
+            "processes fall into separate speed modes (two groups more than 10% apart, their "
+            "intervals disjoint): its combined figure is not a typical one; a spread between "
+            "processes is not flagged, the interval carries it (see docs/statistics.md).",
         ]
 
     if summ:

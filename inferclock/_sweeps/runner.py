@@ -143,9 +143,10 @@ class Runner:
                 r for r in seen
                 if _schema.get(r, "host") == host and _schema.get(r, "host_name") in (None, name)
             ]  # fmt: skip
-            row["multimodal"] = multimodal = _cell.multimodal(same_host, metric)
-            if multimodal:
-                self.progress.note(f"{key}: processes disagree (multimodal)")
+            row["multimodal"] = _cell.multimodal(same_host, metric)
+            row["multimodal_note"] = note = _cell.modes_note(same_host, metric)
+            if note:
+                self.progress.note(f"{key}: multimodal, {note}")
         _schema.check(row, self.writer_name)
         self.writer.append(row)
         self.written += 1

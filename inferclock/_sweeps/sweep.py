@@ -110,10 +110,10 @@ def sweep(
     processes: fresh worker processes per cell (default 3; row field ``process``). Small
         models on virtual machines change speed from one process to the next: a cell's
         interval (``ResultTable.summary()``, ``compare``) combines the variation within and
-        between its processes, and a cell whose processes disagree beyond their own
-        intervals is flagged ``multimodal`` (in its rows as they come, the summary and the
-        report). ``repeats``: runs per process (row field ``repeat``), one after another in
-        the same worker.
+        between its processes, and a cell whose processes fall into separate speed
+        modes (``_analysis.stability.modes``) is flagged ``multimodal`` (in its rows as they
+        come, the summary and the report). ``repeats``: runs per process (row field
+        ``repeat``), one after another in the same worker.
     shuffle: run the (cell, process) units in a seeded random order (``seed``).
     out: the JSON Lines results file. A new file starts with a header (format version,
         environment, these arguments); an existing one is appended to when ``resume`` is

@@ -3,6 +3,7 @@ it: ``_timing.phases``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import warnings
@@ -41,6 +42,18 @@ class Measurement:
     batch_size: int = 1  # samples one call processes, for throughput
     #: calls timed but not in samples_ns: their phases were not all recorded (``_timing.phases``)
     dropped_calls: int = 0
+    #: fresh processes it was timed in (``process_measurements`` holds each when above 1);
+    #: ``interval_scope`` says what the intervals cover: "within one process", or "within
+    #: and between N processes" (``ic.measure`` of a callable importable by name)
+    processes: int = 1
+    process_measurements: tuple[Measurement, ...] = ()
+    interval_scope: str = "within one process"
+    #: the processes fall into separate speed modes (None with one process), and why
+    multimodal: bool | None = None
+    multimodal_note: str | None = None
+    #: why the figure cannot be trusted, one reason each (empty: no sign of it); an
+    #: InstabilityWarning says the same
+    instability: tuple[str, ...] = ()
 
     @property
     def throughput(self) -> float | None:
@@ -70,6 +83,11 @@ class Measurement:
             "batch_size": self.batch_size,
             "throughput": self.throughput,
             "dropped_calls": self.dropped_calls,
+            "processes": self.processes,
+            "interval_scope": self.interval_scope,
+            "multimodal": self.multimodal,
+            "multimodal_note": self.multimodal_note,
+            "instability": list(self.instability),
             "phases": {k: p.to_dict(samples) for k, p in self.phases.items()},
         }
         if samples:
@@ -100,6 +118,33 @@ def _pinned_thread(cpus: Iterable[int] | None) -> Iterator[list[int] | None]:
         yield sorted(os.sched_getaffinity(0))
 
 
+_OPTIONS = ("warmup", "iterations", "duration", "target_ci", "min_time", "max_time",
+            "max_samples", "min_samples", "cpus", "percentiles", "percentile_method",
+            "batch_size")  # fmt: skip
+
+
+def check_options(**options: Any) -> tuple[_control.StopRule, Any, int, Any, str]:
+    """The options of :func:`measure` checked, before anything runs: (stop rule, cpus, batch
+    size, percentiles, percentile method). An unknown name is a ConfigTypeError naming the
+    valid ones; a bad value a typed error naming the option."""
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise ConfigTypeError(f"measure got unknown option(s) {unknown}; options are {_OPTIONS}")
+    rule = _control.make_rule(**{k: v for k, v in options.items() if k in _RULE})
+    get = options.get
+    return (
+        rule,
+        _options.check_value("cpus", get("cpus")),
+        _options.check_value("batch_size", get("batch_size", 1)),
+        _options.check_value("percentiles", get("percentiles", (50.0, 90.0, 95.0, 99.0))),
+        _options.check_value("percentile_method", get("percentile_method", "linear")),
+    )
+
+
+_RULE = ("warmup", "iterations", "duration", "target_ci", "min_time", "max_time", "max_samples",
+         "min_samples")  # fmt: skip
+
+
 def measure(
     fn: Callable[[], object],
     *,
@@ -115,8 +160,10 @@ def measure(
     percentiles: Iterable[float] = (50.0, 90.0, 95.0, 99.0),
     percentile_method: str = "linear",
     batch_size: int = 1,
+    _share: int = 1,
 ) -> Measurement:
-    """Time ``fn()`` (no arguments) call by call.
+    """Time ``fn()`` (no arguments) call by call, in this process (``ic.measure``, in
+    ``_workers.measure``, runs it in fresh processes when it can).
 
     The loop runs in C++: one clock read before and one after each call, stored in a
     preallocated buffer; the GIL is held (``fn`` is Python).
@@ -165,20 +212,14 @@ def measure(
             "fn is an async function: calling it only creates a coroutine; time "
             "lambda: asyncio.run(fn()) or a loop's run_until_complete instead"
         )
-    rule = _control.make_rule(
-        warmup=warmup,
-        iterations=iterations,
-        duration=duration,
-        target_ci=target_ci,
-        min_time=min_time,
-        max_time=max_time,
-        max_samples=max_samples,
-        min_samples=min_samples,
-    )
-    cpu_list = _options.check_value("cpus", cpus)
-    batch = _options.check_value("batch_size", batch_size)
-    pcts = _options.check_value("percentiles", percentiles)
-    method = _options.check_value("percentile_method", percentile_method)
+    rule, cpu_list, batch, pcts, method = check_options(
+        warmup=warmup, iterations=iterations, duration=duration, target_ci=target_ci,
+        min_time=min_time, max_time=max_time, max_samples=max_samples, min_samples=min_samples,
+        cpus=cpus, percentiles=percentiles, percentile_method=percentile_method,
+        batch_size=batch_size,
+    )  # fmt: skip
+    # The processes of one ic.measure share its default budget, as a cell's do (StopRule).
+    rule = dataclasses.replace(rule, processes=max(1, int(_share)))
     clk = clock()
     migrations = 0
     recorder = _phases.Recorder()

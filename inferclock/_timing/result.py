@@ -84,10 +84,15 @@ class RunResult:
     #: and times a request waited on a full completion ring
     async_lost: int | None = None
     async_stalls: int | None = None
-    #: with processes > 1: each process's own result, and whether they disagree beyond their
-    #: own intervals (then ``latency``'s median and CI combine them: see ``_analysis.cell``)
+    #: with processes > 1: each process's own result, and whether they fall into separate
+    #: speed modes, with the note naming them (``latency``'s median and CI combine the
+    #: processes: see ``_analysis.cell``)
     process_runs: tuple[RunResult, ...] = ()
     multimodal: bool | None = None
+    multimodal_note: str | None = None
+    #: why the figures may not be trusted (``_analysis.stability``; an InstabilityWarning
+    #: said the same), empty when there is no sign of it
+    instability: tuple[str, ...] = ()
     #: server / multistream: the schedule, the four-tick breakdown and the verdict (then
     #: ``latency`` is from each query's due time)
     server: ServerStats | None = None
@@ -165,6 +170,8 @@ class RunResult:
         row["duration_s"] = self.elapsed_s
         row["stop_note"] = self.stop_note
         row["multimodal"] = self.multimodal
+        row["multimodal_note"] = self.multimodal_note
+        row["instability"] = list(self.instability) or None
         row["verdict"] = self.verdict
         row["verdict_reason"] = self.verdict_reason
         row["server"] = self.server.to_dict() if self.server else None
@@ -253,7 +260,7 @@ class RunResult:
                 2,
                 f"  processes {len(self.process_runs)}: medians {meds} ms"
                 + (
-                    "  [MULTIMODAL: they disagree beyond their intervals]"
+                    f"  [MULTIMODAL: {self.multimodal_note or 'two speed modes'}]"
                     if self.multimodal
                     else ""
                 ),
@@ -262,6 +269,8 @@ class RunResult:
             lines[1:1] = _server_lines(self.server)
         if self.stop_note and not self.server:
             lines.append(f"  note      {self.stop_note}")
+        if self.instability:
+            lines.append(f"  UNSTABLE  {'; '.join(self.instability)}")
         return "\n".join(lines)
 
 

@@ -140,7 +140,8 @@ MEASURED = _group(
     ("gflops", float | None), ("config", dict[str, Any] | None),
     ("inputs", list[dict[str, Any]] | None), ("env_vars", dict[str, str] | None),
     ("interrupted", bool | None), ("isolated", bool | None), ("duration_s", float | None),
-    ("stop_note", str | None), ("multimodal", bool | None), ("verdict", str | None),
+    ("stop_note", str | None), ("multimodal", bool | None), ("multimodal_note", str | None),
+    ("instability", list[str] | None), ("verdict", str | None),
     ("verdict_reason", str | None), ("server", dict[str, Any] | None),
 )  # fmt: skip
 BOOK = _group(

@@ -214,7 +214,8 @@ def read(path: Path, name: str) -> ResultFile:
     for r in f.rows:
         why = _states.row_problem(r)
         if why is not None:
-            raise ConfigError(f"{where}: result {r['key']!r} is not a measurement: {why}{again}")
+            key = _schema.at(r, "key")
+            raise ConfigError(f"{where}: result {key!r} is not a measurement: {why}{again}")
     return f
 
 

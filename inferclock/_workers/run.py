@@ -146,7 +146,7 @@ def run(
     processes: time the cell in that many fresh worker processes, one after another; the
         result pools their samples, and its median and throughput intervals combine the
         variation within and between them (``process_runs`` holds each; ``multimodal`` says
-        whether they disagree beyond their own intervals).
+        whether they fall into separate speed modes, ``_analysis.stability.modes``).
     socket / cpus: pin the process that runs OpenVINO. OpenVINO reads the process affinity
         once, so a pinned run (or ``isolate=True``, or ``env``) runs in a fresh worker process,
         pinned before OpenVINO starts there; the mask applied is in ``result.cpus``.
@@ -187,7 +187,7 @@ def run(
             from inferclock._workers.supervisor import run_isolated
 
             if opts.processes == 1:
-                return run_isolated(spec)
+                return checked(run_isolated(spec))
             results = []
             for _ in range(opts.processes):
                 results.append(run_isolated(spec))
@@ -195,8 +195,23 @@ def run(
                     break
             from inferclock._analysis.cell import pooled
 
-            return pooled(results)
-        return execute(spec)
+            return checked(pooled(results))
+        return checked(execute(spec))
+
+
+def checked(result: RunResult) -> RunResult:
+    """``result`` with its ``instability`` (``_analysis.stability``), warned about."""
+    import dataclasses
+    import warnings
+
+    from inferclock._analysis import stability
+
+    s = result.latency
+    why = stability.reasons(s.n, s.cv, s.min_ns, s.median_ns, result.multimodal_note)
+    if why:
+        text = stability.warning_text(f"the run of {result.model}", why)
+        warnings.warn(text, stability.InstabilityWarning, stacklevel=3)
+    return dataclasses.replace(result, instability=why)
 
 
 __all__ = ["MODES", "prepare", "run", "spec_for"]
