@@ -71,6 +71,8 @@ def test_quantile_ranks_match_the_binomial_law(n: int, q: float) -> None:
 
 def test_quantile_ranks_small_n_and_min_count() -> None:
     assert iv.quantile_ranks(4, 0.5) == (0, 3, 0.875)
+    for q in (0.5, 0.9, 0.95, 0.99, 0.999):  # not 1 - q - (1 - q) = 1e-16
+        assert iv.quantile_ranks(1, q) == (0, 0, 0.0), "one sample covers nothing"
     assert iv.quantile_ranks(5, 0.5)[2] == pytest.approx(0.9375)
     assert iv.min_count(0.5) == 6
     assert iv.quantile_ranks(6, 0.5) == (0, 5, pytest.approx(1 - 2 / 64))

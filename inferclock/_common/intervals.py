@@ -125,7 +125,9 @@ def quantile_ranks(n: int, q: float, confidence: float = 0.95) -> tuple[int, int
         hi = smallest_hi(alpha - miss_low(lo))
     if lo is None or hi is None:
         lo, hi = 0, n - 1
-    return lo, hi, max(0.0, 1.0 - miss_low(lo) - miss_high(hi))
+    coverage = 1.0 - miss_low(lo) - miss_high(hi)
+    # (0, 0) of one sample covers nothing; 1 - q - (1 - q) can leave 1e-16 of rounding.
+    return lo, hi, coverage if coverage > 1e-12 else 0.0
 
 
 @lru_cache(maxsize=256)
