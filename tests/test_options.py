@@ -55,7 +55,8 @@ def test_measure_and_sweep_signatures_follow_the_declaration() -> None:
     stopping = ["warmup", "iterations", "duration", "target_ci", "min_time", "max_time"]
     stopping += ["max_samples", "min_samples", "cpus", "percentiles", "percentile_method"]
     stopping += ["batch_size"]
-    assert [n for n in measure if n != "fn"] == stopping
+    # Then where it runs: processes, a setup per process, a worker's timeout.
+    assert [n for n in measure if n != "fn"] == [*stopping, "processes", "setup", "timeout"]
     for name in stopping:
         assert measure[name].default == defaults[name], name
     sweep = inspect.signature(ic.sweep).parameters

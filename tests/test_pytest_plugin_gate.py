@@ -40,7 +40,7 @@ def test_spin(inferclock):
     inferclock.measure(spin, OPTIONS)
 """
 ADAPTIVE = SPIN.replace("OPTIONS", "max_time=0.2, warmup=20")
-ONE_CALL = SPIN.replace("OPTIONS", "iterations=1, warmup=0")
+ONE_CALL = SPIN.replace("OPTIONS", "iterations=1, warmup=0, processes=1")
 FOUR = ADAPTIVE.replace(
     "def test_spin(inferclock)",
     '@pytest.mark.parametrize("i", range(4))\ndef test_spin(inferclock, i)',

@@ -20,7 +20,7 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ import numpy as np
 from inferclock._analysis import cell as _cell, stability as _stability
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.util import is_real
+from inferclock._timing import control as _control
 from inferclock._timing.measure import Measurement, check_options, measure as _measure_here
 
 #: Processes by default for a callable importable by name.
@@ -177,13 +178,25 @@ def _combined(parts: list[Measurement], kwargs: dict[str, Any]) -> Measurement:
 def measure(
     fn: Callable[[], object] | str,
     *,
+    warmup: _control.Warmup = "auto",
+    iterations: int | None = None,
+    duration: float | None = None,
+    target_ci: float = 0.01,
+    min_time: float = _control.DEFAULT_MIN_TIME,
+    max_time: float | None = None,
+    max_samples: int = 10_000_000,
+    min_samples: int = 30,
+    cpus: Iterable[int] | str | None = None,
+    percentiles: Iterable[float] = (50.0, 90.0, 95.0, 99.0),
+    percentile_method: str = "linear",
+    batch_size: int = 1,
     processes: int | None = None,
     setup: Callable[[], object] | str | None = None,
     timeout: float | None = None,
-    **options: Any,
 ) -> Measurement:
-    """Time ``fn()`` call by call with the calibrated clock (the options and the loop:
-    ``inferclock._timing.measure.measure``, whose keywords are accepted here).
+    """Time ``fn()`` call by call with the calibrated clock. The options from ``warmup`` to
+    ``batch_size`` and the loop are ``inferclock._timing.measure.measure``'s (each process
+    runs it).
 
     fn: a callable, or ``"package.module:function"``. One importable by name (a string, or a
         function defined at module level) is timed in ``processes`` fresh worker processes
@@ -201,6 +214,12 @@ def measure(
     untrustworthy: a coefficient of variation above 50%, a fastest call below half the median,
     speed modes, fewer than 30 samples.
     """
+    options: dict[str, Any] = dict(
+        warmup=warmup, iterations=iterations, duration=duration, target_ci=target_ci,
+        min_time=min_time, max_time=max_time, max_samples=max_samples, min_samples=min_samples,
+        cpus=cpus, percentiles=percentiles, percentile_method=percentile_method,
+        batch_size=batch_size,
+    )  # fmt: skip
     name = importable_name(fn)
     k = _check_processes(processes, name)
     setup_name = None
