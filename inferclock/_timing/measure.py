@@ -88,6 +88,7 @@ class Measurement:
             "multimodal": self.multimodal,
             "multimodal_note": self.multimodal_note,
             "instability": list(self.instability),
+            "process_spread": self.process_spread,
             "phases": {k: p.to_dict(samples) for k, p in self.phases.items()},
         }
         if samples:
@@ -95,8 +96,25 @@ class Measurement:
             d["warmup_ns"] = self.warmup_ns.tolist()
         return d
 
+    @property
+    def process_spread(self) -> float | None:
+        """(max - min) / median of the processes' own medians: the between-process figure
+        (None with one process)."""
+        meds = sorted(m.stats.median_ns for m in self.process_measurements)
+        if len(meds) < 2:
+            return None
+        return (meds[-1] - meds[0]) / float(np.median(meds))
+
     def __str__(self) -> str:
-        return str(self.stats)
+        lines = [str(self.stats), f"interval {self.interval_scope}"]
+        if self.process_measurements:
+            meds = ", ".join(f"{m.stats.median_ns / 1e3:.4g}" for m in self.process_measurements)
+            lines.append(f"process medians {meds} us (spread {self.process_spread:.1%})")
+        if self.multimodal_note:
+            lines.append(f"MULTIMODAL: {self.multimodal_note}")
+        if self.instability:
+            lines.append(f"UNSTABLE: {'; '.join(self.instability)}")
+        return "\n".join(lines)
 
 
 @contextmanager
