@@ -88,6 +88,8 @@ _NAMES: dict[str, str] = {
     **dict.fromkeys(("InitTimes", "RunResult"), "_timing.result"),
     **dict.fromkeys(("MODES", "RunOptions"), "_timing.options"),
     **dict.fromkeys(("prepare", "run"), "_workers.run"),
+    **dict.fromkeys(("ab",), "_workers.ab"),
+    **dict.fromkeys(("ABPair", "ABResult"), "_workers.ab_result"),
     **dict.fromkeys(("devices", "register_plugin", "register_plugins_xml"), "_platform.plugins"),
     **dict.fromkeys(("Pin", "pin"), "_platform.pin"),
     **dict.fromkeys(
@@ -234,6 +236,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         ServerStats as ServerStats,
     )
     from inferclock._tracking.history import History as History, Step as Step, history as history
+    from inferclock._workers.ab import ab as ab
+    from inferclock._workers.ab_result import ABPair as ABPair, ABResult as ABResult
     from inferclock._workers.run import (
         prepare as prepare,
         run as run,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from inferclock._cli import (
+    ab,
     compare,
     demo,
     history,
@@ -36,7 +37,7 @@ from inferclock._common.util import package_version
 
 #: The subcommands, in the order ``inferclock --help`` lists them; each is named as its module.
 COMMANDS: tuple[ModuleType, ...] = (
-    info, run, peak, tune, profile, history, publish, sweep, report, compare, demo,
+    info, run, peak, tune, profile, history, publish, sweep, report, compare, ab, demo,
 )  # fmt: skip
 
 
