@@ -82,7 +82,9 @@ _NAMES: dict[str, str] = {
         "_common.errors",
     ),
     **dict.fromkeys(("environment", "noise_checks"), "_platform.environment"),
-    **dict.fromkeys(("Measurement", "measure"), "_timing.measure"),
+    "Measurement": "_timing.measure",
+    "measure": "_workers.measure",
+    "InstabilityWarning": "_analysis.stability",
     **dict.fromkeys(("PhaseStats", "mark", "phase"), "_timing.phases"),
     **dict.fromkeys(("PRECISIONS", "PrecisionWarning"), "_timing.precision"),
     **dict.fromkeys(("InitTimes", "RunResult"), "_timing.result"),
@@ -147,6 +149,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
     from inferclock._analysis.compare import (
         compare as compare,
     )
+    from inferclock._analysis.stability import InstabilityWarning as InstabilityWarning
     from inferclock._analysis.table import (
         ResultTable as ResultTable,
     )
@@ -211,10 +214,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         SweepInterrupted as SweepInterrupted,
         sweep as sweep,
     )
-    from inferclock._timing.measure import (
-        Measurement as Measurement,
-        measure as measure,
-    )
+    from inferclock._timing.measure import Measurement as Measurement
     from inferclock._timing.options import (
         MODES as MODES,
         RunOptions as RunOptions,
@@ -238,6 +238,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
     from inferclock._tracking.history import History as History, Step as Step, history as history
     from inferclock._workers.ab import ab as ab
     from inferclock._workers.ab_result import ABPair as ABPair, ABResult as ABResult
+    from inferclock._workers.measure import measure as measure
     from inferclock._workers.run import (
         prepare as prepare,
         run as run,
