@@ -10,7 +10,7 @@ import shlex
 import sys
 from typing import Any, NoReturn
 
-from inferclock._cli.common import add_plugin_flag, register_plugins
+from inferclock._cli.common import add_plugin_flag, gate_thresholds, register_plugins
 from inferclock._cli.options import add_options, given
 from inferclock._common.errors import ConfigError
 
@@ -60,19 +60,12 @@ def side_options(flag: str, text: str | None) -> dict[str, Any] | None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the A/B and print its verdict; exit 1 when the --fail-above gate fails."""
-    from inferclock._analysis.gate import parse_threshold
     from inferclock._analysis.table import check_output_path
     from inferclock._common.parsing import parse_fraction
     from inferclock._workers.ab import ab
 
     # Every argument is checked before anything runs.
-    fail_above = (
-        None if args.fail_above is None else parse_threshold("--fail-above", args.fail_above)
-    )
-    if args.threshold is not None:
-        threshold = parse_threshold("--threshold", args.threshold)
-    else:
-        threshold = 0.05 if fail_above is None else fail_above
+    fail_above, threshold = gate_thresholds(args)
     if args.allow_inconclusive and fail_above is None:
         raise ConfigError("--allow-inconclusive only applies to the gate: give --fail-above too")
     target = None

@@ -53,3 +53,17 @@ def add_plugin_flag(p: argparse.ArgumentParser) -> None:
         help="register an external OpenVINO plugin library under a device name, e.g. "
         "FPGA=/opt/fpga/libopenvino_fpga_plugin.so, then use -d HETERO:FPGA,CPU (repeatable)",
     )  # fmt: skip
+
+
+def gate_thresholds(args: argparse.Namespace) -> tuple[float | None, float]:
+    """``--fail-above`` and ``--threshold`` of ``compare`` and ``ab``, checked: (the gate's T,
+    or None without a gate; the verdict threshold: ``--threshold``, else T, else 5%), so the
+    table's states are the gate's unless ``--threshold`` asks for others."""
+    from inferclock._analysis.gate import parse_threshold
+
+    fail_above = (
+        None if args.fail_above is None else parse_threshold("--fail-above", args.fail_above)
+    )
+    if args.threshold is not None:
+        return fail_above, parse_threshold("--threshold", args.threshold)
+    return fail_above, 0.05 if fail_above is None else fail_above

@@ -9,24 +9,18 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from inferclock._cli.common import gate_thresholds
 from inferclock._common.errors import ConfigError
 
 
 def run(args: argparse.Namespace) -> int:
     """Compare B against A cell by cell; exit 1 when the --fail-above gate fails."""
     from inferclock._analysis.cell import check_metric
-    from inferclock._analysis.compare import compare, parse_threshold
+    from inferclock._analysis.compare import compare
     from inferclock._analysis.table import check_output_path
 
     # Every argument is checked before any file is read or any table printed.
-    fail_above = (
-        None if args.fail_above is None else parse_threshold("--fail-above", args.fail_above)
-    )
-    # The table's states are the gate's unless --threshold asks for others.
-    if args.threshold is not None:
-        threshold = parse_threshold("--threshold", args.threshold)
-    else:
-        threshold = 0.05 if fail_above is None else fail_above
+    fail_above, threshold = gate_thresholds(args)
     for flag, on in (("--allow-missing", args.allow_missing),
                      ("--allow-inconclusive", args.allow_inconclusive)):  # fmt: skip
         if on and fail_above is None:

@@ -130,8 +130,12 @@ def sweep(
         seed, hint, strict, properties, cache_dir, input_sets, calibration, timeout, env,
         isolate), passed to every cell. ``cache_dir`` is OpenVINO's model cache; by default
         ``<out stem>.ovcache/`` beside the results, shared by all cells (each row says whether
-        its compile was "cold" or "hot"); "" turns it off. ``timeout`` bounds each run in its
-        worker, start-up included (``cell_timeout`` is its older name).
+        its compile was "cold" or "hot"); "" turns it off. With a cache every process times
+        the executable imported from it (a cold compile is imported again before timing): an
+        imported executable can run at another speed than a fresh compile (2x for a MatMul
+        chain sharing one weight), and a cell must not mix the two; ``ic.run`` without
+        ``cache_dir`` times a fresh compile, as ``benchmark_app`` does. ``timeout`` bounds each
+        run in its worker, start-up included (``cell_timeout`` is its older name).
 
     cluster: run the cells on a Dask cluster (``docs/cluster.md``): a
         ``dask.distributed.Client`` or a scheduler address ("tcp://host:8786"). Each host runs
