@@ -204,6 +204,12 @@ class RunResult:
         lo, hi = s.ci_ms
         conf = s.ci_confidence
         ci = f"{conf:.1%} CI" if math.isfinite(conf) and conf < 0.95 - 1e-9 else "95% CI"
+        # What the interval covers: one process cannot see the spread between processes.
+        ci += (
+            f" of {len(self.process_runs)} processes"
+            if self.process_runs
+            else " within one process"
+        )
         tlo, thi = self.throughput_ci
         tp_ci = f" [95% CI {tlo:.2f} .. {thi:.2f}]" if tlo is not None and thi is not None else ""
         pct = ", ".join(
