@@ -200,7 +200,7 @@ class _Session:
     def merge(self, output: str) -> None:
         """Take an xdist worker's rows and rules (its ``workeroutput``)."""
         got = json.loads(output)
-        self.rows = sorted([*self.rows, *got["rows"]], key=lambda r: str(r["key"]))
+        self.rows = sorted([*self.rows, *got["rows"]], key=lambda r: str(_schema.at(r, "key")))
         self.rules.update({k: (v[0], v[1], v[2]) for k, v in got["rules"].items()})
 
     def used(self) -> list[str]:

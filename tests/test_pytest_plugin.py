@@ -74,27 +74,35 @@ def test_slower_beyond_noise_fails_and_within_noise_passes(pytester: pytest.Pyte
     slow = _run(pytester, 260_000, *gate)
     slow.assert_outcomes(passed=1)  # the test passed; the session failed
     assert slow.ret == pytest.ExitCode.TESTS_FAILED
-    slow.stdout.fnmatch_lines(["*test_spin*median*1.[23]* slower (>5%, FAIL)*"])
+    # slower, or inconclusive reaching past 5% on a loaded machine: both fail the gate
+    slow.stdout.fnmatch_lines(["*test_spin*median*1.[23]* (>5%, FAIL)*"])
     # A session on a loaded 2-vCPU VM can run beyond one run's own interval (docs/pytest.md:
     # sessions differ more than a run's samples say), so the within-noise case gets three
-    # sessions and must pass in one; the 30% case above must fail in its single one.
+    # sessions and must pass in one; the 30% case above must fail in its single one. An
+    # interval that a loaded machine widens past 5% is inconclusive, which the strict gate
+    # fails unless allowed (test_pytest_plugin_gate.py): allowed here.
     for _ in range(3):
-        same = _run(pytester, 202_000, *gate)
+        same = _run(pytester, 202_000, *gate, "--inferclock-allow-inconclusive")
         if same.ret == 0:
             break
     assert same.ret == 0
-    same.stdout.fnmatch_lines(["*test_spin*median*1.0[01]* same"])
+    same.stdout.fnmatch_lines(["*test_spin*median*1.0[01]* *"])
 
 
 def test_marker_threshold_overrides_the_flag(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(MARKED)
     assert _run(pytester, 200_000, "--inferclock-save", "base").ret == 0
-    r = _run(pytester, 260_000, "--inferclock-compare", "base", "--inferclock-fail-above", "5%")
+    # 1.3x is within the marker's 50% (not the flag's 5%): same, or inconclusive with its bad
+    # end within 1.5 on a quiet machine; a loaded one can widen the interval past 1.5, which
+    # the strict gate fails unless allowed, so this run allows it.
+    r = _run(pytester, 260_000, "--inferclock-compare", "base", "--inferclock-fail-above", "5%",
+             "--inferclock-allow-inconclusive")  # fmt: skip
     assert r.ret == 0
-    r.stdout.fnmatch_lines(["*test_spin*median*1.[23]* same"])
+    r.stdout.fnmatch_lines(["*test_spin*median*1.[23]* *"])
+    assert "(>5%" not in r.stdout.str()
     r = _run(pytester, 400_000, "--inferclock-compare", "base")  # the marker alone gates
     assert r.ret == pytest.ExitCode.TESTS_FAILED
-    r.stdout.fnmatch_lines(["*test_spin*slower (>50%, FAIL)*"])
+    r.stdout.fnmatch_lines(["*test_spin*(>50%, FAIL)*"])
 
 
 def test_baseline_of_another_host_is_refused(pytester: pytest.Pytester) -> None:
@@ -111,8 +119,8 @@ def test_baseline_of_another_host_is_refused(pytester: pytest.Pytester) -> None:
     r.stderr.fnmatch_lines(["*another machine: cpu_model: 'Other CPU @ 9.9GHz' vs *"])
     assert "cpu_mhz" not in r.stderr.str()
     r = _run(pytester, 200_000, "--inferclock-compare", "base", "--inferclock-compare-any-host")
-    assert r.ret == 0
-    r.stdout.fnmatch_lines(["*test_spin*median* same"])
+    assert r.ret == 0  # judged (same, or inconclusive on a loaded machine), no gate asked for
+    r.stdout.fnmatch_lines(["*test_spin*median*"])
 
 
 @pytest.mark.skipif(not REGISTERED, reason="the pytest11 entry point is not registered")

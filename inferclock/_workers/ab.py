@@ -28,6 +28,7 @@ from inferclock._analysis.gate import check_threshold
 from inferclock._common import checks as _checks
 from inferclock._common.distributions import t_quantile
 from inferclock._common.errors import ConfigError, InferclockError, Terminated
+from inferclock._timing import schema as _schema
 from inferclock._timing.modelinfo import ModelBook
 from inferclock._workers.ab_result import ABPair, ABResult, StopReason, value_text
 from inferclock._workers.ab_side import Side, make_side
@@ -209,7 +210,7 @@ def _loop(
             rows = {}
             for side in order:
                 rows[side.label] = side.measure(workdir)
-                if rows[side.label].get("interrupted"):
+                if _schema.get(rows[side.label], "interrupted"):
                     raise KeyboardInterrupt  # a partial measurement: the pair is not counted
             va, vb = (_value(rows[s], metric, s, n) for s in ("A", "B"))
             logs.append(math.log(vb / va))
@@ -217,7 +218,8 @@ def _loop(
                 ABPair(
                     index=n, order="AB" if n % 2 == 0 else "BA", a_value=va, b_value=vb,
                     ratio=vb / va, seconds=time.monotonic() - began,
-                    a_n=int(rows["A"].get("n") or 0), b_n=int(rows["B"].get("n") or 0),
+                    a_n=int(_schema.get(rows["A"], "n") or 0),
+                    b_n=int(_schema.get(rows["B"], "n") or 0),
                 )
             )  # fmt: skip
             ratio, lo, hi = paired_interval(logs)
