@@ -71,6 +71,7 @@ def test_a_worker_error_comes_back_as_itself() -> None:
         ({"fn": "measure_targets:sort_1000", "processes": 0}, ConfigError, "processes"),
         ({"fn": "measure_targets:sort_1000", "processes": True}, ConfigTypeError, "processes"),
         ({"fn": "measure_targets:sort_1000", "bogus": 1}, TypeError, "bogus"),
+        ({"fn": "measure_targets:sort_1000", "setup": 3}, ConfigTypeError, "setup must be"),
         ({"fn": "measure_targets:sort_1000", "iterations": -1}, ConfigError, "iterations"),
     ],
 )

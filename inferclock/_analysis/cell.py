@@ -177,7 +177,7 @@ def pooled(results: Sequence[RunResult]) -> RunResult:
         percentiles=_schema.get(o, "percentiles") or (50, 90, 95, 99),
         method=_schema.get(o, "percentile_method") or "linear",
     )
-    s = _combined_stats(s, rows)
+    s = combined_stats(s, rows)
     tp = combine_rows(rows, "throughput")
     notes = [f"process {i}: {r.stop_note}" for i, r in enumerate(results) if r.stop_note]
     med = combine_rows(rows, "median")
@@ -208,7 +208,7 @@ def _sum(values: Any) -> int | None:
     return sum(counts) if counts else None
 
 
-def _combined_stats(s: Any, rows: Sequence[Mapping[str, Any]]) -> Any:
+def combined_stats(s: Any, rows: Sequence[Mapping[str, Any]]) -> Any:
     """``s`` (a Stats of the pooled samples) with the median, the fixed p90/p95/p99 and every
     percentile replaced by the cell's combined figures (their intervals and coverage too)."""
     med = combine_rows(rows, "median")

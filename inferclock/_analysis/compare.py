@@ -46,7 +46,7 @@ from typing import Any
 from inferclock._analysis import cell as _cell
 from inferclock._analysis.compare_cells import CellComparison, cell_state
 from inferclock._analysis.gate import Gate, check_threshold, gate_of, parse_threshold
-from inferclock._analysis.states import CellState
+from inferclock._analysis.states import CellState, has_metric
 from inferclock._analysis.table import ResultTable
 from inferclock._common import checks as _checks
 from inferclock._common.errors import ConfigError, ConfigTypeError
@@ -228,20 +228,23 @@ def compare(
     set_a, set_b = set(keys_a), set(keys_b)
     cells: list[CellComparison] = []
     states: list[CellState] = []
-    absent: list[str] = []  # cells whose rows lack the metric altogether
     for key in keys_a:
         state, cell = cell_state(key, ga, gb, ia, ib, key in set_b, metric, threshold, confidence)
         states.append(state)
         if cell is not None:
             cells.append(cell)
-        elif state.state == "unreadable" and " is absent" in state.reason:
-            absent.append(key)
     states += [CellState(k, "only in B", "B measured it, A did not") for k in keys_b
                if k not in set_a]  # fmt: skip
-    if absent and not cells and len(absent) == sum(s.state == "unreadable" for s in states):
+    matched = [k for k in keys_a if k in ga and k in gb]
+    carried = (
+        has_metric(r, _cell.metric_for(metric, _schema.get(r, "mode")))
+        for k in matched
+        for r in (*ga[k], *gb[k])
+    )
+    if matched and not any(carried):  # a metric no row has: a mistake, not a cell state
         raise ConfigError(
             f"compare: metric {metric!r} is in no row of the matched cells "
-            f"({', '.join(absent[:5])}): rows carry the percentiles they were run "
+            f"({', '.join(matched[:5])}): rows carry the percentiles they were run "
             "with (option percentiles=[...]), the median and throughput"
         )
     return Comparison(
@@ -258,13 +261,11 @@ def compare(
         host_b=b_host,
         states=tuple(states),
         skipped=tuple(f"{side} {line}" for side, t in (("A", ta), ("B", tb)) for line in t.skipped),
-        notes=tuple(f"{side}: {n}" for side, t in (("A", ta), ("B", tb)) for n in _notes(t)),
+        # Skipped lines are listed on their own (``skipped``): they fail a gate.
+        notes=tuple(
+            f"{side}: {n}" for side, t in (("A", ta), ("B", tb)) for n in t.notes(skipped=False)
+        ),
     )
-
-
-def _notes(t: ResultTable) -> list[str]:
-    # Skipped lines are listed on their own (Comparison.skipped): they fail a gate.
-    return [n for n in t.notes() if "unreadable line(s) skipped" not in n]
 
 
 def _group(table: ResultTable) -> dict[str, list[Row]]:

@@ -100,13 +100,6 @@ def parse_threshold(name: str, text: str) -> float:
         raise ConfigError(str(e).replace(f"got {v!r}", f"got {text!r}")) from None
 
 
-def _worst(c: CellComparison) -> float:
-    """The cell's worst plausible slow-down: its interval's bad end, or its point ratio."""
-    if math.isnan(c.ci_low) or math.isnan(c.ci_high):
-        return c.slowdown
-    return _states.slowdown_bounds(c.ratio, c.ci_low, c.ci_high, c.metric)[1]
-
-
 def gate_of(
     comp: Comparison, threshold: float | None, allow_missing: bool, allow_inconclusive: bool = False
 ) -> Gate:
@@ -118,12 +111,13 @@ def gate_of(
     outcomes: list[tuple[str, str, str]] = []
     for s in comp.states:
         c = judged.get(s.key)
-        state: _states.State = s.state
-        worst = 1.0
         if c is not None:
-            state = _states.judged_state(c.ratio, c.ci_low, c.ci_high, c.metric, t)
-            worst = _worst(c)
-        out = _states.outcome(state, worst, t, allow_missing=allow, allow_inconclusive=allow_inc)
+            state, out = _states.judge_ratio(
+                c.ratio, c.ci_low, c.ci_high, c.metric, t, allow_inconclusive=allow_inc
+            )
+        else:
+            state = s.state
+            out = _states.outcome(state, 1.0, t, allow_missing=allow, allow_inconclusive=allow_inc)
         outcomes.append((s.key, state, out))
     by_state: dict[str, list[str]] = {}
     for key, st, o in outcomes:

@@ -114,6 +114,14 @@ def metric_problem(row: Mapping[str, Any], metric: str) -> str | None:
     return f"{metric} is absent (not in latency_percentiles: rows carry the percentiles run with)"
 
 
+def has_metric(row: Mapping[str, Any], metric: str) -> bool:
+    """Whether ``row`` carries ``metric`` at all (readable or not)."""
+    if metric in _FIELDS:
+        return _FIELDS[metric][0] in row
+    pct = _schema.get(row, "latency_percentiles")
+    return (isinstance(pct, Mapping) and metric in pct) or f"latency_{metric}_ns" in row
+
+
 def row_problem(row: Mapping[str, Any]) -> str | None:
     """Why a row without an error is not a valid measurement, or None (error rows: None)."""
     if _schema.get(row, "error") is not None:
@@ -142,11 +150,13 @@ def read_side(
     return _cell.combine_rows(rows, metric, confidence), None
 
 
-def slowdown_bounds(ratio: float, low: float, high: float, metric: str) -> tuple[float, float]:
-    """(best, worst) slow-down factors of an interval of B/A (above 1: B worse)."""
-    if _cell.higher_is_better(metric):
-        return 1.0 / high, 1.0 / low
-    return low, high
+def worst_slowdown(ratio: float, low: float, high: float, metric: str) -> float:
+    """A ratio B/A's worst plausible slow-down (above 1: B worse): its interval's bad end, or
+    the point ratio when it has no interval (NaN bounds)."""
+    hb = _cell.higher_is_better(metric)
+    if math.isnan(low) or math.isnan(high):
+        return 1.0 / ratio if hb else ratio
+    return 1.0 / low if hb else high
 
 
 def judged_state(ratio: float, low: float, high: float, metric: str, t: float) -> State:
@@ -155,6 +165,18 @@ def judged_state(ratio: float, low: float, high: float, metric: str, t: float) -
     if math.isnan(low) or math.isnan(high):
         return "no interval"
     return _cell.judge(low, high, t, _cell.higher_is_better(metric))
+
+
+def judge_ratio(
+    ratio: float, low: float, high: float, metric: str, t: float, *, allow_inconclusive: bool
+) -> tuple[State, Outcome]:
+    """The state of a judged ratio B/A [low, high] (NaN bounds: none) at threshold ``t`` and
+    what it does to a gate: the one judgement of ``compare``'s gate, the plugin and ``ab``."""
+    state = judged_state(ratio, low, high, metric, t)
+    worst = worst_slowdown(ratio, low, high, metric)
+    return state, outcome(
+        state, worst, t, allow_missing=False, allow_inconclusive=allow_inconclusive
+    )
 
 
 def outcome(

@@ -243,11 +243,12 @@ class ResultTable:
         says why). They are never summarized, plotted or compared."""
         return self._derive(r for r in self._rows if row_problem(r) is not None)
 
-    def notes(self) -> list[str]:
+    def notes(self, *, skipped: bool = True) -> list[str]:
         """What a reader of this table must be told: skipped lines (each named by file and
-        line), duplicate rows dropped, rows that are not measurements (each named)."""
+        line; left out with ``skipped=False``), duplicate rows dropped, rows that are not
+        measurements (each named)."""
         out = []
-        if self.skipped:
+        if self.skipped and skipped:
             lines = "; ".join(self.skipped)
             out.append(f"{len(self.skipped)} unreadable line(s) skipped: {lines}")
         if self.duplicates:

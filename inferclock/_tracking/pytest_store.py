@@ -288,12 +288,7 @@ def judge_rows(
         return unjudged("unreadable", out, ca.estimate if ca else None, None, why)
     r, lo, hi = _intervals.ratio(ca, cb, _CONFIDENCE)
     low, high = (math.nan if b is None else b for b in (lo, hi))
-    state = _states.judged_state(r, low, high, m, t)
-    if state == "no interval":
-        worst = 1.0 / r if _cell.higher_is_better(m) else r
-    else:
-        worst = _states.slowdown_bounds(r, low, high, m)[1]
-    out = outcome(state, worst)
+    state, out = _states.judge_ratio(r, low, high, m, t, allow_inconclusive=allow_inconclusive)
     return Verdict(key, m, ca.estimate, cb.estimate, r, lo, hi, state, out, t, gating)
 
 

@@ -266,13 +266,8 @@ def _result(
         state: _states.State = "no interval"
         verdict: _states.Outcome = "fail"  # compared nothing: never green
     else:
-        state = _states.judged_state(ratio, lo, hi, metric, threshold)
-        if state == "no interval":
-            worst = 1 / ratio if _cell.higher_is_better(metric) else ratio
-        else:
-            worst = _states.slowdown_bounds(ratio, lo, hi, metric)[1]
-        verdict = _states.outcome(
-            state, worst, threshold, allow_missing=False, allow_inconclusive=allow_inconclusive
+        state, verdict = _states.judge_ratio(
+            ratio, lo, hi, metric, threshold, allow_inconclusive=allow_inconclusive
         )
     return ABResult(
         metric=metric, a=a.describe(), b=b.describe(), pairs=tuple(done), ratio=ratio,

@@ -153,7 +153,7 @@ def _combined(parts: list[Measurement], kwargs: dict[str, Any]) -> Measurement:
     samples = np.concatenate([m.samples_ns for m in parts])
     s = stats.summarize(samples, percentiles=kwargs.get("percentiles", (50.0, 90.0, 95.0, 99.0)),
                         method=kwargs.get("percentile_method", "linear"))  # fmt: skip
-    s = _cell._combined_stats(s, rows)
+    s = _cell.combined_stats(s, rows)
     drift = _cell.drift_of(rows)
     note = _stability.modes(_cell.runs_of(rows, "median"))
     first = parts[0]
@@ -223,6 +223,8 @@ def measure(
     name = importable_name(fn)
     k = _check_processes(processes, name)
     setup_name = None
+    if setup is not None and not (isinstance(setup, str) or callable(setup)):
+        raise ConfigTypeError(f"setup must be a callable or 'module:function', got {setup!r}")
     if setup is not None:
         setup_name = importable_name(setup, "setup")
         if setup_name is None and k > 1:
