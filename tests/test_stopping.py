@@ -65,8 +65,11 @@ def test_a_run_too_short_for_95_percent_says_what_its_interval_holds(
     row = r.to_dict()
     assert row["latency_ci_confidence"] == pytest.approx(0.875) and row["stop_note"]
     big = ic.run(str(matmul_model), iterations=200, warmup=1)
-    assert big.latency.ci_confidence >= 0.95
     assert "too small" not in (big.stop_note or "")
+    # 200 samples are enough for 95% unless a loaded machine made them autocorrelated; then
+    # the interval is wider than 95% would need and the note must say why.
+    if big.latency.ci_confidence < 0.95:
+        assert big.stop_note is not None and "autocorrelated samples" in big.stop_note
 
 
 def test_autocorrelated_samples_hold_the_stop_and_say_so() -> None:
