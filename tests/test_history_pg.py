@@ -229,3 +229,20 @@ def test_a_backend_killed_on_every_try_is_one_error_line(pg_url: str, tmp_path: 
     assert main(["history", "push", str(res), "--to", pg_url]) == 0  # again: each row once
     with ic.history(pg_url, read_only=True) as h:
         assert len(h.query()) == 4
+
+
+def test_a_schema_lock_held_past_the_timeout_is_a_typed_error(pg_url: str) -> None:
+    """Another session holds the schema's advisory lock for the whole test: opening waits
+    up to ``timeout`` (PostgreSQL's lock_timeout), then says so, naming the database."""
+    import psycopg
+
+    from inferclock._tracking.store import _PG_LOCK
+
+    ic.history(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (_PG_LOCK,))
+        with pytest.raises(ic.HistoryError, match="locked by another writer") as e:
+            ic.history(pg_url, timeout=0.2)
+        assert e.value.kind == "locked" and "127.0.0.1" in str(e.value)
+        with ic.history(pg_url, read_only=True) as h:  # a reader takes no schema lock
+            assert h.query().empty

@@ -68,8 +68,6 @@ def pg_error(where: str, e: Exception, broken: bool) -> HistoryError:
     import psycopg
 
     text = " ".join(str(e).split())  # the server's message can span lines
-    if broken or (isinstance(e, psycopg.OperationalError) and "lock" not in text):
-        return HistoryError(f"history {where}: the connection was lost ({text})", "connection")
     if isinstance(e, psycopg.errors.LockNotAvailable):
         return HistoryError(
             f"history {where} is locked by another writer: gave up at the lock timeout "
@@ -80,6 +78,8 @@ def pg_error(where: str, e: Exception, broken: bool) -> HistoryError:
         return HistoryError(f"history {where}: the server's disk is full ({text})", "full")
     if isinstance(e, psycopg.errors.ReadOnlySqlTransaction):
         return HistoryError(f"history {where} is read-only ({text})", "read-only")
+    if broken or isinstance(e, psycopg.OperationalError):
+        return HistoryError(f"history {where}: the connection was lost ({text})", "connection")
     return HistoryError(f"history {where}: {text}", "database")
 
 
@@ -101,22 +101,15 @@ def open_sqlite(path: str, timeout: float, read_only: bool) -> sqlite3.Connectio
     translate)."""
     if not read_only:
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-        _busy(conn, timeout)
-        conn.execute("PRAGMA journal_mode = WAL")
-        return conn
+        return _ready(conn, timeout, "PRAGMA journal_mode = WAL")
     if not os.path.exists(path):
         raise HistoryError(f"history {path!r} does not exist", "open")
-    conn = _open_ro(path, timeout, immutable=False)
     try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchall()  # opens the file
-        return conn
+        return _open_ro(path, timeout, immutable=False)
     except sqlite3.OperationalError as e:
-        conn.close()
         if "unable to open" not in str(e) or not _read_only_mount(path):
             raise
-    conn = _open_ro(path, timeout, immutable=True)
-    conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
-    return conn
+    return _open_ro(path, timeout, immutable=True)
 
 
 def _open_ro(path: str, timeout: float, immutable: bool) -> sqlite3.Connection:
@@ -124,12 +117,19 @@ def _open_ro(path: str, timeout: float, immutable: bool) -> sqlite3.Connection:
         _uri(path, immutable), uri=True, timeout=timeout, isolation_level=None,
         check_same_thread=False,
     )  # fmt: skip
-    _busy(conn, timeout)
+    return _ready(conn, timeout, "SELECT count(*) FROM sqlite_master")  # opens the file
+
+
+def _ready(conn: sqlite3.Connection, timeout: float, first: str) -> sqlite3.Connection:
+    """``conn`` with its busy timeout, after ``first`` (the statement that opens the file),
+    or closed and the error raised."""
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        conn.execute(first).fetchall()
+    except BaseException:
+        conn.close()
+        raise
     return conn
-
-
-def _busy(conn: sqlite3.Connection, timeout: float) -> None:
-    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
 
 
 def is_driver_error(e: BaseException, postgres: bool) -> bool:

@@ -123,8 +123,12 @@ class Store:
                 self._conn = _faults.open_sqlite(self.target, self.timeout, self.read_only)
             except sqlite3.Error as e:
                 raise _faults.sqlite_error(self.where, e, self.timeout) from None
-        with self._guard():
-            self._setup()
+        try:
+            with self._guard():
+                self._setup()
+        except BaseException:
+            self.close()  # refused: no connection is left open behind the error
+            raise
 
     def _connect_pg(self) -> Any:
         try:
@@ -134,6 +138,7 @@ class Store:
                 f"history {self.where} is a PostgreSQL URL, which needs the psycopg "
                 "driver: pip install 'inferclock[postgres]'"
             ) from None
+        conn = None
         try:
             conn = psycopg.connect(self.target, autocommit=False)
             # a lock held by another writer is waited for up to the timeout, not for ever
@@ -142,6 +147,8 @@ class Store:
             conn.commit()
             conn.read_only = self.read_only
         except psycopg.Error as e:
+            if conn is not None:
+                conn.close()
             text = " ".join(str(e).split())
             raise HistoryError(
                 f"cannot connect to history {self.where}: {text}", "connection"
