@@ -117,6 +117,7 @@ class _Session:
         given = opt("inferclock_history")
         self.history: str | None = given or os.environ.get("INFERCLOCK_HISTORY")
         self.errors: list[str] = []  # what could not be saved or added at the session's end
+        self.saved = False
         self.allow_inconclusive = bool(opt("inferclock_allow_inconclusive"))
         self.worker = hasattr(config, "workerinput")  # an xdist worker: the controller judges
         self.workeroutput: dict[str, Any] | None = getattr(config, "workeroutput", None)
@@ -180,6 +181,7 @@ class _Session:
             path = _pytest_store.baseline_path(self.storage, host, self.save)
             try:
                 _pytest_store.save(path, header, self.rows)
+                self.saved = True
             except (InferclockError, OSError) as e:  # a disk full since the session began
                 self.errors.append(f"baseline {self.save!r} not saved ({path}): {e}")
         if self.compare is not None:
@@ -337,12 +339,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is None:
         return
     failed = state.finish()
-    if state.errors and session.exitstatus == pytest.ExitCode.OK:
+    if failed and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif state.errors and session.exitstatus == pytest.ExitCode.OK:
         # results that were asked to be kept and were not: the usage-error status, as a bad
         # path found before the tests ran; the terminal summary says what went wrong
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
-    elif failed and session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -360,7 +362,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         tr.write_line(closing, red=bool(failed))
     else:
         tr.write_line(f"inferclock: {len(state.rows)} result(s) recorded")
-    if state.save is not None and not any(e.startswith("baseline") for e in state.errors):
+    if state.saved:
         tr.write_line(f"inferclock: saved baseline {state.save!r} under {str(state.storage)!r}")
     for e in state.errors:
         tr.write_line(f"ERROR: inferclock: {e}", red=True)

@@ -123,3 +123,30 @@ def test_a_good_history_gets_the_results(pytester: pytest.Pytester) -> None:
 
     with ic.history(pytester.path / "h.db", read_only=True) as h:
         assert list(h.query()["key"]) == ["test_a_good_history_gets_the_results.py::test_quick"]
+
+
+def test_a_storage_whose_disk_fills_during_the_session_is_one_error_line(
+    pytester: pytest.Pytester,
+) -> None:
+    """The storage is a tmpfs that a file fills before the session: writable when checked,
+    ENOSPC when the baseline is written at the end."""
+    pytester.makepyfile(MEASURE.replace("DAMAGE", ""))
+    mnt = pytester.path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "none", str(mnt)],
+                      check=False).returncode:  # fmt: skip
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        with (mnt / "filler").open("wb", buffering=0) as f, pytest.raises(OSError, match="space"):
+            while True:
+                f.write(b"x" * 4096)
+        r = pytester.runpytest_subprocess(
+            *OPTS, "--inferclock-storage", str(mnt), "--inferclock-save", "base"
+        )
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+    r.assert_outcomes(passed=1)
+    assert r.ret == pytest.ExitCode.USAGE_ERROR
+    assert "INTERNALERROR" not in r.stdout.str() + r.stderr.str()
+    r.stdout.fnmatch_lines(["ERROR: inferclock: baseline 'base' not saved (*base.jsonl): *"])
+    assert "saved baseline" not in r.stdout.str()

@@ -161,8 +161,10 @@ class History:
             got = collect_versions()
             versions = (got.get("inferclock"), got.get("openvino"))
         else:
-            versions = tuple(_version(header, f"{n}_version", source)  # type: ignore[assignment]
-                             for n in ("inferclock", "openvino"))  # fmt: skip
+            versions = (
+                _version(header, "inferclock_version", source),
+                _version(header, "openvino_version", source),
+            )
         commit = git_commit()  # outside the transaction: a slow git holds no lock
         db = self._store
         for attempt in range(1, ATTEMPTS + 1):
