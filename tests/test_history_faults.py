@@ -107,25 +107,35 @@ def _read_only_view(folder: Path, where: Path) -> Iterator[Path]:
         yield where
 
 
-def _fill_until_full(db: Path) -> tuple[int, ic.HistoryError]:
-    with ic.history(db) as h:
-        for i in range(1, 200):
-            try:
-                h.add(_rows(1, pad=60_000, tag=f"{i}-"), header=HEADER, source=f"batch{i}")
-            except ic.HistoryError as e:
-                return i - 1, e
+def _fill(h: ic.History) -> tuple[int, ic.HistoryError]:
+    """Add 60 KB rows, one batch each, until the disk refuses one: (batches stored, error)."""
+    for i in range(1, 200):
+        try:
+            h.add(_rows(1, pad=60_000, tag=f"{i}-"), header=HEADER, source=f"batch{i}")
+        except ic.HistoryError as e:
+            return i - 1, e
     raise AssertionError("the disk never filled")
 
 
+def _fill_until_full(db: Path) -> tuple[int, ic.HistoryError]:
+    with ic.history(db) as h:
+        return _fill(h)
+
+
 def test_a_full_disk_is_a_typed_error_and_keeps_what_was_stored(tmp_path: Path) -> None:
-    """A 512 KiB tmpfs: writes fail with ENOSPC (SQLite's "database or disk is full")."""
+    """A 512 KiB tmpfs: writes fail with ENOSPC (SQLite's "database or disk is full"). The
+    failed batch is rolled back, so once space is freed the same connection goes on."""
     with _mounted("tmpfs", tmp_path / "small", "-o", "size=512k") as mnt:
-        db = mnt / "h.db"
-        stored, e = _fill_until_full(db)
-        assert e.kind == "full" and str(db) in str(e) and "disk is full" in str(e)
-        assert "\n" not in str(e) and stored >= 1
+        filler, db = mnt / "filler", mnt / "h.db"
+        filler.write_bytes(b"x" * 128 * 1024)
+        with ic.history(db) as h:
+            stored, e = _fill(h)
+            assert e.kind == "full" and str(db) in str(e) and "disk is full" in str(e)
+            assert "\n" not in str(e) and stored >= 1
+            filler.unlink()
+            assert h.add(_rows(1, tag="after"), header=HEADER) == 1
         with ic.history(db, read_only=True) as h:  # the failed batch left nothing behind
-            assert len(h.query()) == stored
+            assert len(h.query()) == stored + 1
 
 
 FSIZE = textwrap.dedent(

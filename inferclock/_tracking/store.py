@@ -112,10 +112,7 @@ class Store:
         """(Re)open the connection and check (or create, or migrate) the schema: after a lost
         PostgreSQL connection, a fresh one."""
         if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:  # a broken connection may refuse to close; it is dropped anyway
-                pass
+            self.close()
         if self.postgres:
             self._conn = self._connect_pg()
         else:
@@ -185,11 +182,11 @@ class Store:
             self.execute("BEGIN IMMEDIATE")
         try:
             yield
+            with self._guard():  # a COMMIT that fails (a full disk) is rolled back too
+                self._conn.commit() if self.postgres else self._conn.execute("COMMIT")
         except BaseException:
             self._rollback()
             raise
-        with self._guard():
-            self._conn.commit() if self.postgres else self._conn.execute("COMMIT")
 
     def _rollback(self) -> None:
         try:
