@@ -197,7 +197,8 @@ def _damage(db: Path, how: str) -> None:
 def test_damaged_pages_are_a_typed_error_naming_the_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str, says: str
 ) -> None:
-    db = _history(tmp_path / "h.db", tag="TAGTAG")
+    # the words after the tag are quoted by a decode error: it must not read as "locked"
+    db = _history(tmp_path / "h.db", tag="TAGTAG locked busy ")
     assert not Path(f"{db}-wal").exists()  # closed: every page is in the file itself
     _damage(db, how)
     with pytest.raises(ic.HistoryError, match=f"history '.*h.db' is damaged.*{says}") as e:

@@ -29,6 +29,8 @@ def sqlite_error(where: str, e: sqlite3.Error, timeout: float) -> HistoryError:
     """The HistoryError of a ``sqlite3`` error on history ``where``."""
     text = str(e)[:200]  # a decode error quotes the whole stored text
     low = text.lower()
+    if low.startswith("could not decode"):  # before the rest: it quotes stored text
+        return _damaged(where, text)
     if "locked" in low or "busy" in low:
         return HistoryError(
             f"history {where} is locked by another writer: gave up after waiting {timeout:g} s "
@@ -52,14 +54,18 @@ def sqlite_error(where: str, e: sqlite3.Error, timeout: float) -> HistoryError:
             "open",
         )
     if isinstance(e, sqlite3.DatabaseError) and (
-        "malformed" in low or "not a database" in low or "decode" in low or "corrupt" in low
+        "malformed" in low or "not a database" in low or "corrupt" in low
     ):
-        return HistoryError(
-            f"history {where} is damaged ({text}): restore it from a copy, or start a new one "
-            "and add the results files again",
-            "damaged",
-        )
+        return _damaged(where, text)
     return HistoryError(f"history {where}: {text}", "database")
+
+
+def _damaged(where: str, text: str) -> HistoryError:
+    return HistoryError(
+        f"history {where} is damaged ({text}): restore it from a copy, or start a new one "
+        "and add the results files again",
+        "damaged",
+    )
 
 
 def pg_error(where: str, e: Exception, broken: bool) -> HistoryError:
