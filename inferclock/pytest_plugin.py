@@ -12,7 +12,9 @@ a run; ``--inferclock-fail-above`` (or a test's marker ``fail_above``) makes it 
 fails the session when its state's outcome is "fail" (``_analysis.states.outcome``: slower, a
 result without an interval whose point ratio is beyond the threshold, an inconclusive one
 unless ``--inferclock-allow-inconclusive`` or the marker's ``allow_inconclusive``, one whose
-value cannot be read). A baseline that cannot be judged against in full is a usage error.
+value cannot be read). A baseline that cannot be judged against in full is a usage error;
+so are a storage that is a file and a history that cannot be written, found before any test
+runs. A baseline or history that fails at the end is one ``ERROR: inferclock:`` line, exit 4.
 Rows, files and verdicts are ``_tracking.pytest_store``'s. Tests that don't use the fixture are
 untouched: no output, no files. ``-p no:inferclock`` disables it.
 
@@ -36,7 +38,7 @@ import pytest
 
 from inferclock._analysis import cell as _cell
 from inferclock._analysis.gate import check_threshold, parse_threshold
-from inferclock._common.errors import ConfigError
+from inferclock._common.errors import ConfigError, InferclockError
 from inferclock._common.jsonl import Row, strict_dumps
 from inferclock._common.util import utc_now
 from inferclock._timing import schema as _schema
@@ -112,7 +114,10 @@ class _Session:
         storage = opt("inferclock_storage")
         self.storage = Path(storage) if storage else config.rootpath / ".inferclock"
         self.any_host = bool(opt("inferclock_compare_any_host"))
-        self.history: str | None = opt("inferclock_history") or os.environ.get("INFERCLOCK_HISTORY")
+        given = opt("inferclock_history")
+        self.history: str | None = given or os.environ.get("INFERCLOCK_HISTORY")
+        self.errors: list[str] = []  # what could not be saved or added at the session's end
+        self.saved = False
         self.allow_inconclusive = bool(opt("inferclock_allow_inconclusive"))
         self.worker = hasattr(config, "workerinput")  # an xdist worker: the controller judges
         self.workeroutput: dict[str, Any] | None = getattr(config, "workeroutput", None)
@@ -128,6 +133,14 @@ class _Session:
                 raise ConfigError(
                     f"history {self.history!r}: inferclock._tracking.history is missing"
                 )
+            # Paths are checked before any test runs, not found bad after all of them ran.
+            if self.history:
+                from inferclock._tracking.store import check_writable
+
+                check_writable(self.history, "--inferclock-history" if given else
+                               "$INFERCLOCK_HISTORY")  # fmt: skip
+            if self.save is not None or self.compare is not None:
+                _pytest_store.check_storage(self.storage, writing=self.save is not None)
             if self.fail_above is not None and self.compare is None:
                 raise ConfigError("--inferclock-fail-above needs --inferclock-compare NAME")
             self._env: dict[str, Any] | None = None
@@ -166,14 +179,21 @@ class _Session:
         if self.save is not None:
             host = _schema.get(self.rows[0], "host") or _host_of(self.env)
             path = _pytest_store.baseline_path(self.storage, host, self.save)
-            _pytest_store.save(path, header, self.rows)
+            try:
+                _pytest_store.save(path, header, self.rows)
+                self.saved = True
+            except (InferclockError, OSError) as e:  # a disk full since the session began
+                self.errors.append(f"baseline {self.save!r} not saved ({path}): {e}")
         if self.compare is not None:
             self.verdicts = self._judge()
         if self.history:
             from inferclock._tracking.history import History
 
-            with History(self.history) as h:
-                h.add(self.rows, header=header, source="pytest")
+            try:
+                with History(self.history) as h:
+                    h.add(self.rows, header=header, source="pytest")
+            except InferclockError as e:  # locked past its timeout, full, damaged, ...
+                self.errors.append(f"results not added to history: {e}")
         return any(v.failed for v in self.verdicts)
 
     def _judge(self) -> list[_pytest_store.Verdict]:
@@ -316,8 +336,15 @@ def pytest_testnodedown(node: Any, error: object) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(_SESSION, None)
-    if state is not None and state.finish() and exitstatus == pytest.ExitCode.OK:
+    if state is None:
+        return
+    failed = state.finish()
+    if failed and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif state.errors and session.exitstatus == pytest.ExitCode.OK:
+        # results that were asked to be kept and were not: the usage-error status, as a bad
+        # path found before the tests ran; the terminal summary says what went wrong
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -335,5 +362,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         tr.write_line(closing, red=bool(failed))
     else:
         tr.write_line(f"inferclock: {len(state.rows)} result(s) recorded")
-    if state.save is not None:
+    if state.saved:
         tr.write_line(f"inferclock: saved baseline {state.save!r} under {str(state.storage)!r}")
+    for e in state.errors:
+        tr.write_line(f"ERROR: inferclock: {e}", red=True)

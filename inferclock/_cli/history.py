@@ -18,6 +18,11 @@ stored is never stored twice, so adding or pushing a file again is harmless. HIS
 SQLite file or a PostgreSQL URL (postgresql://user@host:port/db; pip install
 'inferclock[postgres]'); default: ${ENV}.
 
+--timeout: how long to wait, in seconds, while another writer holds the history's lock
+(default 30); then the command stops with "locked by another writer" and exit 2. query and
+regressions open the history read-only: they write nothing, so a history on a read-only
+mount can be read.
+
 regressions: each cell's series (one point per run: the run's rows combined) is segmented
 with ruptures (PELT, penalty from the series' own noise); a step is listed when the medians
 before and after it differ by more than the noise and by at least 3%.
@@ -41,10 +46,12 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
     )
     hsub = p.add_subparsers(dest="history_command", metavar="ACTION", required=True)
     where = f"history database: a SQLite file or postgresql:// URL (default: ${ENV})"
+    wait = "the longest wait, in seconds, for another writer's lock (default: ic.history's, 30)"
 
     add = hsub.add_parser("add", help="add results files to a history", formatter_class=formatter)
     add.add_argument("files", nargs="+", metavar="RESULTS", help="results .jsonl files")
     add.add_argument("--history", metavar="HISTORY", help=where)
+    add.add_argument("--timeout", type=float, metavar="S", help=wait)
 
     push = hsub.add_parser(
         "push", help="upload results files to a shared history (idempotent)",
@@ -52,12 +59,14 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
     )  # fmt: skip
     push.add_argument("files", nargs="+", metavar="RESULTS", help="results .jsonl files")
     push.add_argument("--to", dest="history", metavar="URL", help=where)
+    push.add_argument("--timeout", type=float, metavar="S", help=wait)
 
     reg = hsub.add_parser(
         "regressions", help="steps larger than the noise in each cell's history",
         formatter_class=formatter,
     )  # fmt: skip
     reg.add_argument("--history", metavar="HISTORY", help=where)
+    reg.add_argument("--timeout", type=float, metavar="S", help=wait)
     reg.add_argument(
         "--metric", default="auto",
         help="auto (throughput for throughput-mode cells, else median), median, throughput "
@@ -66,6 +75,7 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
 
     q = hsub.add_parser("query", help="print or export the stored rows", formatter_class=formatter)
     q.add_argument("--history", metavar="HISTORY", help=where)
+    q.add_argument("--timeout", type=float, metavar="S", help=wait)
     q.add_argument("--model", help="only this model")
     q.add_argument("--precision", help="only this requested precision")
     q.add_argument("--host", help="only this host id")
@@ -87,10 +97,14 @@ def target(given: str | None) -> str:
     return t
 
 
+def _wait(args: argparse.Namespace) -> dict[str, Any]:
+    return {} if args.timeout is None else {"timeout": args.timeout}
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     from inferclock._tracking.history import history
 
-    with history(target(args.history)) as h:
+    with history(target(args.history), **_wait(args)) as h:
         for f in args.files:
             n = h.add_file(f)
             print(f"{f}: {n} new row(s)")
@@ -100,7 +114,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_regressions(args: argparse.Namespace) -> int:
     from inferclock._tracking.history import history
 
-    with history(target(args.history)) as h:
+    with history(target(args.history), **_wait(args), read_only=True) as h:
         steps = h.regressions(metric=args.metric)
     if not steps:
         print("no step larger than the noise")
@@ -127,7 +141,7 @@ def _fmt(v: float, metric: str) -> str:
 def cmd_query(args: argparse.Namespace) -> int:
     from inferclock._tracking.history import history
 
-    with history(target(args.history)) as h:
+    with history(target(args.history), **_wait(args), read_only=True) as h:
         df = h.query(model=args.model, precision=args.precision, host=args.host, key=args.key)
     if args.csv:
         try:

@@ -22,6 +22,7 @@ __all__ = [
     "ConfigError",
     "ConfigTypeError",
     "DeviceError",
+    "HistoryError",
     "InferclockError",
     "ModelError",
     "PinningError",
@@ -35,6 +36,21 @@ __all__ = [
 class ConfigTypeError(ConfigError, TypeError):
     """An argument of the wrong type: a ConfigError (so an InferclockError and a ValueError)
     that is also a TypeError."""
+
+
+class HistoryError(ConfigError):
+    """A history database that cannot be used as asked: locked by another writer past the
+    timeout, a full disk, damaged pages or schema, a read-only file, a server connection lost.
+    A ConfigError (so ``except ConfigError`` and the command line's exit 2 keep working) whose
+    message names the database; ``kind`` says which ("locked", "full", "damaged", "schema",
+    "read-only", "open", "connection", "database")."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.kind), self.__dict__)
 
 
 class WorkerCrash(InferclockError):

@@ -136,7 +136,7 @@ def publish(
         if "://" not in target and not Path(target).is_file():
             raise ConfigError(f"publish: history {target!r} is not a file")
         hist_mod = importlib.import_module("inferclock._tracking.history")
-        with hist_mod.History(target) as h:
+        with hist_mod.History(target, read_only=True) as h:  # a read-only mount is fine
             cells = cells_from_history(h, metric=metric)
         name = target
     else:

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from inferclock._analysis import cell as _cell
 from inferclock._analysis.states import row_problem
-from inferclock._common.errors import ConfigError, ConfigTypeError
+from inferclock._common import checks as _checks
+from inferclock._common.errors import ConfigError, ConfigTypeError, HistoryError
 from inferclock._timing import schema as _schema
 from inferclock._tracking import detect as _history_detect
-from inferclock._tracking.store import Store
+from inferclock._tracking.store import TIMEOUT_S, Store
 
 if TYPE_CHECKING:
     import pandas
@@ -32,6 +33,12 @@ if TYPE_CHECKING:
 __all__ = ["History", "Step", "history"]
 
 RUN_FIELDS = ("run_id", "added_at", "commit", "inferclock_version", "openvino_version")
+#: The row fields stored in columns of their own (text; PostgreSQL's refuses a NUL).
+COLUMNS = ("key", "model", "precision_requested", "host")
+#: How many times a write is tried when the PostgreSQL connection is lost mid-write (the
+#: server rolled the transaction back; rows are unique by identity, so a retry after a lost
+#: commit acknowledgment stores nothing twice).
+ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -77,13 +84,54 @@ def _target(target: Any) -> str:
     return text
 
 
+def _text(where: str, name: str, value: Any) -> None:
+    """A NUL in text stored in a column: PostgreSQL refuses it, so both backends do."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ConfigError(
+            f"{where}: {name} {value!r} holds a NUL character (\\x00), which a history "
+            "cannot store; remove it"
+        )
+
+
+def check_rows(rows: list[Any], source: str | None) -> None:
+    """Each row a result row with a string ``key``, its column fields free of NUL."""
+    for i, r in enumerate(rows):
+        where = f"{source or 'rows'}: row {i + 1}"
+        if not isinstance(r, Mapping) or not isinstance(_schema.get(r, "key"), str):
+            raise ConfigError(f"a history row must be a result row with a 'key', got {r!r}")
+        for name in COLUMNS:
+            _text(f"{where} ({_schema.get(r, 'key')!r})", f"field {name!r}", _schema.get(r, name))
+
+
+def _version(header: Mapping[str, Any], name: str, source: str | None) -> str | None:
+    v = header.get(name)
+    if v is not None and not isinstance(v, str):
+        raise ConfigError(
+            f"{source or 'header'}: header field {name!r} must be a version string or null, "
+            f"got {type(v).__name__} {v!r}"
+        )
+    _text(source or "header", f"header field {name!r}", v)
+    return v
+
+
 class History:
     """A results history: ``add`` rows or files, ``query`` them, ``series`` and
-    ``regressions`` per cell (a cell key on one host)."""
+    ``regressions`` per cell (a cell key on one host). ``timeout``: the longest wait, in
+    seconds, for another writer's lock; ``read_only``: open without writing (no creation,
+    no migration; a history on a read-only mount)."""
 
-    def __init__(self, target: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        target: str | os.PathLike[str],
+        *,
+        timeout: float = TIMEOUT_S,
+        read_only: bool = False,
+    ) -> None:
         self.target = _target(target)
-        self._store = Store(self.target)
+        timeout = _checks.seconds()("timeout", timeout)
+        if not isinstance(read_only, bool):
+            raise ConfigTypeError(f"read_only must be True or False, got {read_only!r}")
+        self._store = Store(self.target, timeout=timeout, read_only=read_only)
 
     def __enter__(self) -> History:
         return self
@@ -104,25 +152,41 @@ class History:
         """Store ``rows`` as one run; returns how many were new (a row stored before, from any
         run, is not stored again). A batch with no new row leaves no run behind."""
         rows = list(rows)
-        for r in rows:
-            if not isinstance(r, Mapping) or not isinstance(_schema.get(r, "key"), str):
-                raise ConfigError(f"a history row must be a result row with a 'key', got {r!r}")
+        check_rows(rows, source)
         from inferclock._platform.environment import collect_versions
 
-        h = dict(header) if header is not None else {}
-        got = collect_versions() if header is None else {}
-        versions = (
-            h.get("inferclock_version", got.get("inferclock")),
-            h.get("openvino_version", got.get("openvino")),
-        )
-        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        if header is not None and not isinstance(header, Mapping):
+            raise ConfigTypeError(f"header must be a mapping or None, got {header!r}")
+        if header is None:
+            got = collect_versions()
+            versions = (got.get("inferclock"), got.get("openvino"))
+        else:
+            versions = (
+                _version(header, "inferclock_version", source),
+                _version(header, "openvino_version", source),
+            )
+        commit = git_commit()  # outside the transaction: a slow git holds no lock
         db = self._store
-        with db.transaction():
-            run_id = db.add_run(now, source, header, git_commit(), versions)
-            added = sum(db.insert_row(run_id, r) for r in rows)
-            if added == 0:
-                db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
-        return added
+        for attempt in range(1, ATTEMPTS + 1):
+            now = datetime.now(UTC).isoformat(timespec="microseconds")
+            try:
+                with db.transaction():
+                    run_id = db.add_run(now, source, header, commit, versions)
+                    added = sum(db.insert_row(run_id, r) for r in rows)
+                    if added == 0:
+                        db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+                return added
+            except HistoryError as e:
+                if e.kind != "connection" or not db.postgres:
+                    raise
+                if attempt == ATTEMPTS:
+                    raise HistoryError(
+                        f"{e} (tried {ATTEMPTS} times; nothing of this batch was stored, and "
+                        "adding it again stores each row once)",
+                        "connection",
+                    ) from None
+                db.connect()  # the server rolled the transaction back: do it all again
+        raise AssertionError("unreachable")
 
     def add_file(self, path: str | os.PathLike[str]) -> int:
         """Store a results file's rows as one run (its header kept); returns the rows new."""
@@ -138,9 +202,25 @@ class History:
             "ORDER BY u.run_id, r.row_id"
         )
         return [
-            {**json.loads(d), **dict(zip(RUN_FIELDS, rest, strict=True))}
+            {**self._data(d), **dict(zip(RUN_FIELDS, rest, strict=True))}
             for d, *rest in self._store.fetch(sql, params)
         ]
+
+    def _data(self, text: Any) -> dict[str, Any]:
+        """A stored row's JSON, or a HistoryError: text that is not a row is damage."""
+        try:
+            row = json.loads(text)
+        except (TypeError, ValueError) as e:
+            row, why = None, str(e)
+        else:
+            why = f"a {type(row).__name__}, not an object"
+        if not isinstance(row, dict):
+            raise HistoryError(
+                f"history {self._store.where} is damaged: a stored row is not JSON of a row "
+                f"({why}): {str(text)[:80]!r}",
+                "damaged",
+            )
+        return row
 
     def query(
         self,
@@ -160,6 +240,7 @@ class History:
             if v is not None:
                 if not isinstance(v, str):
                     raise ConfigTypeError(f"{col[2:]} must be a string, got {v!r}")
+                _text("query", col[2:], v)
                 conds.append(f"{col} = ?")
                 params.append(v)
         where = f"WHERE {' AND '.join(conds)}" if conds else ""
@@ -184,6 +265,7 @@ class History:
         import pandas as pd
 
         metric = _cell.check_metric(metric)
+        _text("series", "key", key)
         host = self._host(key, host)
         if host is None:
             rows = self._rows("WHERE r.key = ? AND r.host IS NULL", (key,))
@@ -238,7 +320,12 @@ class History:
         return steps
 
 
-def history(target: str | os.PathLike[str]) -> History:
+def history(
+    target: str | os.PathLike[str], *, timeout: float = TIMEOUT_S, read_only: bool = False
+) -> History:
     """Open (creating or migrating) the history at ``target``: a SQLite file path or a
-    ``postgresql://user@host:port/db`` URL (needs ``pip install 'inferclock[postgres]'``)."""
-    return History(target)
+    ``postgresql://user@host:port/db`` URL (needs ``pip install 'inferclock[postgres]'``).
+    ``timeout``: how long to wait for another writer's lock (seconds; then a HistoryError);
+    ``read_only``: read without writing anything (query, series, regressions; works on a
+    read-only mount)."""
+    return History(target, timeout=timeout, read_only=read_only)

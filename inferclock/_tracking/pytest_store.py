@@ -128,6 +128,27 @@ def baseline_path(storage: Path, host: str | None, name: str) -> Path:
     return storage / (host or "unknown-host") / f"{name}.jsonl"
 
 
+def check_storage(storage: Path, writing: bool) -> None:
+    """A ConfigError when ``--inferclock-storage`` cannot hold baselines: a file in its
+    place, or (``writing``) no way to create or write it (a read-only mount). Nothing is
+    created."""
+    what = f"--inferclock-storage {str(storage)!r}"
+    if storage.exists() and not storage.is_dir():
+        raise ConfigError(f"{what} is a file, not a folder of baselines")
+    if not writing:
+        return
+    existing = storage
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{what} cannot be created: {str(existing)!r} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{what} cannot be written: {str(existing)!r} is not writable (permissions or a "
+            "read-only mount)"
+        )
+
+
 def check_name(name: str) -> str:
     if not name or name in (".", "..") or "/" in name or os.sep in name:
         raise ConfigError(f"a baseline name is a plain file name such as 'main', got {name!r}")

@@ -1,6 +1,7 @@
 """The history's storage: one connection to SQLite (stdlib ``sqlite3``, WAL mode, a busy
-timeout) or PostgreSQL (psycopg 3, imported only for ``postgresql://`` targets), the versioned
-schema and its migrations, and the two writes (a run, its rows) and reads the API needs.
+timeout; read-only through a URI) or PostgreSQL (psycopg 3, imported only for
+``postgresql://`` targets), the versioned schema and its checks and migrations, the two writes
+(a run, its rows) and reads the API needs, and the check that a SQLite path can be written.
 
 Schema versions (table ``schema_version``, one row):
 
@@ -14,24 +15,33 @@ Schema versions (table ``schema_version``, one row):
 
 A new database is created at v1 and migrated, so every database takes the same path. Schema
 changes run in one transaction under a lock (SQLite ``BEGIN IMMEDIATE``, PostgreSQL an
-advisory lock), so two processes opening a new database at once create it once.
+advisory lock), so two processes opening a new database at once create it once. Opening
+checks what it finds: one ``schema_version`` row holding a version inferclock wrote, and that
+version's tables (``TABLES``); anything else is a damaged history, a HistoryError. A lock
+held by another writer is waited for up to ``timeout`` seconds (SQLite's busy timeout,
+PostgreSQL's ``lock_timeout``). Driver errors become HistoryErrors (``_tracking.faults``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from inferclock._common.errors import ConfigError
+from inferclock._common.errors import ConfigError, HistoryError
 from inferclock._common.jsonl import canonical
 from inferclock._timing import schema as _schema
+from inferclock._tracking import faults as _faults
 
 SCHEMA_VERSION = 2
-BUSY_TIMEOUT_S = 60.0
+#: The default longest wait for another writer's lock, in seconds (``ic.history(timeout=)``).
+TIMEOUT_S = 30.0
+#: The tables each schema version must hold (a missing one: a damaged history).
+TABLES = {1: ("runs", "result_rows"), 2: ("runs", "results")}
 _PG_LOCK = 7_272_013  # pg_advisory_xact_lock key of the schema changes
 
 
@@ -83,58 +93,110 @@ MIGRATIONS: dict[int, Callable[[Store], None]] = {1: _migrate_1_to_2}
 
 class Store:
     """One open history database; ``?`` placeholders in SQL (turned into ``%s`` for
-    PostgreSQL)."""
+    PostgreSQL). Every driver error leaves it as a HistoryError (``_tracking.faults``).
+    ``timeout``: the longest wait, in seconds, for another writer's lock; ``read_only``: open
+    without writing anything (SQLite ``mode=ro``, a PostgreSQL read-only session), so no
+    creation or migration either."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, timeout: float = TIMEOUT_S, read_only: bool = False) -> None:
         self.target = target
-        self.postgres = target.startswith(("postgresql://", "postgres://"))
+        self.timeout = timeout
+        self.read_only = read_only
+        self.postgres = is_postgres(target)
         self.serial = "BIGSERIAL PRIMARY KEY" if self.postgres else "INTEGER PRIMARY KEY"
-        self._conn: Any
+        self.where = repr(_safe(target))
+        self._conn: Any = None
+        self.connect()
+
+    def connect(self) -> None:
+        """(Re)open the connection and check (or create, or migrate) the schema: after a lost
+        PostgreSQL connection, a fresh one."""
+        if self._conn is not None:
+            self.close()
         if self.postgres:
-            try:
-                import psycopg
-            except ImportError:
-                raise ConfigError(
-                    f"history {_safe(target)!r} is a PostgreSQL URL, which needs the psycopg "
-                    "driver: pip install 'inferclock[postgres]'"
-                ) from None
-            try:
-                self._conn = psycopg.connect(target, autocommit=False)
-            except psycopg.Error as e:
-                raise ConfigError(f"cannot connect to history {_safe(target)!r}: {e}") from None
+            self._conn = self._connect_pg()
         else:
             try:
-                self._conn = sqlite3.connect(
-                    target, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-                )
-                self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn = _faults.open_sqlite(self.target, self.timeout, self.read_only)
             except sqlite3.Error as e:
-                raise ConfigError(f"cannot open history database {target!r}: {e}") from None
-        self._setup()
+                raise _faults.sqlite_error(self.where, e, self.timeout) from None
+        try:
+            with self._guard():
+                self._setup()
+        except BaseException:
+            self.close()  # refused: no connection is left open behind the error
+            raise
+
+    def _connect_pg(self) -> Any:
+        try:
+            import psycopg
+        except ImportError:
+            raise ConfigError(
+                f"history {self.where} is a PostgreSQL URL, which needs the psycopg "
+                "driver: pip install 'inferclock[postgres]'"
+            ) from None
+        conn = None
+        try:
+            conn = psycopg.connect(self.target, autocommit=False)
+            # a lock held by another writer is waited for up to the timeout, not for ever
+            conn.execute("SELECT set_config('lock_timeout', %s, false)",
+                         (f"{int(self.timeout * 1000)}ms",))  # fmt: skip
+            conn.commit()
+            conn.read_only = self.read_only
+        except psycopg.Error as e:
+            if conn is not None:
+                conn.close()
+            text = " ".join(str(e).split())
+            raise HistoryError(
+                f"cannot connect to history {self.where}: {text}", "connection"
+            ) from None
+        return conn
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception as e:
+            if _faults.is_driver_error(e, self.postgres):
+                raise _faults.translate(self.where, e, self.timeout, self._conn) from None
+            raise
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cur = self._conn.execute(self._sql(sql), tuple(params))
-        return int(cur.rowcount)
+        with self._guard():
+            cur = self._conn.execute(self._sql(sql), tuple(params))
+            return int(cur.rowcount)
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return list(self._conn.execute(self._sql(sql), tuple(params)).fetchall())
+        with self._guard():
+            return list(self._conn.execute(self._sql(sql), tuple(params)).fetchall())
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction: SQLite takes the write lock at its start (waiting up to the
-        busy timeout for another writer), PostgreSQL's rows lock as they are written."""
+        timeout for another writer), PostgreSQL's rows lock as they are written. An error
+        inside rolls it back (SQLite may have done so itself: a full disk)."""
         if not self.postgres:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self.execute("BEGIN IMMEDIATE")
         try:
             yield
+            with self._guard():  # a COMMIT that fails (a full disk) is rolled back too
+                self._conn.commit() if self.postgres else self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.rollback() if self.postgres else self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
-        self._conn.commit() if self.postgres else self._conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        try:
+            if self.postgres:
+                self._conn.rollback()
+            elif self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except Exception as e:  # a lost connection: the server rolled it back already
+            if not _faults.is_driver_error(e, self.postgres):
+                raise
 
     def _has_table(self, name: str) -> bool:
         if self.postgres:
@@ -144,12 +206,39 @@ class Store:
         )
 
     def version(self) -> int | None:
+        """The schema version, None when there is no ``schema_version`` table; a HistoryError
+        when the table does not hold one version inferclock wrote."""
         if not self._has_table("schema_version"):
             return None
         rows = self.fetch("SELECT version FROM schema_version")
-        return int(rows[0][0]) if rows else None
+        if len(rows) != 1:
+            raise HistoryError(
+                f"history {self.where}: its schema_version table holds {len(rows)} rows, not "
+                "one: damaged, or not an inferclock history",
+                "damaged",
+            )
+        v = rows[0][0]
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v:
+            raise HistoryError(
+                f"history {self.where}: schema version {v!r} is not one inferclock writes "
+                f"(1 to {SCHEMA_VERSION}): damaged, or not an inferclock history",
+                "damaged",
+            )
+        return v
+
+    def _check_tables(self, v: int) -> None:
+        for name in TABLES.get(v, ()):
+            if not self._has_table(name):
+                raise HistoryError(
+                    f"history {self.where} (schema version {v}) has no table {name!r}: "
+                    "damaged; restore it from a copy, or start a new one",
+                    "damaged",
+                )
 
     def _setup(self) -> None:
+        if self.read_only:
+            self._check_read_only()
+            return
         with self.transaction():
             if self.postgres:
                 self.execute("SELECT pg_advisory_xact_lock(?)", (_PG_LOCK,))
@@ -158,14 +247,35 @@ class Store:
                 for sql in _v1(self.serial):
                     self.execute(sql)
                 v = 1
-            if v > SCHEMA_VERSION:
-                raise ConfigError(
-                    f"history {_safe(self.target)!r} has schema version {v}, newer than this "
-                    f"inferclock's {SCHEMA_VERSION}: upgrade inferclock"
-                )
+            self._newer(v)
+            self._check_tables(v)
             while v < SCHEMA_VERSION:
                 MIGRATIONS[v](self)
                 v += 1
+
+    def _check_read_only(self) -> None:
+        v = self.version()
+        if v is None:
+            raise HistoryError(f"history {self.where} holds no inferclock history", "schema")
+        self._newer(v)
+        if v < SCHEMA_VERSION:
+            raise HistoryError(
+                f"history {self.where} has schema version {v}, older than this inferclock's "
+                f"{SCHEMA_VERSION}, and is opened read-only: add to it once (inferclock "
+                "history add) to migrate it",
+                "schema",
+            )
+        self._check_tables(v)
+        if self.postgres:
+            self._conn.rollback()  # end the read transaction the checks opened
+
+    def _newer(self, v: int) -> None:
+        if v > SCHEMA_VERSION:
+            raise HistoryError(
+                f"history {self.where} has schema version {v}, newer than this "
+                f"inferclock's {SCHEMA_VERSION}: upgrade inferclock",
+                "schema",
+            )
 
     def add_run(
         self,
@@ -183,8 +293,8 @@ class Store:
                   *versions)  # fmt: skip
         if self.postgres:
             return int(self.fetch(sql + " RETURNING run_id", params)[0][0])
-        cur = self._conn.execute(sql, params)
-        return int(cur.lastrowid)
+        with self._guard():
+            return int(self._conn.execute(sql, params).lastrowid)
 
     def insert_row(self, run_id: int, row: Mapping[str, Any]) -> int:
         """1 when the row is new, 0 when a row with the same canonical JSON is stored."""
@@ -197,7 +307,39 @@ class Store:
         )  # fmt: skip
 
     def close(self) -> None:
-        self._conn.close()
+        try:
+            self._conn.close()
+        except Exception as e:  # a lost connection: nothing left to close
+            if not _faults.is_driver_error(e, self.postgres):
+                raise
+
+
+def check_writable(target: str, what: str) -> None:
+    """A ConfigError, naming ``what`` (the option it came from), when the SQLite history
+    ``target`` cannot be created or written: its folder missing or not a folder, the path a
+    folder, the file or its folder not writable (a read-only mount). Nothing is created. A
+    PostgreSQL URL is not checked here (connecting is the check)."""
+    if is_postgres(target):
+        return
+    # not normalized: "new/../h.db" needs "new" to exist, as SQLite's open does
+    path = os.path.expanduser(target)
+    folder = os.path.dirname(path) or "."
+    if os.path.isdir(path):
+        raise ConfigError(f"{what} {target!r} is a folder, not a history file")
+    if not os.path.isdir(folder):
+        why = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise ConfigError(f"{what} {target!r}: its folder {folder!r} {why}")
+    # SQLite writes the file and, in WAL mode, its -wal and -shm beside it
+    for p in (folder, *([path] if os.path.exists(path) else [])):
+        if not os.access(p, os.W_OK):
+            raise ConfigError(
+                f"{what} {target!r} cannot be written: {p!r} is not writable (permissions or "
+                "a read-only mount)"
+            )
+
+
+def is_postgres(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://"))
 
 
 def _safe(target: str) -> str:
