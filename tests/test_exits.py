@@ -21,11 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic import HEADER, lognormal_ns, make_row
 
 import inferclock as ic
-from inferclock.__main__ import main
-
-from synthetic import HEADER, lognormal_ns, make_row
 
 HANG_GUARD_S = 180  # a hang guard, never a timing outcome
 
@@ -103,9 +101,7 @@ def test_a_read_only_model_cache_is_one_line_naming_it(
     assert "Traceback" not in p.stderr
 
 
-def test_a_read_only_int8_cache_is_one_line_naming_it(
-    read_only: Path, matmul_model: Path
-) -> None:
+def test_a_read_only_int8_cache_is_one_line_naming_it(read_only: Path, matmul_model: Path) -> None:
     p = cli("run", str(matmul_model), "--precision", "int8", "--iterations", "5",
             env={"INFERCLOCK_CACHE_DIR": str(read_only / "cache")})  # fmt: skip
     assert p.returncode == 2, p.stderr[-2000:]
@@ -120,7 +116,7 @@ def test_a_read_only_int8_cache_is_one_line_naming_it(
 
 def _row_line(**changes: object) -> dict[str, object]:
     row = make_row("m", "f32", 1, lognormal_ns(1.0, n=200).astype(np.int64))
-    row = json.loads(json.dumps(row, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    row = json.loads(json.dumps(row, default=lambda o: o.tolist() if hasattr(o, "tolist") else 0))
     row.update({"kind": "row", **changes})
     return row
 
@@ -205,7 +201,8 @@ def _peak(model: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
     # A step of 10**6 queries at 50 qps lasts hours: only a stop ends it.
     return subprocess.Popen(
         [sys.executable, "-m", "inferclock", "peak", str(model), "--latency-bound", "50ms",
-         "--start-qps", "50", "--queries", "1000000", "-o", str(out), *extra],
+         "--start-qps", "50", "--queries", "1000000", "--max-step-time", "inf",
+         "--time-budget", "inf", "-o", str(out), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
@@ -229,7 +226,7 @@ def test_peak_stops_at_once_on_a_signal_with_the_steps_done(
     try:
         _wait_for_step(proc, out)
         proc.send_signal(sig)
-        stdout, stderr = proc.communicate(timeout=HANG_GUARD_S)
+        _, stderr = proc.communicate(timeout=HANG_GUARD_S)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -246,20 +243,22 @@ def test_peak_stops_at_its_time_budget_keeping_the_steps_done(
     slow_model: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "p.jsonl"
-    r = ic.find_peak_qps(
-        str(slow_model), 10.0, out=out, queries=200, min_duration=0.2, start_qps=100,
-        time_budget=0.001, quiet=True, requests=2,
-    )  # fmt: skip
-    # The first step always runs; the budget is spent by then, so the search stops there.
-    assert len(r.steps) == 1 and not r.steps[0].resumed
+
+    def search(**kw: object) -> ic.PeakResult:
+        return ic.find_peak_qps(
+            str(slow_model), 10.0, out=out, queries=200, min_duration=0.2, start_qps=400,
+            quiet=True, requests=2, **kw,
+        )  # fmt: skip
+
+    first = search(max_steps=1)
+    assert len(first.steps) == 1 and first.stopped is not None
+    assert first.stopped.startswith("max_steps")
+    # A budget already spent: no step starts; the step done is kept, in the result and file.
+    r = search(time_budget=1e-6)
+    assert [s.qps for s in r.steps] == [first.steps[0].qps] and r.steps[0].resumed
     assert r.stopped is not None and r.stopped.startswith("time budget")
-    assert "time_budget" in r.stopped and r.stopped in r.summary()
-    assert len(ic.ResultTable.load(out).rows) == 1  # the step done is kept
-    again = ic.find_peak_qps(
-        str(slow_model), 10.0, out=out, queries=200, min_duration=0.2, start_qps=100,
-        time_budget=0.001, quiet=True, requests=2,
-    )  # fmt: skip
-    assert again.steps[0].resumed  # and resumed from
+    assert "time_budget" in r.stopped and f"stopped: {r.stopped}" in r.summary()
+    assert len(ic.ResultTable.load(out).rows) == 1
 
 
 def test_peak_does_not_start_a_step_longer_than_its_cap(slow_model: Path, tmp_path: Path) -> None:
@@ -272,8 +271,8 @@ def test_peak_does_not_start_a_step_longer_than_its_cap(slow_model: Path, tmp_pa
     assert r.steps == () and r.qps is None
     assert r.stopped is not None and r.stopped.startswith("step cap")
     assert "100 qps" in r.stopped and "2 s" in r.stopped and "max_step_time" in r.stopped
-    p = cli("peak", str(slow_model), "--latency-bound", "10ms", "--queries", "200",
-            "--start-qps", "100", "--max-step-time", "1s", "-o", str(tmp_path / "q.jsonl"))  # fmt: skip
+    p = cli("peak", str(slow_model), "--latency-bound", "10ms", "--queries", "200", "--start-qps",
+            "100", "--max-step-time", "1s", "-o", str(tmp_path / "q.jsonl"))  # fmt: skip
     assert p.returncode == 1 and "step cap" in p.stdout and "--max-step-time" in p.stdout
 
 

@@ -2,9 +2,10 @@
 every compared cell ends in, with what each state does to a CI gate.
 
 A row without ``error`` is a *measurement* only when its median latency is a positive finite
-number (its interval, when it has one, valid, its coverage in (0, 1)), its ``n`` a positive integer and its throughput,
-when present, a positive number; anything else (null, NaN, 0, negative, a string, a bool,
-low > high) is *invalid*: named by readers, never averaged, plotted or judged.
+number (its interval, when it has one, valid and its coverage in (0, 1)), its ``n`` a
+positive integer and its throughput, when present, a positive number; anything else (null,
+NaN, 0, negative, a string, a bool, low > high, a confidence of 95) is *invalid*: named by
+readers, never averaged, plotted or judged.
 
 States, for each cell of A (``STATES``, in the order tables count them): the judged ones
 (faster, same, slower, inconclusive, no interval) and the unjudged ones (unreadable, missing in

@@ -210,11 +210,16 @@ def _lone_surrogate(obj: Any, where: str = "") -> str | None:
             obj.encode("utf-8")
         except UnicodeEncodeError as e:
             bad = obj[e.start : e.end].encode("unicode_escape").decode("ascii")
-            return f"field {where or '(a key)'!r} holds a lone surrogate ({bad}): not valid Unicode text"
+            field = where or "(a key)"
+            return f"field {field!r} holds a lone surrogate ({bad}): not valid Unicode text"
         return None
-    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    items: Any = ()
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, list):
+        items = enumerate(obj)
     for k, v in items:
-        path = f"{where}.{k}" if where and isinstance(k, str) else f"{where}[{k}]" if where else str(k)
+        path = f"{where}[{k}]" if isinstance(k, int) else f"{where}.{k}" if where else k
         why = _lone_surrogate(k, path) if isinstance(k, str) else None
         if why := why or _lone_surrogate(v, path):
             return why
