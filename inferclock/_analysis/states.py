@@ -2,7 +2,7 @@
 every compared cell ends in, with what each state does to a CI gate.
 
 A row without ``error`` is a *measurement* only when its median latency is a positive finite
-number (its interval, when it has one, valid and its coverage in (0, 1)), its ``n`` a
+number (its interval, when it has one, valid and its coverage in [0, 1)), its ``n`` a
 positive integer and its throughput, when present, a positive number; anything else (null,
 NaN, 0, negative, a string, a bool, low > high, a confidence of 95) is *invalid*: named by
 readers, never averaged, plotted or judged.
@@ -87,12 +87,13 @@ def _bounds_problem(name: str, low: Any, high: Any) -> str | None:
 
 
 def _confidence_problem(name: str, c: Any) -> str | None:
-    """Why an interval's coverage ``c`` (field ``name``) is not a fraction in (0, 1), or None
-    (null: no interval). 95 or 1.0 would be read as a percent or as certainty."""
+    """Why an interval's coverage ``c`` (field ``name``) is not a fraction in [0, 1), or None
+    (null: no interval; 0: one sample's, which covers nothing). 95 or 1.0 would be read as a
+    percent or as certainty."""
     if c is None or (isinstance(c, float) and math.isnan(c)):
         return None
-    if isinstance(c, bool) or not is_real(c) or not 0 < float(c) < 1:
-        return f"{name} is {c!r} (a coverage in (0, 1) such as 0.95)"
+    if isinstance(c, bool) or not is_real(c) or not 0 <= float(c) < 1:
+        return f"{name} is {c!r} (a coverage in [0, 1) such as 0.95)"
     return None
 
 
