@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,8 +205,17 @@ def find_peak_qps(
             _bracket(search, own, ctrl_c)
     except (SweepInterrupted, KeyboardInterrupt) as e:  # Terminated is a KeyboardInterrupt
         terminated = isinstance(e, Terminated) or getattr(e, "terminated", False)
+        search.lo, search.hi = _bracket_of(search.steps)  # of the steps done
         raise PeakInterrupted(search.result(), bool(terminated)) from None
     return search.result()
+
+
+def _bracket_of(steps: Sequence[PeakStep]) -> tuple[float | None, float | None]:
+    """(highest VALID rate, lowest INVALID rate above it) among ``steps``."""
+    valid = [s.qps for s in steps if s.verdict == "VALID"]
+    lo = max(valid) if valid else None
+    above = [s.qps for s in steps if s.verdict == "INVALID" and (lo is None or s.qps > lo)]
+    return lo, (min(above) if above else None)
 
 
 def _bracket(search: _Search, own: PeakOptions, ctrl_c: CtrlC) -> None:
@@ -289,12 +298,7 @@ class _Search:
         ]  # fmt: skip
         rows.sort(key=lambda r: float(_schema.at(r, "qps")))
         self.steps.extend(_step_of(r, resumed=True) for r in rows)
-        verdicts = [(float(_schema.at(r, "qps")), _schema.at(r, "verdict")) for r in rows]
-        valid = [q for q, v in verdicts if v == "VALID"]
-        lo = max(valid) if valid else None
-        above = [q for q, v in verdicts if v == "INVALID"]
-        above = [q for q in above if lo is None or q > lo]
-        return lo, (min(above) if above else None)
+        return _bracket_of(self.steps)
 
     def result(self) -> PeakResult:
         return PeakResult(
