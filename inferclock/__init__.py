@@ -112,7 +112,7 @@ _NAMES: dict[str, str] = {
     **dict.fromkeys(("ResultTable",), "_analysis.table"),
     **dict.fromkeys(("Stats",), "stats"),
     **dict.fromkeys(("SweepInterrupted", "sweep"), "_sweeps.sweep"),
-    **dict.fromkeys(("PeakResult", "PeakStep", "find_peak_qps"), "_search.peak"),
+    **dict.fromkeys(("PeakInterrupted", "PeakResult", "PeakStep", "find_peak_qps"), "_search.peak"),
     **dict.fromkeys(("ServerStats",), "_timing.serve"),
     **dict.fromkeys(("TuneResult", "tune"), "_search.tune"),
     **dict.fromkeys(("Profile", "ProfileDiff", "profile", "profile_diff"), "_profiling.profile"),
@@ -204,6 +204,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ pr
         report as report,
     )
     from inferclock._search.peak import (
+        PeakInterrupted as PeakInterrupted,
         PeakResult as PeakResult,
         PeakStep as PeakStep,
         find_peak_qps as find_peak_qps,

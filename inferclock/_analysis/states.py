@@ -2,9 +2,10 @@
 every compared cell ends in, with what each state does to a CI gate.
 
 A row without ``error`` is a *measurement* only when its median latency is a positive finite
-number (its interval, when it has one, valid), its ``n`` a positive integer and its throughput,
-when present, a positive number; anything else (null, NaN, 0, negative, a string, a bool,
-low > high) is *invalid*: named by readers, never averaged, plotted or judged.
+number (its interval, when it has one, valid and its coverage in [0, 1)), its ``n`` a
+positive integer and its throughput, when present, a positive number; anything else (null,
+NaN, 0, negative, a string, a bool, low > high, a confidence of 95) is *invalid*: named by
+readers, never averaged, plotted or judged.
 
 States, for each cell of A (``STATES``, in the order tables count them): the judged ones
 (faster, same, slower, inconclusive, no interval) and the unjudged ones (unreadable, missing in
@@ -85,6 +86,17 @@ def _bounds_problem(name: str, low: Any, high: Any) -> str | None:
     return None
 
 
+def _confidence_problem(name: str, c: Any) -> str | None:
+    """Why an interval's coverage ``c`` (field ``name``) is not a fraction in [0, 1), or None
+    (null: no interval; 0: one sample's, which covers nothing). 95 or 1.0 would be read as a
+    percent or as certainty."""
+    if c is None or (isinstance(c, float) and math.isnan(c)):
+        return None
+    if isinstance(c, bool) or not is_real(c) or not 0 <= float(c) < 1:
+        return f"{name} is {c!r} (a coverage in [0, 1) such as 0.95)"
+    return None
+
+
 _FIELDS = {
     "median": _schema.names("latency_median_ns", "latency_ci95_low_ns", "latency_ci95_high_ns"),
     "throughput": _schema.names(
@@ -100,14 +112,19 @@ def metric_problem(row: Mapping[str, Any], metric: str) -> str | None:
         v = _schema.get(row, value)
         why = _value_problem(value, v, value in row)
         lo, hi = _schema.get(row, low), _schema.get(row, high)
-        return why or _bounds_problem(value, lo, hi)
+        why = why or _bounds_problem(value, lo, hi)
+        if why is None and metric == "median":
+            conf = "latency_ci_confidence"
+            why = _confidence_problem(conf, _schema.get(row, conf))
+        return why
     pct = _schema.get(row, "latency_percentiles")
     entry = pct.get(metric) if isinstance(pct, Mapping) else None
     if isinstance(entry, Mapping):
         name = f"{metric} (latency_percentiles)"
         v = entry.get("value_ns")
         why = _value_problem(name, v, "value_ns" in entry)
-        return why or _bounds_problem(name, entry.get("low_ns"), entry.get("high_ns"))
+        why = why or _bounds_problem(name, entry.get("low_ns"), entry.get("high_ns"))
+        return why or _confidence_problem(f"{name}'s confidence", entry.get("confidence"))
     flat = f"latency_{metric}_ns"
     if _schema.declared(flat):
         return _value_problem(flat, _schema.get(row, flat), flat in row)

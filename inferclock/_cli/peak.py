@@ -5,6 +5,7 @@ built from the search's declaration (``_search.options.PeakOptions``), the run o
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from inferclock._cli.options import add_options, given
@@ -15,7 +16,9 @@ EPILOG = """\
 Each step is a server run of at least --queries queries (default: twice what LoadGen's early
 stopping needs with no query over the bound: 918 at p99) and --min-duration seconds, in a
 fresh worker process, kept as a row of the results file. Run the same command again to
-resume the search from those rows.
+resume the search from those rows. The search starts no step longer than --max-step-time
+and none that would end past --time-budget (then it stops with the steps done and says why);
+Ctrl-C (exit 130) or SIGTERM (143) stops the running step at once, keeping the steps done.
 
 examples:
   inferclock peak model.xml --latency-bound 15ms
@@ -42,13 +45,19 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
 
 
 def run(args: argparse.Namespace) -> int:
-    """Search the peak rate, print its summary; 1 when no rate kept the bound."""
-    from inferclock._search.peak import find_peak_qps
+    """Search the peak rate, print its summary; 1 when no rate kept the bound; 130 on Ctrl-C
+    and 143 on SIGTERM, after the summary of the steps done."""
+    from inferclock._search.peak import PeakInterrupted, find_peak_qps
 
     kw = given(args)
     bound = kw.pop("latency_bound_ms", None)
     if bound is None:
         raise ConfigError("peak needs --latency-bound (15ms, 0.015s): the bound the rate keeps")
-    result = find_peak_qps(args.model, bound, **given(args, PeakOptions), **kw)
+    try:
+        result = find_peak_qps(args.model, bound, **given(args, PeakOptions), **kw)
+    except PeakInterrupted as e:
+        print(e.result.summary())
+        print(e.hint, file=sys.stderr)
+        return 143 if e.terminated else 130
     print(result.summary())
     return 0 if result.qps is not None else 1

@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,14 +191,46 @@ def row_id(row: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(row).encode()).hexdigest()
 
 
+#: A UTF-8 byte order mark: valid UTF-8 that some editors put first; it is read as nothing.
+_BOM = b"\xef\xbb\xbf"
+
+
 def _parse_line(raw: bytes) -> Any:
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(raw.removeprefix(_BOM).decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
 
 
-def _not_a_row(obj: Any) -> str | None:
+def _lone_surrogate(obj: Any, where: str = "") -> str | None:
+    """Why ``obj`` holds text that is not Unicode (a ``\\ud800`` escape JSON allows alone),
+    naming the field; None when every string in it is valid."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError as e:
+            bad = obj[e.start : e.end].encode("unicode_escape").decode("ascii")
+            field = where or "(a key)"
+            return f"field {field!r} holds a lone surrogate ({bad}): not valid Unicode text"
+        return None
+    items: Any = ()
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, list):
+        items = enumerate(obj)
+    for k, v in items:
+        path = f"{where}[{k}]" if isinstance(k, int) else f"{where}.{k}" if where else k
+        why = _lone_surrogate(k, path) if isinstance(k, str) else None
+        if why := why or _lone_surrogate(v, path):
+            return why
+    return None
+
+
+#: A surrogate code point's escape: only through one can a row hold text that is not Unicode.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _not_a_row(obj: Any, raw: bytes = b"") -> str | None:
     if obj is None:
         return "not valid JSON (a torn or damaged line)"
     if not isinstance(obj, dict):
@@ -206,7 +239,7 @@ def _not_a_row(obj: Any) -> str | None:
         return f"kind {obj.get('kind')!r}, not 'row'"
     if not isinstance(obj.get("key"), str):
         return "a row without a string key"
-    return None
+    return _lone_surrogate(obj) if _SURROGATE_ESCAPE.search(raw) else None
 
 
 def load_file(path: PathLike) -> ResultFile:
@@ -222,6 +255,10 @@ def load_file(path: PathLike) -> ResultFile:
         data = p.read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(f"results file {str(p)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"results file {str(p)!r} is a directory: give a results file (JSON Lines, .jsonl)"
+        ) from None
     lines = [(i, line) for i, line in enumerate(data.split(b"\n"), 1) if line.strip()]
     if not lines:
         raise InferclockError(f"results file {str(p)!r} is empty (no header line)")
@@ -235,7 +272,7 @@ def load_file(path: PathLike) -> ResultFile:
         if isinstance(obj, dict) and obj.get("kind") == "resume":
             resumes.append(obj)
             continue
-        why = _not_a_row(obj)
+        why = _not_a_row(obj, raw)
         if why is not None:
             skipped.append((number, why))
             continue

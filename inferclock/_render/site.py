@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from inferclock._common.outfile import write_atomic
 from inferclock._common.text import fmt_num
 from inferclock._render.html import page
 
@@ -203,14 +204,13 @@ def _cell_page(fig_cls: type[Figure], c: CellData, title: str) -> str:
 
 def write_site(cells: Sequence[CellData], out: Path, *, title: str = "inferclock") -> Path:
     """Write ``index.html`` and the cell pages into the existing directory ``out``; returns
-    the index's path. Cells without points are left out."""
+    the index's path. Cells without points are left out. Each page is written by temporary
+    file and rename: a failed write (a full disk) leaves the old page or none, never half."""
     from inferclock._render.plots import figure_cls
 
     fig_cls = figure_cls()
     shown = [c for c in cells if c.points]
     (out / "cells").mkdir(exist_ok=True)
     for c in shown:
-        (out / cell_file(c)).write_text(_cell_page(fig_cls, c, title), encoding="utf-8")
-    index = out / "index.html"
-    index.write_text(_index(shown, title), encoding="utf-8")
-    return index
+        write_atomic(out / cell_file(c), _cell_page(fig_cls, c, title))
+    return write_atomic(out / "index.html", _index(shown, title))

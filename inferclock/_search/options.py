@@ -24,6 +24,11 @@ DEFAULT_MAX_POINTS = 24
 DEFAULT_PROCESSES = 3
 #: Without ``start_qps``, a search starts at this share of the measured capacity.
 START_SHARE = 0.8
+#: A peak search's total time (seconds): halving a rate doubles a step's length (at least
+#: ``queries`` queries each), so an unreachable bound would otherwise run for days.
+DEFAULT_TIME_BUDGET = 900.0
+#: The longest step a peak search starts (seconds).
+DEFAULT_MAX_STEP_TIME = 180.0
 
 
 def results_file(name: str, value: Any) -> str:
@@ -79,6 +84,18 @@ class PeakOptions:
     min_duration: float = option(
         2.0, check=c.seconds(), group="", metavar="S", unit="s", parse=parsing.parse_seconds,
         show=_declare.number, help="each step's schedule lasts at least S seconds",
+    )  # fmt: skip
+    time_budget: float = option(
+        DEFAULT_TIME_BUDGET, check=c.seconds(inf=True), group="", metavar="S", unit="s",
+        parse=parsing.parse_seconds, show=_declare.number,
+        help="the search starts no step that would end more than S seconds after it began "
+        "(then it stops with the steps done; inf: no budget)",
+    )  # fmt: skip
+    max_step_time: float = option(
+        DEFAULT_MAX_STEP_TIME, check=c.seconds(inf=True), group="", metavar="S", unit="s",
+        parse=parsing.parse_seconds, show=_declare.number,
+        help="the search starts no step whose schedule (--queries at its rate, at least "
+        "--min-duration) lasts over S seconds",
     )  # fmt: skip
     quiet: bool | None = option(
         None, check=c.boolean(optional=True), group="", cli="true", show_default=False,

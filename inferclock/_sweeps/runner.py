@@ -68,7 +68,7 @@ class Runner:
             raise
         except KeyboardInterrupt:
             self.aborted = True
-            self.progress.note(f"{unit.label}: killed by a second Ctrl-C (not recorded)")
+            self.progress.note(f"{unit.label}: killed by Ctrl-C (not recorded)")
         self._announce()
 
     def record(self, unit: _grid.Unit, host: str | None, done: Mapping[str, Any]) -> None:

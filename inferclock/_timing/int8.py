@@ -216,7 +216,31 @@ def _nncf_version() -> str:
 def _save_atomically(model: ov.Model, final: Path, meta: Mapping[str, Any]) -> None:
     """Write ``final/model.xml`` (+ .bin, meta.json) via a temporary sibling directory renamed
     into place, so a reader never sees half a model. If another process got there first,
-    keep theirs."""
+    keep theirs. A directory that cannot be written is a ConfigError naming it."""
+    try:
+        _save_into(model, final, meta)
+    except OSError as e:  # a read-only or full filesystem, a file where a folder should be
+        raise _unwritable(final.parent, e) from e
+
+
+def _unwritable(directory: Path, e: OSError) -> ConfigError:
+    return ConfigError(
+        f"cannot write the int8 cache {str(directory)!r} ({e.strerror or e}): quantized "
+        "models are cached there; set INFERCLOCK_CACHE_DIR (or cache_dir=) to a writable "
+        "directory"
+    )
+
+
+def _check_writable(directory: Path) -> None:
+    """Create ``directory`` and a file in it, before minutes of quantizing are spent."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=directory))
+    except OSError as e:
+        raise _unwritable(directory, e) from e
+
+
+def _save_into(model: ov.Model, final: Path, meta: Mapping[str, Any]) -> None:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
     try:
@@ -312,6 +336,7 @@ def quantize(
         return final / "model.xml"
 
     nncf = _import_nncf()
+    _check_writable(int8_dir)
     if items is None:
         rng = np.random.default_rng(seed)
         items = [_random_item(specs, rng) for _ in range(settings["subset_size"])]

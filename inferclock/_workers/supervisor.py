@@ -9,7 +9,8 @@ the socket closes, so it never outlives us. What Ctrl-C does is the caller's cho
   SIGINT, and its partial result comes back; a worker still starting or compiling is killed
   at once and KeyboardInterrupt raised. A second Ctrl-C kills it.
 * ``on_ctrl_c="finish"`` (sweeps): the first Ctrl-C lets the worker finish (the caller stops
-  after it); a second kills it and raises KeyboardInterrupt.
+  after it); a second kills it and raises KeyboardInterrupt. Within
+  :func:`first_ctrl_c_stops` (a peak search, whose step can last minutes) the first does.
 
 SIGTERM kills the worker at once and raises :class:`Terminated` (temporary files removed).
 """
@@ -31,6 +32,7 @@ import time
 import warnings
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -46,6 +48,21 @@ if TYPE_CHECKING:
 
 #: How often we look at the clock and at Ctrl-C while waiting on a worker.
 _POLL_S = 0.1
+
+
+#: Set by :func:`first_ctrl_c_stops`: a "finish" worker is killed on the first Ctrl-C.
+_FIRST_STOPS: ContextVar[bool] = ContextVar("first_ctrl_c_stops", default=False)
+
+
+@contextmanager
+def first_ctrl_c_stops() -> Iterator[None]:
+    """Within it, the first Ctrl-C kills a sweep's running worker at once (KeyboardInterrupt)
+    instead of letting it finish: a caller whose result is the runs already done."""
+    token = _FIRST_STOPS.set(True)
+    try:
+        yield
+    finally:
+        _FIRST_STOPS.reset(token)
 
 
 class CtrlC:
@@ -267,7 +284,7 @@ def _follow(
             presses = ctrl_c.count
             if on_ctrl_c == "forward" and presses == 1 and worker.phase == "measure":
                 worker.interrupt()  # it ends its timed loop and writes a partial result
-            elif on_ctrl_c == "forward" or presses >= 2:
+            elif on_ctrl_c == "forward" or presses >= 2 or _FIRST_STOPS.get():
                 worker.kill()
                 raise KeyboardInterrupt(f"stopped while the worker was in phase {worker.phase!r}")
         if time.monotonic() > deadline:

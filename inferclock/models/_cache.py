@@ -26,6 +26,8 @@ from types import ModuleType
 
 import openvino as ov
 
+from inferclock._common.errors import ConfigError
+
 # How many times this process built each model (tests use it to prove the cache is reused).
 BUILDS: Counter[str] = Counter()
 
@@ -70,18 +72,24 @@ def cached_ir(name: str, key: str, build: Callable[[], ov.Model]) -> Path:
     xml = directory / f"{name}-{key}.xml"
     if xml.is_file():
         return xml
-    directory.mkdir(parents=True, exist_ok=True)
-    with _locked(directory / f"{name}-{key}.lock"):
-        if xml.is_file():  # another process built it while we waited
-            return xml
-        model = build()
-        BUILDS[name] += 1
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}-{key}-", dir=directory))
-        try:
-            ov.save_model(model, staging / xml.name, compress_to_fp16=False)
-            bin_name = xml.with_suffix(".bin").name
-            os.replace(staging / bin_name, directory / bin_name)
-            os.replace(staging / xml.name, xml)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with _locked(directory / f"{name}-{key}.lock"):
+            if xml.is_file():  # another process built it while we waited
+                return xml
+            model = build()
+            BUILDS[name] += 1
+            staging = Path(tempfile.mkdtemp(prefix=f".{name}-{key}-", dir=directory))
+            try:
+                ov.save_model(model, staging / xml.name, compress_to_fp16=False)
+                bin_name = xml.with_suffix(".bin").name
+                os.replace(staging / bin_name, directory / bin_name)
+                os.replace(staging / xml.name, xml)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    except OSError as e:  # a read-only or full filesystem, a file where a folder should be
+        raise ConfigError(
+            f"cannot write the model cache {str(directory)!r} ({e.strerror or e}): built-in "
+            "models are cached there; set INFERCLOCK_CACHE_DIR to a writable directory"
+        ) from e
     return xml
