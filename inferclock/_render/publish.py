@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from inferclock._common.errors import ConfigError
+from inferclock._common.secrets import mask_url
 from inferclock._render.site import CellData, Point, StepMark, write_site
 from inferclock._timing import schema as _schema
 
@@ -138,7 +139,7 @@ def publish(
         hist_mod = importlib.import_module("inferclock._tracking.history")
         with hist_mod.History(target) as h:
             cells = cells_from_history(h, metric=metric)
-        name = target
+        name = mask_url(target)
     else:
         cells = cells_from_history(history, metric=metric)
         name = type(history).__name__

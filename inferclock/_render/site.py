@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from inferclock._common.errors import ConfigError
+from inferclock._common.outfile import write_atomic
 from inferclock._common.text import fmt_num
 from inferclock._render.html import page
+from inferclock._render.literal import literal_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -201,16 +204,19 @@ def _cell_page(fig_cls: type[Figure], c: CellData, title: str) -> str:
     return page(f"{c.key} - {title}", body)
 
 
+@literal_text  # cell names and percentile names are labels, never mathtext
 def write_site(cells: Sequence[CellData], out: Path, *, title: str = "inferclock") -> Path:
     """Write ``index.html`` and the cell pages into the existing directory ``out``; returns
-    the index's path. Cells without points are left out."""
+    the index's path. Cells without points are left out. Each page is written by temporary
+    file and rename (a symlink in its place is replaced, never followed)."""
     from inferclock._render.plots import figure_cls
 
     fig_cls = figure_cls()
     shown = [c for c in cells if c.points]
-    (out / "cells").mkdir(exist_ok=True)
+    folder = out / "cells"
+    if folder.is_symlink():
+        raise ConfigError(f"publish: {str(folder)!r} is a symlink; the pages go in a real folder")
+    folder.mkdir(exist_ok=True)
     for c in shown:
-        (out / cell_file(c)).write_text(_cell_page(fig_cls, c, title), encoding="utf-8")
-    index = out / "index.html"
-    index.write_text(_index(shown, title), encoding="utf-8")
-    return index
+        write_atomic(out / cell_file(c), _cell_page(fig_cls, c, title))
+    return write_atomic(out / "index.html", _index(shown, title))

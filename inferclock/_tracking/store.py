@@ -28,6 +28,7 @@ from typing import Any
 
 from inferclock._common.errors import ConfigError
 from inferclock._common.jsonl import canonical
+from inferclock._common.secrets import mask_url, scrub
 from inferclock._timing import schema as _schema
 
 SCHEMA_VERSION = 2
@@ -95,13 +96,16 @@ class Store:
                 import psycopg
             except ImportError:
                 raise ConfigError(
-                    f"history {_safe(target)!r} is a PostgreSQL URL, which needs the psycopg "
+                    f"history {mask_url(target)!r} is a PostgreSQL URL, which needs the psycopg "
                     "driver: pip install 'inferclock[postgres]'"
                 ) from None
             try:
                 self._conn = psycopg.connect(target, autocommit=False)
             except psycopg.Error as e:
-                raise ConfigError(f"cannot connect to history {_safe(target)!r}: {e}") from None
+                raise ConfigError(
+                    f"cannot connect to history {mask_url(target)!r}: "
+                    + scrub(" ".join(str(e).split()), target)  # one line, no secret
+                ) from None
         else:
             try:
                 self._conn = sqlite3.connect(
@@ -160,7 +164,7 @@ class Store:
                 v = 1
             if v > SCHEMA_VERSION:
                 raise ConfigError(
-                    f"history {_safe(self.target)!r} has schema version {v}, newer than this "
+                    f"history {mask_url(self.target)!r} has schema version {v}, newer than this "
                     f"inferclock's {SCHEMA_VERSION}: upgrade inferclock"
                 )
             while v < SCHEMA_VERSION:
@@ -198,12 +202,3 @@ class Store:
 
     def close(self) -> None:
         self._conn.close()
-
-
-def _safe(target: str) -> str:
-    """The URL without its password."""
-    if "://" in target and "@" in target:
-        scheme, rest = target.split("://", 1)
-        cred, host = rest.rsplit("@", 1)
-        return f"{scheme}://{cred.split(':', 1)[0]}@{host}"
-    return target
