@@ -31,13 +31,15 @@ MATH = "$\\undefinedcommand$"
 
 def _results(path: Path, models: list[str], header: dict[str, Any] | None = None,
              error: str | None = None) -> Path:  # fmt: skip
-    """A results file as a sweep writes it: one measured row per model (two batch sizes, so
-    every plot is drawn), and an error row when ``error`` is given."""
+    """A results file as a sweep writes it: one measured row per model and batch size (two,
+    60x apart: every plot is drawn, latencies on log axes), and an error row when ``error``
+    is given."""
     path.parent.mkdir(parents=True, exist_ok=True)
     w = ResultWriter(path, header or HEADER)
     for i, model in enumerate(models):
         for batch in (1, 4):
-            w.append(make_row(model, "f32", batch, lognormal_ns(1.0 + i, n=400, seed=i + batch)))
+            median_ms = (1.0 + i) * (60 if batch > 1 else 1)  # > 20x: log axes (mathtext ticks)
+            w.append(make_row(model, "f32", batch, lognormal_ns(median_ms, n=400, seed=i + batch)))
     if error is not None:
         w.append(make_row(models[0], "int8", 1, None, error=error, error_kind=error))
     return path
@@ -249,6 +251,29 @@ def test_a_tex_model_name_reports_as_text(
     import matplotlib
 
     assert matplotlib.rcParams["text.parse_math"] is True  # the caller's setting is restored
+
+
+def test_figure_labels_are_literal_and_log_ticks_stay_math() -> None:
+    """On a real figure: the title, legend and tick labels given as data are text; the log
+    axis's tick labels (its formatter's ``$\\mathdefault{10^{2}}$``) stay mathtext."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from inferclock._render.literal import literal_labels
+
+    fig = Figure()
+    ax = fig.subplots()
+    ax.plot([1, 2], [1, 1000], label=MATH)
+    ax.set_yscale("log")
+    ax.set_xticks([1, 2], [MATH, "b"])
+    ax.set_title(MATH)
+    ax.legend()
+    literal_labels(fig)
+    FigureCanvasAgg(fig).draw()  # raised ParseFatalException before
+    data = [ax.title, *ax.get_xticklabels(), *ax.get_legend().get_texts()]
+    assert MATH in [t.get_text() for t in data] and not any(t.get_parse_math() for t in data)
+    log_ticks = [t for t in ax.get_yticklabels() if "mathdefault" in t.get_text()]
+    assert log_ticks and all(t.get_parse_math() for t in log_ticks)
 
 
 # ---------------------------------------------------------------- the escaping itself

@@ -27,6 +27,7 @@ from inferclock._analysis.table import CellSummary, ResultTable, precision_rank
 from inferclock._common.errors import ConfigError
 from inferclock._common.outfile import write_atomic
 from inferclock._platform import host as _host
+from inferclock._render.literal import literal_labels
 from inferclock._render.plot_hosts import ALL_HOSTS, HostSlice
 from inferclock._timing import schema as _schema
 
@@ -70,6 +71,7 @@ def prepare_dir(out_dir: str | os.PathLike[str]) -> Path:
 
 
 def _save(fig: Figure, out: Path, stem: str) -> list[str]:
+    literal_labels(fig)  # data in labels is text, never mathtext
     names = []
     for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None})):
         buf = io.BytesIO()

@@ -23,7 +23,7 @@ from inferclock._common.errors import ConfigError
 from inferclock._common.outfile import write_atomic
 from inferclock._common.text import fmt_num
 from inferclock._render.html import page
-from inferclock._render.literal import literal_text
+from inferclock._render.literal import literal_labels, literal_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -81,7 +81,7 @@ def cell_file(cell: CellData) -> str:
 def _svg(fig: Figure) -> str:
     """The figure as an inline ``<svg>`` element (text drawn as paths: no font needed)."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    literal_labels(fig).savefig(buf, format="svg", bbox_inches="tight")
     text = buf.getvalue()
     return text[text.index("<svg") :]
 
