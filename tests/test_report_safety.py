@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from synthetic import HEADER, lognormal_ns, make_row
 
 import inferclock as ic
@@ -289,3 +290,18 @@ def test_md_text_and_code_are_literal() -> None:
         assert f"<td>{html.escape(value, quote=False)}</td>" in got, (value, got)
         assert f"<td><code>{html.escape(value, quote=False)}</code></td>" in got or "|" in value
     assert md_text("resnet_50") == "resnet_50"  # common names stay readable
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(value=st.text(alphabet=st.characters(codec="utf-8"), max_size=40))
+def test_any_value_is_one_literal_table_cell(value: str) -> None:
+    """Whatever a value holds, md_text makes it one table cell showing exactly its text (line
+    breaks and control characters as spaces), and md_code one code span of it."""
+    from inferclock._common.text import markdown_table, md_code, md_text, one_line
+
+    got = markdown_to_html(markdown_table(["v", "c"], [[md_text(value), md_code(value)]]))
+    cells = re.findall(r"<td>(.*?)</td>", got)
+    assert len(cells) == 2, got
+    assert cells[0] == html.escape(one_line(value).strip())
+    if "|" not in value and one_line(value).strip(" "):  # GFM reads a code span's '\|' as '|'
+        assert cells[1] == f"<code>{html.escape(one_line(value))}</code>"

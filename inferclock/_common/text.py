@@ -34,9 +34,11 @@ def md_code(value: object) -> str:
     """``value`` as one inline code span on one line, whatever backticks it holds: the fence
     is longer than its longest run of backticks, padded when it starts or ends with one."""
     text = one_line(value)
+    if not text.strip(" "):  # all spaces: CommonMark strips nothing (empty: one space shown)
+        return f"`{text or ' '}`"
     runs = [len(r) for r in re.findall(r"`+", text)]
     fence = "`" * (max(runs, default=0) + 1)
-    pad = " " if not text or text[0] in "` " or text[-1] in "` " else ""
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
 

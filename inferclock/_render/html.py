@@ -104,7 +104,7 @@ def _unescape(text: str) -> str:
 
 def _code(text: str) -> str:
     """A code span's content: one space stripped from each end when both have one."""
-    if len(text) >= 2 and text[0] == text[-1] == " " and text.strip():
+    if len(text) >= 2 and text[0] == text[-1] == " " and text.strip(" "):
         text = text[1:-1]
     return f"<code>{html.escape(text)}</code>"
 
