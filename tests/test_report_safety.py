@@ -130,6 +130,19 @@ def test_converter_keeps_links_in_the_folder(tmp_path: Path) -> None:
     assert "[esc](a.svg)" in got  # an escaped bracket is text
 
 
+def test_compare_markdown_keeps_values_as_text(tmp_path: Path) -> None:
+    """``ic.compare(...).to_markdown()`` (what CI posts on a pull request): keys, reasons and
+    notes are text too."""
+    markdown_it = pytest.importorskip("markdown_it")
+    a = _results(tmp_path / "a.jsonl", [JS_LINK, "tiny\n# INJECTED"], error=DATA_LINK)
+    b = _results(tmp_path / "b.jsonl", [JS_LINK, "<script>alert(1)</script>"])
+    md = ic.compare(a, b).to_markdown()
+    rendered = markdown_it.MarkdownIt("commonmark").enable("table").render(md)
+    tags = set(re.findall(r"<([a-z][a-z0-9]*)", rendered))
+    assert tags <= _OWN_TAGS - {"a", "img", "h1", "h2", "h3"}, tags
+    assert JS_LINK in html.unescape(rendered)
+
+
 # ---------------------------------------------------------------- 2: no file from elsewhere
 
 
