@@ -204,6 +204,13 @@ def test_publish_replaces_a_symlink_never_writes_through_it(tmp_path: Path) -> N
     (out / "index.html").symlink_to(victim)
     ic.publish(tmp_path / "h.db", out)
     assert victim.read_text() == "precious" and not (out / "index.html").is_symlink()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "site2").mkdir()
+    (tmp_path / "site2" / "cells").symlink_to(elsewhere)
+    with pytest.raises(ConfigError, match="cells.* is a symlink"):
+        ic.publish(tmp_path / "h.db", tmp_path / "site2")
+    assert not list(elsewhere.iterdir())
 
 
 # ---------------------------------------------------------------- 3: passwords

@@ -145,6 +145,8 @@ def publish(
         name = type(history).__name__
     if not cells:
         raise ConfigError(f"publish: history {name!r} holds no results to publish")
+    if (out / "cells").is_symlink():  # the pages go in a real folder, never through a link
+        raise ConfigError(f"publish: {str(out / 'cells')!r} is a symlink; remove it first")
     try:
         out.mkdir(parents=True, exist_ok=True)
         return write_site(cells, out, title=title)

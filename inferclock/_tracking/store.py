@@ -96,16 +96,14 @@ class Store:
                 import psycopg
             except ImportError:
                 raise ConfigError(
-                    f"history {mask_url(target)!r} is a PostgreSQL URL, which needs the psycopg "
+                    f"history {_safe(target)!r} is a PostgreSQL URL, which needs the psycopg "
                     "driver: pip install 'inferclock[postgres]'"
                 ) from None
             try:
                 self._conn = psycopg.connect(target, autocommit=False)
             except psycopg.Error as e:
-                raise ConfigError(
-                    f"cannot connect to history {mask_url(target)!r}: "
-                    + scrub(" ".join(str(e).split()), target)  # one line, no secret
-                ) from None
+                text = scrub(" ".join(str(e).split()), target)  # one line, no secret
+                raise ConfigError(f"cannot connect to history {_safe(target)!r}: {text}") from None
         else:
             try:
                 self._conn = sqlite3.connect(
@@ -164,7 +162,7 @@ class Store:
                 v = 1
             if v > SCHEMA_VERSION:
                 raise ConfigError(
-                    f"history {mask_url(self.target)!r} has schema version {v}, newer than this "
+                    f"history {_safe(self.target)!r} has schema version {v}, newer than this "
                     f"inferclock's {SCHEMA_VERSION}: upgrade inferclock"
                 )
             while v < SCHEMA_VERSION:
@@ -202,3 +200,8 @@ class Store:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _safe(target: str) -> str:
+    """The URL with every secret masked (``user:***@``, ``?password=***``)."""
+    return mask_url(target)
