@@ -208,7 +208,7 @@ def test_publish_replaces_a_symlink_never_writes_through_it(tmp_path: Path) -> N
     elsewhere.mkdir()
     (tmp_path / "site2").mkdir()
     (tmp_path / "site2" / "cells").symlink_to(elsewhere)
-    with pytest.raises(ConfigError, match="cells.* is a symlink"):
+    with pytest.raises(ConfigError, match=r"cells.* is a symlink"):
         ic.publish(tmp_path / "h.db", tmp_path / "site2")
     assert not list(elsewhere.iterdir())
 
