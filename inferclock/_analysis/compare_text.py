@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from inferclock._analysis.states import STATES
-from inferclock._common.text import fmt_num, markdown_table
+from inferclock._common.text import fmt_num, markdown_table, md_text
 
 if TYPE_CHECKING:
     from inferclock._analysis.compare import CellComparison, Comparison
@@ -23,15 +23,15 @@ def _judged(c: CellComparison, reason: str) -> list[str]:
     interval = "no interval" if c.state == "no interval" else f"[{c.ci_low:.3f}, {c.ci_high:.3f}]"
     state = c.state + (f" ({c.verdict} on the point)" if c.state == "no interval" else "")
     return [
-        c.key,
-        c.metric,
+        md_text(c.key),
+        md_text(c.metric),
         _value(c.metric, c.value_a) + (" (multimodal)" if c.multimodal_a else ""),
         _value(c.metric, c.value_b) + (" (multimodal)" if c.multimodal_b else ""),
         f"{c.ratio:.3f} {interval}",
         f"**{state}**" if c.state in ("slower", "faster") else state,
         f"{c.runs_a}/{c.runs_b}",
-        c.method if c.state != "no interval" else "-",
-        "" if c.state != "no interval" else reason,
+        md_text(c.method) if c.state != "no interval" else "-",
+        "" if c.state != "no interval" else md_text(reason),
     ]
 
 
@@ -50,7 +50,7 @@ def comparison_markdown(comp: Comparison) -> str:
         if c is not None:
             body.append(_judged(c, s.reason))
         else:
-            body.append([s.key, "-", "-", "-", "-", s.state, "-", "-", s.reason])
+            body.append([md_text(s.key), "-", "-", "-", "-", s.state, "-", "-", md_text(s.reason)])
     if body:
         header = ["cell", "metric", "A", "B", "B/A [CI]", "state", "runs A/B", "width from"]
         parts.append(markdown_table([*header, "reason"], body))
@@ -65,11 +65,11 @@ def comparison_markdown(comp: Comparison) -> str:
     if comp.skipped:
         parts.append(
             f"Lines that held no row ({len(comp.skipped)}):\n"
-            + "\n".join(f"- {line}" for line in comp.skipped)
+            + "\n".join(f"- {md_text(line)}" for line in comp.skipped)
         )
-    parts += list(comp.notes)
+    parts += [md_text(n) for n in comp.notes]  # values from the files: text, never markup
     if comp.host_a is not None or comp.host_b is not None:
-        parts.append(f"Hosts: A {comp.host_a or '(all)'}, B {comp.host_b or '(all)'}.")
+        parts.append(md_text(f"Hosts: A {comp.host_a or '(all)'}, B {comp.host_b or '(all)'}."))
     if comp.environment_diff:
-        parts.append("Machines differ: " + "; ".join(comp.environment_diff))
+        parts.append(md_text("Machines differ: " + "; ".join(comp.environment_diff)))
     return "\n\n".join(parts) + "\n"

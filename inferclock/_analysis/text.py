@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from inferclock._common.text import code_list, fmt_num, markdown_table
+from inferclock._common.text import code_list, fmt_num, markdown_table, md_code, md_text
 from inferclock._timing import schema as _schema
 
 if TYPE_CHECKING:
@@ -47,10 +47,10 @@ def errors_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     """A table of error rows: cell key, process/repeat, kind and message."""
     body = [
         [
-            str(_schema.get(r, "key")),
-            f"{_schema.get(r, 'process', '-')}/{_schema.get(r, 'repeat', '-')}",
-            str(_schema.get(r, "error_kind") or "-"),
-            " ".join(str(_schema.get(r, "error")).split())[:300],
+            md_text(_schema.get(r, "key")),
+            md_text(f"{_schema.get(r, 'process', '-')}/{_schema.get(r, 'repeat', '-')}"),
+            md_text(_schema.get(r, "error_kind") or "-"),
+            md_text(" ".join(str(_schema.get(r, "error")).split())[:300]),
         ]
         for r in rows
     ]
@@ -71,11 +71,11 @@ def _summary_line(s: CellSummary, multi: bool, verdicts: bool) -> list[str]:
         else ""
     )
     line = [
-        s.model,
-        s.device,
-        f"{s.precision_requested}/{s.precision_executed or '?'}",
-        str(s.batch_size),
-        s.mode_label,
+        md_text(s.model),
+        md_text(s.device),
+        md_text(f"{s.precision_requested}/{s.precision_executed or '?'}"),
+        md_text(s.batch_size),
+        md_text(s.mode_label),
         f"{fmt_num(_ms(s.median_ns))}{ci}"
         + (" **MULTIMODAL**" if s.multimodal else "")
         + (" **UNSTABLE**" if s.instability else ""),
@@ -86,7 +86,7 @@ def _summary_line(s: CellSummary, multi: bool, verdicts: bool) -> list[str]:
     if multi:
         line += [f"{s.processes}/{s.runs}", "-" if s.spread is None else f"{s.spread:.1%}"]
     if verdicts:
-        line.append(s.verdict or "-")
+        line.append(md_text(s.verdict or "-"))
     return line
 
 
@@ -114,7 +114,7 @@ def summary_markdown(
         body = [_summary_line(s, multi, verdicts) for s in summary]
         if hosts:
             header.insert(0, "host")
-            body = [[str(s.host), *line] for s, line in zip(summary, body, strict=True)]
+            body = [[md_text(s.host), *line] for s, line in zip(summary, body, strict=True)]
         parts.append(markdown_table(header, body))
         modal = [s for s in summary if s.multimodal]
         if modal:
@@ -127,7 +127,7 @@ def summary_markdown(
         if shaky:
             parts.append(
                 f"**Unstable ({len(shaky)} cells):** "
-                + "; ".join(f"`{s.key}`: {', '.join(s.instability)}" for s in shaky)
+                + "; ".join(f"{md_code(s.key)}: {md_text(', '.join(s.instability))}" for s in shaky)
             )
     else:
         parts.append("_No successful measurements._")
@@ -171,7 +171,7 @@ def open_loop_markdown(curves: Sequence[RateCurve]) -> str:
             )
             body.append(
                 [
-                    f"{c.model} {c.device} {c.precision} b{c.batch_size} {c.mode}",
+                    md_text(f"{c.model} {c.device} {c.precision} b{c.batch_size} {c.mode}"),
                     f"{p.qps:g} / {fmt_num(p.offered_qps)}",
                     fmt_num(p.achieved_qps),
                     fmt_num(_ms(p.due_p50_ns)),
@@ -180,14 +180,14 @@ def open_loop_markdown(curves: Sequence[RateCurve]) -> str:
                     fmt_num(_ms(p.issue_p99_ns)),
                     f"{fmt_num(_us(p.delay_p50_ns))} / {fmt_num(_us(p.delay_p99_ns))}",
                     "-" if p.max_queue_depth is None else str(p.max_queue_depth),
-                    p.verdict or "-",
-                    " ".join((p.reason or "-").split())[:300],
+                    md_text(p.verdict or "-"),
+                    md_text(" ".join((p.reason or "-").split())[:300]),
                 ]
             )
         knee, peak = c.knee_qps, c.peak_qps
         notes.append(
-            f"- {c.title}"
-            + (f" [{c.host}]" if c.host and len({x.host for x in curves}) > 1 else "")
+            f"- {md_text(c.title)}"
+            + (f" [{md_text(c.host)}]" if c.host and len({x.host for x in curves}) > 1 else "")
             + ": knee "
             + ("-" if knee is None else f"{knee:g} qps")
             + ", peak (highest VALID) "

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from inferclock._common.text import fmt_num, markdown_table
+from inferclock._common.text import fmt_num, markdown_table, md_text
 
 if TYPE_CHECKING:
     from inferclock._profiling.diff import DiffRow, ProfileDiff
@@ -60,10 +60,12 @@ def difference_text(p: Profile) -> str:
     )
 
 
-def _head(p: Profile) -> list[str]:
+def _head(p: Profile, md: bool = False) -> list[str]:
     executed = p.precision_executed or "unknown"
+    lit = md_text if md else str  # markdown: the model's and device's names are literal
     return [
-        f"Profile of {p.model} on {p.device}: {p.precision_requested} requested, {executed} "
+        f"Profile of {lit(p.model)} on {lit(p.device)}: {lit(p.precision_requested)} "
+        f"requested, {lit(executed)} "
         f"executed, batch {p.batch_size}; {p.iterations} iterations in {p.rounds} rounds "
         f"(OpenVINO {p.openvino}). Counters on: this is not the model's latency (ic.run "
         "times that).",
@@ -75,19 +77,22 @@ def _head(p: Profile) -> list[str]:
     ]
 
 
-def _layer_rows(p: Profile, top: int) -> list[list[str]]:
+def _layer_rows(p: Profile, top: int, md: bool = False) -> list[list[str]]:
     whole = p.layers_total.ns
+    lit = md_text if md else str
     return [
         [
-            layer.name, layer.type, layer.kernel, layer.precision or "-", with_ci(layer.real),
+            lit(layer.name), lit(layer.type), lit(layer.kernel), lit(layer.precision or "-"),
+            with_ci(layer.real),
             f"{layer.real.ns / whole:.1%}" if whole > 0 else "-",
         ]
         for layer in p.top(top)
     ]  # fmt: skip
 
 
-def _total_rows(totals: Sequence[Total]) -> list[list[str]]:
-    return [[t.key, str(t.layers), with_ci(t.time), f"{t.share:.1%}"] for t in totals]
+def _total_rows(totals: Sequence[Total], md: bool = False) -> list[list[str]]:
+    lit = md_text if md else str
+    return [[lit(t.key), str(t.layers), with_ci(t.time), f"{t.share:.1%}"] for t in totals]
 
 
 _LAYER_HEAD = ("layer", "type", "kernel", "precision", "ms [95% CI]", "share")
@@ -111,18 +116,16 @@ def summary_text(p: Profile, top: int = 10) -> str:
 
 
 def profile_markdown(p: Profile, top: int = 10) -> str:
-    head = _head(p)
-    lines = [f"### {p.label}", "", head[0], "", *[f"- {x}" for x in head[1:]], ""]
+    head = _head(p, md=True)
+    lines = [f"### {md_text(p.label)}", "", head[0], "", *[f"- {x}" for x in head[1:]], ""]
     lines += [f"Top {min(top, len(p.executed_layers))} layers:", ""]
-    lines.append(markdown_table(list(_LAYER_HEAD), _layer_rows(p, top)))
+    lines.append(markdown_table(list(_LAYER_HEAD), _layer_rows(p, top, md=True)))
     lines += ["", "By layer type:", ""]
-    lines.append(
-        markdown_table(["type", "layers", "ms [95% CI]", "share"], _total_rows(p.by_type()))
-    )
+    by_type = _total_rows(p.by_type(), md=True)
+    lines.append(markdown_table(["type", "layers", "ms [95% CI]", "share"], by_type))
     lines += ["", "By kernel:", ""]
-    lines.append(
-        markdown_table(["kernel", "layers", "ms [95% CI]", "share"], _total_rows(p.by_kernel()))
-    )
+    by_kernel = _total_rows(p.by_kernel(), md=True)
+    lines.append(markdown_table(["kernel", "layers", "ms [95% CI]", "share"], by_kernel))
     return "\n".join(lines) + "\n"
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from inferclock._common.errors import ConfigError, ConfigTypeError
-from inferclock._common.text import fmt_num, markdown_table
+from inferclock._common.text import fmt_num, markdown_table, md_text
 from inferclock._render.plots import _save, figure_cls, prepare_dir
 from inferclock._timing.measure import Measurement
 from inferclock._timing.phases import OTHER, PhaseStats
@@ -148,7 +148,7 @@ def phase_table(measurements: Mapping[int, Measurement]) -> str:
                      fmt_num(m.throughput), str(m.stats.n)])  # fmt: skip
         for p in _ordered(m):
             rows.append([
-                "", "&nbsp;&nbsp;" * p.depth + p.name, _ms_ci(p), f"{p.share:.1%}",
+                "", "&nbsp;&nbsp;" * p.depth + md_text(p.name), _ms_ci(p), f"{p.share:.1%}",
                 f"{p.mean_share:.1%}", fmt_num(p.throughput),
                 str(int(np.count_nonzero(p.spans))),
             ])  # fmt: skip

@@ -10,6 +10,7 @@ each host's files (``latency_w1.png``) and titles; with one host the files are a
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,7 +25,9 @@ from inferclock._analysis import cell as _cell
 from inferclock._analysis.rates import group
 from inferclock._analysis.table import CellSummary, ResultTable, precision_rank
 from inferclock._common.errors import ConfigError
+from inferclock._common.outfile import write_atomic
 from inferclock._platform import host as _host
+from inferclock._render.literal import literal_labels
 from inferclock._render.plot_hosts import ALL_HOSTS, HostSlice
 from inferclock._timing import schema as _schema
 
@@ -68,14 +71,13 @@ def prepare_dir(out_dir: str | os.PathLike[str]) -> Path:
 
 
 def _save(fig: Figure, out: Path, stem: str) -> list[str]:
+    literal_labels(fig)  # data in labels is text, never mathtext
     names = []
     for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None})):
-        p = out / f"{stem}.{ext}"
-        try:
-            fig.savefig(p, format=ext, dpi=110, metadata=meta)
-        except OSError as e:
-            raise ConfigError(f"cannot write {str(p)!r}: {e}") from e
-        names.append(p.name)
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, dpi=110, metadata=meta)
+        write_atomic(out / f"{stem}.{ext}", buf.getvalue())  # never through a symlink
+        names.append(f"{stem}.{ext}")
     return names
 
 

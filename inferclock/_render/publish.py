@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from inferclock._common.errors import ConfigError
+from inferclock._common.secrets import mask_url
 from inferclock._render.site import CellData, Point, StepMark, write_site
 from inferclock._timing import schema as _schema
 
@@ -138,12 +139,14 @@ def publish(
         hist_mod = importlib.import_module("inferclock._tracking.history")
         with hist_mod.History(target, read_only=True) as h:  # a read-only mount is fine
             cells = cells_from_history(h, metric=metric)
-        name = target
+        name = mask_url(target)
     else:
         cells = cells_from_history(history, metric=metric)
         name = type(history).__name__
     if not cells:
         raise ConfigError(f"publish: history {name!r} holds no results to publish")
+    if (out / "cells").is_symlink():  # the pages go in a real folder, never through a link
+        raise ConfigError(f"publish: {str(out / 'cells')!r} is a symlink; remove it first")
     try:
         out.mkdir(parents=True, exist_ok=True)
         return write_site(cells, out, title=title)

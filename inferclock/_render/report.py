@@ -47,9 +47,11 @@ from inferclock._analysis.rates import group, rate_curves, tune_surfaces
 from inferclock._analysis.table import CellSummary, ResultTable
 from inferclock._analysis.text import errors_markdown, open_loop_markdown
 from inferclock._common.errors import ConfigError
-from inferclock._common.text import code_list, markdown_table
+from inferclock._common.outfile import write_atomic
+from inferclock._common.text import code_list, markdown_table, md_code, md_text
 from inferclock._platform import host as _host
 from inferclock._profiling.record import Profile, load_all
+from inferclock._render.literal import literal_text
 from inferclock._render.plot_hosts import HostSlice, host_slices
 from inferclock._render.plots import (
     LATENCY,
@@ -157,7 +159,7 @@ def _cdf_section(
 
 def _on(h: HostSlice) -> str:
     """A heading's host suffix: `` on w1`` (nothing with one host)."""
-    return "" if h.label is None else f" on {h.label}"
+    return "" if h.label is None else f" on {md_text(h.label)}"
 
 
 def _plots_section(
@@ -172,7 +174,7 @@ def _plots_section(
             f"Results of {len(slices)} hosts, never pooled: the latency, throughput, "
             "distribution and start-up figures are drawn once per host (file names end in the "
             "host's name); open-loop and tuning figures have a panel per host. Hosts: "
-            + ", ".join(f"{h.label} (`{h.slug}`)" for h in slices)
+            + ", ".join(f"{md_text(h.label)} ({md_code(h.slug)})" for h in slices)
             + ".",
         ]
     closed = [s for s in summ if s.qps is None and s.config is None]
@@ -242,6 +244,7 @@ PHASES_NOTE = (
 )
 
 
+@literal_text  # model names and other values are labels, never mathtext
 def report(
     table: ResultTable | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
@@ -281,7 +284,7 @@ def report(
     summ = t.summary()
     ok, errs = t.ok(), t.errors()
 
-    md = [f"# {title}", ""]
+    md = [f"# {md_text(title)}", ""]
     src = code_list(t.paths) or "(in-memory table)"
     bad = len(t.invalid())
     md.append(
@@ -289,7 +292,7 @@ def report(
         + (f"{bad} not valid measurements (left out), " if bad else "")
         + f"{len(summ)} cells."
     )
-    md += [line for note in t.notes() for line in ("", f"**Note:** {note}.")]
+    md += [line for note in t.notes() for line in ("", f"**Note:** {md_text(note)}.")]
     interrupted = [_schema.at(r, "key") for r in ok if _schema.get(r, "interrupted")]
     if interrupted:
         md.append("")
@@ -320,12 +323,14 @@ def report(
                 ["cell", "requested", "executed", "hint", "ops by precision"],
                 [
                     [
-                        cell_name(s) + (f" [{s.host}]" if several else ""),
-                        s.precision_requested,
-                        s.precision_executed or "-",
-                        _hints_text(rows_of[(s.key, s.host_id, s.host)]),
-                        _mix_text(
-                            _schema.get(rows_of[(s.key, s.host_id, s.host)][0], "precision_mix")
+                        md_text(cell_name(s)) + (f" [{md_text(s.host)}]" if several else ""),
+                        md_text(s.precision_requested),
+                        md_text(s.precision_executed or "-"),
+                        md_text(_hints_text(rows_of[(s.key, s.host_id, s.host)])),
+                        md_text(
+                            _mix_text(
+                                _schema.get(rows_of[(s.key, s.host_id, s.host)][0], "precision_mix")
+                            )
                         ),
                     ]
                     for s in summ
@@ -348,21 +353,17 @@ def report(
 
     md += ["", "## Environment"]
     for i, h in enumerate(t.headers):
-        label = f" ({t.paths[i].name})" if len(t.headers) > 1 and i < len(t.paths) else ""
+        label = f" ({md_text(t.paths[i].name)})" if len(t.headers) > 1 and i < len(t.paths) else ""
         lines = [(k, v) for k, v in _env_lines(h) if k != "kind"]
         md += [
             "",
             f"### Header{label}",
             "",
-            markdown_table(["field", "value"], [list(kv) for kv in lines]),
+            markdown_table(["field", "value"], [[md_text(k), md_text(v)] for k, v in lines]),
         ]
     if not t.headers:
         md += ["", "(no header: in-memory table)"]
-    path = out / "report.md"
-    try:
-        path.write_text("\n".join(md) + "\n", encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"cannot write {str(path)!r}: {e}") from e
+    path = write_atomic(out / "report.md", "\n".join(md) + "\n")  # never through a symlink
     from inferclock._render.html import write_html
 
     write_html(path, title)  # report.html beside it: the same page, self-contained

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from inferclock._common.outfile import write_atomic
 from inferclock._common.text import fmt_num
 from inferclock._render.html import page
+from inferclock._render.literal import literal_labels, literal_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -79,7 +80,7 @@ def cell_file(cell: CellData) -> str:
 def _svg(fig: Figure) -> str:
     """The figure as an inline ``<svg>`` element (text drawn as paths: no font needed)."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    literal_labels(fig).savefig(buf, format="svg", bbox_inches="tight")
     text = buf.getvalue()
     return text[text.index("<svg") :]
 
@@ -202,6 +203,7 @@ def _cell_page(fig_cls: type[Figure], c: CellData, title: str) -> str:
     return page(f"{c.key} - {title}", body)
 
 
+@literal_text  # cell names and percentile names are labels, never mathtext
 def write_site(cells: Sequence[CellData], out: Path, *, title: str = "inferclock") -> Path:
     """Write ``index.html`` and the cell pages into the existing directory ``out``; returns
     the index's path. Cells without points are left out. Each page is written by temporary

@@ -274,8 +274,11 @@ def _add_to_history(target: str | None, out: Path, earlier: int) -> None:
         with history(target) as h:
             h.add(f.rows[earlier:], header=f.header, source=str(out))
     except Exception as e:  # the results file must not be lost to this
+        from inferclock._common.secrets import mask_url, scrub
+
         warnings.warn(
-            f"the sweep's rows were not added to history {target!r} ({type(e).__name__}: {e}); "
+            f"the sweep's rows were not added to history {mask_url(target)!r} "
+            f"({type(e).__name__}: {scrub(str(e), target)}); "
             f"they are in {out}: add them with 'inferclock history add {out}'",
             RuntimeWarning,
             stacklevel=3,

@@ -34,6 +34,7 @@ from typing import Any
 
 from inferclock._common.errors import ConfigError, HistoryError
 from inferclock._common.jsonl import canonical
+from inferclock._common.secrets import mask_url, scrub
 from inferclock._timing import schema as _schema
 from inferclock._tracking import faults as _faults
 
@@ -146,7 +147,7 @@ class Store:
         except psycopg.Error as e:
             if conn is not None:
                 conn.close()
-            text = " ".join(str(e).split())
+            text = scrub(" ".join(str(e).split()), self.target)  # one line, no secret
             raise HistoryError(
                 f"cannot connect to history {self.where}: {text}", "connection"
             ) from None
@@ -343,9 +344,5 @@ def is_postgres(target: str) -> bool:
 
 
 def _safe(target: str) -> str:
-    """The URL without its password."""
-    if "://" in target and "@" in target:
-        scheme, rest = target.split("://", 1)
-        cred, host = rest.rsplit("@", 1)
-        return f"{scheme}://{cred.split(':', 1)[0]}@{host}"
-    return target
+    """The URL with every secret masked (``user:***@``, ``?password=***``)."""
+    return mask_url(target)
