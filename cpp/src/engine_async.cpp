@@ -30,7 +30,7 @@ constexpr auto kSlice = std::chrono::milliseconds(20);
 
 bool Engine::stopping() const {
     return halt_.load(std::memory_order_relaxed) || user_stop_.load(std::memory_order_relaxed) ||
-           interrupt::pending();
+           interrupted();
 }
 
 // Start request r; the caller holds its in-flight count. Returns the error if it did not start.
@@ -108,6 +108,7 @@ void Engine::ensure_callbacks() {
 }
 
 void Engine::async_start() {
+    Hold hold(*this, "async_start");
     if (async_running_) throw ConfigError("async loop already running");
     const size_t n = static_cast<size_t>(async_requests_);
     log_ = std::make_unique<CompletionLog>(n, opts_.completion_capacity);
@@ -123,7 +124,7 @@ void Engine::async_start() {
             log_->fail(r, ex);  // never started: no callback will come
             in_flight_.fetch_sub(static_cast<int>(n - r));
             for (size_t k = r + 1; k < n; ++k) log_->stop(k);
-            async_stop();
+            stop_async_loop();
             std::rethrow_exception(detail::as_device_error(
                 ex, "could not start async inference on '" + opts_.device + "'"));
         }
@@ -199,9 +200,11 @@ Engine::Census Engine::tend_requests() {
     return c;
 }
 
-AsyncBatch Engine::async_collect(uint64_t n, double timeout_s) {
+AsyncBatch Engine::async_collect(uint64_t n, double timeout_s, uint64_t since) {
+    Hold hold(*this, "async_collect");
     AsyncBatch out;
     if (!log_) return out;
+    watch_interrupts(since);
     const auto deadline =
         Steady::now() + std::chrono::duration_cast<Steady::duration>(
                             std::chrono::duration<double>(std::max(timeout_s, 0.0)));
@@ -235,6 +238,11 @@ AsyncBatch Engine::async_collect(uint64_t n, double timeout_s) {
 }
 
 void Engine::async_stop() {
+    Hold hold(*this, "async_stop");
+    stop_async_loop();
+}
+
+void Engine::stop_async_loop() {
     if (!async_running_) return;
     halt_.store(true, std::memory_order_release);
     // Callbacks that do not restart end with the in-flight decrement; lost completions are
