@@ -44,7 +44,7 @@ def test_a_second_thread_gets_config_error_while_a_call_holds_the_engine(
     def collect() -> None:
         try:
             got["batch"] = slow_engine.async_collect(10**12, GUARD_S)
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:  # reported below
             got["error"] = e
 
     a = threading.Thread(target=collect)
@@ -104,7 +104,7 @@ def test_one_ctrl_c_stops_runs_in_two_threads_and_reaches_the_main_thread(
     def one(i: int) -> None:
         try:
             results[i] = execute(spec, lambda name: timing[i].set() if name == "measure" else None)
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:  # reported below
             results[i] = e
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
@@ -147,7 +147,7 @@ def test_ctrl_c_in_the_main_threads_run_stops_the_other_threads_run_too(
     def run_other() -> None:
         try:
             other[0] = execute(spec, lambda name: timing.set() if name == "measure" else None)
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:  # reported below
             other[0] = e
 
     t = threading.Thread(target=run_other)

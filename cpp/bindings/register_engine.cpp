@@ -358,6 +358,13 @@ void register_engine(py::module_& m) {
              "Fault injection, for tests: of the next throughput-loop callbacks, one in every "
              "`every` returns as if never called, `count` times (lost completions, taken back "
              "by the collector). 0 disarms.")
+        .def("_busy_starts", &Engine::busy_starts, py::arg("count"),
+             "Fault injection, for tests: the throughput loop's next `count` starts are refused "
+             "with OpenVINO's own 'Infer Request is busy' (waited out, never an error). 0 "
+             "disarms.")
+        .def_property_readonly("async_busy_waits", &Engine::async_busy_waits,
+                               "Starts OpenVINO refused as busy since async_start (each "
+                               "waited for the request's release and started again).")
         .def_property_readonly("async_start_tick", &Engine::async_start_tick)
         .def("request_stop", &Engine::request_stop)
         .def("clear_stop", &Engine::clear_stop)

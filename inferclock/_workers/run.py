@@ -184,6 +184,10 @@ def run(
 
     Ctrl-C ends the run within about a second with a partial result (``interrupted=True``);
     in a worker still starting or compiling it stops the worker and raises KeyboardInterrupt.
+    One Ctrl-C ends every run timing in the process, in every thread; the main thread, when not
+    timing itself, gets the KeyboardInterrupt. In a child forked after OpenVINO ran in its
+    parent, a run not isolated is refused at once (ConfigError: use the spawn start method or
+    ``isolate=True``): OpenVINO's threads do not survive a fork.
     An engine error in the timed phase raises with the samples timed before it, as the
     exception's ``partial_result``.
     """

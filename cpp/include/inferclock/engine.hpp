@@ -161,6 +161,12 @@ class Engine {
     // times; the collector then finds the completion lost and takes it back. 0 disarms. Off,
     // it costs each callback one relaxed load; the serving loop is never touched.
     void drop_completions(uint64_t count, uint64_t every = 1);
+    // Starts OpenVINO refused as busy since async_start (each waited out, never an error).
+    uint64_t async_busy_waits() const { return busy_waits_.load(std::memory_order_relaxed); }
+    // Fault injection, for tests: the throughput loop's next `count` starts are refused with
+    // OpenVINO's own ov::Busy ("Infer Request is busy") before reaching OpenVINO, as a start
+    // of a request not yet released would be. 0 disarms.
+    void busy_starts(uint64_t count);
 
     // Server / MultiStream: an issuer thread takes each query up at its due time (sleep, then
     // spin on the clock) and starts it on a free request; completion callbacks only store
@@ -226,6 +232,10 @@ class Engine {
     void serve_drain();
     void serve_fail(std::exception_ptr ex) noexcept;
     std::exception_ptr launch(size_t r) noexcept;
+    std::exception_ptr launch_waiting(size_t r);
+    static bool is_busy(const std::exception_ptr& ex) noexcept;
+    bool busy_this() noexcept;  // busy_starts: whether this start is one to refuse
+    static constexpr int kBusyTries = 1000;
     bool close_failed(size_t r, std::exception_ptr ex) noexcept;
     void restart(size_t r);
     bool reclaim_lost(size_t r);
@@ -271,6 +281,8 @@ class Engine {
     std::atomic<int> in_flight_{0};  // requests whose callback may still touch this engine
     // drop_completions: callbacks still to drop, one in drop_every_ of those seen since armed.
     std::atomic<uint64_t> drop_left_{0}, drop_every_{1}, drop_seen_{0};
+    std::atomic<uint64_t> busy_left_{0};   // busy_starts still to refuse
+    std::atomic<uint64_t> busy_waits_{0};  // busy refusals since async_start
     // Last: destroyed first, so OpenVINO finishes with every request before the state above
     // goes away.
     std::vector<ov::InferRequest> requests_;
