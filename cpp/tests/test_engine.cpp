@@ -227,7 +227,7 @@ TEST(engine_restarts_back_to_back_never_find_a_request_busy) {
         o.completion_capacity = k % 2 ? 1 : 64;  // with and without parked requests
         Engine e(o);
         if (k % 3 == 2) e.drop_completions(UINT64_MAX, 5);  // lost ones taken back too
-        for (int round = 0; round < 25; ++round) {
+        for (int round = 0; round < 12; ++round) {
             e.async_start();
             AsyncBatch b = e.async_collect(40, 30.0);
             e.async_stop();
