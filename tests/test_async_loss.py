@@ -54,7 +54,8 @@ def test_stalls_on_a_full_ring_are_reported(
 ) -> None:
     # One completion per request before the collector drains: the others wait (stalls).
     tiny = functools.partial(_core.Engine, completion_capacity=1)
-    monkeypatch.setattr(_engine, "_core", SimpleNamespace(Engine=tiny))
+    fake = SimpleNamespace(Engine=tiny, InterruptScope=_core.InterruptScope)
+    monkeypatch.setattr(_engine, "_core", fake)
     r = ic.run(str(matmul_model), mode="throughput", iterations=300, warmup=30, requests=3)
     assert r.async_stalls is not None and r.async_stalls > 0
     assert r.to_dict()["async_stalls"] == r.async_stalls

@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <memory>
 
 namespace inferclock::bindings {
 
@@ -37,23 +38,59 @@ py::dict port_dict(const PortInfo& p) {
     return d;
 }
 
-// SIGINT while a loop runs without the GIL. With Python's default handler (which would only
-// raise KeyboardInterrupt) it just ends the loop: the caller gets a partial result marked
-// interrupted, and no KeyboardInterrupt is left pending. With any other handler it also
-// reaches that handler, which Python runs when it regains control. Other signals are left
-// alone: their handlers run when the call returns, and their exceptions propagate.
+// A run's interrupt scope in this thread (InterruptScope): the generation its loop calls compare
+// with, so a Ctrl-C between two of its chunks still stops the next one.
+thread_local int t_scope_depth = 0;
+thread_local uint64_t t_scope_since = 0;
+
+// Whether a Ctrl-C should only end the loop (the main thread's loop under Python's default
+// handler, which would only raise KeyboardInterrupt): the caller gets a partial result marked
+// interrupted and no KeyboardInterrupt is left pending. Elsewhere it also reaches the previous
+// handler: a user's handler, or Python's, which raises KeyboardInterrupt in the main thread
+// while loops in other threads end with their partial results.
+bool swallows_sigint() {
+    py::module_ signal = py::module_::import("signal");
+    py::module_ threading = py::module_::import("threading");
+    return threading.attr("current_thread")().is(threading.attr("main_thread")()) &&
+           signal.attr("getsignal")(SIGINT).is(signal.attr("default_int_handler"));
+}
+
+// SIGINT while a loop runs without the GIL (interrupt.hpp): every loop running then stops, in
+// every thread. Other signals are left alone: their handlers run when the call returns, and
+// their exceptions propagate.
 class SigintWatch {
    public:
-    SigintWatch() : watch_(!default_handler()) {}
-    // Whether SIGINT arrived while the loop ran (and forget it).
-    static bool taken() { return interrupt::take(); }
+    SigintWatch()
+        : watch_(swallows_sigint()),
+          since_(t_scope_depth > 0 ? t_scope_since : interrupt::generation()) {}
+    uint64_t since() const { return since_; }
+    // Whether SIGINT arrived since the call (or its run's scope) began.
+    bool interrupted() const { return interrupt::since(since_); }
 
    private:
-    static bool default_handler() {
-        py::module_ signal = py::module_::import("signal");
-        return signal.attr("getsignal")(SIGINT).is(signal.attr("default_int_handler"));
-    }
     interrupt::Watch watch_;
+    uint64_t since_;
+};
+
+// Python's `with _core.InterruptScope():` around a whole run in one thread: SIGINT is watched
+// from its start to its end, chunks included, and every loop call inside compares with the
+// generation at its start.
+class InterruptScope {
+   public:
+    void enter() {
+        if (t_scope_depth++ == 0) t_scope_since = interrupt::generation();
+        since_ = t_scope_since;
+        watch_ = std::make_unique<interrupt::Watch>(swallows_sigint());
+    }
+    void exit() {
+        watch_.reset();
+        --t_scope_depth;
+    }
+    bool interrupted() const { return interrupt::since(since_); }
+
+   private:
+    std::unique_ptr<interrupt::Watch> watch_;
+    uint64_t since_ = 0;
 };
 
 }  // namespace
@@ -70,7 +107,28 @@ void register_engine(py::module_& m) {
         const auto v = ov::get_openvino_version();
         return std::string(v.buildNumber);
     });
-    m.def("interrupt_pending", &interrupt::pending);
+    m.def("interrupt_generation", &interrupt::generation,
+          "SIGINTs seen while a loop watched for them, since the process began.");
+    m.def("check_not_forked", &check_not_forked,
+          "ConfigError when this process was forked after OpenVINO was used in its parent.");
+    m.def("forked_from", &forked_from,
+          "The pid this process was forked from after OpenVINO was used there; 0 if not.");
+    py::class_<InterruptScope>(m, "InterruptScope",
+                               "with InterruptScope(): a run's loops in this thread stop at "
+                               "any Ctrl-C from its start, between their chunks too.")
+        .def(py::init<>())
+        .def("__enter__",
+             [](InterruptScope& s) -> InterruptScope& {
+                 s.enter();
+                 return s;
+             },
+             py::return_value_policy::reference)
+        .def("__exit__",
+             [](InterruptScope& s, const py::object&, const py::object&, const py::object&) {
+                 s.exit();
+                 return false;
+             })
+        .def_property_readonly("interrupted", &InterruptScope::interrupted);
 
     py::class_<Engine>(m, "Engine", "A compiled model with its requests and inputs, ready to time.")
         .def(py::init([](const std::string& model_path, const std::string& device,
@@ -172,12 +230,15 @@ void register_engine(py::module_& m) {
                     throw py::value_error("run_sync: offset/count outside the buffer");
                 int64_t* dst = out.mutable_data() + offset;
                 SyncRun run;
+                bool interrupted;
                 {
                     SigintWatch watch;
-                    py::gil_scoped_release nogil;
-                    run = e.run_sync(dst, count);
+                    {
+                        py::gil_scoped_release nogil;
+                        run = e.run_sync(dst, count, watch.since());
+                    }
+                    interrupted = watch.interrupted();
                 }
-                const bool interrupted = SigintWatch::taken();
                 if (run.error) raise_with(run.error, {{"done", py::int_(run.done)}});
                 return py::make_tuple(run.done, interrupted);
             },
@@ -197,12 +258,15 @@ void register_engine(py::module_& m) {
             "async_collect",
             [](Engine& e, uint64_t n, double timeout_s) {
                 AsyncBatch b;
+                bool interrupted;
                 {
                     SigintWatch watch;
-                    py::gil_scoped_release nogil;
-                    b = e.async_collect(n, timeout_s);
+                    {
+                        py::gil_scoped_release nogil;
+                        b = e.async_collect(n, timeout_s, watch.since());
+                    }
+                    interrupted = watch.interrupted();
                 }
-                const bool interrupted = SigintWatch::taken();
                 py::object lat = to_numpy(std::move(b.latency_ticks));
                 py::object end = to_numpy(std::move(b.end_ticks));
                 if (b.error) raise_with(b.error, {{"latency_ticks", lat}, {"end_ticks", end}});
@@ -249,12 +313,15 @@ void register_engine(py::module_& m) {
                 o.spin_ns = spin_ns;
                 o.nice = nice;
                 ServeRun run;
+                bool interrupted;
                 {
                     SigintWatch watch;
-                    py::gil_scoped_release nogil;
-                    run = e.serve(t, o);
+                    {
+                        py::gil_scoped_release nogil;
+                        run = e.serve(t, o, watch.since());
+                    }
+                    interrupted = watch.interrupted();
                 }
-                const bool interrupted = SigintWatch::taken();
                 py::dict d;
                 d["start_tick"] = run.start_tick;
                 d["taken"] = run.taken;
@@ -291,6 +358,13 @@ void register_engine(py::module_& m) {
              "Fault injection, for tests: of the next throughput-loop callbacks, one in every "
              "`every` returns as if never called, `count` times (lost completions, taken back "
              "by the collector). 0 disarms.")
+        .def("_busy_starts", &Engine::busy_starts, py::arg("count"),
+             "Fault injection, for tests: the throughput loop's next `count` starts are refused "
+             "with OpenVINO's own 'Infer Request is busy' (waited out, never an error). 0 "
+             "disarms.")
+        .def_property_readonly("async_busy_waits", &Engine::async_busy_waits,
+                               "Starts OpenVINO refused as busy since async_start (each "
+                               "waited for the request's release and started again).")
         .def_property_readonly("async_start_tick", &Engine::async_start_tick)
         .def("request_stop", &Engine::request_stop)
         .def("clear_stop", &Engine::clear_stop)

@@ -7,7 +7,11 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
 
 #include "detail.hpp"
 #include "inferclock/errors.hpp"
@@ -51,8 +55,37 @@ std::string why_missing(const std::string& name) {
 
 }  // namespace
 
+namespace {
+// Set in a child forked after the core was made: OpenVINO's threads (TBB's workers, the CPU
+// plugin's streams) are not copied by fork, so the child's first compile or inference waits
+// on threads that do not exist there. pthread_atfork is registered with the core, so a fork
+// before any use (right after import) leaves the child free to make its own.
+std::atomic<bool> g_forked{false};
+std::atomic<long> g_parent{0};
+extern "C" void on_fork_child() { g_forked.store(true, std::memory_order_relaxed); }
+}  // namespace
+
+long forked_from() { return g_forked.load(std::memory_order_relaxed) ? g_parent.load() : 0; }
+
+void check_not_forked() {
+    if (!g_forked.load(std::memory_order_relaxed)) return;
+    throw ConfigError(
+        "this process (pid " + std::to_string(static_cast<long>(::getpid())) +
+        ") was forked from pid " + std::to_string(g_parent.load()) +
+        " after that process had used OpenVINO: its threads do not survive a fork, so "
+        "inference here would hang. Start workers with the 'spawn' (or 'forkserver') start "
+        "method (multiprocessing.get_context('spawn'), ProcessPoolExecutor(mp_context=...)), "
+        "or call ic.run(..., isolate=True), which times in a fresh process");
+}
+
 ov::Core& core() {
-    static ov::Core c;
+    check_not_forked();
+    static ov::Core& c = [] () -> ov::Core& {
+        g_parent.store(static_cast<long>(::getpid()));
+        pthread_atfork(nullptr, nullptr, on_fork_child);
+        static ov::Core made;
+        return made;
+    }();
     return c;
 }
 

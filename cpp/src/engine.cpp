@@ -13,7 +13,27 @@ namespace inferclock {
 
 using detail::ov_message;
 
+Engine::Hold::Hold(const Engine& e, const char* call) : busy_(e.busy_) {
+    check_not_forked();  // the engine's OpenVINO threads stayed in the parent
+    bool expected = false;
+    if (!busy_.compare_exchange_strong(expected, true, std::memory_order_acquire))
+        throw ConfigError(std::string("Engine.") + call +
+                          ": the engine is in use by another thread (one call at a time: "
+                          "give each thread its own Engine, or wait for the other call; "
+                          "request_stop() ends a running loop)");
+}
+
+bool Engine::interrupted() const {
+    return interrupt::since(interrupt_seen_.load(std::memory_order_relaxed));
+}
+
+void Engine::watch_interrupts(uint64_t since) {
+    interrupt_seen_.store(since == kNow ? interrupt::generation() : since,
+                          std::memory_order_relaxed);
+}
+
 Engine::Engine(EngineOptions opts) : opts_(std::move(opts)), source_(process_clock().source) {
+    interrupt_seen_.store(interrupt::generation(), std::memory_order_relaxed);
     if (opts_.batch_size < 1)
         throw ConfigError("batch_size must be a positive integer, got " +
                           std::to_string(opts_.batch_size));
@@ -52,12 +72,12 @@ Engine::Engine(EngineOptions opts) : opts_(std::move(opts)), source_(process_clo
     warm_.assign(requests_.size(), false);
     sets_ = std::make_unique<InputSets>(compiled_, inputs_, opts_.input_sets, opts_.seed);
     sets_->bind(requests_);
-    init_.first_infer_ms = first_inference();
+    init_.first_infer_ms = infer_first();
 }
 
 Engine::~Engine() {
     try {
-        async_stop();
+        stop_async_loop();
     } catch (...) {
     }
 }
@@ -98,6 +118,7 @@ void Engine::compile(const std::shared_ptr<ov::Model>& model) {
 
 void Engine::set_input(int set, const std::string& name, const std::string& element_type,
                        const std::vector<int64_t>& shape, const void* data, size_t nbytes) {
+    Hold hold(*this, "set_input");
     sets_->set(set, name, element_type, shape, data, nbytes);
 }
 
@@ -106,6 +127,11 @@ const ov::Tensor& Engine::input_tensor(int set, const std::string& name) const {
 }
 
 double Engine::first_inference() {
+    Hold hold(*this, "first_inference");
+    return infer_first();
+}
+
+double Engine::infer_first() {
     const uint64_t t0 = now_ticks(source_);
     try {
         requests_[0].infer();
@@ -132,12 +158,12 @@ namespace {
 // read the clock, store. Nothing else (STYLE.md item 4). An exception keeps what was stored.
 template <class Clock>
 int64_t sync_loop(std::vector<ov::InferRequest>& reqs, size_t sets, int64_t* out, int64_t n,
-                  const std::atomic<bool>& stop, std::exception_ptr& error) {
+                  const std::atomic<bool>& stop, uint64_t since, std::exception_ptr& error) {
     int64_t i = 0;
     size_t k = 0;
     try {
         for (; i < n; ++i) {
-            if (stop.load(std::memory_order_relaxed) || interrupt::pending()) break;
+            if (stop.load(std::memory_order_relaxed) || interrupt::since(since)) break;
             ov::InferRequest& r = reqs[k];
             k = (k + 1 == sets) ? 0 : k + 1;
             const uint64_t t0 = Clock::start();
@@ -153,7 +179,10 @@ int64_t sync_loop(std::vector<ov::InferRequest>& reqs, size_t sets, int64_t* out
 
 }  // namespace
 
-SyncRun Engine::run_sync(int64_t* out, int64_t n) {
+SyncRun Engine::run_sync(int64_t* out, int64_t n, uint64_t since) {
+    Hold hold(*this, "run_sync");
+    watch_interrupts(since);
+    since = interrupt_seen_.load(std::memory_order_relaxed);
     if (async_running_) throw ConfigError("run_sync while the async loop runs");
     SyncRun run;
     try {
@@ -164,9 +193,9 @@ SyncRun Engine::run_sync(int64_t* out, int64_t n) {
     if (!run.error)
         run.done = source_ == ClockSource::monotonic_raw
                        ? sync_loop<detail::RawClock>(requests_, sets_->size(), out, n, user_stop_,
-                                                     run.error)
+                                                     since, run.error)
                        : sync_loop<detail::CounterClock>(requests_, sets_->size(), out, n,
-                                                         user_stop_, run.error);
+                                                         user_stop_, since, run.error);
     if (run.error)
         run.error =
             detail::as_device_error(run.error, "inference failed on '" + opts_.device + "'");

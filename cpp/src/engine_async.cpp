@@ -11,6 +11,13 @@
 // completes with no callback at all. The collector notices (OpenVINO says the request is done
 // but no callback entered for its last start), takes the request back and restarts it.
 // drop_completions makes such losses on purpose, so tests reach that path.
+//
+// A start OpenVINO refuses as busy (ov::Busy: the request not yet released from its last run)
+// never fails the loop: the collector waits for the release and starts it again; a callback,
+// which cannot wait for its own request, leaves it idle for the collector to do so.
+// busy_starts makes such refusals on purpose, so tests reach that path.
+#include <openvino/runtime/exception.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -30,7 +37,7 @@ constexpr auto kSlice = std::chrono::milliseconds(20);
 
 bool Engine::stopping() const {
     return halt_.load(std::memory_order_relaxed) || user_stop_.load(std::memory_order_relaxed) ||
-           interrupt::pending();
+           interrupted();
 }
 
 // Start request r; the caller holds its in-flight count. Returns the error if it did not start.
@@ -40,11 +47,50 @@ std::exception_ptr Engine::launch(size_t r) noexcept {
     q.start_ticks.store(now_ticks(source_), std::memory_order_release);
     q.launched.fetch_add(1, std::memory_order_release);
     try {
+        if (busy_left_.load(std::memory_order_relaxed) != 0 && busy_this())
+            ov::Busy::create("Infer Request is busy");  // as OpenVINO says it (busy_starts)
         req.start_async();
         return nullptr;
     } catch (...) {
         return std::current_exception();
     }
+}
+
+bool Engine::is_busy(const std::exception_ptr& ex) noexcept {
+    try {
+        std::rethrow_exception(ex);
+    } catch (const ov::Busy&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+// Start request r from the collector's thread (the caller holds its in-flight count): a busy
+// refusal waits for OpenVINO to release the request, then tries again.
+std::exception_ptr Engine::launch_waiting(size_t r) {
+    std::exception_ptr ex;
+    for (int tries = 0; tries < kBusyTries; ++tries) {
+        ex = launch(r);
+        if (!ex || !is_busy(ex)) return ex;
+        busy_waits_.fetch_add(1, std::memory_order_relaxed);
+        try {
+            requests_[r].wait();
+        } catch (...) {  // that run's error reached its callback already
+        }
+        std::this_thread::yield();
+    }
+    return ex;
+}
+
+void Engine::busy_starts(uint64_t count) { busy_left_.store(count, std::memory_order_relaxed); }
+
+bool Engine::busy_this() noexcept {
+    uint64_t left = busy_left_.load(std::memory_order_relaxed);
+    while (left != 0 &&
+           !busy_left_.compare_exchange_weak(left, left - 1, std::memory_order_relaxed)) {
+    }
+    return left != 0;
 }
 
 bool Engine::close_failed(size_t r, std::exception_ptr ex) noexcept {
@@ -72,6 +118,9 @@ void Engine::on_complete(size_t r, std::exception_ptr ex) noexcept {
         closed = log_->stop(r);
     } else if (!(ex = launch(r))) {
         return;  // runs on with its in-flight count; start_async was our last touch
+    } else if (is_busy(ex)) {
+        busy_waits_.fetch_add(1, std::memory_order_relaxed);
+        closed = log_->stop(r);  // idle: the collector waits for the release and restarts it
     } else {
         closed = close_failed(r, std::move(ex));
     }
@@ -108,6 +157,7 @@ void Engine::ensure_callbacks() {
 }
 
 void Engine::async_start() {
+    Hold hold(*this, "async_start");
     if (async_running_) throw ConfigError("async loop already running");
     const size_t n = static_cast<size_t>(async_requests_);
     log_ = std::make_unique<CompletionLog>(n, opts_.completion_capacity);
@@ -118,12 +168,13 @@ void Engine::async_start() {
     async_running_ = true;
     async_start_tick_ = now_ticks(source_);
     halt_.store(false, std::memory_order_release);  // publishes the set-up above to callbacks
+    busy_waits_.store(0, std::memory_order_relaxed);
     for (size_t r = 0; r < n; ++r) {
-        if (std::exception_ptr ex = launch(r)) {
+        if (std::exception_ptr ex = launch_waiting(r)) {
             log_->fail(r, ex);  // never started: no callback will come
             in_flight_.fetch_sub(static_cast<int>(n - r));
             for (size_t k = r + 1; k < n; ++k) log_->stop(k);
-            async_stop();
+            stop_async_loop();
             std::rethrow_exception(detail::as_device_error(
                 ex, "could not start async inference on '" + opts_.device + "'"));
         }
@@ -173,7 +224,7 @@ void Engine::restart(size_t r) {
     }
     log_->resume(r);
     in_flight_.fetch_add(1, std::memory_order_relaxed);
-    if (std::exception_ptr ex = launch(r))
+    if (std::exception_ptr ex = launch_waiting(r))
         if (close_failed(r, std::move(ex))) in_flight_.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -199,9 +250,11 @@ Engine::Census Engine::tend_requests() {
     return c;
 }
 
-AsyncBatch Engine::async_collect(uint64_t n, double timeout_s) {
+AsyncBatch Engine::async_collect(uint64_t n, double timeout_s, uint64_t since) {
+    Hold hold(*this, "async_collect");
     AsyncBatch out;
     if (!log_) return out;
+    watch_interrupts(since);
     const auto deadline =
         Steady::now() + std::chrono::duration_cast<Steady::duration>(
                             std::chrono::duration<double>(std::max(timeout_s, 0.0)));
@@ -235,6 +288,11 @@ AsyncBatch Engine::async_collect(uint64_t n, double timeout_s) {
 }
 
 void Engine::async_stop() {
+    Hold hold(*this, "async_stop");
+    stop_async_loop();
+}
+
+void Engine::stop_async_loop() {
     if (!async_running_) return;
     halt_.store(true, std::memory_order_release);
     // Callbacks that do not restart end with the in-flight decrement; lost completions are

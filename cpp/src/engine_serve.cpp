@@ -158,7 +158,7 @@ ServeRun Engine::issue(const ServeTicks& t, const ServeOptions& o) {
     };
     auto halted = [&] {
         return serve_failed_.load(std::memory_order_acquire) || run.error ||
-               user_stop_.load(std::memory_order_relaxed) || interrupt::pending();
+               user_stop_.load(std::memory_order_relaxed) || interrupted();
     };
     for (;;) {
         const uint32_t seen = serve_word_.load(std::memory_order_seq_cst);
@@ -231,7 +231,9 @@ void Engine::serve_drain() {
     }
 }
 
-ServeRun Engine::serve(const ServeTicks& ticks, const ServeOptions& opts) {
+ServeRun Engine::serve(const ServeTicks& ticks, const ServeOptions& opts, uint64_t since) {
+    Hold hold(*this, "serve");
+    watch_interrupts(since);
     if (async_running_) throw ConfigError("serve: the async loop is running");
     if (ticks.n < 0) throw ConfigError("serve: negative query count");
     for (int64_t i = 1; i < ticks.n; ++i)

@@ -1,8 +1,11 @@
 // The engine on OpenVINO's CPU device, with models built here and serialized to a temp dir:
 // reuse after async_stop, the user stop flag, stalls on tiny rings, samples kept on error,
-// lost completions (made on purpose) taken back and counted.
+// lost completions (made on purpose) taken back and counted, one caller at a time, one SIGINT
+// for every thread's loop, back-to-back restarts.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <string>
 #include <thread>
 #include <vector>
@@ -10,6 +13,7 @@
 #include "check.hpp"
 #include "inferclock/engine.hpp"
 #include "inferclock/errors.hpp"
+#include "inferclock/interrupt.hpp"
 #include "models.hpp"
 
 using namespace inferclock;
@@ -174,5 +178,108 @@ TEST(engine_destroyed_while_running_waits_for_its_callbacks) {
         e.async_start();
         AsyncBatch b = e.async_collect(20, 30.0);
         CHECK(b.latency_ticks.size() >= 20);
+    }
+}
+
+// One thread at a time (issue 24 item 10): while thread A is inside async_collect draining the
+// completion log, B's calls are refused with ConfigError instead of stopping the loop and
+// freeing the log under A; request_stop stays open to B, which is how B ends A's call.
+TEST(engine_a_second_thread_is_refused_while_a_call_holds_the_engine) {
+    Engine e(options(matmul_model(), 2, 2));
+    const float x[64] = {};
+    e.async_start();
+    std::atomic<bool> done{false};
+    AsyncBatch got;
+    std::thread a([&] {
+        got = e.async_collect(UINT64_MAX / 2, 300.0);
+        done = true;
+    });
+    bool refused = false;  // set_input goes through until A holds the engine
+    const auto guard = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!refused && !done && std::chrono::steady_clock::now() < guard) {
+        try {
+            e.set_input(0, "x", "f32", {1, 64}, x, sizeof x);
+        } catch (const ConfigError&) {
+            refused = true;
+        }
+    }
+    CHECK(refused);
+    std::vector<int64_t> out(4);
+    CHECK_THROWS(ConfigError, e.async_stop());
+    CHECK_THROWS(ConfigError, e.async_start());
+    CHECK_THROWS(ConfigError, (void)e.run_sync(out.data(), 4));
+    CHECK_THROWS(ConfigError, (void)e.async_collect(1, 0.0));
+    e.request_stop();
+    a.join();
+    e.clear_stop();
+    e.async_stop();
+    CHECK(!got.error);
+    CHECK_EQ(got.latency_ticks.size(), got.end_ticks.size());
+    e.set_input(0, "x", "f32", {1, 64}, x, sizeof x);  // free again
+}
+
+// Many short throughput loops on one engine and on fresh ones, each start right after the
+// last stop (issue 24 item 9): a request started again before OpenVINO released it would fail
+// with "Infer Request is busy". A loop of the case, not a timing: every round must succeed.
+TEST(engine_restarts_back_to_back_never_find_a_request_busy) {
+    for (int k = 0; k < 6; ++k) {
+        EngineOptions o = options(matmul_model(), 2 + k % 3, 1);
+        o.completion_capacity = k % 2 ? 1 : 64;  // with and without parked requests
+        Engine e(o);
+        if (k % 3 == 2) e.drop_completions(UINT64_MAX, 5);  // lost ones taken back too
+        for (int round = 0; round < 12; ++round) {
+            e.async_start();
+            AsyncBatch b = e.async_collect(40, 30.0);
+            e.async_stop();
+            CHECK(!b.error);
+            CHECK(b.latency_ticks.size() >= 40 || b.error);
+        }
+        e.drop_completions(0);
+        std::vector<int64_t> out(8);
+        CHECK(!e.run_sync(out.data(), 8).error);
+    }
+}
+
+// One SIGINT stops the loops of every thread (issue 24 item 6): nothing clears the generation
+// for the others, so each loop that began before it sees it. The loops are given the
+// generation before the signal, so the test holds whichever of them starts first.
+TEST(engine_one_sigint_stops_the_loops_of_every_thread) {
+    Engine sync_engine(options(matmul_model(), 1, 1));
+    Engine async_engine(options(matmul_model(), 2, 1));
+    interrupt::Watch watch(true);  // swallow: SIGINT's default action would end the test
+    const uint64_t since = interrupt::generation();
+    const int64_t n = int64_t{1} << 40;  // would run for days
+    std::vector<int64_t> out(1 << 20);
+    SyncRun s;
+    AsyncBatch b;
+    async_engine.async_start();
+    std::thread t1([&] { s = sync_engine.run_sync(out.data(), n, since); });
+    std::thread t2([&] { b = async_engine.async_collect(UINT64_MAX / 2, 300.0, since); });
+    std::raise(SIGINT);
+    t1.join();
+    t2.join();
+    async_engine.async_stop();
+    CHECK(interrupt::since(since));
+    CHECK(!s.error && s.done < n);
+    CHECK(!b.error);
+}
+
+// Starts refused as busy (OpenVINO's ov::Busy, injected): async_start's, the collector's and
+// the callbacks' are all waited out and started again, never an error (issue 24 item 9).
+TEST(engine_busy_starts_are_waited_out) {
+    Engine e(options(matmul_model(), 3, 1));
+    for (uint64_t busy : {1, 3, 40}) {
+        e.busy_starts(busy);
+        e.async_start();
+        size_t got = 0;
+        bool ok = true;
+        while (got < 300 && ok) {
+            AsyncBatch b = e.async_collect(300 - got, 30.0);
+            ok = !b.error && sorted_and_positive(b);
+            got += b.latency_ticks.size();
+        }
+        e.async_stop();
+        CHECK(ok);
+        CHECK_EQ(e.async_busy_waits(), busy);
     }
 }

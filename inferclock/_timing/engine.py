@@ -183,9 +183,12 @@ def execute(spec: RunSpec, on_phase: Phase | None = None) -> RunResult:
     if summary is not None:
         _precision.verify(spec.options.precision, summary, strict=spec.options.strict)
 
-    phase("measure")
     o = spec.options
-    t = _timed_open(engine, o) if o.mode in OPEN_LOOP else _timed_closed(engine, spec)
+    # One Ctrl-C stops every loop of this run, between its chunks too, and every other run's
+    # in other threads (interrupt.hpp); the main thread's run returns a partial result.
+    with _core.InterruptScope():
+        phase("measure")  # inside: a Ctrl-C from here on ends the run with what it timed
+        t = _timed_open(engine, o) if o.mode in OPEN_LOOP else _timed_closed(engine, spec)
     latencies = t.latencies
     lat_stats = (
         stats.summarize(latencies, percentiles=o.percentiles, method=o.percentile_method)

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from inferclock import _core
 from inferclock._platform import plugins as _plugins
 from inferclock._timing import control as _control, serve as _serve
 from inferclock._timing.engine import RunSpec, execute, properties_for
@@ -74,9 +75,15 @@ def prepare(
 
 
 def _prepare(model: Any, opts: RunOptions, book: ModelBook) -> RunSpec:
+    # A child forked after OpenVINO ran in its parent would hang in it: refused at once, unless
+    # the run is isolated (its worker is a fresh process; the device is checked there).
+    forked = _core.forked_from() != 0
+    if forked and not opts.isolated:
+        _core.check_not_forked()
     facts = book.add(model)
     book.check_shapes([facts], opts.shapes)
-    _plugins.check_devices([opts.device])
+    if not forked:
+        _plugins.check_devices([opts.device])
     from inferclock._platform.environment import environment
 
     return spec_for(facts, opts, book, env=environment())
@@ -177,6 +184,10 @@ def run(
 
     Ctrl-C ends the run within about a second with a partial result (``interrupted=True``);
     in a worker still starting or compiling it stops the worker and raises KeyboardInterrupt.
+    One Ctrl-C ends every run timing in the process, in every thread; the main thread, when not
+    timing itself, gets the KeyboardInterrupt. In a child forked after OpenVINO ran in its
+    parent, a run not isolated is refused at once (ConfigError: use the spawn start method or
+    ``isolate=True``): OpenVINO's threads do not survive a fork.
     An engine error in the timed phase raises with the samples timed before it, as the
     exception's ``partial_result``.
     """

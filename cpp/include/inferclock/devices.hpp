@@ -10,8 +10,14 @@
 
 namespace inferclock {
 
-// The process-wide ov::Core (plugins registered on it persist for the process).
+// The process-wide ov::Core (plugins registered on it persist for the process). In a child
+// forked after it was made, ConfigError at once (check_not_forked) instead of a hang.
 ov::Core& core();
+// ConfigError naming spawn and isolate=True when this process was forked after the core was
+// made (OpenVINO's threads stay behind in the parent); nothing otherwise.
+void check_not_forked();
+// The pid this process was forked from after the core was made there; 0 when it was not.
+long forked_from();
 // Register an external plugin library under a device name (DeviceError when it fails).
 // Registering the same library under the same name again does nothing.
 void register_plugin(const std::string& library_path, const std::string& device_name);

@@ -2,7 +2,8 @@
 // timed loops. Latency: sync infer() in a loop, the clock read around each call. Throughput:
 // N async requests, each restarted from its completion callback, completions handed to the
 // collector through a CompletionLog. No pybind11 here: the bindings drive the loops in chunks
-// with the GIL released, from one thread at a time.
+// with the GIL released. One thread at a time, enforced: every loop call and set_input takes
+// the engine's busy flag, and a second caller meanwhile gets a ConfigError.
 #pragma once
 
 #include <atomic>
@@ -118,6 +119,9 @@ class Engine {
     int64_t batch_size() const { return opts_.batch_size; }
     ClockSource clock_source() const { return source_; }
 
+    // Every call below that runs or changes a loop (and set_input) holds the engine for its
+    // duration; a call from another thread meanwhile gets ConfigError("... in use ..."). The
+    // stop flag (request_stop) is exempt: it is how another thread ends a running call.
     // Copy user data into input set `set` of input `name` (validated: type and byte size).
     void set_input(int set, const std::string& name, const std::string& element_type,
                    const std::vector<int64_t>& shape, const void* data, size_t nbytes);
@@ -129,7 +133,10 @@ class Engine {
     // Latency: up to n sync inferences, request i % input_sets, ticks of each into out. Every
     // request has had one untimed inference before its first timed one. Stops early at
     // request_stop() or SIGINT (see interrupt.hpp). ConfigError while the async loop runs.
-    [[nodiscard]] SyncRun run_sync(int64_t* out, int64_t n);
+    // `since`: the interrupt generation the run began at (a Ctrl-C since then stops every
+    // loop call of it at once); kNow: this call's start.
+    static constexpr uint64_t kNow = UINT64_MAX;
+    [[nodiscard]] SyncRun run_sync(int64_t* out, int64_t n, uint64_t since = kNow);
 
     // Throughput: start every request; each callback stores its completion and restarts it.
     void async_start();
@@ -137,7 +144,7 @@ class Engine {
     // returns every completion since the last collect (fewer when stopped or timed out).
     // Restarts requests parked on a full ring. After an error the batch carries it (and every
     // completion of requests still running when it came); it stays until the next async_start.
-    [[nodiscard]] AsyncBatch async_collect(uint64_t n, double timeout_s);
+    [[nodiscard]] AsyncBatch async_collect(uint64_t n, double timeout_s, uint64_t since = kNow);
     // Stop restarting requests and wait until no callback can touch this engine any more.
     void async_stop();
     uint64_t async_start_tick() const { return async_start_tick_; }
@@ -154,15 +161,22 @@ class Engine {
     // times; the collector then finds the completion lost and takes it back. 0 disarms. Off,
     // it costs each callback one relaxed load; the serving loop is never touched.
     void drop_completions(uint64_t count, uint64_t every = 1);
+    // Starts OpenVINO refused as busy since async_start (each waited out, never an error).
+    uint64_t async_busy_waits() const { return busy_waits_.load(std::memory_order_relaxed); }
+    // Fault injection, for tests: the throughput loop's next `count` starts are refused with
+    // OpenVINO's own ov::Busy ("Infer Request is busy") before reaching OpenVINO, as a start
+    // of a request not yet released would be. 0 disarms.
+    void busy_starts(uint64_t count);
 
     // Server / MultiStream: an issuer thread takes each query up at its due time (sleep, then
     // spin on the clock) and starts it on a free request; completion callbacks only store
     // their tick. Every request runs once, untimed, first. Blocks until every started query
     // completed; stops issuing at request_stop(), SIGINT, an error or the runaway guard.
-    [[nodiscard]] ServeRun serve(const ServeTicks& ticks, const ServeOptions& opts);
+    [[nodiscard]] ServeRun serve(const ServeTicks& ticks, const ServeOptions& opts,
+                                 uint64_t since = kNow);
 
     // Ask the running loop (sync or async) to stop at the next iteration boundary; the flag
-    // stays until clear_stop(). Signal-safe: an atomic.
+    // stays until clear_stop(). Signal-safe: an atomic; any thread (no busy flag).
     void request_stop() { user_stop_.store(true, std::memory_order_relaxed); }
     void clear_stop() { user_stop_.store(false, std::memory_order_relaxed); }
     bool stop_requested() const { return user_stop_.load(std::memory_order_relaxed); }
@@ -185,9 +199,25 @@ class Engine {
         std::exception_ptr error;
     };
 
+    // Holds the busy flag for one public call (see set_input above).
+    class Hold {
+       public:
+        Hold(const Engine& e, const char* call);
+        ~Hold() { busy_.store(false, std::memory_order_release); }
+        Hold(const Hold&) = delete;
+        Hold& operator=(const Hold&) = delete;
+
+       private:
+        std::atomic<bool>& busy_;
+    };
+
     void compile(const std::shared_ptr<ov::Model>& model);
+    void stop_async_loop();  // async_stop's work, for callers already holding the engine
+    double infer_first();    // first_inference's work
     void warm_sync_requests();
     bool stopping() const;
+    bool interrupted() const;  // a Ctrl-C since interrupt_seen_
+    void watch_interrupts(uint64_t since);
     template <class Clock>
     void on_complete(size_t r, std::exception_ptr ex) noexcept;
     template <class Clock>
@@ -202,6 +232,10 @@ class Engine {
     void serve_drain();
     void serve_fail(std::exception_ptr ex) noexcept;
     std::exception_ptr launch(size_t r) noexcept;
+    std::exception_ptr launch_waiting(size_t r);
+    static bool is_busy(const std::exception_ptr& ex) noexcept;
+    bool busy_this() noexcept;  // busy_starts: whether this start is one to refuse
+    static constexpr int kBusyTries = 1000;
     bool close_failed(size_t r, std::exception_ptr ex) noexcept;
     void restart(size_t r);
     bool reclaim_lost(size_t r);
@@ -216,6 +250,10 @@ class Engine {
     std::unique_ptr<InputSets> sets_;
     std::vector<bool> warm_;  // request had an inference since the inputs were bound
     std::atomic<bool> user_stop_{false};
+    mutable std::atomic<bool> busy_{false};  // a public call holds the engine (Hold)
+    // interrupt::generation() a loop compares with: a Ctrl-C since then stops it (callbacks read
+    // it too, hence atomic). Set by each loop call from its `since` argument.
+    std::atomic<uint64_t> interrupt_seen_{0};
 
     // async state
     int async_requests_ = 1;
@@ -243,6 +281,8 @@ class Engine {
     std::atomic<int> in_flight_{0};  // requests whose callback may still touch this engine
     // drop_completions: callbacks still to drop, one in drop_every_ of those seen since armed.
     std::atomic<uint64_t> drop_left_{0}, drop_every_{1}, drop_seen_{0};
+    std::atomic<uint64_t> busy_left_{0};   // busy_starts still to refuse
+    std::atomic<uint64_t> busy_waits_{0};  // busy refusals since async_start
     // Last: destroyed first, so OpenVINO finishes with every request before the state above
     // goes away.
     std::vector<ov::InferRequest> requests_;
