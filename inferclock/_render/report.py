@@ -50,17 +50,15 @@ from inferclock._common.errors import ConfigError
 from inferclock._common.text import code_list, markdown_table
 from inferclock._platform import host as _host
 from inferclock._profiling.record import Profile, load_all
-from inferclock._render.plot_hosts import HostSlice, host_slices
-from inferclock._render.plots import (
-    LATENCY,
-    THROUGHPUT,
-    cell_name,
-    figure_cls,
+from inferclock._render.overview_plots import (
+    COMBINED_NOTE,
+    PANELS_MAX,
     plot_cdf,
     plot_startup,
     plot_vs_batch,
-    prepare_dir,
 )
+from inferclock._render.plot_hosts import HostSlice, host_slices
+from inferclock._render.plots import LATENCY, THROUGHPUT, cell_name, figure_cls, prepare_dir
 from inferclock._render.serve_plots import plot_tuning, plot_vs_rate
 from inferclock._timing import schema as _schema
 
@@ -176,6 +174,8 @@ def _plots_section(
             + ".",
         ]
     closed = [s for s in summ if s.qps is None and s.config is None]
+    if len(summ) > PANELS_MAX:
+        md += ["", COMBINED_NOTE]
     for h in slices:
         latency = plot_vs_batch(fig_cls, h.of(closed), out, LATENCY, h)
         md += _images_section("Latency vs batch size" + _on(h), "Latency vs batch size", latency)
