@@ -7,7 +7,7 @@ log-normal factor per row, so the files read as a real sweep's of that size woul
 the real CLI in a subprocess for each size and records wall time and peak RSS (``os.wait4``'s
 ``ru_maxrss`` of that child). Prints a markdown table for ``benchmarks/RESULTS.md``.
 
-    python benchmarks/report_compare_scaling.py     # report: 10..1000 cells; compare: 2 x 100, 400 MB
+    python benchmarks/report_compare_scaling.py  # report 10..1000 cells, compare 2 x 100/400 MB
     python benchmarks/report_compare_scaling.py --report-cells 100 --compare-mb 50
 """
 
@@ -64,10 +64,15 @@ def synthetic(
         for c in range(cells):
             model, batch = f"m{c // len(_BATCHES):05d}", _BATCHES[c % len(_BATCHES)]
             key = f"{model}|CPU|f32|{batch}|latency|-"
-            base = float(rng.lognormal(0.0, 1.0)) * batch**0.8
+            if c % len(_BATCHES) == 0:  # a new model: its own speed and start-up
+                speed, startup = float(rng.lognormal(0.0, 1.0)), float(rng.lognormal(0.0, 0.5))
+            base = speed * batch**0.8
             for p in range(per_cell):
                 f = base * float(rng.lognormal(0.0, 0.03))
                 r = dict(row, key=key, model=model, batch_size=batch, process=p)
+                for k in ("read_ms", "reshape_ms", "compile_ms", "first_infer_ms"):
+                    if isinstance(r.get(k), (int, float)):
+                        r[k] = r[k] * startup * float(rng.lognormal(0.0, 0.1))
                 for k in _LAT:
                     if isinstance(r.get(k), (int, float)):
                         r[k] = r[k] * f

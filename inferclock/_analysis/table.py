@@ -95,6 +95,7 @@ class ResultTable:
         self.skipped: list[str] = []
         #: Rows dropped because an identical row (same ``row_id``) came first.
         self.duplicates = 0
+        self._summary: list[CellSummary] | None = None
         self._dedupe()
 
     def _dedupe(self, ids: Mapping[int, str] | None = None) -> None:
@@ -188,6 +189,7 @@ class ResultTable:
         t._paths = self._paths
         t.skipped = self.skipped
         t.duplicates = self.duplicates
+        t._summary = None
         return t
 
     @property
@@ -311,7 +313,11 @@ class ResultTable:
     def summary(self) -> list[CellSummary]:
         """One :class:`CellSummary` per cell and host that has at least one valid measurement
         (error rows are counted in its ``errors``; invalid rows are left out)."""
-        return summarize_cells(r for r in self._rows if row_problem(r) is None)
+        # Computed once: the report asks for it in several places (tables, figures, rate
+        # curves), and a thousand cells take seconds; a table's rows do not change.
+        if self._summary is None:
+            self._summary = summarize_cells(r for r in self._rows if row_problem(r) is None)
+        return list(self._summary)
 
     def to_csv(self, path: PathLike) -> Path:
         """Write flat CSV: one column per field, dict/list fields as JSON, None as empty."""

@@ -46,11 +46,12 @@ COMBINED_NOTE = (
 )
 
 
-def _legend_by_precision(ax: Axes, colors: dict[str, str]) -> None:
+def _legend_by_precision(ax: Axes, colors: dict[str, str], loc: str) -> None:
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=c, label=p) for p, c in colors.items()]
-    ax.legend(handles=handles, fontsize=8, title="precision")
+    # A fixed place: "best" searches every point of every line drawn (slow with thousands).
+    ax.legend(handles=handles, fontsize=8, title="precision", loc=loc)
 
 
 def plot_vs_batch(
@@ -88,7 +89,7 @@ def plot_vs_batch(
     _plots._batch_axis(ax, [s.batch_size for s in cells])
     ax.set_ylabel(m.ylabel)
     ax.grid(True, which="major", alpha=0.3)
-    _legend_by_precision(ax, colors)
+    _legend_by_precision(ax, colors, "upper left")
     n = len({(s.model, s.device) for s in cells})
     ax.set_title(
         f"{len(cells)} cells of {n} (model, device) pairs, one line per pair and precision"
@@ -134,7 +135,7 @@ def plot_cdf(
     ax.set_ylabel("fraction of inferences")
     ax.set_title(f"{len(curves)} cells, one curve each (dashed: from recorded percentiles)")
     ax.grid(True, alpha=0.3)
-    _legend_by_precision(ax, colors)
+    _legend_by_precision(ax, colors, "lower right")
     fig.suptitle(host.title("Latency distribution (CDF) per cell, relative to its median"))
     return _plots._save(fig, out, host.stem("latency_cdf")), sources
 
