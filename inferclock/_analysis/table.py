@@ -159,9 +159,9 @@ class ResultTable:
                     table._base[id(r)] = base
                 table.skipped += [f"{f.path}:{n}: {why}" for n, why in f.skipped]
             origins += [mine] if from_cluster(f.header) else [{h} for h in mine]
-        unnamed = [r for r in table._rows if not r.get("host_name")]
+        unnamed = [r for r in table._rows if not _schema.get(r, "host_name")]
         fill_names(table._rows)
-        if keep is not None and any(r.get("host_name") for r in unnamed):
+        if keep is not None and any(_schema.get(r, "host_name") for r in unnamed):
             _ids_after_fill(paths, table._rows, ids)
         table._dedupe(ids if keep is not None else None)
         if len(hosts) > 1 and not allow_mixed and not any(o >= hosts.keys() for o in origins):
@@ -369,8 +369,9 @@ def _ids_after_fill(paths: Sequence[PathLike], cut: Sequence[Row], ids: dict[int
             env = env if isinstance(env, Mapping) else {}
             for full, r in zip(f, rows, strict=False):
                 _own_host(full, env)
-                if r.get("host_name") != full.get("host_name"):
-                    full["host_name"] = r.get("host_name")
+                name = _schema.get(r, "host_name")
+                if name != _schema.get(full, "host_name"):
+                    full["host_name"] = name
                 ids[id(r)] = row_id(full)
 
 

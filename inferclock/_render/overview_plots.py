@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -46,7 +46,9 @@ COMBINED_NOTE = (
 )
 
 
-def _legend_by_precision(ax: Axes, colors: dict[str, str], loc: str) -> None:
+def _legend_by_precision(
+    ax: Axes, colors: dict[str, str], loc: Literal["upper left", "lower right"]
+) -> None:
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=c, label=p) for p, c in colors.items()]
