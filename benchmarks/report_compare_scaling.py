@@ -92,8 +92,9 @@ def synthetic(
     return cells * per_cell
 
 
-def measure(cmd: list[str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MiB, exit status) of ``cmd`` run as a child process."""
+def measure(cmd: list[str]) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS MiB, exit status) of ``cmd`` run as a child
+    process. CPU time (user + system) is the figure a loaded machine stretches least."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -103,7 +104,7 @@ def measure(cmd: list[str]) -> tuple[float, float, int]:
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         print(f"  {' '.join(cmd[2:4])} exited {code}: {err.strip()[-300:]}", file=sys.stderr)
-    return wall, usage.ru_maxrss / 1024, code
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code
 
 
 def main() -> None:
@@ -122,24 +123,27 @@ def main() -> None:
         for cells in args.report_cells:
             f = work / f"report{cells}.jsonl"
             n = synthetic(f, header, row, cells, args.rows_per_cell, seed=cells)
-            wall, rss, code = measure([*py, "report", str(f), "-o", str(work / f"rep{cells}")])
-            results.append(("report", n, cells, f.stat().st_size / 2**20, wall, rss, code))
+            cmd = [*py, "report", str(f), "-o", str(work / f"rep{cells}")]
+            results.append(("report", n, cells, f.stat().st_size / 2**20, *measure(cmd)))
         for mb in args.compare_mb:
             rows = mb * 2**20 // row_bytes
             cells = max(1, rows // args.compare_rows_per_cell)
             fa, fb = work / f"a{mb}.jsonl", work / f"b{mb}.jsonl"
             synthetic(fa, header, row, cells, args.compare_rows_per_cell, seed=1)
             n = synthetic(fb, header, row, cells, args.compare_rows_per_cell, seed=2)
-            wall, rss, code = measure([*py, "compare", str(fa), str(fb)])
             size = (fa.stat().st_size + fb.stat().st_size) / 2**20
-            results.append(("compare", 2 * n, cells, size, wall, rss, code))
+            results.append(
+                ("compare", 2 * n, cells, size, *measure([*py, "compare", str(fa), str(fb)]))
+            )
             fa.unlink()
             fb.unlink()
     print(f"\n{platform.node()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}\n")
-    print("| command | rows | cells | input MiB | seconds | peak RSS MiB | exit |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for cmd, n, cells, size, wall, rss, code in results:
-        print(f"| {cmd} | {n} | {cells} | {size:.0f} | {wall:.1f} | {rss:.0f} | {code} |")
+    print("| command | rows | cells | input MiB | seconds | CPU s | peak RSS MiB | exit |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for cmd, n, cells, size, wall, cpu, rss, code in results:
+        print(
+            f"| {cmd} | {n} | {cells} | {size:.0f} | {wall:.1f} | {cpu:.1f} | {rss:.0f} | {code} |"
+        )
 
 
 if __name__ == "__main__":
