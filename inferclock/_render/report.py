@@ -27,6 +27,7 @@ their latencies are due-time ones at a given rate, drawn against the rate instea
 the cells of one configuration (a tune point's ``|streams=2,requests=4`` key). Axes go
 logarithmic where the values span more than 20x. The figures themselves are drawn by
 ``_render.plots`` and ``_render.serve_plots``; this module assembles the markdown around them.
+Past 24 panels a figure draws every cell in one panel (``_render.overview_plots``).
 
 Several hosts (two machines, or two Dask workers of a cluster sweep on one; ``_platform.host``) are
 never pooled: the summary table gets a host column, ``latency``, ``throughput``,
