@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from inferclock._analysis import cell as _cell
-from inferclock._analysis.compare_cells import CellComparison, cell_state
+from inferclock._analysis.compare_cells import CellComparison, cell_state, fields_kept
 from inferclock._analysis.gate import Gate, check_threshold, gate_of, parse_threshold
 from inferclock._analysis.states import CellState, has_metric
 from inferclock._analysis.table import ResultTable
@@ -150,12 +150,19 @@ def _check_host(x: Any, name: str) -> str | None:
 
 
 def _as_table(
-    x: ResultTable | str | os.PathLike[str], allow_mixed: bool, host: str | None, side: str
+    x: ResultTable | str | os.PathLike[str],
+    allow_mixed: bool,
+    host: str | None,
+    side: str,
+    metric: str,
 ) -> ResultTable:
-    """Side ``side`` ("a" or "b") as a table of host ``host`` (all hosts with None)."""
+    """Side ``side`` ("a" or "b") as a table of host ``host`` (all hosts with None). A file is
+    streamed, each row cut to the fields comparing on ``metric`` reads (``fields_kept``)."""
     if not isinstance(x, ResultTable):
         # A host picked out of a file of several is one host: no pooling to refuse.
-        x = ResultTable.load(x, allow_mixed=allow_mixed or host is not None)
+        x = ResultTable.load(
+            x, allow_mixed=allow_mixed or host is not None, keep=fields_kept(metric)
+        )
     if host is not None:
         keep = {id(r) for r in _host.pick(x.rows, host, f"compare: {side.upper()}")}
         x = x.filter(lambda r: id(r) in keep)
@@ -221,7 +228,8 @@ def compare(
     _check_side(a, "a")
     _check_side(b, "b")
     a_host, b_host = _check_host(a_host, "a_host"), _check_host(b_host, "b_host")
-    ta, tb = _as_table(a, allow_mixed, a_host, "a"), _as_table(b, allow_mixed, b_host, "b")
+    ta = _as_table(a, allow_mixed, a_host, "a", metric)
+    tb = _as_table(b, allow_mixed, b_host, "b", metric)
     ga, gb = _group(ta.ok()), _group(tb.ok())
     ia, ib = _group(ta.invalid()), _group(tb.invalid())
     keys_a, keys_b = ta.keys(), tb.keys()

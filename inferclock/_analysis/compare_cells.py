@@ -1,10 +1,13 @@
 """One cell of a comparison: its state (``_analysis.states``) and, when both sides could be
 read, the :class:`CellComparison`: each side's metric combined over its rows, the ratio B/A
-with its interval, the verdict. ``compare`` walks the cells; this module judges one."""
+with its interval, the verdict. ``compare`` walks the cells; this module judges one, and says
+which fields of a row that reads (:func:`fields_kept`: ``compare`` keeps only those of each
+row it streams from a file)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,6 +18,47 @@ from inferclock._common.jsonl import Row
 from inferclock._timing import schema as _schema
 
 Verdict = _cell.Verdict
+
+
+# What judging a cell reads of a row (besides a percentile metric's own fields): its key and
+# error, the cell's description, the process, the median and throughput with their intervals,
+# and the host fields that pick and name a side's host.
+_READ = _schema.names(
+    "key", "error", "model", "device", "precision_requested", "batch_size", "mode", "n",
+    "process", "host", "host_name", "latency_median_ns", "latency_ci95_low_ns",
+    "latency_ci95_high_ns", "latency_ci_confidence", "throughput_fps", "throughput_ci_low_fps",
+    "throughput_ci_high_fps",
+)  # fmt: skip
+
+
+def fields_kept(metric: str) -> Callable[[Row], Row]:
+    """A row cut down to what comparing on ``metric`` (checked: "auto", "median",
+    "throughput", "p99"...) reads of it: the fields present among those above, and for a
+    percentile its ``latency_percentiles`` entry and its fixed column (``latency_p99_ns``).
+    A field absent stays absent: states tell "absent" from "null"."""
+    flat = f"latency_{metric}_ns"
+    names = _READ + ((flat,) if _schema.declared(flat) else ())
+    pct = metric not in ("auto", "median", "throughput")
+    pct_field = _schema.name("latency_percentiles")
+
+    shared: dict[str, str] = {}  # one copy of each key, model, host... string: per cell, not row
+
+    def cut(row: Row) -> Row:
+        out: Row = {}
+        for f in names:
+            if f in row:
+                v = row[f]
+                out[f] = shared.setdefault(v, v) if isinstance(v, str) else v
+        if pct and pct_field in row:
+            p = row[pct_field]
+            out[pct_field] = (
+                {metric: p[metric]}
+                if isinstance(p, dict) and metric in p
+                else (p if not isinstance(p, dict) else {})
+            )
+        return out
+
+    return cut
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from inferclock._common.jsonl import (
     ResultFile,
     ResultWriter,
     Row,
+    RowStream,
     check_output_path,
     load_file,
     read_rows,
@@ -94,13 +95,15 @@ class ResultTable:
         self.skipped: list[str] = []
         #: Rows dropped because an identical row (same ``row_id``) came first.
         self.duplicates = 0
+        self._summary: list[CellSummary] | None = None
         self._dedupe()
 
-    def _dedupe(self) -> None:
+    def _dedupe(self, ids: Mapping[int, str] | None = None) -> None:
+        # ``ids``: the row_id of each row cut by ``load(keep=)``, taken from the whole row.
         seen: set[str] = set()
         kept = []
         for r in self._rows:
-            rid = row_id(r)
+            rid = ids[id(r)] if ids is not None else row_id(r)
             if rid not in seen:
                 seen.add(rid)
                 kept.append(r)
@@ -113,7 +116,9 @@ class ResultTable:
         return len(self.skipped)
 
     @classmethod
-    def load(cls, *paths: PathLike, allow_mixed: bool = False) -> ResultTable:
+    def load(
+        cls, *paths: PathLike, allow_mixed: bool = False, keep: Callable[[Row], Row] | None = None
+    ) -> ResultTable:
         """Rows of every file in ``paths``, in file order.
 
         Rows of different hosts (CPU, cores, sockets, kernel, OpenVINO or inferclock version
@@ -121,7 +126,11 @@ class ResultTable:
         naming the differences, unless ``allow_mixed``: then they load, and every summary
         keeps each host's rows apart. A cluster sweep's file (its header's ``sweep.cluster``
         set) may hold several hosts: it loads as if ``allow_mixed``, with files of its own
-        hosts beside it; a file of another machine is refused as above."""
+        hosts beside it; a file of another machine is refused as above.
+
+        Files are read one line at a time. ``keep`` cuts each row down to the part a reader
+        needs (``compare`` keeps the fields it judges on: memory in proportion to those, not
+        to whole rows); duplicates are still found on the whole row (``row_id``)."""
         if not paths:
             raise ConfigError("ResultTable.load needs at least one results file path")
         if not isinstance(allow_mixed, bool):
@@ -129,26 +138,32 @@ class ResultTable:
         table = cls()
         hosts: dict[str, tuple[Path, Mapping[str, Any]]] = {}
         origins: list[set[str]] = []  # a cluster file's hosts, or one host of another file
+        ids: dict[int, str] = {}  # id(cut row) -> row_id of the whole row
         for path in paths:
-            f = load_file(path)
-            table._headers.append(f.header)
-            table._paths.append(f.path)
-            table.skipped += f.skipped_text()
-            base = f.path.resolve().parent
-            env = f.header.get("environment")
-            env = env if isinstance(env, Mapping) else {}
-            mine: set[str] = set()
-            for r in f.rows:
-                if _schema.get(r, "host") is None and env:
-                    r["host"] = host_id(env)
-                if isinstance(hid := _schema.get(r, "host"), str):
-                    hosts.setdefault(hid, (f.path, env))
-                    mine.add(hid)
-                table._rows.append(r)
-                table._base[id(r)] = base
+            with RowStream(path) as f:
+                table._headers.append(f.header)
+                table._paths.append(f.path)
+                base = f.path.resolve().parent
+                env = f.header.get("environment")
+                env = env if isinstance(env, Mapping) else {}
+                mine: set[str] = set()
+                for r in f:
+                    _own_host(r, env)
+                    if isinstance(hid := _schema.get(r, "host"), str):
+                        hosts.setdefault(hid, (f.path, env))
+                        mine.add(hid)
+                    if keep is not None:
+                        full, r = r, keep(r)
+                        ids[id(r)] = row_id(full)
+                    table._rows.append(r)
+                    table._base[id(r)] = base
+                table.skipped += [f"{f.path}:{n}: {why}" for n, why in f.skipped]
             origins += [mine] if from_cluster(f.header) else [{h} for h in mine]
+        unnamed = [r for r in table._rows if not _schema.get(r, "host_name")]
         fill_names(table._rows)
-        table._dedupe()
+        if keep is not None and any(_schema.get(r, "host_name") for r in unnamed):
+            _ids_after_fill(paths, table._rows, ids)
+        table._dedupe(ids if keep is not None else None)
         if len(hosts) > 1 and not allow_mixed and not any(o >= hosts.keys() for o in origins):
             (pa, ea), *others = hosts.values()
             diffs = "; ".join(
@@ -174,6 +189,7 @@ class ResultTable:
         t._paths = self._paths
         t.skipped = self.skipped
         t.duplicates = self.duplicates
+        t._summary = None
         return t
 
     @property
@@ -297,7 +313,11 @@ class ResultTable:
     def summary(self) -> list[CellSummary]:
         """One :class:`CellSummary` per cell and host that has at least one valid measurement
         (error rows are counted in its ``errors``; invalid rows are left out)."""
-        return summarize_cells(r for r in self._rows if row_problem(r) is None)
+        # Computed once: the report asks for it in several places (tables, figures, rate
+        # curves), and a thousand cells take seconds; a table's rows do not change.
+        if self._summary is None:
+            self._summary = summarize_cells(r for r in self._rows if row_problem(r) is None)
+        return list(self._summary)
 
     def to_csv(self, path: PathLike) -> Path:
         """Write flat CSV: one column per field, dict/list fields as JSON, None as empty."""
@@ -330,6 +350,29 @@ class ResultTable:
     def to_markdown(self, *, errors: bool = True) -> str:
         """Summary table per cell, then (with ``errors``) the error rows, if any."""
         return summary_markdown(self.summary(), self.errors().rows if errors else ())
+
+
+def _own_host(row: Row, env: Mapping[str, Any]) -> None:
+    """An older row without ``host`` gets its file header's machine id."""
+    if _schema.get(row, "host") is None and env:
+        row["host"] = host_id(env)
+
+
+def _ids_after_fill(paths: Sequence[PathLike], cut: Sequence[Row], ids: dict[int, str]) -> None:
+    """Each cut row's ``row_id`` again, of its whole row as ``fill_names`` named it (rows of
+    a sweep resumed across versions: some named, some not): a second reading of the files,
+    row for row in the same order. Rare, so the first reading does not keep whole rows."""
+    rows = iter(cut)
+    for path in paths:
+        with RowStream(path) as f:
+            env = f.header.get("environment")
+            env = env if isinstance(env, Mapping) else {}
+            for full, r in zip(f, rows, strict=False):
+                _own_host(full, env)
+                name = _schema.get(r, "host_name")
+                if name != _schema.get(full, "host_name"):
+                    full["host_name"] = name
+                ids[id(r)] = row_id(full)
 
 
 def _csv_cell(v: Any) -> Any:

@@ -25,7 +25,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -40,6 +40,7 @@ __all__ = [
     "ResultFile",
     "ResultWriter",
     "Row",
+    "RowStream",
     "canonical",
     "check_output_path",
     "json_default",
@@ -242,6 +243,64 @@ def _not_a_row(obj: Any, raw: bytes = b"") -> str | None:
     return _lone_surrogate(obj) if _SURROGATE_ESCAPE.search(raw) else None
 
 
+class RowStream:
+    """A results file read one line at a time (``with RowStream(path) as s: for row in s``):
+    its header on opening, then its rows, upgraded as :func:`load_file` does; skipped lines
+    (``skipped``: line number, why) and resume records (``resumes``) are collected while
+    iterating. Readers that keep a summary of each row (``compare``) hold one line at a time,
+    never the file."""
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        try:
+            self._fh: IO[bytes] = self.path.open("rb")
+        except FileNotFoundError:
+            raise FileNotFoundError(f"results file {str(self.path)!r} does not exist") from None
+        except IsADirectoryError:
+            raise ConfigError(
+                f"results file {str(self.path)!r} is a directory: give a results file "
+                "(JSON Lines, .jsonl)"
+            ) from None
+        self._lines = enumerate(self._fh, 1)
+        self.skipped: list[tuple[int, str]] = []
+        self.resumes: list[Row] = []
+        first = next(((i, raw) for i, raw in self._lines if raw.strip()), None)
+        if first is None:
+            self.close()
+            raise InferclockError(f"results file {str(self.path)!r} is empty (no header line)")
+        try:
+            self.header = _check_header(_parse_line(first[1]), self.path)
+        except InferclockError:
+            self.close()
+            raise
+        self._version: int = self.header["format_version"]
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> RowStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Row]:
+        for number, raw in self._lines:
+            if not raw.strip():
+                continue
+            obj = _parse_line(raw)
+            if isinstance(obj, dict) and obj.get("kind") == "resume":
+                self.resumes.append(obj)
+                continue
+            why = _not_a_row(obj, raw)
+            if why is not None:
+                self.skipped.append((number, why))
+                continue
+            for v in range(self._version, FORMAT_VERSION):
+                obj = _UPGRADES[v](obj)
+            yield obj
+
+
 def load_file(path: PathLike) -> ResultFile:
     """Read a results file: header, rows, and the number of lines skipped.
 
@@ -250,36 +309,9 @@ def load_file(path: PathLike) -> ResultFile:
     that judge (``compare``, the report) name them. Rows of an older format
     version are upgraded; a newer or unknown version raises InferclockError.
     """
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"results file {str(p)!r} does not exist") from None
-    except IsADirectoryError:
-        raise ConfigError(
-            f"results file {str(p)!r} is a directory: give a results file (JSON Lines, .jsonl)"
-        ) from None
-    lines = [(i, line) for i, line in enumerate(data.split(b"\n"), 1) if line.strip()]
-    if not lines:
-        raise InferclockError(f"results file {str(p)!r} is empty (no header line)")
-    header = _check_header(_parse_line(lines[0][1]), p)
-    version: int = header["format_version"]
-    rows: list[Row] = []
-    resumes: list[Row] = []
-    skipped: list[tuple[int, str]] = []
-    for number, raw in lines[1:]:
-        obj = _parse_line(raw)
-        if isinstance(obj, dict) and obj.get("kind") == "resume":
-            resumes.append(obj)
-            continue
-        why = _not_a_row(obj, raw)
-        if why is not None:
-            skipped.append((number, why))
-            continue
-        for v in range(version, FORMAT_VERSION):
-            obj = _UPGRADES[v](obj)
-        rows.append(obj)
-    return ResultFile(p, header, rows, len(skipped), resumes, tuple(skipped))
+    with RowStream(path) as s:
+        rows = list(s)
+    return ResultFile(s.path, s.header, rows, len(s.skipped), s.resumes, tuple(s.skipped))
 
 
 def read_rows(path: PathLike) -> tuple[Row, list[Row]]:

@@ -286,18 +286,12 @@ def plot_cdf(
 ) -> tuple[list[str], dict[str, list[str]]]:
     """The latency CDF of each of ``summ``'s cells (one host's, named by ``host``), from its
     own host's rows, and the keys of the cells by source."""
-    by_key = group(table.ok(), lambda r: (_schema.at(r, "key"), *_host.group_key(r)))
     panels = group(summ, lambda s: (s.model, s.device, s.mode, s.batch_size))
-    sources: dict[str, list[str]] = {"raw": [], "percentiles": [], "skipped": []}
+    ordered = [s for cells in panels.values() for s in cells]
+    drawn, sources = cell_cdfs(table, ordered)
     curves: dict[tuple[str, str, str, int], list[tuple[CellSummary, Any]]] = {}
-    for pk, cells in panels.items():
-        for s in cells:
-            cdf = _cell_cdf(table, by_key.get((s.key, s.host_id, s.host), []))
-            if cdf is None:
-                sources["skipped"].append(s.key)
-                continue
-            sources[cdf[2]].append(s.key)
-            curves.setdefault(pk, []).append((s, cdf))
+    for s, cdf in drawn:
+        curves.setdefault((s.model, s.device, s.mode, s.batch_size), []).append((s, cdf))
     if not curves:
         return [], sources
     colors = _colors(s.precision_requested for s in summ)
@@ -326,6 +320,24 @@ def plot_cdf(
         ax.legend(fontsize=8, title="precision", loc="lower right")
     fig.suptitle(host.title("Latency distribution (CDF) per cell"))
     return _save(fig, out, host.stem("latency_cdf")), sources
+
+
+def cell_cdfs(
+    table: ResultTable, summ: Sequence[CellSummary]
+) -> tuple[list[tuple[CellSummary, Any]], dict[str, list[str]]]:
+    """Each of ``summ``'s cells with its CDF (x ms, F, source), from its own host's rows, in
+    ``summ``'s order, and the keys of the cells by source ("raw", "percentiles", "skipped")."""
+    by_key = group(table.ok(), lambda r: (_schema.at(r, "key"), *_host.group_key(r)))
+    sources: dict[str, list[str]] = {"raw": [], "percentiles": [], "skipped": []}
+    drawn = []
+    for s in summ:
+        cdf = _cell_cdf(table, by_key.get((s.key, s.host_id, s.host), []))
+        if cdf is None:
+            sources["skipped"].append(s.key)
+            continue
+        sources[cdf[2]].append(s.key)
+        drawn.append((s, cdf))
+    return drawn, sources
 
 
 def cell_name(s: CellSummary) -> str:

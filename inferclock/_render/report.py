@@ -27,6 +27,7 @@ their latencies are due-time ones at a given rate, drawn against the rate instea
 the cells of one configuration (a tune point's ``|streams=2,requests=4`` key). Axes go
 logarithmic where the values span more than 20x. The figures themselves are drawn by
 ``_render.plots`` and ``_render.serve_plots``; this module assembles the markdown around them.
+Past 24 panels a figure draws every cell in one panel (``_render.overview_plots``).
 
 Several hosts (two machines, or two Dask workers of a cluster sweep on one; ``_platform.host``) are
 never pooled: the summary table gets a host column, ``latency``, ``throughput``,
@@ -52,17 +53,15 @@ from inferclock._common.text import code_list, markdown_table, md_code, md_text
 from inferclock._platform import host as _host
 from inferclock._profiling.record import Profile, load_all
 from inferclock._render.literal import literal_text
-from inferclock._render.plot_hosts import HostSlice, host_slices
-from inferclock._render.plots import (
-    LATENCY,
-    THROUGHPUT,
-    cell_name,
-    figure_cls,
+from inferclock._render.overview_plots import (
+    COMBINED_NOTE,
+    PANELS_MAX,
     plot_cdf,
     plot_startup,
     plot_vs_batch,
-    prepare_dir,
 )
+from inferclock._render.plot_hosts import HostSlice, host_slices
+from inferclock._render.plots import LATENCY, THROUGHPUT, cell_name, figure_cls, prepare_dir
 from inferclock._render.serve_plots import plot_tuning, plot_vs_rate
 from inferclock._timing import schema as _schema
 
@@ -178,6 +177,8 @@ def _plots_section(
             + ".",
         ]
     closed = [s for s in summ if s.qps is None and s.config is None]
+    if len(summ) > PANELS_MAX:
+        md += ["", COMBINED_NOTE]
     for h in slices:
         latency = plot_vs_batch(fig_cls, h.of(closed), out, LATENCY, h)
         md += _images_section("Latency vs batch size" + _on(h), "Latency vs batch size", latency)
