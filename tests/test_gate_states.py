@@ -62,15 +62,19 @@ def _matmul(path: Path, n: int) -> Path:
 def test_a_cell_without_an_interval_is_judged_on_its_point_ratio(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A real one-iteration sweep has no interval; B's model is 1000x the work under the
-    # same cell key (the same file name).
-    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
-    files = []
-    for side, n in (("a", 32), ("b", 1024)):
-        model = _matmul(tmp_path / side / "mm.xml", n)
-        out = tmp_path / f"{side}.jsonl"
-        ic.sweep([model], iterations=1, warmup=1, processes=1, out=out, quiet=True)
-        files.append(str(out))
+    # A real one-iteration sweep has no interval. B is A's row 1000x slower: one sample of a
+    # bigger model on a loaded machine could come out faster than a preempted one of A.
+    model = _matmul(tmp_path / "mm.xml", 32)
+    a = tmp_path / "a.jsonl"
+    ic.sweep([model], iterations=1, warmup=1, processes=1, out=a, quiet=True)
+    (row,) = load_file(a).rows
+    assert row["latency_ci_confidence"] == 0.0, "one sample's interval covers nothing"
+
+    def slower(r: dict[str, Any]) -> None:
+        for k in ("latency_median_ns", "latency_ci95_low_ns", "latency_ci95_high_ns"):
+            r[k] *= 1000
+
+    files = [str(a), str(edited(a, tmp_path / "b.jsonl", slower))]
     c = compare(*files)
     (cell,) = c.cells
     assert cell.state == "no interval" and cell.verdict == "slower" and cell.ratio > 2
