@@ -44,14 +44,20 @@ def test_two_spinning_phases_get_their_times_and_shares() -> None:
     m = ic.measure(step, warmup=3, iterations=100, batch_size=8)
     assert list(m.phases) == ["short", "long", "(other)"]
     short, long, other = m.phases.values()
-    assert near(short.stats.median_ns, 200_000), short.stats
-    assert near(long.stats.median_ns, 600_000), long.stats
+    # A spin never runs short; a loaded machine can preempt any share of the calls, so the
+    # shortest of the 100 is the clean one, and no median may fall below its spin.
+    assert near(short.samples_ns.min(), 200_000), short.stats
+    assert near(long.samples_ns.min(), 600_000), long.stats
+    assert short.stats.median_ns >= 0.97 * 200_000 and long.stats.median_ns >= 0.97 * 600_000
     assert short.samples_ns.size == long.samples_ns.size == m.samples_ns.size == 100
     assert (short.spans == 1).all() and short.depth == 0 and short.parent is None
     # Mean shares add up exactly (to the ns rounding); median shares about.
     assert sum(p.mean_share for p in m.phases.values()) == pytest.approx(1.0, abs=rounding(m))
-    assert sum(p.share for p in m.phases.values()) == pytest.approx(1.0, abs=0.01)
-    assert long.share == pytest.approx(0.75, abs=0.01)
+    # A median share is the phase's median over the step's; they add up to about 1 (a
+    # median of sums is not the sum of medians when preemptions skew some calls).
+    assert long.share == pytest.approx(long.stats.median_ns / m.stats.median_ns)
+    assert sum(p.share for p in m.phases.values()) == pytest.approx(1.0, abs=0.05)
+    assert 0.75 * 0.97 <= float(np.median(long.samples_ns / m.samples_ns)) <= 0.75 / 0.97
     assert 0 <= other.stats.median_ns < 0.01 * m.stats.median_ns
     # Per call, the phases and the rest make up the step.
     total = short.samples_ns + long.samples_ns + other.samples_ns
