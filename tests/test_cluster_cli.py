@@ -141,8 +141,9 @@ def test_a_worker_killed_mid_cell_is_retried_and_resume_adds_nothing(
         if len(_rows(out)) >= 1:  # a cell finished: the next ones are under way
             cells = _cell_processes(cluster.sessions("w1", "w2"))
             if cells:
+                # At once (a sleep here could outlast the cell on a fast machine, or the
+                # cell's last moments on a loaded one): a live cell process is mid cell.
                 victim = next(iter(cells.items()))
-                time.sleep(0.5)  # inside the cell
                 before = out.read_text()
                 os.kill(victim[1], signal.SIGKILL)  # the Dask worker running the cell
         time.sleep(0.05)

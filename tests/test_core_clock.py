@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import time
 
 import numpy as np
 import pytest
@@ -46,13 +48,25 @@ def test_frequency_agrees_with_independent_one_second_measurement() -> None:
     )
 
 
-@pytest.mark.parametrize("ns", [1_000_000, 10_000_000])
+@pytest.mark.parametrize("ns", [1_000_000, 3_000_000])
 def test_busy_wait_measured_within_a_tenth_of_a_percent(ns: int) -> None:
     f = _core.calibration().frequency_hz
     # The spin ends on a CLOCK_MONOTONIC_RAW deadline, so it never runs short; a preemption
-    # right at the deadline only makes it long. The shortest of several is the clean one.
-    measured = min(_core.busy_wait_timed(ns) * 1e9 / f for _ in range(7))
-    assert abs(measured - ns) <= ns * 1e-3, f"{ns} ns spin measured as {measured:.0f} ns"
+    # only makes it long, and on a loaded machine most tries are preempted. Every try is held
+    # between two raw reads (the process clock sees no less than the spin, no more than the
+    # raw time around it); the tries go on until one is clean, within 0.1% of the spin. Spins
+    # of a few ms, not 10: a loaded 2-vCPU machine rarely leaves one 10 ms unpreempted. The
+    # deadline only guards against a hang (a wrong frequency never gets there).
+    deadline, best = time.monotonic() + 60, math.inf
+    while abs(best - ns) > ns * 1e-3:
+        assert time.monotonic() < deadline, f"{ns} ns spin measured as {best:.0f} ns at best"
+        before = _core.monotonic_raw_ns()
+        measured = _core.busy_wait_timed(ns) * 1e9 / f
+        around = _core.monotonic_raw_ns() - before
+        assert ns * (1 - 1e-3) <= measured <= around * (1 + 1e-3), (
+            f"{ns} ns spin measured as {measured:.0f} ns within {around} raw ns"
+        )
+        best = min(best, measured)
 
 
 def test_fresh_calibration_matches_process_clock() -> None:

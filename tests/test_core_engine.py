@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from procs import wait_for
 
 from inferclock import _core
 
@@ -179,7 +179,9 @@ def test_stalls_on_a_full_ring_are_counted(matmul_model: Path) -> None:
     e = _core.Engine(str(matmul_model), "CPU", 1, {}, {}, "", 2, completion_capacity=1)
     e.async_start()
     try:
-        time.sleep(0.05)  # nobody collects: every request parks on its one-slot ring
+        # Nobody collects: every request parks on its one-slot ring. Wait for the stall to be
+        # counted (however slowly a loaded machine runs the requests), not a guessed sleep.
+        wait_for(lambda: e.async_stalls > 0, "a stall on the full ring")
         lats = []
         while sum(a.size for a in lats) < 500:
             lat, end, _ = e.async_collect(500, 10.0)

@@ -112,8 +112,9 @@ print(json.dumps({"n": int(m.warmup_ns.size), "stop": m.stop_reason,
 
 def test_a_long_run_of_fast_calls_stops_at_max_samples() -> None:
     m = ic.measure(lambda: None, duration=10, warmup=0, max_samples=100_000)
+    # It stopped at the cap, not at the duration (the reason says which came first; its wall
+    # time is the machine's load).
     assert m.stop_reason == "max_samples" and m.samples_ns.size == 100_000
-    assert m.elapsed_s < 0.5 * 10, "it stopped at the cap, not at the duration"
 
 
 def test_the_default_cap_bounds_memory() -> None:

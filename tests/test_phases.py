@@ -44,14 +44,20 @@ def test_two_spinning_phases_get_their_times_and_shares() -> None:
     m = ic.measure(step, warmup=3, iterations=100, batch_size=8)
     assert list(m.phases) == ["short", "long", "(other)"]
     short, long, other = m.phases.values()
-    assert near(short.stats.median_ns, 200_000), short.stats
-    assert near(long.stats.median_ns, 600_000), long.stats
+    # A spin never runs short; a loaded machine can preempt any share of the calls, so the
+    # shortest of the 100 is the clean one, and no median may fall below its spin.
+    assert near(short.samples_ns.min(), 200_000), short.stats
+    assert near(long.samples_ns.min(), 600_000), long.stats
+    assert short.stats.median_ns >= 0.97 * 200_000 and long.stats.median_ns >= 0.97 * 600_000
     assert short.samples_ns.size == long.samples_ns.size == m.samples_ns.size == 100
     assert (short.spans == 1).all() and short.depth == 0 and short.parent is None
     # Mean shares add up exactly (to the ns rounding); median shares about.
     assert sum(p.mean_share for p in m.phases.values()) == pytest.approx(1.0, abs=rounding(m))
-    assert sum(p.share for p in m.phases.values()) == pytest.approx(1.0, abs=0.01)
-    assert long.share == pytest.approx(0.75, abs=0.01)
+    # A median share is the phase's median over the step's; they add up to about 1 only on a
+    # quiet machine (a median of sums is not the sum of medians once preemptions skew calls).
+    for p in m.phases.values():
+        assert p.share == pytest.approx(p.stats.median_ns / m.stats.median_ns)
+    assert 0.75 * 0.97 <= float(np.median(long.samples_ns / m.samples_ns)) <= 0.75 / 0.97
     assert 0 <= other.stats.median_ns < 0.01 * m.stats.median_ns
     # Per call, the phases and the rest make up the step.
     total = short.samples_ns + long.samples_ns + other.samples_ns
@@ -77,13 +83,14 @@ def test_phases_nest_and_count_once_inside_themselves() -> None:
     assert (outer.depth, outer.parent) == (0, None)
     assert (inner.depth, inner.parent) == (1, "outer")
     assert (inner.spans == 2).all()
-    assert near(inner.stats.median_ns, 400_000)
+    assert near(inner.samples_ns.min(), 400_000)  # the clean call (see the first test)
     # Inclusive of inner, the repeat counted once: about 600 us, not 800.
     assert (outer.samples_ns >= inner.samples_ns + 200_000).all()
-    assert near(outer.stats.median_ns, 600_000)
+    assert near(outer.samples_ns.min(), 600_000)
     # Shares add up over the top level: outer and (other); inner is inside outer.
     assert outer.mean_share + other.mean_share == pytest.approx(1.0, abs=rounding(m))
-    assert inner.share == pytest.approx(2 / 3, abs=0.02)
+    assert inner.share == pytest.approx(inner.stats.median_ns / m.stats.median_ns)
+    assert float(np.median(inner.samples_ns / m.samples_ns)) == pytest.approx(2 / 3, abs=0.03)
 
 
 def test_mark_is_a_boundary_to_the_next_mark_or_the_end() -> None:
@@ -99,13 +106,13 @@ def test_mark_is_a_boundary_to_the_next_mark_or_the_end() -> None:
 
     m = ic.measure(step, warmup=2, iterations=40)
     assert list(m.phases) == ["a", "b", "c", "d", "(other)"]
-    assert near(m.phases["a"].stats.median_ns, 200_000)
+    assert near(m.phases["a"].samples_ns.min(), 200_000)  # the clean call (the first test)
     b, c = m.phases["b"], m.phases["c"]
     assert (b.samples_ns >= c.samples_ns + 500_000).all()  # c is inside b
-    assert near(b.stats.median_ns, 600_000, rel=0.04)
+    assert near(b.samples_ns.min(), 600_000, rel=0.04)
     assert (m.phases["c"].depth, m.phases["c"].parent) == (1, "b")
     assert (m.phases["d"].depth, m.phases["d"].parent) == (2, "c")
-    assert near(m.phases["d"].stats.median_ns, 100_000, rel=0.04)
+    assert near(m.phases["d"].samples_ns.min(), 100_000, rel=0.04)
     top = m.phases["a"].mean_share + m.phases["b"].mean_share
     assert top + m.phases["(other)"].mean_share == pytest.approx(1.0, abs=rounding(m))
 
@@ -233,7 +240,11 @@ def test_numpy_training_step_at_two_batch_sizes(tmp_path: Path) -> None:
         assert list(m.phases) == names
         assert np.mean(losses[-50:]) < 0.8 * np.mean(losses[:50]), "it trains"
         assert sum(p.mean_share for p in m.phases.values()) == pytest.approx(1.0, abs=rounding(m))
-        assert sum(p.share for p in m.phases.values()) == pytest.approx(1.0, abs=0.15)
+        # Median shares add up to about 1 only on a quiet machine (a median of sums is not
+        # the sum of medians once preemptions skew some calls; a loaded VM saw 0.15): each is
+        # its median over the step's.
+        for p in m.phases.values():
+            assert p.share == pytest.approx(p.stats.median_ns / m.stats.median_ns)
         assert all(p.stats.median_ns > 0 for p in m.phases.values())
         assert m.throughput == pytest.approx(batch * 1e9 / m.stats.median_ns)
         for p in m.phases.values():

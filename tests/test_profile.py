@@ -100,7 +100,11 @@ def test_layers_sum_and_end_to_end_side_by_side(f32: Profile) -> None:
     # Totals by type and by kernel cover the same layers.
     for totals in (p.by_type(), p.by_kernel()):
         assert sum(t.layers for t in totals) == len(p.executed_layers)
-        assert sum(t.share for t in totals) == pytest.approx(1.0, rel=0.1)
+        # Each share is its group's median over the layers' total; they add up to about 1
+        # only on a quiet machine (a median of per-round sums is not the sum of the groups'
+        # medians once preemptions skew some of the 6 rounds).
+        for t in totals:
+            assert t.share == pytest.approx(t.time.ns / p.layers_total.ns)
     assert p.by_type()[0].key == "Convolution"
     text = p.summary(top=5)
     assert "layers' sum" in text and "end to end: median" in text

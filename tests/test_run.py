@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from procs import interrupt_when_timing
 
 import inferclock as ic
 
@@ -40,9 +40,12 @@ def test_throughput_mode(conv_model: Path) -> None:
     assert len(r.samples_ns) == 200 and len(r.warmup_ns) == 10
     assert r.requests == 3 and r.config["PERFORMANCE_HINT"] == "THROUGHPUT"
     assert r.inputs[0]["shape"] == [4, 3, 32, 32]
-    # samples per second over the window: between what one request and all three could do
-    per_inference_s = np.median(r.samples_ns) / 1e9
-    assert 0.5 * 4 / per_inference_s < r.throughput < 3.5 * 4 / per_inference_s
+    # Samples per second over the window: each of the three requests completes at most once
+    # per its shortest latency (plus the one it had started), so n completions need a window
+    # of at least (n/3 - 1) shortest latencies (the lost completions it counts add to n). How
+    # much less a loaded machine gave is not asserted.
+    lost, shortest_s = r.async_lost or 0, r.samples_ns.min() / 1e9
+    assert 0 < r.throughput <= 4 * (r.n + lost) / ((r.n / 3 - 1) * shortest_s)
 
 
 def test_adaptive_stop_and_duration(matmul_model: Path, conv_model: Path) -> None:
@@ -53,7 +56,10 @@ def test_adaptive_stop_and_duration(matmul_model: Path, conv_model: Path) -> Non
     r = ic.run(str(conv_model), target_ci=1e-9, max_time=0.3)
     assert r.stop_reason == "max_time"
     r = ic.run(str(matmul_model), duration=0.2, warmup=0.05)
-    assert r.stop_reason == "duration" and 1.0 <= r.elapsed_s / 0.2 < 5, "a ratio to the duration"
+    # At least its duration, and its calls fit in it; how far the last chunk ran past it is
+    # the machine's load (the stop rule's exact bounds: test_stopping.py, on a virtual clock).
+    assert r.stop_reason == "duration" and r.elapsed_s >= 0.2
+    assert r.samples_ns.sum() <= r.elapsed_s * 1e9
 
 
 def test_batch_reshape(conv_model: Path) -> None:
@@ -109,16 +115,17 @@ def test_sigint_ends_a_long_run_with_a_partial_result(slow_model: Path) -> None:
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signals reach the main thread only")
     for mode in ("latency", "throughput"):
-        timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+        # The Ctrl-C comes once samples are being timed, not after a guessed second (a loaded
+        # machine can still be compiling then, where Ctrl-C rightly raises).
+        presser = interrupt_when_timing()
         t0 = time.monotonic()
-        timer.start()
         r = ic.run(str(slow_model), mode=mode, batch_size=4, warmup=0.1, duration=60.0)
         took = time.monotonic() - t0
-        timer.join()
+        presser.join()
         assert r.interrupted and r.stop_reason == "interrupted"
         assert r.n > 0
-        # Stopped at the Ctrl-C, not after the 60 s asked for (a ratio, not a deadline).
-        assert took < 0.25 * 60.0, f"{mode}: stopped {took - 1.0:.2f} s after SIGINT"
+        # Stopped at the Ctrl-C, not after the 60 s asked for (a hang guard, not a deadline).
+        assert took < 0.75 * 60.0, f"{mode}: took {took:.2f} s"
 
 
 def test_an_engine_error_comes_with_the_run_so_far(poisonable_model: Path) -> None:

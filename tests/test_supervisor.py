@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from procs import has_mapped
 
 import inferclock as ic
 from inferclock._timing.options import BASE_TIMEOUT, DEFAULT_MAX_TIME, RunOptions
@@ -105,14 +106,12 @@ def test_ctrl_c_stops_a_worker_that_is_compiling(deep_model: Path) -> None:
             print("interrupted:", e)
     """)
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    worker = None
-    while worker is None and p.poll() is None:
-        kids = _children(p.pid)
-        worker = kids[0] if kids else None
-        time.sleep(0.05)
-    assert worker is not None, "no worker started"
-    # Its start-up takes well under a second; the compile of 1000 blocks takes seconds.
-    time.sleep(1.5)
+    _wait_for(lambda: _children(p.pid) or p.poll() is not None, "the worker")
+    (worker,) = _children(p.pid)
+    # Not a sleep that guesses how long start-up takes: the worker has the CPU plugin loaded
+    # once it is compiling (it told its parent "phase compile" before); 1000 blocks compile
+    # for seconds more.
+    _wait_for(lambda: has_mapped(worker), "the worker to compile")
     p.send_signal(signal.SIGINT)
     out, _ = p.communicate(timeout=60)
     assert "interrupted: stopped while the worker was in phase 'compile'" in out, out
@@ -224,7 +223,8 @@ def test_ctrl_c_while_compiling_in_the_cli_exits_130_without_a_traceback(
 ) -> None:
     p = _start_cli(["run", str(deep_model), "--isolate", "--iterations", "5"], tmp_path / "tmp")
     _wait_for(lambda: _children(p.pid), "the worker")
-    time.sleep(1.5)  # start-up takes well under a second, the compile seconds
+    (worker,) = _children(p.pid)
+    _wait_for(lambda: has_mapped(worker), "the worker to compile")  # not a guessed sleep
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130 and err.startswith("interrupted: stopped while"), err

@@ -241,8 +241,15 @@ def test_the_answer_is_the_best_measured_point_and_its_gain_has_an_interval(
     assert r.best == top.config and r.value == top.value
     assert r.baseline.value is not None and r.value is not None
     assert r.gain == pytest.approx(r.value / r.baseline.value)
-    assert r.gain_low is not None and r.gain_high is not None
-    assert r.gain_low < r.gain < r.gain_high
+    if r.gain_low is None or r.gain_high is None:
+        # A stall on a loaded machine can leave a run without its throughput interval (the
+        # batch means reach zero): then the gain has none either, and only then.
+        assert (r.gain_low, r.gain_high) == (None, None)
+        ends = [(x["throughput_ci_low_fps"], x["throughput_ci_high_fps"])
+                for x in rows(Path(r.out)) if x["key"] in (top.key, r.baseline.key)]  # fmt: skip
+        assert (None, None) in ends, ends
+    else:
+        assert r.gain_low < r.gain < r.gain_high
     text = r.summary()
     assert "gain" in text and f"{r.gain:.3f}x" in text and r.out in text
 
