@@ -64,6 +64,8 @@ def test_a_run_with_busy_starts_succeeds(
     monkeypatch.setattr(_engine, "_new_engine", armed)
     r = ic.run(str(matmul_model), mode="throughput", iterations=400, warmup=40, requests=3)
     assert r.n == 400 and r.throughput > 0
+    # Waited out, never silent: the run's note says how many starts were refused.
+    assert r.stop_note is not None and "refused 25 starts as busy" in r.stop_note
 
 
 def _back_to_back(model: Path, engines: int, rounds: int) -> None:

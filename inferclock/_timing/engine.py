@@ -295,7 +295,8 @@ def _timed_closed(engine: _core.Engine, spec: RunSpec) -> _Timed:
     else:
         rate, counted = _window_rate(async_sampler, driven, o.batch_size, engine)
         lost, stalls = int(engine.async_lost), int(engine.async_stalls)
-        note = "; ".join(filter(None, (note, async_note(lost, counted, stalls)))) or None
+        busy = int(engine.async_busy_waits)
+        note = "; ".join(filter(None, (note, async_note(lost, counted, stalls, busy)))) or None
     return _Timed(
         latencies=latencies, warmup=clk.to_ns(driven.warmup), warmup_steady=driven.warmup_steady,
         stop_reason=driven.stop_reason, stop_note=note, elapsed_s=driven.elapsed_s, rate=rate,
@@ -304,10 +305,11 @@ def _timed_closed(engine: _core.Engine, spec: RunSpec) -> _Timed:
     )  # fmt: skip
 
 
-def async_note(lost: int, counted: int, stalls: int) -> str | None:
+def async_note(lost: int, counted: int, stalls: int, busy: int = 0) -> str | None:
     """The stop note's words on the async loop's accounting, or None when nothing went astray:
     completions OpenVINO finished without calling back (``counted`` of them in the throughput
-    window), and waits of a request on a full completion ring."""
+    window), waits of a request on a full completion ring, and starts OpenVINO refused as
+    busy (waited out and retried: the run goes on, but the user should know)."""
     notes = []
     if lost:
         notes.append(
@@ -319,6 +321,11 @@ def async_note(lost: int, counted: int, stalls: int) -> str | None:
         notes.append(
             f"requests waited {stalls} time{'s' * (stalls != 1)} on a full completion ring "
             "(stalls: idle meanwhile, so throughput may read low)"
+        )
+    if busy:
+        notes.append(
+            f"OpenVINO refused {busy} start{'s' * (busy != 1)} as busy (Infer Request is busy: "
+            "the request not yet released); each was waited out and started again"
         )
     return "; ".join(notes) or None
 
