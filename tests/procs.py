@@ -34,6 +34,21 @@ def has_mapped(pid: int, library: str = CPU_PLUGIN) -> bool:
         return False
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (children, theirs, ...), read from /proc; [] once gone."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tasks = Path(f"/proc/{p}/task").iterdir()
+            kids = [int(c) for t in tasks for c in (t / "children").read_text().split()]
+        except OSError:
+            continue
+        found += kids
+        todo += kids
+    return found
+
+
 def signal_pending(pid: int, sig: int = signal.SIGINT) -> bool:
     """Whether ``sig`` sent to ``pid`` still waits to be delivered. Two of the same signal
     sent before the first is delivered merge into one, so a test that presses Ctrl-C twice
