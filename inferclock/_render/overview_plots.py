@@ -52,13 +52,19 @@ def _legend_by_precision(
     colors: dict[str, str],
     loc: Literal["upper left", "lower right"],
     modes: Sequence[str] = (),
+    mode_lines: bool = True,
 ) -> None:
-    """A legend of the precisions' colours, and with several ``modes`` how each is drawn."""
+    """A legend of the precisions' colours, and with several ``modes`` how each is drawn
+    (its shade and marker, and its line style where ``mode_lines``: not in the CDFs, where
+    a dashed line means a curve through recorded percentiles)."""
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=c, label=p) for p, c in colors.items()]
-    if len(modes) > 1:
-        handles += [Line2D([], [], label=m, **mode_style("#555555", m)) for m in modes]
+    for m in modes if len(modes) > 1 else ():
+        style = mode_style("#555555", m)
+        if not mode_lines:
+            style["ls"] = "none"
+        handles.append(Line2D([], [], label=m, **style))
     # A fixed place: "best" searches every point of every line drawn (slow with thousands).
     ax.legend(handles=handles, fontsize=8, title="precision", loc=loc)
 
@@ -148,7 +154,8 @@ def plot_cdf(
     ax.set_ylabel("fraction of inferences")
     ax.set_title(f"{len(curves)} cells, one curve each (dashed: from recorded percentiles)")
     ax.grid(True, alpha=0.3)
-    _legend_by_precision(ax, colors, "lower right", sorted({s.mode for s, _ in curves}))
+    modes = sorted({s.mode for s, _ in curves})
+    _legend_by_precision(ax, colors, "lower right", modes, mode_lines=False)
     fig.suptitle(host.title("Latency distribution (CDF) per cell, relative to its median"))
     return _plots._save(fig, out, host.stem("latency_cdf")), sources
 
