@@ -27,8 +27,8 @@ images and the error rows. Open-loop cells stay out of the batch-size plots and 
 their latencies are due-time ones at a given rate, drawn against the rate instead; so do
 the cells of one configuration (a tune point's ``|streams=2,requests=4`` key). Axes go
 logarithmic where the values span more than 20x, labelled with plain numbers (``600``, not
-``6x10^2``). The figures themselves are drawn by
-``_render.plots`` and ``_render.serve_plots``; this module assembles the markdown around them.
+``6x10^2``). The figures themselves are drawn by ``_render.plots`` and
+``_render.serve_plots``; this module assembles the markdown around them.
 Past 24 panels a figure draws every cell in one panel (``_render.overview_plots``).
 
 Several hosts (two machines, or two Dask workers of a cluster sweep on one; ``_platform.host``) are
