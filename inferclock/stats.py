@@ -236,7 +236,7 @@ class Stats:
             )
         return (
             f"median {_fmt_ns(self.median_ns)} [{ci}], "
-            f"p90 {_fmt_ns(self.p90_ns)}, p99 {_fmt_ns(self.p99_ns)}, "
+            f"p90 {_fmt_ns(self.p90_ns)}, p95 {_fmt_ns(self.p95_ns)}, p99 {_fmt_ns(self.p99_ns)}, "
             f"min {_fmt_ns(self.min_ns)}, cv {self.cv:.1%}, n={self.n}"
         )
 

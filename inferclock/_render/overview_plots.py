@@ -27,6 +27,7 @@ from inferclock._analysis.rates import group
 from inferclock._analysis.table import CellSummary, ResultTable
 from inferclock._render import plots as _plots
 from inferclock._render.plot_hosts import ALL_HOSTS, HostSlice
+from inferclock._render.ticks import mode_style
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -47,11 +48,23 @@ COMBINED_NOTE = (
 
 
 def _legend_by_precision(
-    ax: Axes, colors: dict[str, str], loc: Literal["upper left", "lower right"]
+    ax: Axes,
+    colors: dict[str, str],
+    loc: Literal["upper left", "lower right"],
+    modes: Sequence[str] = (),
+    mode_lines: bool = True,
 ) -> None:
+    """A legend of the precisions' colours, and with several ``modes`` how each is drawn
+    (its shade and marker, and its line style where ``mode_lines``: not in the CDFs, where
+    a dashed line means a curve through recorded percentiles)."""
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=c, label=p) for p, c in colors.items()]
+    for m in modes if len(modes) > 1 else ():
+        style = mode_style("#555555", m)
+        if not mode_lines:
+            style["ls"] = "none"
+        handles.append(Line2D([], [], label=m, **style))
     # A fixed place: "best" searches every point of every line drawn (slow with thousands).
     ax.legend(handles=handles, fontsize=8, title="precision", loc=loc)
 
@@ -80,9 +93,8 @@ def plot_vs_batch(
         ax.plot(
             [s.batch_size for s in line],
             y,
-            color=colors[prec],
-            ls=_plots._MODE_STYLE.get(mode, ":"),
-            marker=".",
+            **mode_style(colors[prec], mode),
+            ms=3,
             lw=0.8,
             alpha=0.6,
         )
@@ -91,7 +103,7 @@ def plot_vs_batch(
     _plots._batch_axis(ax, [s.batch_size for s in cells])
     ax.set_ylabel(m.ylabel)
     ax.grid(True, which="major", alpha=0.3)
-    _legend_by_precision(ax, colors, "upper left")
+    _legend_by_precision(ax, colors, "upper left", sorted({s.mode for s in cells}))
     n = len({(s.model, s.device) for s in cells})
     ax.set_title(
         f"{len(cells)} cells of {n} (model, device) pairs, one line per pair and precision"
@@ -123,11 +135,16 @@ def plot_cdf(
         if not mid > 0:
             continue
         idx = np.unique(np.linspace(0, len(x) - 1, min(_CURVE_POINTS, len(x))).astype(int))
+        style = mode_style(colors[s.precision_requested], s.mode)
         ax.plot(
             x[idx] / mid,
             f[idx],
-            color=colors[s.precision_requested],
+            color=style["color"],
             ls="--" if src == "percentiles" else "-",
+            marker=style["marker"],
+            mfc=style["mfc"],
+            markevery=max(1, len(idx) // 4),  # a few: the mode, without hiding the curve
+            ms=3,
             lw=0.8,
             alpha=0.5,
         )
@@ -137,7 +154,8 @@ def plot_cdf(
     ax.set_ylabel("fraction of inferences")
     ax.set_title(f"{len(curves)} cells, one curve each (dashed: from recorded percentiles)")
     ax.grid(True, alpha=0.3)
-    _legend_by_precision(ax, colors, "lower right")
+    modes = sorted({s.mode for s, _ in curves})
+    _legend_by_precision(ax, colors, "lower right", modes, mode_lines=False)
     fig.suptitle(host.title("Latency distribution (CDF) per cell, relative to its median"))
     return _plots._save(fig, out, host.stem("latency_cdf")), sources
 

@@ -29,6 +29,7 @@ from inferclock._common.outfile import write_atomic
 from inferclock._platform import host as _host
 from inferclock._render.literal import literal_labels
 from inferclock._render.plot_hosts import ALL_HOSTS, HostSlice
+from inferclock._render.ticks import mode_color, mode_style, plain_log_ticks
 from inferclock._timing import schema as _schema
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
 
 
 _LOG_RANGE = 20.0  # a log axis once max/min exceeds this
-_MODE_STYLE = {"latency": "-", "throughput": "--"}
-_MODE_MARKER = {"latency": "o", "throughput": "s"}
 _STARTUP = (
     ("read_ms", "read model", "#4c72b0"),
     ("reshape_ms", "reshape", "#8172b2"),
@@ -71,6 +70,7 @@ def prepare_dir(out_dir: str | os.PathLike[str]) -> Path:
 
 
 def _save(fig: Figure, out: Path, stem: str) -> list[str]:
+    plain_log_ticks(fig)  # "600", never "6x10^2"
     literal_labels(fig)  # data in labels is text, never mathtext
     names = []
     for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None})):
@@ -206,11 +206,10 @@ def plot_vs_batch(
             line.sort(key=lambda s: s.batch_size)
             x = [s.batch_size for s in line]
             y = [m.value(s) for s in line]
+            # Modes differ in colour (a shade of the precision's), marker and line style.
             style: dict[str, Any] = {
-                "color": colors[prec],
-                "ls": _MODE_STYLE.get(mode, ":"),
-                "marker": _MODE_MARKER.get(mode, "o"),
-                "ms": 4,
+                **mode_style(colors[prec], mode),
+                "ms": 5,
                 "label": _label(line[0], modes),
             }
             plotted += y
@@ -224,7 +223,7 @@ def plot_vs_batch(
                     ls="none",
                     marker="v",
                     ms=6,
-                    color=colors[prec],
+                    color=style["color"],
                     alpha=0.8,
                 )
                 plotted += [v for _, v in p99]
@@ -303,7 +302,7 @@ def plot_cdf(
             ax.plot(
                 x,
                 f,
-                color=colors[s.precision_requested],
+                color=mode_color(colors[s.precision_requested], s.mode),
                 ls="--" if approx else "-",
                 marker="." if approx else None,
                 lw=1.4,

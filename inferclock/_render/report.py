@@ -3,7 +3,8 @@
 ``report(table, out_dir)`` writes, as PNG and SVG:
 
 * ``latency``: median latency with 95% CI bars and p99 markers against batch size, one line
-  per precision (and mode), one panel per (model, device);
+  per precision (and mode: latency in the precision's colour, filled circles, solid;
+  throughput darker, open squares, dashed; ``_render.ticks``), one panel per (model, device);
 * ``throughput``: samples per second against batch size, laid out the same way;
 * ``latency_cdf``: the latency distribution of each cell, one panel per (model, device, mode,
   batch size), one curve per precision, from the raw samples when the rows saved them, else
@@ -25,8 +26,9 @@ and ``report.md`` with the summary table, the executed precisions, the environme
 images and the error rows. Open-loop cells stay out of the batch-size plots and the CDFs:
 their latencies are due-time ones at a given rate, drawn against the rate instead; so do
 the cells of one configuration (a tune point's ``|streams=2,requests=4`` key). Axes go
-logarithmic where the values span more than 20x. The figures themselves are drawn by
-``_render.plots`` and ``_render.serve_plots``; this module assembles the markdown around them.
+logarithmic where the values span more than 20x, labelled with plain numbers (``600``, not
+``6x10^2``). The figures themselves are drawn by ``_render.plots`` and
+``_render.serve_plots``; this module assembles the markdown around them.
 Past 24 panels a figure draws every cell in one panel (``_render.overview_plots``).
 
 Several hosts (two machines, or two Dask workers of a cluster sweep on one; ``_platform.host``) are

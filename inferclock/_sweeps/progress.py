@@ -1,7 +1,9 @@
 """Progress display for sweeps: a rich bar, a tqdm bar, a plain stderr line, or nothing.
 
-All of them show the current cell, finished and failed counts and an ETA, and print notes
-(messages about the sweep) above the bar so the two never garble each other.
+All of them show finished and failed counts and an ETA first, then the current cell, cut
+with an ellipsis to the terminal's width (a cell name can be longer than a terminal: the
+count and ETA are what must stay readable at 80 columns), and print notes (messages about
+the sweep) above the bar so the two never garble each other.
 """
 
 from __future__ import annotations
@@ -20,11 +22,36 @@ class Progress(Protocol):
     def close(self) -> None: ...
 
 
+ELLIPSIS = "\u2026"
+
+
 def _fmt_eta(seconds: float | None) -> str:
     if seconds is None:
         return "?"
     s = round(seconds)
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, its last one an ellipsis where it was cut."""
+    if len(text) <= width:
+        return text
+    return text[: max(0, width - 1)] + ELLIPSIS if width > 0 else ""
+
+
+def line(done: int, total: int, failed: int, eta: float | None, label: str, width: int) -> str:
+    """The plain progress line in ``width`` columns: ``[3/8, 1 failed, ETA 42s] cell…``; the
+    counts and the ETA come first, the cell name takes what is left."""
+    head = f"[{done}/{total}" + (f", {failed} failed" if failed else "")
+    head += f", ETA {_fmt_eta(eta)}]"
+    if not label:
+        return fit(head, width)
+    return fit(f"{head} {fit(label, width - len(head) - 1)}", width)
+
+
+def columns() -> int:
+    """The terminal's width (``COLUMNS`` first, as ``shutil.get_terminal_size`` reads it)."""
+    return shutil.get_terminal_size((80, 20)).columns
 
 
 class _Counts:
@@ -66,7 +93,7 @@ class Quiet:
 
 
 class Plain(_Counts):
-    """One self-overwriting stderr line: ``[3/8, 1 failed, ETA 42s] resnet50|CPU|...``."""
+    """One self-overwriting stderr line: ``[3/8, 1 failed, ETA 42s] resnet50|CPU|…``."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -78,12 +105,9 @@ class Plain(_Counts):
         self.t0 = time.monotonic()
 
     def _draw(self) -> None:
-        text = (
-            f"[{self.done}/{self.total} done, {self.failed} failed, ETA {_fmt_eta(self.eta())}] "
-            f"{self.label}"
-        )
-        cols = shutil.get_terminal_size((100, 20)).columns - 1
-        text = text[:cols]
+        # One column short of the width: a line that fills the last column wraps on some
+        # terminals, and the next "\r" then rewrites the wrong line.
+        text = line(self.done, self.total, self.failed, self.eta(), self.label, columns() - 1)
         sys.stderr.write("\r" + text.ljust(self._width))
         sys.stderr.flush()
         self._width = len(text)
@@ -108,29 +132,38 @@ class Plain(_Counts):
 
 
 class Rich:
-    """A rich progress bar on stderr."""
+    """A rich progress bar on stderr: ``3/32 1 failed ETA 0:01:10 ━━━   resnet50|CPU|f3…``.
 
-    def __init__(self) -> None:
+    ``console``: where it draws (default: a rich ``Console`` on stderr, as wide as the
+    terminal).
+    """
+
+    def __init__(self, console: Any = None) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
             Progress,
             TextColumn,
-            TimeElapsedColumn,
             TimeRemainingColumn,
         )
+        from rich.table import Column
 
-        self._console = Console(stderr=True)
+        self._console = Console(stderr=True) if console is None else console
+        # Counts and ETA first, at their own widths; the cell name takes the rest and is cut
+        # with an ellipsis (rich gives a ratio column what the others leave).
         self._bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[failed]} failed"),
-            TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
+            BarColumn(bar_width=12),
+            TextColumn(
+                "[bold]{task.description}",
+                table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1),
+            ),
             console=self._console,
+            expand=True,
         )
         self._task: Any = None
         self._failed = 0
@@ -164,10 +197,21 @@ class Tqdm:
         self._failed = 0
 
     def start(self, total: int) -> None:
-        self._bar = self._tqdm.tqdm(total=total, unit="run", file=sys.stderr, dynamic_ncols=True)
+        # Counts and ETA first; the cell name (the description) last, cut to what is left.
+        self._bar = self._tqdm.tqdm(
+            total=total,
+            unit="run",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            bar_format="{n_fmt}/{total_fmt}{postfix} ETA {remaining} |{bar:10}| {desc}",
+            postfix="0 failed",
+        )
 
     def running(self, label: str) -> None:
-        self._bar.set_description_str(label)
+        # What the rest of the line takes: the format above with its widest fields.
+        n = len(str(self._bar.total))
+        rest = 2 * n + len(f", {self._failed} failed") + len(" ETA 00:00:00 |") + 10 + 3
+        self._bar.set_description_str(fit(label, columns() - 1 - rest))
 
     def advance(self, failed: bool) -> None:
         self._failed += int(failed)

@@ -206,13 +206,16 @@ def sweep(
                 todo = on.pending(grid, base.processes, earlier)
             by_name = {f.name: f for f in facts}
             specs, int8 = {}, {}
+            noted: set[str] = set()  # the int8 note: once per model, not per int8 cell
             for c in grid:
                 if not any(reps for t in todo.values() for _, reps in t[c.key]):
                     continue
                 opts = base.replace(**c.options(served))
                 f = by_name[c.model]
                 if on is None and c.precision == "int8" and not f.quantized:
-                    progress.note(f"int8: {c.model} is quantized with NNCF (then cached)")
+                    if c.model not in noted:
+                        noted.add(c.model)
+                        progress.note(f"int8: {c.model} is quantized with NNCF (then cached)")
                 specs[c.key] = spec_for(
                     f, opts, book, cache_dir=cache, env=env, quantize=on is None
                 )

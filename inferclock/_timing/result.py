@@ -212,11 +212,11 @@ class RunResult:
         )
         tlo, thi = self.throughput_ci
         tp_ci = f" [95% CI {tlo:.2f} .. {thi:.2f}]" if tlo is not None and thi is not None else ""
-        pct = ", ".join(
-            f"{_pname(p.p)} {p.value_ns / 1e6:.4f}"
-            for p in s.percentiles
-            if p.p not in (50.0, 90.0, 99.0)
-        )
+        # Beside the median (p50): p90 and p99 always, and every percentile asked for, in
+        # ascending order (p90, p95, p99, p99.9), never the asked ones after p99.
+        tail = {90.0: s.p90_ns, 99.0: s.p99_ns}
+        tail.update((p.p, p.value_ns) for p in s.percentiles if p.p != 50.0)
+        pct = ", ".join(f"{_pname(p)} {v / 1e6:.4f}" for p, v in sorted(tail.items()))
         # Each percentile with its distribution-free interval and what that interval holds.
         intervals = ", ".join(
             f"{_pname(p.p)} {p.value_ns / 1e6:.4f} ["
@@ -232,7 +232,7 @@ class RunResult:
             f"{self.precision_requested} (ran {self.precision_executed or '?'})"
             + ("  [INTERRUPTED]" if self.interrupted else ""),
             f"  latency   median {s.median_ms:.4f} ms [{ci} {lo:.4f} .. {hi:.4f}], "
-            f"p90 {s.p90_ms:.4f}, p99 {s.p99_ms:.4f}{', ' + pct if pct else ''}, "
+            f"{pct}, "
             f"min {s.min_ms:.4f} ms, n={s.n} "
             f"({self.stop_reason}), warm-up {self.warmup_ns.size}"
             + ("" if self.warmup_steady is not False else " (not steady)")
