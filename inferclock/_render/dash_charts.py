@@ -6,7 +6,7 @@ run, and the detected steps marked (:func:`history_chart`); the index's sparklin
 (:func:`sparkline`); several lines on one chart, one per parameter combination
 (:func:`lines_chart`, with :func:`legend`); and the latest run's percentiles on a log axis
 with plain tick labels (:func:`percentile_chart`). The SVG parts are
-:mod:`inferclock._render.svg`'s; the records, :mod:`inferclock._render.site`'s.
+:mod:`inferclock._render.svg`'s; the records, :mod:`inferclock._render.dash_records`'.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from inferclock._common.text import fmt_num
 from inferclock._render import svg as s
 
 if TYPE_CHECKING:
-    from inferclock._render.site import CellData, Point, StepMark
+    from inferclock._render.dash_records import CellData, Point, StepMark
 
 __all__ = [
     "Mark",
@@ -242,7 +242,7 @@ def percentile_chart(cell: CellData) -> str:
             for i, (name, v, lo, hi) in enumerate(pct)
         ),
     )
-    box = s.Box(560, 260, left=70, bottom=46)
+    box = s.Box(560, 300, left=70, bottom=46)
     vals = [v for m in se.marks for v in (m.value, m.low, m.high) if v is not None and v > 0]
     y = s.Scale.fit(vals, box.y0, box.y1, log=True)
     xs = [box.slot(i, len(pct)) for i in range(len(pct))]

@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Sequence
 
 from inferclock._render import dash_charts as ch
-from inferclock._render.site import (
+from inferclock._render.dash_records import (
     CellData,
     cell_file,
     facets,
@@ -67,7 +67,7 @@ def _card(c: CellData) -> str:
     step = ""
     if c.steps:
         st = c.steps[-1]
-        where = ch.commit_label(c.points[st.index])[0] if 0 <= st.index < len(c.points) else ""
+        where = st.commit[:7] if st.commit else ch.commit_label(c.points[st.index])[0]
         more = f" ({len(c.steps)} steps)" if len(c.steps) > 1 else ""
         step = (
             f'<div class="step {esc(st.direction)}">{esc(st.direction)} '
@@ -99,7 +99,8 @@ def index_page(cells: Sequence[CellData], title: str) -> str:
         f'<li><span class="{esc(st.direction)}">{esc(st.direction)} '
         f"{100 * (st.ratio - 1):+.1f}%</span> "
         f'<a href="{cell_file(c)}">{esc(c.key)}</a> (host {esc(facets(c)["host"])}) at '
-        f"<code>{esc(ch.commit_label(p)[0])}</code>, {esc(p.at[:10])}</li>"
+        f"<code>{esc(st.commit[:7] if st.commit else ch.commit_label(p)[0])}</code>, "
+        f"{esc(p.at[:10])}</li>"
         for c, st, p in steps[:NEWEST]
     )
     inputs, labels, css = _filters(cells)

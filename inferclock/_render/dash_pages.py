@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from inferclock._render import dash_charts as ch
-from inferclock._render.site import (
+from inferclock._render.dash_records import (
     CellData,
     Point,
     cell_file,

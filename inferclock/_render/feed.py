@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from inferclock._render.dash_charts import step_text
-from inferclock._render.site import CellData, cell_file, facets, newest_steps, run_key
+from inferclock._render.dash_records import CellData, cell_file, facets, newest_steps, run_key
 from inferclock._render.svg import esc
 
 __all__ = ["atom", "rfc3339"]

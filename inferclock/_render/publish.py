@@ -1,8 +1,8 @@
 """``ic.publish``: a history as a static dashboard to copy to any web server.
 
 This module owns the glue from :class:`inferclock._tracking.history.History` to the site's plain
-records (:class:`inferclock._render.site.CellData`) and the argument checks; the pages and
-charts are :mod:`inferclock._render.site`'s.
+records (:class:`inferclock._render.dash_records.CellData`) and the argument checks; the pages
+and charts are :func:`inferclock._render.site.write_site`'s.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 
 from inferclock._common.errors import ConfigError
 from inferclock._common.secrets import mask_url
-from inferclock._render.site import CellData, Point, StepMark, write_site
+from inferclock._render.dash_records import CellData, Point, StepMark
+from inferclock._render.site import write_site
 from inferclock._timing import schema as _schema
 
 __all__ = ["cells_from_history", "publish"]

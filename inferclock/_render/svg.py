@@ -149,7 +149,7 @@ class Scale:
             return cls(1.0, 10.0, px0, px1, log) if log else cls(0.0, 1.0, px0, px1, log)
         lo, hi = min(vals), max(vals)
         if log:
-            pad = max((hi / lo) ** 0.08, 1.15)
+            pad = max((hi / lo) ** 0.04, 1.08)
             return cls(lo / pad, hi * pad, px0, px1, True)
         span = hi - lo or abs(hi) * 0.1 or 1.0
         return cls(lo - 0.08 * span, hi + 0.08 * span, px0, px1, False)
