@@ -293,3 +293,19 @@ def test_values_from_results_stay_text(tmp_path: Path) -> None:
     assert "<script>" in feed.findtext(f"{ATOM}entry/{ATOM}title", "")  # text, escaped in XML
     page = (tmp_path / cell_file(cell)).read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;x\ufffd" in page
+
+
+def test_one_run_no_interval_and_no_percentiles(tmp_path: Path) -> None:
+    """The smallest cells still make whole pages: one run, a value without interval, no
+    percentiles, a key that is not a sweep's."""
+    one = CellData("my bench", None, "median", "ms", (Point("7", "not a date", None, None, 2.0),))
+    pts = tuple(Point(str(i), "2026-12-01", "c" * 40, "1", 5.0) for i in range(3))
+    flat = CellData("flat", "h", "throughput", "/s", pts)
+    write_site([one, flat], tmp_path)
+    page = (tmp_path / cell_file(one)).read_text()
+    assert "No percentiles stored." in page and "run 7" in page  # the axis names the run
+    chart = re.search(r'<svg class="chart history".*?</svg>', page, re.S)
+    assert chart is not None and ET.fromstring(chart.group()) is not None  # well-formed SVG
+    feed = ET.parse(tmp_path / "feed.xml").getroot()
+    assert feed.findall(f"{ATOM}entry") == [] and feed.findtext(f"{ATOM}updated")
+    assert (tmp_path / model_file("my bench")).is_file()
