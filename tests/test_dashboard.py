@@ -149,6 +149,8 @@ def test_cell_page_commit_axis_hovers_and_step(browser: Any, history: dict[str, 
 
     page.click("svg.history a.pt >> nth=-1")  # a point's link opens its run
     assert f"Commit <code>{commits[-1]}</code>" in page.content()
+    page.click("p.near a:has-text('next')")  # runs link to their neighbours
+    assert f"Commit <code>{history['real'][0]}</code>" in page.content()
     page.close()
 
 

@@ -195,14 +195,22 @@ def model_pages(cells: Sequence[CellData], title: str) -> dict[str, str]:
 
 
 def run_pages(cells: Sequence[CellData], title: str) -> dict[str, str]:
-    """One page per run: its commit, date and versions, and each cell it measured."""
+    """One page per run: its commit, date and versions, each cell it measured, and links to
+    the runs before and after it."""
     runs: dict[str, list[tuple[CellData, int]]] = {}
     for c in cells:
         for i, p in enumerate(c.points):
             runs.setdefault(p.run_id, []).append((c, i))
+    order = sorted(runs, key=lambda r: run_key(runs[r][0][0].points[runs[r][0][1]]))
     pages = {}
-    for run_id, got in runs.items():
+    for k, run_id in enumerate(order):
+        got = runs[run_id]
         first = got[0][0].points[got[0][1]]
+        near = " · ".join(
+            f'<a href="{UP}{run_file(order[j])}">{label} (run {esc(order[j])})</a>'
+            for j, label in ((k - 1, "&larr; previous"), (k + 1, "next &rarr;"))
+            if 0 <= j < len(order)
+        )
         rows = []
         for c, i in got:
             p = c.points[i]
@@ -219,7 +227,7 @@ def run_pages(cells: Sequence[CellData], title: str) -> dict[str, str]:
             f"added {esc(first.at)}; {esc(_versions(first))}.</p>\n<table><thead><tr>"
             "<th>cell</th><th>host</th><th>metric</th><th>value [95% CI]</th>"
             "<th>step starting here</th></tr></thead><tbody>\n" + "\n".join(rows)
-            + "\n</tbody></table>"
+            + f'\n</tbody></table>\n<p class="near">{near}</p>'
         )  # fmt: skip
         pages[run_file(run_id)] = site_page(f"run {run_id} - {title}", body, root=UP,
                                             site_title=title)  # fmt: skip
