@@ -268,6 +268,7 @@ def test_tick_labels_are_plain_numbers() -> None:
     ]  # fmt: skip
     assert svg.log_ticks(0.5, 5) == [0.5, 1, 2, 5]
     assert svg.log_ticks(3, 3000) == [10, 100, 1000]
+    assert svg.log_ticks(0.037, 0.05) == [0.04, 0.045, 0.05]  # narrow: still 3 ticks
     assert svg.nice_ticks(0.93, 1.41) == [1.0, 1.1, 1.2, 1.3, 1.4]
 
 

@@ -84,7 +84,8 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 
 def log_ticks(lo: float, hi: float) -> list[float]:
     """Round values in [lo, hi] (both > 0) for a log axis: powers of ten, else 1-2-5, else
-    finer, whichever first gives at least 3 ticks."""
+    finer, whichever first gives at least 3 ticks; a range too narrow for any of them (less
+    than a factor of 1.5 or so, where a log axis is nearly linear) gets :func:`nice_ticks`."""
     k0, k1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
     ticks: list[float] = []
     for mults in ((1,), (1, 2, 5), (1, 2, 3, 5, 7), (1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9)):
@@ -96,7 +97,7 @@ def log_ticks(lo: float, hi: float) -> list[float]:
         ]
         if len(ticks) >= 3:
             return ticks
-    return ticks or [lo, hi]
+    return nice_ticks(lo, hi, 4)
 
 
 @dataclass(frozen=True)
