@@ -283,8 +283,8 @@ def test_values_from_results_stay_text(tmp_path: Path) -> None:
     )  # fmt: skip
     step = StepMark(3, 1.0, 1.5, 1.5, "regression", commit=evil, version=evil)
     key = f"{evil}|CPU|{evil}|1|latency|-"
-    cell = CellData(key, evil, "median", "ms", pts, (step,), (("p50", 1.0, None, None),),
-                    host_name=evil)  # fmt: skip
+    pct = (("p50", 1.0, None, None), ("odd:name", 2.0, None, None))
+    cell = CellData(key, evil, "median", "ms", pts, (step,), pct, host_name=evil)
     write_site([cell], tmp_path, title=evil)
     texts = {p: p.read_text() for p in tmp_path.rglob("*") if p.is_file()}
     assert len(texts) == 5 + len(pts)  # index, regressions, feed, a cell, a model, the runs

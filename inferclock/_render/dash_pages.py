@@ -55,7 +55,7 @@ def _cell_page(c: CellData, title: str) -> str:
         f'<li class="{esc(st.direction)}">{esc(ch.step_text(c, st))}</li>' for st in c.steps
     )
     pct = ch.percentile_chart(c)
-    order = [m.split(":")[0] for m in _pct_names(c)]
+    order = _pct_names(c)
     by_name = {n: (v, lo, hi) for n, v, lo, hi in c.percentiles}
     pct_rows = "".join(
         f"<tr><td>{esc(n)}</td><td>{esc(ch.interval_text(*by_name[n]))}</td></tr>" for n in order
