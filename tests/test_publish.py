@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pytest
@@ -15,12 +14,13 @@ import pytest
 import inferclock as ic
 from inferclock.__main__ import main
 from inferclock._core import ConfigError
-from inferclock._render.browser import chromium_path, screenshot
+from inferclock._render.browser import screenshot
 from inferclock._render.html import markdown_to_html
 from inferclock._render.site import CellData, Point, StepMark, cell_file, write_site
 
 pytest.importorskip("matplotlib")
 
+from site_crawl import crawl as _crawl, launch
 from synthetic import HEADER, lognormal_ns, make_row, write_table
 
 MODELS = ("resnet50", "mobilenet")
@@ -43,49 +43,7 @@ def _history(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    exe = chromium_path()
-    if exe is None:
-        pytest.skip("no chromium binary on PATH (Debian: apt install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-def _crawl(browser: Any, start: Path) -> dict[str, Any]:
-    """Every page reachable from ``start`` by its links: console errors, page errors, broken
-    links, and per page the drawn SVG paths; the first page's ``Page`` left open."""
-    errors: list[str] = []
-    broken: list[str] = []
-    paths_drawn: dict[str, int] = {}
-    seen: set[str] = set()
-    todo = [start.resolve().as_uri()]
-    page = browser.new_page()
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    while todo:
-        url = todo.pop()
-        if url in seen:
-            continue
-        seen.add(url)
-        response = page.goto(url)
-        if response is not None and not response.ok:
-            broken.append(url)
-            continue
-        paths_drawn[url] = page.evaluate(
-            "() => [...document.querySelectorAll('svg path')]"
-            ".filter(p => (p.getAttribute('d') || '').length > 10).length"
-        )
-        for href in page.eval_on_selector_all("a[href]", "as => as.map(a => a.href)"):
-            target = urlparse(href)
-            file = Path(unquote(target.path))
-            if target.scheme != "file" or not file.is_file():
-                broken.append(f"{url} -> {href}")
-            elif file.suffix == ".html":
-                todo.append(href.split("#")[0])
-    page.close()
-    return {"errors": errors, "broken": broken, "drawn": paths_drawn}
+    yield from launch()
 
 
 def test_site_in_browser(browser: Any, tmp_path: Path) -> None:
@@ -93,21 +51,23 @@ def test_site_in_browser(browser: Any, tmp_path: Path) -> None:
     got = _crawl(browser, index)
     assert got["errors"] == []
     assert got["broken"] == []
-    assert len(got["drawn"]) == 1 + len(MODELS)  # the index and one page per cell
     cell_pages = {u: n for u, n in got["drawn"].items() if "/cells/" in u}
+    assert len(cell_pages) == len(MODELS)  # one page per cell, each reached from the index
     assert all(n > 0 for n in cell_pages.values()), cell_pages
+    assert set(got["scripts"].values()) == {0}  # no page runs a script
 
     page = browser.new_page()
     page.goto(index.resolve().as_uri())
-    rows = page.eval_on_selector_all(
-        "tr.cell", "rs => rs.map(r => [r.cells[0].innerText, r.cells[5].className])"
+    cards = page.eval_on_selector_all(
+        ".card", "cs => cs.map(c => [c.querySelector('a.name').innerText, c.className])"
     )
-    assert sorted(k.split("|")[0] for k, _ in rows) == sorted(MODELS)
-    assert dict((k.split("|")[0], c) for k, c in rows) == {
-        "resnet50": "regression",
-        "mobilenet": "",
+    assert sorted(k.split("|")[0] for k, _ in cards) == sorted(MODELS)
+    assert {k.split("|")[0]: "has-regression" in c for k, c in cards} == {
+        "resnet50": True,
+        "mobilenet": False,
     }
-    step_text = page.inner_text("tr.cell:has-text('resnet50') td.regression")
+    page.click(".card.has-regression a.name")
+    step_text = page.inner_text("ul.steps li.regression")
     assert f"run {STEP_RUN + 1}" in step_text  # the series' 0-based index 20, shown 1-based
     page.close()
     shot = screenshot(index, tmp_path / "index.png", browser=browser)
@@ -152,10 +112,11 @@ def test_site_from_plain_inputs(tmp_path: Path) -> None:
     for c in cells:
         assert f'href="{cell_file(c)}"' in text
         assert (tmp_path / cell_file(c)).is_file()
-    assert text.count('<tr class="cell">') == 2
-    assert 'class="regression">regression +20.0% (run 4, commit abc123def4, v2)' in text
+    assert text.count('<div class="card ') == 2
+    assert "regression +20.0% at abc123d" in text
     assert "host&lt;1&gt;" in text and "host<1>" not in text
     page = (tmp_path / cell_file(cells[0])).read_text()
+    assert '<li class="regression">regression +20.0% (run 4, commit abc123def4, v2)' in page
     assert 'href="../index.html"' in page
     assert page.count("<svg") == 2  # the history and the latest distribution
     assert not re.search(r"(src|href)=\"(https?:)?//", text + page)  # nothing fetched

@@ -201,16 +201,20 @@ def test_publish_replaces_a_symlink_never_writes_through_it(tmp_path: Path) -> N
     out.mkdir()
     victim = tmp_path / "victim.html"
     victim.write_text("precious")
-    (out / "index.html").symlink_to(victim)
+    for name in ("index.html", "regressions.html", "feed.xml"):
+        (out / name).symlink_to(victim)
     ic.publish(tmp_path / "h.db", out)
-    assert victim.read_text() == "precious" and not (out / "index.html").is_symlink()
+    assert victim.read_text() == "precious"
+    assert not any((out / n).is_symlink() for n in ("index.html", "regressions.html", "feed.xml"))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    (tmp_path / "site2").mkdir()
-    (tmp_path / "site2" / "cells").symlink_to(elsewhere)
-    with pytest.raises(ConfigError, match=r"cells.* is a symlink"):
-        ic.publish(tmp_path / "h.db", tmp_path / "site2")
-    assert not list(elsewhere.iterdir())
+    for folder in ("cells", "models", "runs"):  # every folder of pages
+        site = tmp_path / f"site-{folder}"
+        site.mkdir()
+        (site / folder).symlink_to(elsewhere)
+        with pytest.raises(ConfigError, match=rf"{folder}.* is a symlink"):
+            ic.publish(tmp_path / "h.db", site)
+        assert not list(elsewhere.iterdir())
 
 
 # ---------------------------------------------------------------- 3: passwords

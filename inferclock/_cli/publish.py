@@ -6,11 +6,14 @@ import argparse
 from typing import Any
 
 EPILOG = """\
-The site is index.html (every cell and host: the latest value with its 95% interval and the
-newest detected step) and cells/*.html (the history plot with the steps marked, the latest
-run's percentiles, every run). Charts are inline SVG and links relative: nothing is fetched
-when it is viewed. Copy the folder to any static host (GitHub Pages, S3, nginx), or look at
-it with `python -m http.server -d site`.
+The site is index.html (the newest detected steps, filters by host, model, precision and
+mode, and a sparkline card per cell and host), cells/*.html (the history on a commit axis
+with its interval band, a hover per point naming commit, versions, value and interval, the
+steps marked; the latest percentiles on a log axis; every run), models/*.html (each cell of a
+model as a line of one chart), runs/*.html, regressions.html and feed.xml (an Atom feed of
+the detected steps). Charts are inline SVG, links relative, no script runs: nothing is
+fetched when it is viewed. Copy the folder to any static host (GitHub Pages, S3, nginx), or
+look at it with `python -m http.server -d site`.
 
 examples:
   inferclock publish history.db -o site/
@@ -23,7 +26,8 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
         "publish",
         help="a static HTML dashboard of a history, to copy to any web server",
         description="Write a self-contained static dashboard of a results history: an index "
-        "of cells with their latest value, interval and detected steps, and a page per cell.",
+        "of cells with sparklines and filters, a page per cell, model and run, the detected "
+        "steps and their Atom feed.",
         epilog=EPILOG,
         formatter_class=formatter,
     )

@@ -1,8 +1,8 @@
 """``ic.publish``: a history as a static dashboard to copy to any web server.
 
 This module owns the glue from :class:`inferclock._tracking.history.History` to the site's plain
-records (:class:`inferclock._render.site.CellData`) and the argument checks; the pages and
-charts are :mod:`inferclock._render.site`'s.
+records (:class:`inferclock._render.dash_records.CellData`) and the argument checks; the pages
+and charts are :func:`inferclock._render.site.write_site`'s.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 
 from inferclock._common.errors import ConfigError
 from inferclock._common.secrets import mask_url
-from inferclock._render.site import CellData, Point, StepMark, write_site
+from inferclock._render.dash_records import CellData, Point, StepMark
+from inferclock._render.site import write_site
 from inferclock._timing import schema as _schema
 
 __all__ = ["cells_from_history", "publish"]
@@ -50,17 +51,22 @@ def _str(v: Any) -> str | None:
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
 
 
-def _percentiles(
-    h: Any, key: str, host: str | None
-) -> tuple[tuple[str, float, float | None, float | None], ...]:
-    """The latest stored row's latency percentiles of the cell, in ms."""
+def _latest(h: Any, key: str, host: str | None) -> Any:
+    """The cell's newest stored row on ``host`` (a pandas Series), or None."""
     rows = h.query(key=key, host=host)
-    column = _schema.name("latency_percentiles")
-    if len(rows) == 0 or column not in rows:
-        return ()
+    if len(rows) == 0:
+        return None
     if "added_at" in rows:
         rows = rows.sort_values("added_at", kind="stable")
-    pct = rows[column].iloc[-1]
+    return rows.iloc[-1]
+
+
+def _percentiles(last: Any) -> tuple[tuple[str, float, float | None, float | None], ...]:
+    """The latest stored row's latency percentiles of the cell, in ms."""
+    column = _schema.name("latency_percentiles")
+    if last is None or column not in last:
+        return ()
+    pct = last[column]
     if isinstance(pct, str):
         pct = json.loads(pct)
     if not isinstance(pct, dict):
@@ -73,9 +79,28 @@ def _percentiles(
         lo = _num(p.get("low_ns")) if isinstance(p, dict) else None
         hi = _num(p.get("high_ns")) if isinstance(p, dict) else None
         out.append(
-            (name, value / 1e6, None if lo is None else lo / 1e6, None if hi is None else hi / 1e6)
+            (
+                str(name),
+                value / 1e6,
+                None if lo is None else lo / 1e6,
+                None if hi is None else hi / 1e6,
+            )
         )
     return tuple(out)
+
+
+def _params(last: Any) -> dict[str, Any]:
+    """The cell's parameters from its newest row (None where the row lacks one)."""
+    got: dict[str, Any] = {}
+    for attr, field in (("model", "model"), ("device", "device"),
+                        ("precision", "precision_requested"), ("mode", "mode"),
+                        ("host_name", "host_name")):  # fmt: skip
+        column = _schema.name(field)
+        got[attr] = _str(last[column]) if last is not None and column in last else None
+    column = _schema.name("batch_size")
+    batch = _num(last[column]) if last is not None and column in last else None
+    got["batch_size"] = None if batch is None else int(batch)
+    return got
 
 
 def cells_from_history(h: Any, *, metric: str = "auto") -> list[CellData]:
@@ -98,6 +123,7 @@ def cells_from_history(h: Any, *, metric: str = "auto") -> list[CellData]:
                 run_id=str(r.run_id), at=str(r.at), commit=_str(r.commit),
                 version=_str(r.inferclock_version), value=float(r.value) * k,
                 low=_scaled(r.low, k), high=_scaled(r.high, k),
+                openvino=_str(r.openvino_version),
             )
             for r in df.itertuples(index=False)
         )  # fmt: skip
@@ -110,7 +136,10 @@ def cells_from_history(h: Any, *, metric: str = "auto") -> list[CellData]:
             )
             for s in found
         )  # fmt: skip
-        cells.append(CellData(key, host, name, unit, points, marks, _percentiles(h, key, host)))
+        last = _latest(h, key, host)
+        cells.append(
+            CellData(key, host, name, unit, points, marks, _percentiles(last), **_params(last))
+        )
     return cells
 
 
@@ -124,10 +153,13 @@ def publish(
     """Write a static dashboard of ``history`` into ``out_dir``; returns ``index.html``'s path.
 
     ``history``: a SQLite file, a ``postgresql://`` URL, or an open ``History``. The site is
-    ``index.html`` (each cell and host: the latest value with its interval, any detected step)
-    and ``cells/*.html`` (the history plot with the steps marked, the latest run's
-    percentiles, the runs); charts are inline SVG, links relative, nothing is fetched at view
-    time: copy the folder to any static host.
+    ``index.html`` (the newest steps, filters by host, model, precision and mode, and a card
+    per cell and host with its sparkline, latest value and interval), ``cells/*.html`` (the
+    history on a commit axis with its interval band, a hover per point and the steps marked;
+    the latest run's percentiles on a log axis; the runs), ``models/*.html`` (each cell of a
+    model as a line of one chart), ``runs/*.html``, ``regressions.html`` and the Atom feed
+    ``feed.xml`` of the detected steps. Charts are inline SVG, links relative, no script
+    runs and nothing is fetched at view time: copy the folder to any static host.
     """
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
@@ -145,8 +177,9 @@ def publish(
         name = type(history).__name__
     if not cells:
         raise ConfigError(f"publish: history {name!r} holds no results to publish")
-    if (out / "cells").is_symlink():  # the pages go in a real folder, never through a link
-        raise ConfigError(f"publish: {str(out / 'cells')!r} is a symlink; remove it first")
+    for folder in ("cells", "models", "runs"):  # pages go in real folders, never through a link
+        if (out / folder).is_symlink():
+            raise ConfigError(f"publish: {str(out / folder)!r} is a symlink; remove it first")
     try:
         out.mkdir(parents=True, exist_ok=True)
         return write_site(cells, out, title=title)
