@@ -142,7 +142,7 @@ def compiled(stmt: str, setup: str) -> Callable[..., GeneratorType[None, None, N
             f"together: {e.msg}"
         ) from None
     exec(code, namespace)
-    return cast(Callable[..., GeneratorType[None, None, None]], namespace[_NAME])
+    return cast("Callable[..., GeneratorType[None, None, None]]", namespace[_NAME])
 
 
 def _raised(what: str, text: str, e: BaseException) -> StatementError:
