@@ -186,6 +186,7 @@ def test_rows_compare_history_publish(tmp_path: Path) -> None:
     assert [schema.at(r, "process") for r in f.rows] == [0, 1]
     for row in f.rows:
         schema.check(row, "test")
+        assert {*schema.RUN_FIELDS, *schema.TIMEIT_FIELDS} <= set(row)  # a run's row, and more
         assert schema.at(row, "key") == schema.at(row, "model") == "sorted(x)"
         assert schema.at(row, "timeit_statement") == "sorted(x)"
         assert schema.at(row, "timeit_setup") == "x = list(range(100))"
