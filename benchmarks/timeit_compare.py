@@ -1,6 +1,7 @@
-"""`inferclock timeit` beside `python -m timeit` and `pyperf timeit` on one statement: the figure
-each prints, the median per execution each gives, and the time to result (wall seconds of the
-whole command, start-up included), in interleaved rounds (the order rotates each round).
+"""`inferclock timeit` beside `python -m timeit` and `pyperf timeit` on one statement (and
+timeit's CPU time, a control): the figure each prints, the median per execution each gives,
+and the time to result (wall seconds of the whole command, start-up included), in
+interleaved rounds (the order rotates each round).
 
 Run: python benchmarks/timeit_compare.py [--rounds 3]   (needs `pip install pyperf`; ~2 min)
 Prints a markdown table per round and a summary; note the load average beside the figures.
@@ -12,6 +13,8 @@ What each tool's figures are:
   median of its 60 values is read from its JSON.
 - inferclock timeit: 3 processes, the median per execution with its 95% interval (within and
   between processes), p99 beside it.
+- python -m timeit -p: the control, timeit in process (CPU) time: what the statement costs
+  when it has the CPU, which waits for the CPU on a busy machine do not enter.
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ def _run(argv: list[str]) -> tuple[subprocess.CompletedProcess[str], float]:
     return p, wall
 
 
-def python_timeit() -> dict[str, object]:
-    p, wall = _run([sys.executable, "-m", "timeit", "-v", "-s", SETUP, STMT])
+def python_timeit(cpu: bool = False) -> dict[str, object]:
+    flags = ["-p"] if cpu else []
+    p, wall = _run([sys.executable, "-m", "timeit", "-v", *flags, "-s", SETUP, STMT])
     out = p.stdout
     best = re.search(r"(\d+) loops?, best of (\d+): ([\d.]+) (\w+) per loop", out)
     raw = re.search(r"raw times: (.*)", out)
@@ -53,11 +57,17 @@ def python_timeit() -> dict[str, object]:
     raws = [float(v.split()[0]) * UNITS[v.split()[1]] for v in raw.group(1).split(", ")]
     median = statistics.median(raws) / loops
     return {
-        "tool": "python -m timeit",
+        "tool": "python -m timeit -p (CPU time)" if cpu else "python -m timeit",
         "printed": f"best of {best.group(2)}: {best.group(3)} {best.group(4)} ({loops} loops)",
         "median_ns": median,
         "wall_s": wall,
     }
+
+
+def python_timeit_cpu() -> dict[str, object]:
+    """The control: timeit's figure in process (CPU) time, which a busy machine's waits for the
+    CPU do not enter."""
+    return python_timeit(cpu=True)
 
 
 def pyperf_timeit(tmp: Path) -> dict[str, object]:
@@ -96,13 +106,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    tools = [python_timeit, pyperf_timeit, inferclock_timeit]
+    tools = [python_timeit, pyperf_timeit, inferclock_timeit, python_timeit_cpu]
     results: dict[str, list[dict[str, object]]] = {}
     print(f"# timeit_compare ({today()})\n\nMachine: {machine()}\n")
     print(f"Statement: `{STMT}` with setup `{SETUP}`\n")
     with tempfile.TemporaryDirectory() as d:
         for i in range(args.rounds):
-            order = tools[i % 3 :] + tools[: i % 3]  # rotate: each tool goes first once
+            order = tools[i % 4 :] + tools[: i % 4]  # rotate: each tool goes first in turn
             before = loadavg()
             rows = []
             for tool in order:

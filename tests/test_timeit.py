@@ -109,15 +109,31 @@ def test_calibration_picks_the_first_candidate_long_enough() -> None:
     def sample() -> None:
         now[0] += 7 * cell[0]
 
-    assert statement.calibrate(sample, cell, 20_000, clock=lambda: now[0]) == 5000
-    # A first call of 10 ms or more settles it at once: one call, number 1.
+    def clocks(cpu: list[int]) -> dict[str, Any]:
+        return {"clock": lambda: now[0], "cpu_clock": lambda: cpu[0]}
+
+    assert statement.calibrate(sample, cell, 20_000, **clocks(now)) == 5000
+    # A first call of 10 ms or more on the CPU settles it at once: one call, number 1.
     calls = []
 
     def slow() -> None:
         calls.append(1)
         now[0] += 50_000_000
 
-    assert statement.calibrate(slow, [1], 20_000, clock=lambda: now[0]) == 1 and len(calls) == 1
+    assert statement.calibrate(slow, [1], 20_000, **clocks(now)) == 1 and len(calls) == 1
+    # 50 ms on the wall clock but 7 ns on the CPU: a call that waited for the CPU, preempted
+    # (the wall clock alone settled number 1 for a 5 us statement under load): calls go on.
+    cpu = [0]
+    preempted = [True]
+
+    def waited() -> None:
+        now[0] += (50_000_000 if preempted[0] else 7) * cell[0]
+        cpu[0] += 7 * cell[0]
+        preempted[0] = False
+
+    calls.clear()
+    cell[0] = 1
+    assert statement.calibrate(waited, cell, 20_000, **clocks(cpu)) == 5000
 
 
 def test_setup_names_are_the_statements_locals() -> None:

@@ -48,8 +48,8 @@ from inferclock._timing.measure import Measurement, check_options, measure
 MIN_SAMPLE_TIME = 20e-6
 #: The most executions per sample (an empty statement reaches ~5000 at 20 us).
 MAX_NUMBER = 10**9
-#: A calibration call at least this long (ns) settles ``number`` at once: no second call of a
-#: statement that takes seconds.
+#: A calibration call at least this long (ns), on the wall clock and on the CPU, settles
+#: ``number`` at once: no second call of a statement that takes seconds.
 _SLOW_NS = 10_000_000
 _NAME = "_inferclock_timeit"
 
@@ -168,18 +168,21 @@ def calibrate(
     cell: list[int],
     min_sample_ns: float,
     clock: Callable[[], int] = time.perf_counter_ns,
+    cpu_clock: Callable[[], int] = time.thread_time_ns,
 ) -> int:
     """The first of 1, 2, 5, 10, ... whose sample (``cell[0]`` executions) takes at least
     ``min_sample_ns`` on ``clock``: each candidate's fastest of 3 calls (a preempted call is
-    not the statement's cost), or its first call alone when that takes 10 ms or more."""
+    not the statement's cost), or its first call alone when it spent 10 ms or more on the CPU
+    (``cpu_clock``: the thread's CPU time, which a wait for the CPU on a busy machine does not
+    enter; the wall clock alone let one preempted call of a 5 us statement settle number 1)."""
     for number in _candidates():
         cell[0] = number
         best = math.inf
         for _ in range(3):
-            t0 = clock()
+            c0, t0 = cpu_clock(), clock()
             sample()
-            t = clock() - t0
-            if t >= _SLOW_NS:
+            t, c = clock() - t0, cpu_clock() - c0
+            if t >= _SLOW_NS and c >= _SLOW_NS:
                 return number
             best = min(best, t)
         if best >= min_sample_ns:
