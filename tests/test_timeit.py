@@ -9,6 +9,7 @@ rows. No figure is compared with a duration.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -278,3 +279,29 @@ def test_the_console_script_and_python_m_are_one_command(tmp_path: Path) -> None
                        timeout=120)  # fmt: skip
     assert r.returncode == 0 and "usage: inferclock timeit" in r.stdout
     assert r.stdout == cli("--help").stdout
+
+
+@pytest.mark.parametrize(("sig", "rc", "said"), [
+    (signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated"),
+])  # fmt: skip
+def test_ctrl_c_and_sigterm_stop_it_with_their_exit_codes(
+    tmp_path: Path, sig: int, rc: int, said: str
+) -> None:
+    """Sent once the statement runs in the worker (its bytes appear); the worker goes too."""
+    from procs import descendants, wait_for
+
+    log = tmp_path / "log"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "inferclock", "timeit", *counting(log), "--duration", "300"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: log.exists() and b"x" in log.read_bytes(), "the statement to run")
+        workers = descendants(p.pid)
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=120)  # a hang guard, not a timing expectation
+    finally:
+        p.kill()
+    assert p.returncode == rc and err.startswith(said) and "Traceback" not in err, err
+    assert out == ""
+    wait_for(lambda: not any(Path(f"/proc/{w}").exists() for w in workers), "workers to end")
