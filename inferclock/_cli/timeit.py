@@ -40,7 +40,8 @@ examples:
   inferclock compare before.jsonl after.jsonl --fail-above 5%
 
 exit status: 0; 2 on bad input, a statement or setup that does not compile or raises (one
-line naming which), checked before any process starts where it can; 130 when interrupted.
+line naming which), checked before any process starts where it can; 130 when interrupted
+(Ctrl-C), 143 on SIGTERM (the worker stopped either way).
 """
 
 
