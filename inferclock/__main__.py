@@ -29,6 +29,7 @@ from inferclock._cli import (
     report,
     run,
     sweep,
+    timeit,
     tune,
 )
 from inferclock._cli.common import Formatter, builtin_models
@@ -37,7 +38,7 @@ from inferclock._common.util import package_version
 
 #: The subcommands, in the order ``inferclock --help`` lists them; each is named as its module.
 COMMANDS: tuple[ModuleType, ...] = (
-    info, run, peak, tune, profile, history, publish, sweep, report, compare, ab, demo,
+    info, run, peak, tune, profile, history, publish, sweep, report, compare, ab, timeit, demo,
 )  # fmt: skip
 
 

@@ -230,8 +230,8 @@ def test_the_schema_is_what_a_real_run_writes(matmul_model: Path) -> None:
                                                    "warmup_ns")  # fmt: skip
     assert set(json.loads(result.to_json())) == {*_schema.RUN_FIELDS, "env"}
     # Every declared field is one some writer writes: the sweep's rows, ``kind`` (the file
-    # writer's), the tune's and the exports.
-    written = {"kind", *sweep, *_schema.TUNE_FIELDS, *_schema.EXPORT_FIELDS}
+    # writer's), the tune's, timeit's (tests/test_timeit.py) and the exports.
+    written = {"kind", *sweep, *_schema.TUNE_FIELDS, *_schema.TIMEIT_FIELDS, *_schema.EXPORT_FIELDS}
     assert written == set(_schema.FIELDS)
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "PinningError",
     "PrecisionError",
     "RowSchemaError",
+    "StatementError",
     "Terminated",
     "WorkerCrash",
 ]
@@ -65,6 +66,11 @@ class WorkerCrash(InferclockError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (str(self), self.kind), self.__dict__)
+
+
+class StatementError(InferclockError):
+    """A statement timed by ``inferclock timeit`` (or its setup) that does not compile or
+    raises: the message names which one, the statement and the exception, on one line."""
 
 
 class RowSchemaError(Exception):

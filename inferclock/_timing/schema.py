@@ -12,6 +12,7 @@ Groups, in the order a sweep's row holds them (``_timing.rows`` builds the rows)
 * **bookkeeping**: timestamps and the error.
 * **sweep** and **cluster**: the run's place in a sweep, and where a cluster ran it.
 * **tune**: what ``ic.tune`` adds to its rows (``_search.tune``).
+* **timeit**: what ``inferclock timeit`` adds to its rows (``_workers.timeit_result``).
 * **export**: what ``RunResult.to_dict(samples=True)`` / ``to_json`` add; never in a file.
 
 Readers ask :func:`get` / :func:`at` (``row.get(name)`` / ``row[name]``) for a field by name,
@@ -39,7 +40,8 @@ from inferclock._timing import options as _options
 __all__ = [
     "BOOK_FIELDS", "CLUSTER_FIELDS", "EXPORT_FIELDS", "FIELDS", "IDENTITY_FIELDS",
     "LATENCY_STATS", "MEASURED_FIELDS", "OPTION_FIELDS", "RUN_FIELDS", "SWEEP_FIELDS",
-    "TUNE_FIELDS", "Field", "RowSchemaError", "at", "check", "declared", "get", "name", "names",
+    "TIMEIT_FIELDS", "TUNE_FIELDS", "Field", "RowSchemaError", "at", "check", "declared", "get",
+    "name", "names",
 ]  # fmt: skip
 
 
@@ -169,6 +171,9 @@ TUNE = _group(
     ("tune_role", str), ("tune_objective", str), ("tune_file", str),
     ("tune_value", float | None), ("tune_low", float | None), ("tune_high", float | None),
 )  # fmt: skip
+#: ``inferclock timeit``'s: the statement, its setup and the executions per sample (the row's
+#: figures are per execution; ``model`` and ``key`` are its name, the statement by default).
+TIMEIT = _group("timeit", ("timeit_statement", str), ("timeit_setup", str), ("timeit_number", int))
 #: ``RunResult.to_dict(samples=True)``'s samples and ``to_json``'s fingerprint (no file has
 #: them: a sweep keeps raw samples in ``.npy`` files, the fingerprint in the header).
 EXPORT = _group(
@@ -178,7 +183,18 @@ EXPORT = _group(
 #: Every declared field by name, groups in the order above.
 FIELDS: dict[str, Field] = {
     f.name: f
-    for f in (*FILE, *IDENTITY, *OPTIONS, *MEASURED, *BOOK, *SWEEP, *CLUSTER, *TUNE, *EXPORT)
+    for f in (
+        *FILE,
+        *IDENTITY,
+        *OPTIONS,
+        *MEASURED,
+        *BOOK,
+        *SWEEP,
+        *CLUSTER,
+        *TUNE,
+        *TIMEIT,
+        *EXPORT,
+    )
 }
 
 
@@ -196,6 +212,7 @@ CLUSTER_FIELDS = _names(CLUSTER)
 #: What a sweep's row adds to a run's: ``key`` first, the rest after the run's fields.
 SWEEP_FIELDS = ("key", *_names(SWEEP), *CLUSTER_FIELDS)
 TUNE_FIELDS = _names(TUNE)
+TIMEIT_FIELDS = _names(TIMEIT)
 EXPORT_FIELDS = _names(EXPORT)
 
 
