@@ -29,7 +29,7 @@ from _common import loadavg, machine, table, today
 
 from inferclock._common.intervals import quantile_ci
 
-TESTS = '''
+TESTS = """
 import pytest
 
 
@@ -45,7 +45,7 @@ def test_square(n):
 def test_tmp(tmp_path):
     (tmp_path / "f").write_text("x")
     assert (tmp_path / "f").read_text() == "x"
-'''
+"""
 
 
 def project(root: Path) -> Path:
