@@ -8,8 +8,10 @@ Each install gets ``--sessions`` pairs of sessions, one with the plugin (A) and 
 ``-p no:inferclock`` (B), interleaved: every round runs each install's pair once, the pair's
 order alternating (AB, then BA), so a machine that gets busier or quieter during the run
 shifts both sides alike. A session is a fresh ``python -m pytest -q`` in the project folder,
-timed by wall clock from the process start to its exit (interpreter start included). The
-table gives each side's median and the median of the per-pair differences A - B with its
+timed by wall clock from the process start to its exit (interpreter start included) and by
+the CPU time (user + system) the process used: on a shared, loaded machine the wall time
+also counts the time the session waited for a CPU, the CPU time only the work it did. The
+tables give each side's median and the median of the per-pair differences A - B with its
 distribution-free 95% interval (``_common.intervals.quantile_ci``: the order statistics of
 the differences that bound their median).
 """
@@ -17,6 +19,7 @@ the differences that bound their median).
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,17 +59,20 @@ def project(root: Path) -> Path:
     return root
 
 
-def session(python: str, folder: Path, *extra: str) -> float:
-    """Wall seconds of one pytest session; its outcome is checked (5 passed)."""
+def session(python: str, folder: Path, *extra: str) -> tuple[float, float]:
+    """Wall and CPU seconds of one pytest session; its outcome is checked (5 passed)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(
         [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra],
         cwd=folder, capture_output=True, text=True,
     )  # fmt: skip
     wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # this child alone: reaped in between
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     if p.returncode != 0 or "5 passed" not in p.stdout:
         raise SystemExit(f"{python}: the session failed:\n{p.stdout[-2000:]}{p.stderr[-2000:]}")
-    return wall
+    return wall, cpu
 
 
 def loaded(python: str) -> bool:
@@ -89,7 +95,10 @@ def main() -> int:
     for py in pythons:
         if not loaded(py):
             raise SystemExit(f"{py}: inferclock's pytest11 entry point is not installed")
-    walls = {py: {"plugin": [], "off": []} for py in pythons}  # type: dict[str, dict[str, list[float]]]
+    #: install -> side -> clock ("wall", "cpu") -> seconds per session
+    got: dict[str, dict[str, dict[str, list[float]]]] = {
+        py: {side: {"wall": [], "cpu": []} for side in ("plugin", "off")} for py in pythons
+    }
     load_before = loadavg()
     with tempfile.TemporaryDirectory() as tmp:
         folder = project(Path(tmp))
@@ -101,21 +110,25 @@ def main() -> int:
                 sides = ("plugin", "off") if i % 2 == 0 else ("off", "plugin")
                 for side in sides:
                     extra = ("-p", "no:inferclock") if side == "off" else ()
-                    walls[py][side].append(session(py, folder, *extra))
+                    wall, cpu = session(py, folder, *extra)
+                    got[py][side]["wall"].append(wall)
+                    got[py][side]["cpu"].append(cpu)
     rows = []
     for py in pythons:
-        a, b = walls[py]["plugin"], walls[py]["off"]
-        diffs = [(x - y) * 1e3 for x, y in zip(a, b, strict=True)]
-        low, high, cover = quantile_ci(diffs, 0.5)
-        rows.append([
-            py, f"{statistics.median(a) * 1e3:.0f}", f"{statistics.median(b) * 1e3:.0f}",
-            f"{statistics.median(diffs):+.0f}", f"[{low:+.0f}, {high:+.0f}] ({cover:.0%})",
-        ])  # fmt: skip
+        for clock in ("wall", "cpu"):
+            a, b = got[py]["plugin"][clock], got[py]["off"][clock]
+            diffs = [(x - y) * 1e3 for x, y in zip(a, b, strict=True)]
+            low, high, cover = quantile_ci(diffs, 0.5)
+            rows.append([
+                py, clock, f"{statistics.median(a) * 1e3:.0f}",
+                f"{statistics.median(b) * 1e3:.0f}", f"{statistics.median(diffs):+.0f}",
+                f"[{low:+.0f}, {high:+.0f}] ({cover:.0%})",
+            ])  # fmt: skip
     print(f"{machine()}, {today()}, load {load_before} before / {loadavg()} after, "
           f"{args.sessions} interleaved pairs per install\n")  # fmt: skip
     print(table(
-        ["install", "with plugin, ms", "-p no:inferclock, ms", "median A - B, ms",
-         "interval (coverage)"],
+        ["install", "time", "A: with plugin, ms", "B: -p no:inferclock, ms",
+         "median A - B, ms", "its interval (coverage)"],
         rows,
     ))  # fmt: skip
     return 0
