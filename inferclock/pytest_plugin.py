@@ -121,7 +121,8 @@ def _session(config: pytest.Config) -> Session:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _MARKER)
-    if os.environ.get("INFERCLOCK_HISTORY") or any(config.getoption(o) for o in _OPTIONS):
+    given = any(config.getoption(o) not in (None, False) for o in _OPTIONS)  # "" is given
+    if given or os.environ.get("INFERCLOCK_HISTORY"):
         _session(config)  # bad options and paths are usage errors before any test runs
 
 

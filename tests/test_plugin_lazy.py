@@ -115,6 +115,9 @@ def test_an_option_makes_the_session_before_any_test(tmp_path: Path) -> None:
     p, _ = session(folder, "--inferclock-fail-above", "5x")
     assert p.returncode == pytest.ExitCode.USAGE_ERROR, p.stdout[-3000:] + p.stderr[-3000:]
     assert "--inferclock-fail-above must be a percentage" in p.stderr
+    p, _ = session(folder, "--inferclock-save", "")  # given, if empty
+    assert p.returncode == pytest.ExitCode.USAGE_ERROR, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "a baseline name is a plain file name" in p.stderr
     p, _ = session(folder, env={"INFERCLOCK_HISTORY": str(tmp_path)})  # a folder: unwritable
     assert p.returncode == pytest.ExitCode.USAGE_ERROR, p.stdout[-3000:] + p.stderr[-3000:]
     assert "$INFERCLOCK_HISTORY" in p.stderr
