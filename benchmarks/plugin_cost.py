@@ -14,11 +14,17 @@ also counts the time the session waited for a CPU, the CPU time only the work it
 tables give each side's median and the median of the per-pair differences A - B with its
 distribution-free 95% interval (``_common.intervals.quantile_ci``: the order statistics of
 the differences that bound their median).
+
+A second table isolates the plugin's import, what pytest does first in every session: in a
+fresh interpreter that has imported pytest, the wall and CPU time of ``import
+inferclock.pytest_plugin`` (median and its interval over as many interpreters as pairs), and
+the modules it added.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import statistics
 import subprocess
@@ -73,6 +79,29 @@ def session(python: str, folder: Path, *extra: str) -> tuple[float, float]:
     if p.returncode != 0 or "5 passed" not in p.stdout:
         raise SystemExit(f"{python}: the session failed:\n{p.stdout[-2000:]}{p.stderr[-2000:]}")
     return wall, cpu
+
+
+IMPORT = """
+import json, sys, time
+import pytest
+n, w, c = len(sys.modules), time.perf_counter_ns(), time.process_time_ns()
+import inferclock.pytest_plugin
+w, c = time.perf_counter_ns() - w, time.process_time_ns() - c
+print(json.dumps([w / 1e6, c / 1e6, len(sys.modules) - n]))
+"""
+
+
+def plugin_import(python: str) -> tuple[float, float, int]:
+    """Wall ms, CPU ms and modules added by importing the plugin after pytest."""
+    p = subprocess.run([python, "-c", IMPORT], capture_output=True, text=True, check=True,
+                       cwd=tempfile.gettempdir())  # fmt: skip
+    wall, cpu, added = json.loads(p.stdout.strip().splitlines()[-1])
+    return float(wall), float(cpu), int(added)
+
+
+def interval(values: list[float]) -> str:
+    low, high, cover = quantile_ci(values, 0.5)
+    return f"{statistics.median(values):.1f} [{low:.1f}, {high:.1f}] ({cover:.0%})"
 
 
 def loaded(python: str) -> bool:
@@ -130,6 +159,16 @@ def main() -> int:
         ["install", "time", "A: with plugin, ms", "B: -p no:inferclock, ms",
          "median A - B, ms", "its interval (coverage)"],
         rows,
+    ))  # fmt: skip
+    imports: dict[str, list[tuple[float, float, int]]] = {py: [] for py in pythons}
+    for _ in range(args.sessions):
+        for py in pythons:
+            imports[py].append(plugin_import(py))
+    print()
+    print(table(
+        ["install", "import inferclock.pytest_plugin: wall ms", "CPU ms", "modules added"],
+        [[py, interval([w for w, _, _ in got_]), interval([c for _, c, _ in got_]),
+          str(got_[-1][2])] for py, got_ in imports.items()],
     ))  # fmt: skip
     return 0
 
