@@ -3,9 +3,11 @@
 A calibrated cycle clock, CPU/NUMA pinning, and OpenVINO latency/throughput loops run in C++
 with the GIL released; sweeps, reports and comparisons in Python.
 
-Names are handed on lazily (PEP 562): ``import inferclock`` loads only the C++ core, and
-``ic.report`` first imports the report module (and matplotlib) when used, so a worker process
-that times one cell never imports plotting, comparison, pandas or NNCF.
+Names are handed on lazily (PEP 562): ``import inferclock`` loads nothing else, not even the
+C++ core (it loads with the first module that needs it), and ``ic.report`` first imports the
+report module (and matplotlib) when used, so a worker process that times one cell never
+imports plotting, comparison, pandas or NNCF, and a pytest session that never asks for the
+plugin's fixture never imports OpenVINO or numpy.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from importlib.machinery import EXTENSION_SUFFIXES
+import types
+from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec, PathFinder
 from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def _installed_elsewhere() -> str | None:
@@ -41,6 +47,46 @@ def _installed_elsewhere() -> str | None:
     return None
 
 
+class _CoreLoader:
+    """The core's own loader, which takes a core whose RPATH misses libopenvino (openvino
+    installed in another site dir than inferclock) through the openvino package: importing it
+    loads libopenvino.so.2641, which the core then resolves."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def create_module(self, spec: ModuleSpec) -> types.ModuleType | None:
+        try:
+            module: types.ModuleType | None = self.inner.create_module(spec)
+        except ImportError as e:
+            if "libopenvino" not in str(e):
+                raise
+            import openvino  # noqa: F401
+
+            module = self.inner.create_module(spec)
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        self.inner.exec_module(module)
+
+
+class _CoreFinder:
+    """Finds ``inferclock._core`` where the import system would, with ``_CoreLoader``. The
+    core (and so libopenvino and numpy) loads when a module first imports it, not with the
+    package: the pytest plugin's entry point costs a session nothing until its fixture is
+    used (``tests/test_plugin_lazy.py``)."""
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: object = None
+    ) -> ModuleSpec | None:
+        if name != f"{__name__}._core":
+            return None
+        spec = PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _CoreLoader(spec.loader)  # type: ignore[assignment]
+        return spec
+
+
 if (_elsewhere := _installed_elsewhere()) is not None:
     # Hand over to the installed package, as `pytest` (which puts no checkout first) would
     # import it: the import system returns what sys.modules holds when this file ends.
@@ -52,16 +98,8 @@ if (_elsewhere := _installed_elsewhere()) is not None:
     assert _spec is not None and _spec.loader is not None
     sys.modules[__name__] = _module = importlib.util.module_from_spec(_spec)
     _spec.loader.exec_module(_module)
-else:
-    # The core first: it links libopenvino, found through its RPATH in the openvino wheel.
-    try:
-        from inferclock import _core
-    except ImportError as _e:  # openvino installed in another site dir than inferclock
-        if "libopenvino" not in str(_e):
-            raise
-        import openvino  # noqa: F401  loads libopenvino.so.2641, which _core then resolves
-
-        from inferclock import _core  # noqa: F401
+elif not any(type(f).__qualname__ == "_CoreFinder" for f in sys.meta_path):  # one, reloaded
+    sys.meta_path.insert(0, _CoreFinder())
 
 # Public name -> the module that defines it ("" : the public module of that name itself).
 # Every module named here is a real module; no function is bound over a module of its name.
