@@ -330,7 +330,8 @@ def bisect(
     runs = check_runs(runs)
     timeout = _checks.seconds(optional=True)("timeout", timeout)
     if key is not None and (not isinstance(key, str) or not key):
-        raise ConfigTypeError(f"key must be a cell key (a non-empty string) or None, got {key!r}")
+        err = ConfigError if isinstance(key, str) else ConfigTypeError
+        raise err(f"key must be a cell key (a non-empty string) or None, got {key!r}")
     if isinstance(command, str) or not all(isinstance(a, str) for a in command):
         raise ConfigTypeError(f"command must be a list of strings (argv), got {command!r}")
     argv = _command.check_command(list(command))
