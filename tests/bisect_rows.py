@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from synthetic import lognormal_ns, make_row  # noqa: E402
+from synthetic import lognormal_ns, make_row
 
-from inferclock._analysis.table import ResultWriter  # noqa: E402
-from inferclock._common.jsonl import load_file  # noqa: E402
+from inferclock._analysis.table import ResultWriter
+from inferclock._common.jsonl import load_file
 
 HEADER = {"inferclock_version": "0.1.0", "openvino_version": "2026.4.1"}
 
@@ -46,8 +46,9 @@ def main() -> int:
     seed = int(commit[:8], 16) + 1000 * run
     w = ResultWriter(out, HEADER)
     for proc in range(3):
-        samples = lognormal_ns(scale * (1 + spread * (proc - 1)), n=400, sigma=sigma,
-                               seed=seed + proc)
+        samples = lognormal_ns(
+            scale * (1 + spread * (proc - 1)), n=400, sigma=sigma, seed=seed + proc
+        )
         w.append(make_row("m", "f32", 1, samples, process=proc))
     assert load_file(out).rows
     return 0

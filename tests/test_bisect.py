@@ -65,9 +65,9 @@ def where(repo: Path) -> tuple[str, str, bool]:
     return branch, status, bisecting
 
 
-def cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "inferclock", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=timeout)  # fmt: skip
+                          text=True, timeout=600)  # fmt: skip
 
 
 # -- the check: a real 30% step, timed by the pytest plugin ------------------------------
@@ -223,7 +223,8 @@ def test_a_signal_while_the_command_runs_restores_the_checkout_and_stops_the_com
     assert p.returncode == status, err
     assert "Traceback" not in err
     assert where(repo) == ("main", "", False)
-    assert not Path(f"/proc/{hung}").exists() or "zombie" in Path(f"/proc/{hung}/status").read_text()
+    status_file = Path(f"/proc/{hung}/status")
+    assert not status_file.exists() or "zombie" in status_file.read_text()
 
 
 # -- bad input: one line, exit 2, nothing checked out ------------------------------------------
@@ -235,29 +236,35 @@ def test_bad_inputs_are_one_line_errors_and_leave_the_checkout_alone(tmp_path: P
     cmd = ("--", sys.executable, ROWS, "{out}")
     not_repo = tmp_path / "plain"
     not_repo.mkdir()
+    at = (good, bad, "--repo", str(repo))
     cases = {
-        "no command": ((good, bad, "--repo", str(repo)), "no command"),
-        "empty command": ((good, bad, "--repo", str(repo), "--", ""), "no command"),
-        "not a repository": ((good, bad, "--repo", str(not_repo), *cmd), "not inside a git work tree"),
-        "no such folder": ((good, bad, "--repo", str(tmp_path / "nope"), *cmd), "is not a directory"),
-        "unknown commit": (("nosuch", bad, "--repo", str(repo), *cmd), "GOOD 'nosuch' is not a commit"),
-        "an option as a commit": (("--repo", str(repo), good, "--", "-x", sys.executable, ROWS, "{out}"), "BAD must name a commit"),
+        "no command": (at, "no command"),
+        "empty command": ((*at, "--", ""), "no command"),
+        "not a repository": ((good, bad, "--repo", str(not_repo), *cmd), "not inside a git"),
+        "no such folder": ((good, bad, "--repo", str(tmp_path / "no"), *cmd), "not a directory"),
+        "unknown commit": (("nosuch", bad, "--repo", str(repo), *cmd), "GOOD 'nosuch' is not a"),
+        "an option as a commit": (
+            ("--repo", str(repo), good, "--", "-x", *cmd[1:]),
+            "BAD must name a commit",
+        ),
         "good after bad": ((bad, good, "--repo", str(repo), *cmd), "is not an ancestor of BAD"),
         "the same commit": ((good, good, "--repo", str(repo), *cmd), "the same commit"),
-        "program not found": ((good, bad, "--repo", str(repo), "--", "no-such-program"), "not found on PATH"),
-        "runs 0": ((good, bad, "--repo", str(repo), "--runs", "0", *cmd), "--runs must be an integer in 1..20"),
-        "runs text": ((good, bad, "--repo", str(repo), "--runs", "x", *cmd), "--runs must be a whole number"),
-        "threshold": ((good, bad, "--repo", str(repo), "--threshold", "lots", *cmd), "--threshold must be"),
-        "timeout": ((good, bad, "--repo", str(repo), "--timeout", "-1", *cmd), "--timeout must be"),
-        "metric": ((good, bad, "--repo", str(repo), "--metric", "p100", *cmd), "metric must be"),
-        "history is a folder": ((good, bad, "--repo", str(repo), "--history", str(tmp_path), *cmd), "history"),
-    }  # fmt: skip
+        "program not found": ((*at, "--", "no-such-program"), "not found on PATH"),
+        "runs 0": ((*at, "--runs", "0", *cmd), "--runs must be an integer in 1..20"),
+        "runs text": ((*at, "--runs", "x", *cmd), "--runs must be a whole number"),
+        "threshold": ((*at, "--threshold", "lots", *cmd), "--threshold must be"),
+        "timeout": ((*at, "--timeout", "-1", *cmd), "--timeout must be"),
+        "metric": ((*at, "--metric", "p100", *cmd), "metric must be"),
+        "history is a folder": ((*at, "--history", str(tmp_path), *cmd), "history"),
+    }
     for name, (args, want) in cases.items():
         r = cli("bisect", *args)
         assert r.returncode == 2, (name, r.stdout, r.stderr)
         assert r.stderr.startswith("error: ") and want in r.stderr, (name, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, name
         assert where(repo) == ("main", "", False), name
+    r = cli("bisect", *at, "--bogus", *cmd)  # argparse's own usage error, exit 2
+    assert r.returncode == 2 and "error: unrecognized arguments: --bogus" in r.stderr, r.stderr
     # A dirty tree and a bisect under way are refused, and left as they were.
     (repo / "speed.txt").write_text("2.0\n")
     r = cli("bisect", good, bad, "--repo", str(repo), *cmd)

@@ -116,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {c.key}: {c.metric} {c.text()} against GOOD {r.good[:12]}")
         return 0
     print(r.reason)
-    for c in r.candidates:
-        print(f"  candidate {c}")
+    for sha in r.candidates:
+        print(f"  candidate {sha}")
     return 1
 
 

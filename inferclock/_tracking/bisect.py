@@ -112,8 +112,7 @@ def _ratio_text(r: float, lo: float | None, hi: float | None) -> str:
 
 
 def check_runs(runs: Any, name: str = "runs") -> int:
-    got = _checks.integer(1, MAX_RUNS)(name, runs)
-    assert got is not None
+    got: int = _checks.integer(1, MAX_RUNS)(name, runs)
     return got
 
 
@@ -247,7 +246,7 @@ class _Search:
             if c.state == "slower" and c.ratio is not None:
                 slowdown = 1.0 / c.ratio if _cell.higher_is_better(c.metric) else c.ratio
                 self.followed[c.key] = math.sqrt(slowdown) - 1.0
-        verdict = "bad" if self.followed else "skip"
+        verdict: Verdict = "bad" if self.followed else "skip"
         self.tested.append(Tested(good, self.repo.subject(good), "good", run, "GOOD"))
         self.tested.append(Tested(bad, self.repo.subject(bad), verdict, run, "BAD", cells))
         return cells
@@ -291,8 +290,9 @@ class _Search:
         followed = self.ends(good, bad)
         if not self.followed:
             return Mark(), followed
-        self.say("following " + "; ".join(f"{k} (commits judged at {t:.1%}: the midpoint of "
-                                           "the step)" for k, t in self.followed.items()))  # fmt: skip
+        judged = (f"{k} (commits judged at {t:.1%}: the step's midpoint)"
+                  for k, t in self.followed.items())  # fmt: skip
+        self.say("following " + "; ".join(judged))
         mark = self.repo.mark("bad", bad)
         mark = self.repo.mark("good", good)
         step = 0

@@ -69,7 +69,8 @@ class Repo:
         p = self._git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{name}^{{commit}}",
                       check=False)  # fmt: skip
         if p.returncode != 0:
-            raise ConfigError(f"{what} {name!r} is not a commit of the repository {str(self.top)!r}")
+            raise ConfigError(f"{what} {name!r} is not a commit of the repository {str(self.top)!r}"
+                              )  # fmt: skip
         return p.stdout.strip()
 
     def check_range(self, good: str, bad: str) -> None:
