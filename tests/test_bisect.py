@@ -108,6 +108,7 @@ def test_bisect_names_the_commit_of_a_30_percent_step(tmp_path: Path) -> None:
         "--history", str(history), "--",
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin, "test_speed.py",
     )  # fmt: skip
+    print(r.stdout)  # the search, step by step (pytest -rP shows it)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"first bad commit: {commits[4]} 'c5'" in r.stdout, r.stdout
     assert "checkout returned to topic" in r.stdout
@@ -294,3 +295,10 @@ def test_the_api_checks_its_arguments(tmp_path: Path) -> None:
         with pytest.raises(err):
             bisect(commits[0], commits[7], **args)  # type: ignore[arg-type]
     assert where(repo) == ("main", "", False)
+
+
+def test_only_bisect_takes_a_command_after_its_options() -> None:
+    # bisect takes what follows '--' after its options; any other command's leftovers are
+    # argparse's usage error, as before.
+    r = cli("info", "--json", "--", "echo")
+    assert r.returncode == 2 and "unrecognized arguments: -- echo" in r.stderr, r.stderr
