@@ -302,3 +302,27 @@ def test_only_bisect_takes_a_command_after_its_options() -> None:
     # argparse's usage error, as before.
     r = cli("info", "--json", "--", "echo")
     assert r.returncode == 2 and "unrecognized arguments: -- echo" in r.stderr, r.stderr
+
+
+def test_inferclock_run_json_is_read_as_a_row_keyed_as_a_sweep_keys_it(
+    matmul_model: Path, tmp_path: Path
+) -> None:
+    # `inferclock run MODEL --json {out}` writes one JSON object, not a results file: the
+    # command layer reads it as one row, keyed as a sweep keys the cell.
+    from inferclock._sweeps.grid import cell_key
+    from inferclock._tracking.bisect_command import check_command, run_once
+
+    argv = check_command([sys.executable, "-m", "inferclock", "run", str(matmul_model),
+                          "--iterations", "30", "--processes", "1", "--json", "{out}"])  # fmt: skip
+    got = run_once(argv, tmp_path, tmp_path, "0" * 40, timeout=300)
+    assert got.failure is None
+    (row,) = got.rows
+    assert row["key"] == cell_key(row["model"], "CPU", "f32", 1, "latency", None)
+    assert row["n"] == 30 and "env" not in row
+    # The same key as the sweep's row of that cell.
+    out = tmp_path / "sweep.jsonl"
+    p = cli("sweep", str(matmul_model), "--iterations", "30", "--processes", "1", "-o", str(out))
+    assert p.returncode == 0, p.stderr
+    from inferclock._common.jsonl import load_file
+
+    assert [r["key"] for r in load_file(out).rows] == [row["key"]]

@@ -14,7 +14,8 @@ from inferclock._cli.history import ENV as HISTORY_ENV
 EPILOG = f"""\
 The command runs at each commit, in the checkout (--repo), without a shell (use sh -c '...'
 for a build step and a measurement). It writes its results where a placeholder says:
-  {{out}}      a results file path: inferclock run MODEL -o {{out}}, inferclock sweep ... -o {{out}}
+  {{out}}      a results file path: inferclock sweep ... -o {{out}}
+              (or inferclock run MODEL --json {{out}}: its one row, keyed as a sweep's cell)
   {{storage}}  a folder: pytest ... --inferclock-storage {{storage}} --inferclock-save NAME
 A pytest command naming neither gets --inferclock-storage {{storage}} --inferclock-save bisect.
 Both are fresh per run, outside the checkout, and also in the environment
@@ -31,9 +32,9 @@ it is returned to its branch (git bisect reset) at the end, on an error and on C
 With --history (or ${HISTORY_ENV}) each commit's rows are added as one run with its commit.
 
 examples:
-  inferclock bisect v1.2 main -- inferclock run resnet50 -o {{out}}
+  inferclock bisect v1.2 main -- inferclock run resnet50 --json {{out}}
   inferclock bisect HEAD~20 HEAD --history bench.db -- pytest tests/speed -k tokenizer
-  inferclock bisect good-tag HEAD -- sh -c 'pip install -q . && inferclock run m.xml -o {{out}}'
+  inferclock bisect good-tag HEAD -- sh -c 'pip install -q . && inferclock sweep m.xml -o {{out}}'
 """
 
 

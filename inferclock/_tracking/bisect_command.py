@@ -2,12 +2,14 @@
 
 The command is an argument list run without a shell in the checkout (``sh -c '...'`` for a
 pipeline). Each run gets a fresh results file path and a fresh storage folder outside the
-checkout, named in the command by the placeholders ``{out}`` (``inferclock run MODEL -o
-{out}``, ``inferclock sweep ... -o {out}``) and ``{storage}`` (``pytest ...
+checkout, named in the command by the placeholders ``{out}`` (``inferclock sweep ... -o
+{out}``, ``inferclock run MODEL --json {out}``) and ``{storage}`` (``pytest ...
 --inferclock-storage {storage} --inferclock-save NAME``), and in its environment as
 ``INFERCLOCK_BISECT_OUT`` and ``INFERCLOCK_BISECT_STORAGE`` (a script may write there). A
 pytest command naming neither gets ``--inferclock-storage {storage} --inferclock-save bisect``
-appended. The rows are those of ``{out}`` and of every results file under ``{storage}``.
+appended. The rows are those of ``{out}`` (a results file, or the one JSON object of
+``inferclock run --json``, keyed as a sweep keys its cell) and of every results file under
+``{storage}``.
 
 A run *failed* (the commit is skipped) when the command cannot start, exits non-zero, runs
 past its timeout, or leaves no row. It runs in a process group of its own, killed whole on
@@ -16,6 +18,7 @@ Ctrl-C, SIGTERM or a timeout, so no worker of it outlives bisect.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -26,6 +29,7 @@ from pathlib import Path
 
 from inferclock._common.errors import ConfigError, InferclockError
 from inferclock._common.jsonl import Row, load_file
+from inferclock._timing import schema as _schema
 
 OUT, STORAGE = "{out}", "{storage}"
 #: What a pytest command without a placeholder gets appended.
@@ -59,7 +63,7 @@ def check_command(argv: Sequence[str]) -> tuple[str, ...]:
     if not argv or not argv[0].strip():
         raise ConfigError(
             "no command: give it after '--', e.g. inferclock bisect GOOD BAD -- inferclock run "
-            "resnet50 -o {out}  (or -- pytest tests/speed)"
+            "resnet50 --json {out}  (or -- pytest tests/speed)"
         )
     if os.sep not in argv[0] and _which(argv[0]) is None:
         raise ConfigError(f"command {argv[0]!r} is not found on PATH")
@@ -115,7 +119,11 @@ def run_once(
         try:
             got = load_file(f)
         except (InferclockError, OSError, ValueError) as e:
-            return Outcome(failure=f"its results file {f.name} cannot be read: {e}")
+            run = run_json(f) if f == out else None
+            if run is None:
+                return Outcome(failure=f"its results file {f.name} cannot be read: {e}")
+            rows.append(run)
+            continue
         header = header if header is not None else got.header
         rows += got.rows
     if not rows:
@@ -123,6 +131,33 @@ def run_once(
         hint = f" (it names neither {where}: see inferclock bisect --help)" if where else ""
         return Outcome(failure=f"the command wrote no result row{hint}")
     return Outcome(rows=rows, header=header)
+
+
+def run_key(row: Row) -> str:
+    """The key of ``inferclock run --json``'s row: the one a sweep gives that cell
+    (``_sweeps.grid.cell_key``, a layer above this one; ``tests/test_bisect.py`` holds the two
+    to one format)."""
+    mode = _schema.get(row, "mode")
+    qps = _schema.get(row, "qps")
+    m = mode if not isinstance(qps, (int, float)) else f"{mode}@{qps:g}qps"
+    socket = _schema.get(row, "socket")
+    parts = (_schema.get(row, "model"), _schema.get(row, "device"),
+             _schema.get(row, "precision_requested"), _schema.get(row, "batch_size"), m,
+             "-" if socket is None else socket)  # fmt: skip
+    return "|".join(str(p) for p in parts)
+
+
+def run_json(path: Path) -> Row | None:
+    """The row of a file ``inferclock run --json`` wrote (one JSON object of a run's fields),
+    with its cell's key; None when the file is not one."""
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(obj, dict) or "kind" in obj or "latency_median_ns" not in obj:
+        return None
+    obj.pop("env", None)  # the machine's fingerprint: a header's, not a row's
+    return {"key": run_key(obj), **obj}
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
