@@ -1,11 +1,12 @@
 """A measuring command for the bisect tests whose figures are set by the checkout: it reads
-``speed.txt`` of the current directory (``SCALE [SIGMA] [spread=S] [fail|hang]``) and writes a
-results file to ``sys.argv[1]`` with one cell's rows (3 processes) of lognormal samples whose
-median is SCALE ms (process p's SCALE * (1 + S * (p - 1)) with ``spread=S``) and spread SIGMA
-(default 0.02). ``fail`` exits 3 without a row; ``hang`` writes
-its pid to the file $BISECT_HANG_PID (the test's event), then sleeps until killed. The seed
-comes from the commit measured ($INFERCLOCK_BISECT_COMMIT) and the run, so each commit's rows
-are its own (a history stores identical rows once).
+``speed.txt`` of the current directory (``SCALE [SIGMA] [spread=S] [spread1=S] [fail|hang]``)
+and writes a results file to ``sys.argv[1]`` with one cell's rows (3 processes) of lognormal
+samples whose median is SCALE ms (process p's SCALE * (1 + S * (p - 1)) with ``spread=S``;
+``spread1=S``: only in the search's first run) and spread SIGMA (default 0.02). ``fail``
+exits 3 without a row; ``hang`` writes its pid to the file $BISECT_HANG_PID (the test's
+event), then sleeps until killed. The seed comes from the commit measured
+($INFERCLOCK_BISECT_COMMIT) and the run, so each commit's rows are its own (a history stores
+identical rows once).
 
 It stands in for the *environment* (a build and a benchmark at each commit), not for bisect:
 the search, the git commands and the verdicts are the real ones.
@@ -42,7 +43,9 @@ def main() -> int:
     sigma = float(words[1]) if len(words) > 1 and "=" not in words[1] else 0.02
     spread = float(next((w[7:] for w in words if w.startswith("spread=")), "0"))
     commit = os.environ["INFERCLOCK_BISECT_COMMIT"]
-    run = len(list(out.parent.parent.glob("run-*")))
+    run = len(list(out.parent.parent.glob("run-*")))  # this one included
+    if run == 1:
+        spread = float(next((w[8:] for w in words if w.startswith("spread1=")), spread))
     seed = int(commit[:8], 16) + 1000 * run
     w = ResultWriter(out, HEADER)
     for proc in range(3):

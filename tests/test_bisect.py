@@ -159,9 +159,24 @@ def test_an_inconclusive_commit_is_measured_again_then_skipped(tmp_path: Path) -
                say=lines.append)  # fmt: skip
     (t4,) = [t for t in r.tested if t.commit == commits[3]]
     assert (t4.verdict, t4.runs) == ("skip", 2), lines
-    assert t4.reason.startswith("still undecided after 2 run(s)")
-    assert any("run 1" in x and "measuring again" in x for x in lines), lines
+    assert t4.reason.startswith("still undecided after 2 rounds")
+    assert f"  {commits[3][:12]} measured again" in lines, lines
     assert r.first_bad is None and set(r.candidates) == {commits[3], commits[4]}
+    assert where(repo) == ("main", "", False)
+
+
+def test_good_is_measured_again_where_its_interval_is_the_wider(tmp_path: Path) -> None:
+    # GOOD's first run has processes 15% apart (a run disturbed by load): BAD against it is
+    # inconclusive, and GOOD, the wider side, is measured again; pooled, its clean second run
+    # outweighs the first, and the search goes on to commit 5.
+    repo, commits = rows_repo(tmp_path, {1: "1.0 0.02 spread1=0.15"})
+    lines: list[str] = []
+    r = bisect(commits[0], commits[7], [sys.executable, ROWS, "{out}"], repo=repo,
+               say=lines.append)  # fmt: skip
+    assert any(x.startswith("BAD against GOOD") and "inconclusive" in x for x in lines), lines
+    assert f"  GOOD {commits[0][:12]} measured again (its interval is the wider)" in lines
+    assert r.first_bad == commits[4], lines
+    assert r.tested[0].runs == 2 and r.cells[0].low is not None and r.cells[0].low > 1.14
     assert where(repo) == ("main", "", False)
 
 

@@ -6,14 +6,14 @@ The search (docs/history.md, "Bisect"):
 1. GOOD and BAD are checked out and measured (the command: ``_tracking.bisect_command``). The
    cells to follow are those where BAD is *slower* than GOOD beyond ``threshold`` (the whole
    interval of the ratio BAD/GOOD above ``1 + threshold``; ``compare``'s verdict). None: there
-   is nothing to bisect (while a cell is inconclusive both ends are measured again, up to
-   ``runs`` times each).
+   is nothing to bisect.
 2. ``git bisect`` picks a commit; it is measured and each followed cell judged against GOOD at
    that cell's *midpoint threshold*, ``sqrt(s) - 1`` where ``s`` is BAD's slow-down (a 30% step:
-   14%): its verdict ``slower`` makes the commit bad, ``same`` or ``faster`` (in every cell)
-   good. A commit neither (``inconclusive``, no interval, a cell missing) is measured again, its
-   rows added to the ones before, up to ``runs`` runs; then it is skipped. A commit whose
-   command fails is skipped at once.
+   14%), by ``_tracking.bisect_judge``: ``slower`` makes the commit bad, ``same`` or ``faster``
+   (in every cell) good. A commit neither (``inconclusive``, no interval, a cell missing) is
+   measured again, or GOOD is where GOOD's interval is the wider, the runs of each side pooled,
+   up to ``runs`` rounds; then it is skipped. A commit whose command fails is skipped at once.
+   (The ends are judged the same way: while BAD is undecided, the wider end is measured again.)
 3. The first bad commit is named with each cell's ratio to GOOD and its interval; where only
    skipped commits are left, the candidates are.
 
@@ -30,85 +30,26 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import Any
 
 from inferclock._analysis import cell as _cell
-from inferclock._analysis.compare import compare
 from inferclock._analysis.gate import check_threshold
-from inferclock._analysis.table import ResultTable
 from inferclock._common import checks as _checks
 from inferclock._common.errors import ConfigError, ConfigTypeError, HistoryError, Terminated
 from inferclock._common.jsonl import Row
 from inferclock._timing import schema as _schema
-from inferclock._tracking import bisect_command as _command
+from inferclock._tracking import bisect_command as _command, bisect_judge as _judge
+from inferclock._tracking.bisect_result import BisectResult, CellVerdict, Tested, Verdict
 from inferclock._tracking.git import Mark, Repo
 
 __all__ = ["BisectResult", "CellVerdict", "Tested", "bisect"]
 
-Verdict = Literal["good", "bad", "skip"]
 #: The most runs of the command at one commit.
 MAX_RUNS = 20
-
-
-@dataclass(frozen=True)
-class CellVerdict:
-    """One followed cell of a commit against GOOD: ``compare``'s state at ``threshold``, the
-    ratio commit/GOOD of ``metric`` with its interval (None when it could not be formed)."""
-
-    key: str
-    metric: str
-    state: str
-    ratio: float | None
-    low: float | None
-    high: float | None
-    threshold: float
-    value_good: float | None = None
-    value: float | None = None
-
-    def text(self) -> str:
-        if self.ratio is None:
-            return f"{self.state}"
-        return f"{self.state} {_ratio_text(self.ratio, self.low, self.high)}"
-
-
-@dataclass(frozen=True)
-class Tested:
-    """One commit measured: its verdict, how many runs it took, why, each cell's judgement."""
-
-    commit: str
-    subject: str
-    verdict: Verdict
-    runs: int
-    reason: str
-    cells: tuple[CellVerdict, ...] = ()
-
-
-@dataclass(frozen=True)
-class BisectResult:
-    """The search's outcome: ``first_bad`` (None: not found, see ``candidates`` and
-    ``reason``), its ``cells`` against GOOD, every commit ``tested`` in order (GOOD and BAD
-    first), and the branch or commit the checkout was returned to (``restored``)."""
-
-    good: str
-    bad: str
-    first_bad: str | None
-    subject: str | None
-    cells: tuple[CellVerdict, ...]
-    tested: tuple[Tested, ...]
-    restored: str
-    candidates: tuple[str, ...] = ()
-    reason: str = ""
-    followed: tuple[CellVerdict, ...] = field(default=())  # BAD against GOOD, per cell
-
-
-def _ratio_text(r: float, lo: float | None, hi: float | None) -> str:
-    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
-        return f"{r:.3f}"
-    return f"{r:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
 def check_runs(runs: Any, name: str = "runs") -> int:
@@ -116,15 +57,17 @@ def check_runs(runs: Any, name: str = "runs") -> int:
     return got
 
 
-def _renumbered(rows: list[Row], before: list[Row]) -> list[Row]:
-    """``rows`` of a further run with their process indices after those of ``before``: each
-    run's processes stay separate processes when the runs' rows are combined."""
-    used = [p for r in before if isinstance(p := _schema.get(r, "process"), int)]
-    offset = max(used) + 1 if used else 0
-    out = []
-    for r in rows:
-        p = _schema.get(r, "process")
-        out.append({**r, "process": p + offset} if isinstance(p, int) and offset else r)
+def _numbered(runs: list[list[Row]]) -> list[Row]:
+    """The rows of several runs as one batch, each run's process indices after those of the
+    runs before it: the history combines one run's rows by process, and two runs' process 0
+    are two processes."""
+    out: list[Row] = []
+    offset = 0
+    for rows in runs:
+        used = [p for r in rows if isinstance(p := _schema.get(r, "process"), int)]
+        out += [{**r, "process": p + offset} if isinstance(p := _schema.get(r, "process"), int)
+                else r for r in rows]  # fmt: skip
+        offset += max(used) + 1 if used else 0
     return out
 
 
@@ -146,14 +89,15 @@ class _Search:
         self.repo, self.argv, self.work = repo, argv, work
         self.threshold, self.metric, self.runs, self.key = threshold, metric, runs, key
         self.history, self.timeout, self.say = history, timeout, say
-        self.good_rows: list[Row] = []
+        self.good = ""
+        self.good_runs: list[list[Row]] = []
         self.followed: dict[str, float] = {}  # cell -> its midpoint threshold
         self.tested: list[Tested] = []
 
     # -- measuring ---------------------------------------------------------------------------
 
-    def _run(self, commit: str, rows: list[Row]) -> tuple[list[Row], Row | None, str | None]:
-        """One more run at ``commit`` (checked out): the rows so far plus its own."""
+    def _run(self, commit: str) -> tuple[list[Row], Row | None, str | None]:
+        """One run of the command at ``commit`` (checked out): its rows, header, failure."""
         got = _command.run_once(self.argv, self.repo.path, self.work, commit, self.timeout)
         changed = self.repo.changed()
         if changed:
@@ -163,15 +107,30 @@ class _Search:
                 "-- .), then 'git bisect reset'; make the command write outside tracked files"
             )
         if got.failure is not None:
-            return rows, None, got.failure
-        new = got.rows
+            return [], None, got.failure
+        rows = got.rows
         if self.key is not None:
-            new = [r for r in new if _schema.get(r, "key") == self.key]
-            if not new:
-                return rows, got.header, f"its results have no cell {self.key!r}"
-        return rows + _renumbered(new, rows), got.header, None
+            rows = [r for r in rows if _schema.get(r, "key") == self.key]
+            if not rows:
+                return [], got.header, f"its results have no cell {self.key!r}"
+        return rows, got.header, None
 
-    def _add_history(self, label: str, commit: str, rows: list[Row], header: Row | None) -> None:
+    def _end(self, label: str, commit: str) -> list[Row]:
+        """A run at GOOD or BAD, added to the history: the command must not fail there."""
+        self.repo.checkout(commit)
+        rows, header, failure = self._run(commit)
+        if failure is not None:
+            raise ConfigError(
+                f"the command failed at {label} {commit[:12]} ({self.repo.subject(commit)!r}): "
+                f"{failure}; bisect needs results at both ends"
+            )
+        self._add_history(label, commit, [rows], header)
+        return rows
+
+    def _add_history(
+        self, label: str, commit: str, runs: list[list[Row]], header: Row | None
+    ) -> None:
+        rows = _numbered(runs)
         if self.history is None or not rows:
             return
         try:
@@ -182,108 +141,101 @@ class _Search:
 
     # -- judging -----------------------------------------------------------------------------
 
-    def _judge(self, rows: list[Row], key: str, threshold: float) -> CellVerdict:
-        a = ResultTable([r for r in self.good_rows if _schema.get(r, "key") == key])
-        b = ResultTable([r for r in rows if _schema.get(r, "key") == key])
-        comp = compare(a, b, threshold, metric=self.metric, allow_mixed=True)
-        state = comp.state_of(key)
-        c = next((c for c in comp.cells if c.key == key), None)
-        metric = c.metric if c is not None else self.metric
-        if c is None:
-            why = state.state if state is not None else "missing"
-            return CellVerdict(key, metric, why, None, None, None, threshold)
-        lo = None if math.isnan(c.ci_low) else c.ci_low
-        hi = None if math.isnan(c.ci_high) else c.ci_high
-        return CellVerdict(key, metric, c.state, c.ratio, lo, hi, threshold, c.value_a, c.value_b)
+    def _cells(
+        self, runs: list[list[Row]], thresholds: dict[str, float]
+    ) -> tuple[CellVerdict, ...]:
+        return tuple(_judge.judge(self.good_runs, runs, k, self.metric, t)
+                     for k, t in thresholds.items())  # fmt: skip
 
-    def _verdict(self, rows: list[Row]) -> tuple[Verdict | None, tuple[CellVerdict, ...]]:
-        cells = tuple(self._judge(rows, k, t) for k, t in self.followed.items())
-        if any(c.state == "slower" for c in cells):
-            return "bad", cells
-        if all(c.state in ("same", "faster") for c in cells):
-            return "good", cells
-        return None, cells
+    @staticmethod
+    def _good_wider(cells: tuple[CellVerdict, ...]) -> bool:
+        """Whether GOOD's interval is the wider one in an undecided cell: measure it again."""
+        return any(c.state in _judge.UNDECIDED and c.se_good > c.se for c in cells
+                   if not math.isnan(c.se_good) and not math.isnan(c.se))  # fmt: skip
+
+    def _good_again(self, back_to: str) -> None:
+        self.say(f"  GOOD {self.good[:12]} measured again (its interval is the wider)")
+        self.good_runs.append(self._end("GOOD", self.good))
+        self.repo.checkout(back_to)
 
     # -- the ends ----------------------------------------------------------------------------
 
-    def _end(self, label: str, commit: str, rows: list[Row]) -> tuple[list[Row], Row | None]:
-        self.repo.checkout(commit)
-        rows, header, failure = self._run(commit, rows)
-        if failure is not None:
-            raise ConfigError(
-                f"the command failed at {label} {commit[:12]} ({self.repo.subject(commit)!r}): "
-                f"{failure}; bisect needs results at both ends"
-            )
-        return rows, header
-
     def ends(self, good: str, bad: str) -> tuple[CellVerdict, ...]:
         """Measure GOOD and BAD; the cells BAD is slower in (followed), judged at the
-        threshold. Both ends are measured again while no cell is slower and one is
-        inconclusive."""
-        good_rows: list[Row] = []
-        bad_rows: list[Row] = []
+        threshold. While no cell is slower and one is undecided, the end with the wider
+        interval is measured again (``runs`` rounds in all)."""
+        self.good = good
+        self.good_runs = [self._end("GOOD", good)]
+        if self.key is None:
+            keys = _judge.keys_of(self.good_runs)
+        elif _judge.keys_of(self.good_runs) == [self.key]:
+            keys = [self.key]
+        else:
+            raise ConfigError(f"--key {self.key!r}: GOOD's results have no such cell")
+        bad_runs = [self._end("BAD", bad)]
         cells: tuple[CellVerdict, ...] = ()
-        for run in range(1, self.runs + 1):
-            good_rows, gh = self._end("GOOD", good, good_rows)
-            if run == 1:
-                self._check_key(good_rows)
-            bad_rows, bh = self._end("BAD", bad, bad_rows)
-            self.good_rows = good_rows
-            keys = list(dict.fromkeys(_schema.at(r, "key") for r in good_rows
-                                      if _schema.get(r, "error") is None))  # fmt: skip
-            cells = tuple(self._judge(bad_rows, k, self.threshold) for k in keys)
-            self.say(f"run {run}: BAD against GOOD at {self.threshold:.1%}: "
+        for round_ in range(1, self.runs + 1):
+            cells = self._cells(bad_runs, dict.fromkeys(keys, self.threshold))
+            self.say(f"BAD against GOOD at {self.threshold:.1%} (round {round_}): "
                      + "; ".join(f"{c.key} {c.text()}" for c in cells))  # fmt: skip
-            if any(c.state == "slower" for c in cells) or not any(
-                c.state in ("inconclusive", "no interval") for c in cells
-            ):
+            slower = any(c.state == "slower" for c in cells)
+            if slower or not any(c.state in _judge.UNDECIDED for c in cells):
                 break
-            if run < self.runs:
-                self.say("  inconclusive: both ends measured again")
-        self._add_history("GOOD", good, good_rows, gh)
-        self._add_history("BAD", bad, bad_rows, bh)
+            if round_ == self.runs:
+                break
+            if self._good_wider(cells):
+                self._good_again(bad)
+            else:
+                self.say(f"  BAD {bad[:12]} measured again")
+                bad_runs.append(self._end("BAD", bad))
         for c in cells:
             if c.state == "slower" and c.ratio is not None:
                 slowdown = 1.0 / c.ratio if _cell.higher_is_better(c.metric) else c.ratio
                 self.followed[c.key] = math.sqrt(slowdown) - 1.0
         verdict: Verdict = "bad" if self.followed else "skip"
-        self.tested.append(Tested(good, self.repo.subject(good), "good", run, "GOOD"))
-        self.tested.append(Tested(bad, self.repo.subject(bad), verdict, run, "BAD", cells))
+        self.tested.append(Tested(good, self.repo.subject(good), "good", len(self.good_runs),
+                                  "GOOD"))  # fmt: skip
+        self.tested.append(Tested(bad, self.repo.subject(bad), verdict, len(bad_runs), "BAD",
+                                  cells))  # fmt: skip
         return cells
-
-    def _check_key(self, rows: list[Row]) -> None:
-        if self.key is not None and not any(_schema.get(r, "key") == self.key for r in rows):
-            raise ConfigError(f"--key {self.key!r}: GOOD's results have no such cell")
 
     # -- one commit --------------------------------------------------------------------------
 
     def test(self, commit: str, step: int) -> Tested:
+        """Measure ``commit`` (checked out) and judge it; while undecided, measure the side
+        with the wider interval again (``runs`` rounds in all), then skip it."""
         subject = self.repo.subject(commit)
         head = f"[{step}] {commit[:12]} {subject[:40]!r}"
-        rows: list[Row] = []
-        header: Row | None = None
+        rows, header, failure = self._run(commit)
+        runs = [rows]
         cells: tuple[CellVerdict, ...] = ()
-        verdict: Verdict | None = None
-        reason = ""
-        run = 0
-        for run in range(1, self.runs + 1):
-            rows, h, failure = self._run(commit, rows)
-            header = header or h
-            if failure is not None:
-                verdict, reason = "skip", failure
-                break
-            verdict, cells = self._verdict(rows)
+        verdict: Verdict | None = "skip" if failure is not None else None
+        reason = failure or ""
+        round_ = 1
+        while verdict is None:
+            cells = self._cells(runs, self.followed)
             text = "; ".join(f"{c.key} {c.text()}" for c in cells)
-            if verdict is not None:
-                reason = text
-                break
-            reason = f"still undecided after {run} run(s): {text}"
-            if run < self.runs:
-                self.say(f"{head}: run {run}: {text}: measuring again")
-        verdict = verdict or "skip"
+            if any(c.state == "slower" for c in cells):
+                verdict, reason = "bad", text
+            elif all(c.state in ("same", "faster") for c in cells):
+                verdict, reason = "good", text
+            elif round_ == self.runs:
+                verdict, reason = "skip", f"still undecided after {round_} rounds: {text}"
+            else:
+                self.say(f"{head}: round {round_}: {text}")
+                round_ += 1
+                if self._good_wider(cells):
+                    self._good_again(commit)
+                    continue
+                self.say(f"  {commit[:12]} measured again")
+                more, h, failure = self._run(commit)
+                if failure is not None:
+                    verdict, reason = "skip", failure
+                runs.append(more)
+                header = header or h
         self.say(f"{head}: {reason} -> {verdict}")
-        self._add_history("commit", commit, rows, header)
-        return Tested(commit, subject, verdict, run, reason, cells)
+        self._add_history("commit", commit, runs, header)
+        return Tested(commit, subject, verdict, len([r for r in runs if r]), reason, cells)
 
     def run(self, good: str, bad: str) -> tuple[Mark, tuple[CellVerdict, ...]]:
         self.repo.start()
@@ -293,19 +245,32 @@ class _Search:
         judged = (f"{k} (commits judged at {t:.1%}: the step's midpoint)"
                   for k, t in self.followed.items())  # fmt: skip
         self.say("following " + "; ".join(judged))
-        mark = self.repo.mark("bad", bad)
+        self.repo.mark("bad", bad)
         mark = self.repo.mark("good", good)
         step = 0
         while mark.next is not None:
             step += 1
             t = self.test(mark.next, step)
             self.tested.append(t)
-            mark = self.repo.mark(t.verdict)
+            mark = self.repo.mark(t.verdict, t.commit)
         return mark, followed
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise Terminated("stopped by SIGTERM")
+
+
+def _restore(repo: Repo, main: bool, previous: Any) -> str | None:
+    """``git bisect reset`` with Ctrl-C and SIGTERM held off (a second Ctrl-C must not leave
+    the checkout mid-way); the previous SIGTERM handler back. Why it failed, or None."""
+    if not main:
+        return repo.reset() if repo.bisecting() else None
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        return repo.reset() if repo.bisecting() else None
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def bisect(
@@ -346,7 +311,8 @@ def bisect(
         store = History(history)  # opened first: a history that cannot be used stops here
     start = r.where()
     work = Path(tempfile.mkdtemp(prefix="inferclock-bisect-"))
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    main = threading.current_thread() is threading.main_thread()  # signals: main thread only
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
     search = _Search(r, argv, work, threshold=threshold, metric=metric, runs=runs, key=key,
                      history=store, timeout=timeout, say=say)  # fmt: skip
     say(f"bisect: {r.between(g, b)} commit(s) after GOOD {g[:12]} up to BAD {b[:12]} in "
@@ -354,8 +320,7 @@ def bisect(
     try:
         mark, followed = search.run(g, b)
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        why = r.reset() if r.bisecting() else None
+        why = _restore(r, main, previous)
         shutil.rmtree(work, ignore_errors=True)
         if store is not None:
             store.close()
