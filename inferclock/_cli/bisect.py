@@ -24,12 +24,17 @@ Both are fresh per run, outside the checkout, and also in the environment
 How commits are judged: GOOD and BAD are measured first; the cells where BAD is slower than
 GOOD beyond --threshold (the whole interval of the ratio) are followed. Each commit git bisect
 picks is compared with GOOD at the midpoint of the step (sqrt(BAD/GOOD) - 1: 14% for a 30%
-step): slower -> bad; same or faster -> good; inconclusive -> measured again, its rows added,
-up to --runs runs, then skipped. A commit whose command fails (exit status not 0, no rows,
-past --timeout) is skipped. The repository must have no uncommitted change to a tracked file;
-it is returned to its branch (git bisect reset) at the end, on an error and on Ctrl-C.
+step): slower -> bad; same or faster -> good; inconclusive -> the side with the wider interval
+(the commit or GOOD) measured again, each side's runs pooled (a run disturbed by load counts
+little), up to --runs rounds, then skipped. A commit whose command fails (exit status not
+0, no rows, past --timeout) is skipped. The repository must have no uncommitted change to a
+tracked file; it is returned to its branch (git bisect reset) at the end, on an error, on
+Ctrl-C and on SIGTERM.
 
 With --history (or ${HISTORY_ENV}) each commit's rows are added as one run with its commit.
+Exit status: 0 found; 1 no single first bad commit (nothing slower, or only skipped commits
+left: the candidates are listed); 2 bad input or the command failing at GOOD or BAD; 130 or
+143 stopped by Ctrl-C or SIGTERM.
 
 examples:
   inferclock bisect v1.2 main -- inferclock run resnet50 --json {{out}}
@@ -65,7 +70,7 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
         "a percentile such as p99",
     )  # fmt: skip
     p.add_argument("--runs", default="3", metavar="N",
-                   help="the most runs of the command at one commit while its verdict is "
+                   help="the most rounds of measuring at one commit while its verdict is "
                    "inconclusive (default 3)")  # fmt: skip
     p.add_argument("--key", metavar="CELL", help="follow only this cell (a key of the results)")
     p.add_argument("--timeout", metavar="S",
