@@ -341,3 +341,18 @@ def test_inferclock_run_json_is_read_as_a_row_keyed_as_a_sweep_keys_it(
     from inferclock._common.jsonl import load_file
 
     assert [r["key"] for r in load_file(out).rows] == [row["key"]]
+
+
+def test_history_add_takes_the_commit_the_rows_measured(tmp_path: Path) -> None:
+    from synthetic import lognormal_ns, make_row
+
+    from inferclock._common.errors import ConfigTypeError
+
+    row = make_row("m", "f32", 1, lognormal_ns(1.0, n=50))
+    with History(tmp_path / "h.db") as h:
+        assert h.add([row], commit="a" * 40) == 1
+        assert list(h.query()["commit"]) == ["a" * 40]
+        with pytest.raises(ConfigError, match="commit must be a commit hash"):
+            h.add([row], commit=" ")
+        with pytest.raises(ConfigTypeError, match="commit must be a commit hash"):
+            h.add([row], commit=3)  # type: ignore[arg-type]

@@ -168,7 +168,8 @@ class History:
                 _version(header, "openvino_version", source),
             )
         if commit is not None and (not isinstance(commit, str) or not commit.strip()):
-            raise ConfigTypeError(f"commit must be a commit hash (a non-empty str), got {commit!r}")
+            err = ConfigError if isinstance(commit, str) else ConfigTypeError
+            raise err(f"commit must be a commit hash (a non-empty str) or None, got {commit!r}")
         _text(source or "rows", "commit", commit)
         if commit is None:
             commit = git_commit()  # outside the transaction: a slow git holds no lock

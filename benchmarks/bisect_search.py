@@ -4,7 +4,7 @@ repository ``tests/test_bisect.py`` builds). Each repetition builds it afresh an
 whole search: its answer, the seconds to it, the pytest sessions it ran (GOOD and BAD
 included) and how many commits it measured again or skipped.
 
-Run: python benchmarks/bisect.py [--repeat 3]   (about 1 minute each on 2 vCPUs)
+Run: python benchmarks/bisect_search.py [--repeat 3]   (about 1 minute each on 2 vCPUs)
 """
 
 from __future__ import annotations
