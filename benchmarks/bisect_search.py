@@ -80,7 +80,8 @@ def once(root: Path, i: int) -> list[object]:
         if found and found.group(1) == commits[4]
         else (found.group(1)[:7] if found else "none")
     )
-    sessions = 2 + len(re.findall(r"^\[\d+\]", out, re.M)) + out.count("measured again")
+    steps = set(re.findall(r"^\[(\d+)\]", out, re.M))  # a step's round lines share its number
+    sessions = 2 + len(steps) + out.count("measured again")
     again = out.count("measured again")
     skipped = len(re.findall(r"-> skip$", out, re.M))
     clean = (

@@ -217,6 +217,18 @@ def test_an_exception_mid_search_restores_the_checkout(tmp_path: Path) -> None:
     assert git(repo, "rev-parse", "HEAD") == commits[6]
 
 
+def test_a_command_that_changes_tracked_files_stops_and_the_checkout_is_restored(
+    tmp_path: Path,
+) -> None:
+    repo, commits = rows_repo(tmp_path, {})
+    r = cli("bisect", commits[0], commits[7], "--repo", str(repo), "--", "sh", "-c",
+            f"echo built >> log.txt; {sys.executable} {ROWS} {{out}}")  # fmt: skip
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "error: the command changed tracked files at" in r.stderr and "(log.txt)" in r.stderr
+    assert where(repo) == ("main", "", False)
+    assert (repo / "log.txt").read_text() == "commit 8\n"
+
+
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_while_the_command_runs_restores_the_checkout_and_stops_the_command(
     tmp_path: Path, sig: int, status: int

@@ -101,10 +101,12 @@ class _Search:
         got = _command.run_once(self.argv, self.repo.path, self.work, commit, self.timeout)
         changed = self.repo.changed()
         if changed:
+            # The tree was clean when bisect began: these are the command's own changes.
+            self.repo.discard()
             raise ConfigError(
-                f"the command changed tracked files at {commit[:12]} ({', '.join(changed[:5])}):"
-                " bisect cannot check out the next commit over them; undo them (git checkout "
-                "-- .), then 'git bisect reset'; make the command write outside tracked files"
+                f"the command changed tracked files at {commit[:12]} ({', '.join(changed[:5])}),"
+                " over which the next commit cannot be checked out: bisect put them back as "
+                "committed and stopped; make the command write outside tracked files"
             )
         if got.failure is not None:
             return [], None, got.failure

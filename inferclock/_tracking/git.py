@@ -109,6 +109,11 @@ class Repo:
         p = self._git("status", "--porcelain", "--untracked-files=no")
         return [line[3:] for line in p.stdout.splitlines() if line.strip()]
 
+    def discard(self) -> None:
+        """Tracked files back as HEAD has them (``git reset --hard``; untracked files stay):
+        only for changes a command made in a tree that was clean."""
+        self._git("reset", "--hard", "--quiet")
+
     def bisecting(self) -> bool:
         p = self._git("rev-parse", "--git-path", "BISECT_START")
         where = Path(p.stdout.strip())
