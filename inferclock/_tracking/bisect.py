@@ -306,20 +306,20 @@ def bisect(
     g, b = r.commit(good, "GOOD"), r.commit(bad, "BAD")
     r.check_range(g, b)
     r.check_clean()
+    start = r.where()
     store = None
     if history is not None:
         from inferclock._tracking.history import History
 
         store = History(history)  # opened first: a history that cannot be used stops here
-    start = r.where()
     work = Path(tempfile.mkdtemp(prefix="inferclock-bisect-"))
     main = threading.current_thread() is threading.main_thread()  # signals: main thread only
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
     search = _Search(r, argv, work, threshold=threshold, metric=metric, runs=runs, key=key,
                      history=store, timeout=timeout, say=say)  # fmt: skip
-    say(f"bisect: {r.between(g, b)} commit(s) after GOOD {g[:12]} up to BAD {b[:12]} in "
-        f"{str(r.top)!r} (checked out: {start})")  # fmt: skip
     try:
+        say(f"bisect: {r.between(g, b)} commit(s) after GOOD {g[:12]} up to BAD {b[:12]} in "
+            f"{str(r.top)!r} (checked out: {start})")  # fmt: skip
         mark, followed = search.run(g, b)
     finally:
         why = _restore(r, main, previous)
