@@ -11,8 +11,11 @@ disagree beyond their own intervals, and tau^2 = max(0, (Q - (k - 1)) / (sum w -
 w)) is the variance between runs that their intervals do not carry. The pooled estimate is the
 mean weighted by w*_j = 1 / (v_j + tau^2), its standard error 1 / sqrt(sum w*_j): a wide run
 counts little, and runs that disagree (a machine whose speed moved between them) widen the
-interval by tau^2. The t quantile takes the fewest degrees of freedom of the runs, and k - 1
-when tau^2 > 0: never narrower than its least certain part.
+interval by tau^2. The quantile is the t of the fewest degrees of freedom of the runs (the
+normal one when every run's is); tau^2 itself adds none, as in DerSimonian-Laird's interval:
+a t on k - 1 would make two runs that disagree a little useless (t(1) = 12.7), where a third
+run is what settles it. With few runs that disagree much the interval is somewhat narrow;
+``inferclock bisect`` judges against a threshold halfway between its ends, which leaves room.
 
 Runs without an interval are left out of the weights (their estimate too) while one has an
 interval; when none has, the runs' spread alone gives the interval (k - 1 degrees of freedom).
@@ -50,7 +53,7 @@ def pool(parts: Sequence[Combined], confidence: float = 0.95) -> Combined:
     ws = [1.0 / (x + tau2) for x in v]
     ybar = sum(wi * yi for wi, yi in zip(ws, ys, strict=True)) / sum(ws)
     se = 1.0 / math.sqrt(sum(ws))
-    df = min([p.df for p in known] + ([float(k - 1)] if tau2 > 0 else []))
+    df = min(p.df for p in known)
     between = tau2 > 0 or any(p.between for p in known)
     return _combined(parts, ybar, se, df, confidence, between)
 
