@@ -104,7 +104,7 @@ def test_bisect_names_the_commit_of_a_30_percent_step(tmp_path: Path) -> None:
     history = tmp_path / "bisect.db"
     plugin = () if REGISTERED else ("-p", "inferclock.pytest_plugin")
     r = cli(
-        "bisect", commits[0], "main", "--repo", str(repo), "--runs", "6",
+        "bisect", commits[0], "main", "--repo", str(repo), "--runs", "8",
         "--history", str(history), "--",
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin, "test_speed.py",
     )  # fmt: skip
