@@ -19,6 +19,7 @@ from types import ModuleType
 
 from inferclock._cli import (
     ab,
+    bisect,
     compare,
     demo,
     history,
@@ -38,7 +39,8 @@ from inferclock._common.util import package_version
 
 #: The subcommands, in the order ``inferclock --help`` lists them; each is named as its module.
 COMMANDS: tuple[ModuleType, ...] = (
-    info, run, peak, tune, profile, history, publish, sweep, report, compare, ab, timeit, demo,
+    info, run, peak, tune, profile, history, bisect, publish, sweep, report, compare, ab, timeit,
+    demo,
 )  # fmt: skip
 
 
@@ -66,7 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     commands = {_name(c): c for c in COMMANDS}
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        # A command that runs another command (bisect) takes what follows '--' even after
+        # its options; any other leftover is argparse's own usage error.
+        take = getattr(commands.get(args.command), "take_extra", None)
+        if extra and (take is None or not take(args, extra)):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
         if args.command is None:
             parser.print_help()
             return 2

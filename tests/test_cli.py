@@ -286,6 +286,7 @@ def test_info_json() -> None:
         ("compare", ["--fail-above", "--threshold"]),
         ("demo", ["--quick", "-o"]),
         ("info", ["--json"]),
+        ("bisect", ["GOOD", "BAD", "{out}", "{storage}", "--runs", "--history", "--repo"]),
     ],
 )
 def test_help_is_complete(

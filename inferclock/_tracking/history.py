@@ -148,9 +148,11 @@ class History:
         *,
         header: Mapping[str, Any] | None = None,
         source: str | None = None,
+        commit: str | None = None,
     ) -> int:
         """Store ``rows`` as one run; returns how many were new (a row stored before, from any
-        run, is not stored again). A batch with no new row leaves no run behind."""
+        run, is not stored again). A batch with no new row leaves no run behind. ``commit``:
+        the git commit the rows measured (default: the current directory's HEAD)."""
         rows = list(rows)
         check_rows(rows, source)
         from inferclock._platform.environment import collect_versions
@@ -165,7 +167,12 @@ class History:
                 _version(header, "inferclock_version", source),
                 _version(header, "openvino_version", source),
             )
-        commit = git_commit()  # outside the transaction: a slow git holds no lock
+        if commit is not None and (not isinstance(commit, str) or not commit.strip()):
+            err = ConfigError if isinstance(commit, str) else ConfigTypeError
+            raise err(f"commit must be a commit hash (a non-empty str) or None, got {commit!r}")
+        _text(source or "rows", "commit", commit)
+        if commit is None:
+            commit = git_commit()  # outside the transaction: a slow git holds no lock
         db = self._store
         for attempt in range(1, ATTEMPTS + 1):
             now = datetime.now(UTC).isoformat(timespec="microseconds")
