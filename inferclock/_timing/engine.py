@@ -73,9 +73,7 @@ def properties_for(opts: RunOptions) -> dict[str, str]:
     props: dict[str, str] = {}
     if opts.hint == "auto":
         # One request in flight; multistream's samples run side by side, one request each.
-        one = opts.mode == "latency" or (
-            opts.mode == "multistream" and opts.samples_per_query == 1
-        )
+        one = opts.mode == "latency" or (opts.mode == "multistream" and opts.samples_per_query == 1)
         props["PERFORMANCE_HINT"] = "LATENCY" if one else "THROUGHPUT"
     elif opts.hint != "none":
         props["PERFORMANCE_HINT"] = opts.hint.upper()
@@ -351,11 +349,17 @@ def _timed_open(engine: _core.Engine, o: RunOptions) -> _Timed:
     t0 = time.monotonic()
     driver = _multistream if o.mode == "multistream" else _serve
     server, latencies, interrupted = driver.serve(engine, o)
-    reason = "interrupted" if interrupted else "max_async_queries" if server.runaway else "schedule"
+    reason = (
+        "interrupted" if interrupted
+        else "max_async_queries" if server.runaway
+        else "max_samples" if server.capped
+        else "schedule"
+    )  # fmt: skip
     if server.completed == 0 and reason == "schedule":
         raise InferclockError("the run produced no timed inference")
     rate = server.achieved_qps * o.batch_size * (server.samples_per_query or 1)
-    note = server.verdict_reason if server.verdict else server.prefix_note
+    cut = server.runaway or server.capped
+    note = server.verdict_reason if server.verdict or cut else None
     return _Timed(
         latencies=latencies, warmup=np.empty(0, np.int64), warmup_steady=None,
         stop_reason=reason, stop_note=note,

@@ -117,7 +117,9 @@ def check_scenario(o: RunOptions) -> None:
                 )
         for name in ("max_async_queries", "issuer_nice"):
             if getattr(o, name) != 0:
-                raise ConfigError(f"{name} applies to mode 'server' or 'multistream', not {o.mode!r}")
+                raise ConfigError(
+                    f"{name} applies to mode 'server' or 'multistream', not {o.mode!r}"
+                )
         return
     if o.mode == "multistream":
         _check_multistream(o)

@@ -50,7 +50,7 @@ def serve(engine: _core.Engine, o: RunOptions) -> tuple[ServerStats, npt.NDArray
     started = np.asarray(r["started"], np.uint64).reshape(-1, spq)
     completed = np.asarray(r["completed"], np.uint64).reshape(-1, spq)
     done = completed.max(axis=1) if issued.size else np.empty(0, np.uint64)
-    lat = clock().to_ns((done.astype(np.int64) - issued.astype(np.int64)))
+    lat = clock().to_ns(done.astype(np.int64) - issued.astype(np.int64))
     s = _stats(o, spq, r, issued, started, done, min_s, engine.num_requests)
     return s, lat, bool(r["interrupted"])
 
@@ -101,7 +101,7 @@ def _stats(
         return judged
     reason = "; ".join(x for x in (cut, judged.verdict_reason) if x)
     verdict = None if judged.verdict is None else "INVALID"
-    return replace(judged, verdict=verdict, verdict_reason=reason)
+    return replace(judged, verdict=verdict, verdict_reason=reason, capped=bool(r["capped"]))
 
 
 def _cut_reason(r: dict[str, Any], n: int, min_s: float) -> str | None:

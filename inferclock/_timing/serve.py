@@ -65,6 +65,7 @@ class ServerStats:
     verdict: str | None  # "VALID", "INVALID", or None without a bound
     verdict_reason: str
     samples_per_query: int | None = None  # multistream
+    capped: bool = False  # multistream: max_samples / samples_per_query queries came first
 
     @property
     def prefix_note(self) -> str | None:
