@@ -40,25 +40,25 @@ def serve(engine: _core.Engine, o: RunOptions) -> tuple[ServerStats, npt.NDArray
     spq = o.samples_per_query or _checks.SAMPLES_PER_QUERY
     min_queries, min_s = minimums(o)
     try:
-        r = engine.multistream(
+        ran = engine.multistream(
             spq, min_queries, min_s * 1e9, _checks.multistream_max_queries(o), o.issuer_nice
         )
     except InferclockError as e:
         e.partial_ticks = np.empty(0, np.int64)  # type: ignore[attr-defined]
         raise
-    issued = np.asarray(r["issued"], np.uint64)
-    started = np.asarray(r["started"], np.uint64).reshape(-1, spq)
-    completed = np.asarray(r["completed"], np.uint64).reshape(-1, spq)
+    issued = np.asarray(ran["issued"], np.uint64)
+    started = np.asarray(ran["started"], np.uint64).reshape(-1, spq)
+    completed = np.asarray(ran["completed"], np.uint64).reshape(-1, spq)
     done = completed.max(axis=1) if issued.size else np.empty(0, np.uint64)
     lat = clock().to_ns(done.astype(np.int64) - issued.astype(np.int64))
-    s = _stats(o, spq, r, issued, started, done, min_s, engine.num_requests)
-    return s, lat, bool(r["interrupted"])
+    s = _stats(o, spq, ran, issued, started, done, min_s, engine.num_requests)
+    return s, lat, bool(ran["interrupted"])
 
 
 def _stats(
     o: RunOptions,
     spq: int,
-    r: dict[str, Any],
+    ran: dict[str, Any],
     issued_u: npt.NDArray[np.uint64],
     started_u: npt.NDArray[np.uint64],
     done_u: npt.NDArray[np.uint64],
@@ -66,7 +66,7 @@ def _stats(
     requests: int,
 ) -> ServerStats:
     clk = clock()
-    t0 = int(r["start_tick"])
+    t0 = int(ran["start_tick"])
     issued = issued_u.astype(np.int64) - t0
     started = started_u.astype(np.int64) - t0
     done = done_u.astype(np.int64) - t0
@@ -89,28 +89,28 @@ def _stats(
             clk.to_ns((started - issued[:, None]).ravel()).astype(np.float64)
         ),
         max_queue_depth=max(0, spq - requests), max_outstanding=min(n, 1), queue_depth=(),
-        outstanding_limit=0, runaway=False, issuer_nice=int(r["nice"]),
+        outstanding_limit=0, runaway=False, issuer_nice=int(ran["nice"]),
         latency_bound_ms=o.latency_bound_ms, percentile=o.percentile,
         percentile_latency_ns=None, overlatency=None, early_stopping_needed=None,
         verdict=None, verdict_reason="", samples_per_query=spq,
     )  # fmt: skip
     lat = clk.to_ns(done - issued).astype(np.float64)
     judged = _serve._judge(s, lat, stopped=False)
-    cut = _cut_reason(r, n, min_s)
+    cut = _cut_reason(ran, n, min_s)
     if cut is None:
         return judged
     reason = "; ".join(x for x in (cut, judged.verdict_reason) if x)
     verdict = None if judged.verdict is None else "INVALID"
-    return replace(judged, verdict=verdict, verdict_reason=reason, capped=bool(r["capped"]))
+    return replace(judged, verdict=verdict, verdict_reason=reason, capped=bool(ran["capped"]))
 
 
-def _cut_reason(r: dict[str, Any], n: int, min_s: float) -> str | None:
-    if r["stopped"] or r["interrupted"]:
+def _cut_reason(ran: dict[str, Any], n: int, min_s: float) -> str | None:
+    if ran["stopped"] or ran["interrupted"]:
         return (
             f"the run did not last its minimum duration: stopped after {n} whole queries "
             f"(the one in flight dropped)"
         )
-    if r["capped"]:
+    if ran["capped"]:
         return (
             f"the run did not last its minimum duration ({min_s:g} s): it reached the most "
             f"queries kept ({n}, max_samples / samples_per_query) first"
