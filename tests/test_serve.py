@@ -352,6 +352,22 @@ def test_a_sweep_takes_qps_as_an_axis(matmul_model: Path, tmp_path: Path) -> Non
     assert len(closed) == 2 and all(r["qps"] is None and r["queries"] is None for r in closed)
 
 
+def test_a_sweep_gives_each_open_loop_mode_the_options_it_takes(
+    matmul_model: Path, tmp_path: Path
+) -> None:
+    table = ic.sweep(
+        str(matmul_model), modes=["server", "multistream"], qps=[200], queries=20,
+        samples_per_query=2, max_async_queries=50, out=tmp_path / "s.jsonl", quiet=True,
+    )  # fmt: skip
+    by_mode = {r["mode"]: r for r in table.rows}
+    assert set(by_mode) == {"server", "multistream"}  # multistream once: it takes no rate
+    server, multi = by_mode["server"], by_mode["multistream"]
+    assert server["error"] is None and multi["error"] is None
+    assert server["samples_per_query"] is None and server["max_async_queries"] == 50
+    assert multi["samples_per_query"] == 2 and multi["max_async_queries"] == 0
+    assert multi["qps"] is None and multi["server"]["completed"] == 20
+
+
 # ---------------------------------------------------------------- bad input
 
 
