@@ -140,7 +140,9 @@ def check_axes(given: Mapping[str, Any]) -> dict[str, list[Any]]:
         out[name] = [opt.meta.check(opt.name, v) for v in values]
     _check_sockets_present(out["sockets"])
     if out["qps"] != [None] and "server" not in out["modes"]:
-        raise ConfigError(f"qps (offered rates) apply to mode server; modes are {out['modes']}")
+        raise ConfigError(
+            f"qps (offered rates) apply to modes server (not multistream); modes are {out['modes']}"
+        )
     return out
 
 
@@ -161,7 +163,7 @@ def _check_sockets_present(sockets: list[int | None]) -> None:
 
 def cells(models: Sequence[str], axes: Mapping[str, list[Any]]) -> list[Cell]:
     """Every cell of models x devices x precisions x batch sizes x modes x sockets, and for
-    the open-loop modes x offered rates (``qps``)."""
+    the server mode x offered rates (``qps``)."""
     rates = axes.get("qps", [None])
     return [
         Cell(m, d, p, b, mo, s, q)
