@@ -268,6 +268,14 @@ class Engine:
         spin_ns: float = 50e3,
         nice: int = 0,
     ) -> dict[str, Any]: ...
+    def multistream(
+        self,
+        samples_per_query: int = 8,
+        min_queries: int = 1,
+        min_duration_ns: float = 0.0,
+        max_queries: int = 1 << 20,
+        nice: int = 0,
+    ) -> dict[str, Any]: ...
     def async_stop(self) -> None: ...
     @property
     def async_start_tick(self) -> int: ...

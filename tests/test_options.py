@@ -66,9 +66,12 @@ def test_measure_and_sweep_signatures_follow_the_declaration() -> None:
         assert sweep[o.name].default == o.default, o.name
 
 
-def full_options(tmp: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Three sets of values that together give every declared option a non-default value (A,
-    B and the server run C differ where two options exclude each other)."""
+def full_options(
+    tmp: Path,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Four sets of values that together give every declared option a non-default value (A,
+    B, the server run C and the multistream run D differ where two options exclude each
+    other)."""
     x = np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32)
     a = dict(
         device="CPU", batch_size=2, precision="default", mode="throughput", warmup=3,
@@ -82,12 +85,13 @@ def full_options(tmp: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, A
     )  # fmt: skip
     b = dict(duration=0.2, socket=0, warmup=0, cache_dir="", batch_size=1, processes=2)
     c = dict(mode="server", qps=500.0, queries=300, arrival="constant", latency_bound_ms=50.0,
-             percentile=95.0, cache_dir="")  # fmt: skip
-    assert set(a) | set(c) == {o.name for o in declared()}, "a declared option is missing"
-    return a, b, c
+             percentile=95.0, cache_dir="", max_async_queries=10**6)  # fmt: skip
+    d = dict(mode="multistream", queries=20, samples_per_query=2, issuer_nice=-1, cache_dir="")
+    assert set(a) | set(c) | set(d) == {o.name for o in declared()}, "a declared option is missing"
+    return a, b, c, d
 
 
-def cli_args(tmp: Path) -> tuple[list[str], list[str], list[str]]:
+def cli_args(tmp: Path) -> tuple[list[str], list[str], list[str], list[str]]:
     """The same two sets as command-line flags (a sweep takes one value as a one-value axis)."""
     npz = tmp / "x.npz"
     np.savez(npz, x=np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32))
@@ -103,11 +107,12 @@ def cli_args(tmp: Path) -> tuple[list[str], list[str], list[str]]:
     b = ["--duration", "0.2", "--socket", "0", "--warmup", "0", "--cache-dir", ""]
     b += ["--batch-size", "1", "--processes", "2"]
     c = "--mode server --qps 500 --queries 300 --arrival constant --latency-bound 50ms "
-    c += "--percentile p95 --cache-dir="
-    used = set(a) | set(b) | set(c.split())
+    c += "--percentile p95 --cache-dir= --max-async-queries 1000000"
+    d = "--mode multistream --queries 20 --samples-per-query 2 --issuer-nice=-1 --cache-dir="
+    used = set(a) | set(b) | set(c.split()) | {x.split("=")[0] for x in d.split()}
     missing = [o.flag for o in declared() if o.flag not in used and o.meta.short not in used]
     assert not missing, f"flags missing from the test: {missing}"
-    return a, b, c.split()
+    return a, b, c.split(), d.split()
 
 
 def expected_row(values: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +142,12 @@ def check_reached(row: dict[str, Any], values: dict[str, Any]) -> None:
         assert server["scheduled"] == 300 and server["arrival"] == "constant"
         assert server["latency_bound_ms"] == 50.0 and server["percentile"] == 95.0
         assert row["verdict"] in ("VALID", "INVALID") and row["mode"] == "server"
+        assert server["outstanding_limit"] == 10**6
+    if values.get("samples_per_query"):  # twenty queries of two samples, one after another
+        server = row["server"]
+        assert row["mode"] == "multistream" and server["samples_per_query"] == 2
+        assert server["completed"] == 20 and row["n"] == 20 and row["requests"] == 2
+        assert row["issuer_nice"] == -1
     if values.get("percentiles"):  # each percentile asked for, read as LoadGen does
         assert sorted(row["latency_percentiles"]) == ["p50", "p99.9"]
         assert row["percentile_method"] == "loadgen"

@@ -340,9 +340,53 @@ void register_engine(py::module_& m) {
             "Server / MultiStream: an issuer thread takes query i up at offsets_ns[i] after the "
             "start and starts it on an idle request (policy 'queue': FIFO while all are busy; "
             "'skip': skipped). Fills the four tick arrays (0: never reached) and returns a dict: "
-            "start_tick, taken, skipped, max_outstanding, runaway, stopped, interrupted, nice "
-            "(the issuer's, when a negative `nice` was granted). GIL "
-            "released; a failed inference raises its typed error with .done.")
+            "start_tick, taken, skipped, max_outstanding, runaway (max_outstanding, LoadGen's "
+            "max_async_queries, cut the schedule: the first `taken` queries ran), stopped, "
+            "interrupted, nice (the issuer thread's nice value, read back; a negative `nice` "
+            "asks for that value, 0 leaves it). GIL released; a failed inference raises its "
+            "typed error with .done.")
+        .def(
+            "multistream",
+            [](Engine& e, int64_t samples_per_query, int64_t min_queries, double min_duration_ns,
+               int64_t max_queries, int nice) {
+                MultiStreamOptions o;
+                o.samples_per_query = samples_per_query;
+                o.min_queries = min_queries;
+                o.min_duration_ns = min_duration_ns;
+                o.max_queries = max_queries;
+                o.nice = nice;
+                MultiStreamRun run;
+                bool interrupted;
+                {
+                    SigintWatch watch;
+                    {
+                        py::gil_scoped_release nogil;
+                        run = e.multistream(o, watch.since());
+                    }
+                    interrupted = watch.interrupted();
+                }
+                if (run.error)
+                    raise_with(run.error, {{"done", py::int_(run.issued.size())}});
+                py::dict d;
+                d["start_tick"] = run.start_tick;
+                d["issued"] = to_numpy(std::move(run.issued));
+                d["started"] = to_numpy(std::move(run.started));
+                d["completed"] = to_numpy(std::move(run.completed));
+                d["stopped"] = run.stopped;
+                d["capped"] = run.capped;
+                d["interrupted"] = interrupted;
+                d["nice"] = run.nice;
+                return d;
+            },
+            py::arg("samples_per_query") = 8, py::arg("min_queries") = 1,
+            py::arg("min_duration_ns") = 0.0, py::arg("max_queries") = 1 << 20,
+            py::arg("nice") = 0,
+            "MultiStream as LoadGen 6.0: each query of samples_per_query samples (one infer "
+            "request each) is issued when the previous one completed, until min_queries were "
+            "issued and min_duration_ns passed (or max_queries: capped). Returns a dict: "
+            "start_tick, issued (per query), started and completed (per sample, query-major), "
+            "stopped, capped, interrupted, nice. Only whole queries are kept. GIL released; a "
+            "failed inference raises its typed error with .done.")
         .def_property_readonly("async_stalls", &Engine::async_stalls,
                                "Times a request waited on a full completion ring since "
                                "async_start (it is not running meanwhile).")

@@ -35,6 +35,13 @@ inline std::string shape_text(const std::vector<int64_t>& s) {
     return o + "]";
 }
 
+// The serving loops' request states (engine_serve.cpp, engine_multistream.cpp): a request's
+// serve_query_ slot holds its query (>= 0), kIdle, or kWarm (the untimed first run).
+constexpr int64_t kIdle = -1;
+constexpr int64_t kWarm = -2;
+// Longest single sleep of an issuer: it looks at Ctrl-C and request_stop() this often.
+constexpr double kSliceNs = 20e6;
+
 inline double ticks_to_ms(uint64_t ticks) {
     return static_cast<double>(ticks) * 1e3 / process_clock().frequency_hz;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <ctime>
 #include <thread>
@@ -29,10 +30,9 @@ namespace inferclock {
 
 namespace {
 
-constexpr int64_t kIdle = -1;
-constexpr int64_t kWarm = -2;  // the untimed first run of a request
-// Longest single sleep: the issuer looks at Ctrl-C and request_stop() this often.
-constexpr double kSliceNs = 20e6;
+using detail::kIdle;
+using detail::kSliceNs;
+using detail::kWarm;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -133,6 +133,23 @@ void Engine::serve_warm() {
     }
 }
 
+size_t Engine::idle_request(size_t& cursor) const {
+    const size_t nreq = static_cast<size_t>(async_requests_);
+    for (size_t k = 0; k < nreq; ++k) {
+        const size_t r = (cursor + k) % nreq;
+        if (serve_query_[r].load(std::memory_order_acquire) == kIdle) {
+            cursor = r + 1;
+            return r;
+        }
+    }
+    return nreq;
+}
+
+bool Engine::serve_halted() const {
+    return serve_failed_.load(std::memory_order_acquire) ||
+           user_stop_.load(std::memory_order_relaxed) || interrupted();
+}
+
 ServeRun Engine::issue(const ServeTicks& t, const ServeOptions& o) {
     ServeRun run;
     const size_t nreq = static_cast<size_t>(async_requests_);
@@ -144,38 +161,26 @@ ServeRun Engine::issue(const ServeTicks& t, const ServeOptions& o) {
     for (int64_t i = 0; i < t.n; ++i)
         t.due[i] =
             run.start_tick + static_cast<uint64_t>(std::llround(t.offsets_ns[i] * ticks_per_ns));
-    int64_t head = 0, next = 0;
+    // [head, next): taken up, not started; `end`: where taking up stops (max_outstanding
+    // lowers it to the prefix taken up, which still runs).
+    int64_t head = 0, next = 0, end = t.n;
     size_t cursor = 0;  // where the search for an idle request begins (round robin)
-    auto idle_request = [&]() -> size_t {
-        for (size_t k = 0; k < nreq; ++k) {
-            const size_t r = (cursor + k) % nreq;
-            if (serve_query_[r].load(std::memory_order_acquire) == kIdle) {
-                cursor = r + 1;
-                return r;
-            }
-        }
-        return nreq;
-    };
-    auto halted = [&] {
-        return serve_failed_.load(std::memory_order_acquire) || run.error ||
-               user_stop_.load(std::memory_order_relaxed) || interrupted();
-    };
     for (;;) {
         const uint32_t seen = serve_word_.load(std::memory_order_seq_cst);
-        if (halted()) {
+        if (serve_halted() || run.error) {
             run.stopped = !serve_failed_.load() && !run.error;
             break;
         }
         // The FIFO queue first: its queries are overdue.
         while (head < next) {
-            const size_t r = idle_request();
+            const size_t r = idle_request(cursor);
             if (r == nreq) break;
             serve_start(head++, r, t, run);
             if (run.error) break;
         }
         if (run.error) break;
-        if (next == t.n) {
-            if (head == t.n) break;
+        if (next == end) {
+            if (head == end) break;
             serve_wait(seen, kSliceNs);  // only queued queries are left
             continue;
         }
@@ -184,7 +189,7 @@ ServeRun Engine::issue(const ServeTicks& t, const ServeOptions& o) {
         if (now >= due) {
             t.issued[next] = now;
             ++run.taken;
-            if (o.policy == ServePolicy::skip && head == next && idle_request() == nreq) {
+            if (o.policy == ServePolicy::skip && head == next && idle_request(cursor) == nreq) {
                 ++run.skipped;  // taken up, never started
                 head = ++next;
                 continue;
@@ -192,12 +197,12 @@ ServeRun Engine::issue(const ServeTicks& t, const ServeOptions& o) {
             const int64_t outstanding =
                 run.taken - run.skipped - serve_done_.load(std::memory_order_acquire);
             run.max_outstanding = std::max(run.max_outstanding, outstanding);
+            ++next;  // queued; the loop's top starts it on an idle request
+            // As LoadGen's issue loop: checked after the query was issued, which still runs.
             if (o.max_outstanding > 0 && outstanding > o.max_outstanding) {
                 run.runaway = true;
-                head = ++next;  // the queued ones are never started: not in the results
-                break;
+                end = next;
             }
-            ++next;  // queued; the loop's top starts it on an idle request
             continue;
         }
         const uint64_t left = due - now;
@@ -231,6 +236,51 @@ void Engine::serve_drain() {
     }
 }
 
+void Engine::serve_begin(uint64_t* completed) {
+    ensure_callbacks();
+    serve_completed_ = completed;
+    serve_done_.store(0, std::memory_order_relaxed);
+    serve_failed_.store(false, std::memory_order_relaxed);
+    serve_error_ = nullptr;
+    serving_.store(true, std::memory_order_release);  // publishes the state above to callbacks
+    serve_warm();
+}
+
+std::exception_ptr Engine::serve_end(std::exception_ptr error, const char* mode) {
+    serve_drain();
+    serving_.store(false, std::memory_order_release);
+    serve_completed_ = nullptr;
+    if (!error && serve_failed_.load(std::memory_order_acquire)) error = serve_error_;
+    if (error)
+        error = detail::as_device_error(
+            error, std::string("inference failed in ") + mode + " on '" + opts_.device + "'");
+    return error;
+}
+
+void Engine::on_issuer(int nice, int& ran_at, std::exception_ptr& error,
+                       const std::function<void()>& body) {
+    std::exception_ptr crashed;
+    std::thread issuer([&] {
+        pthread_setname_np(pthread_self(), "ic-issuer");
+        // Timer slack (50 us by default) would make every sleep that much late.
+        prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+        const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+        // Opt-in only: by default the issuer keeps the process's priority, as LoadGen's
+        // threads do (a raised issuer lengthened the tail it measured on a busy machine).
+        if (nice < 0) setpriority(PRIO_PROCESS, tid, nice);  // best effort: read back below
+        errno = 0;
+        const int now = getpriority(PRIO_PROCESS, tid);
+        ran_at = errno == 0 ? now : 0;
+        try {
+            body();
+        } catch (...) {
+            crashed = std::current_exception();
+        }
+    });
+    issuer.join();
+    if (crashed) error = crashed;
+}
+
 ServeRun Engine::serve(const ServeTicks& ticks, const ServeOptions& opts, uint64_t since) {
     Hold hold(*this, "serve");
     watch_interrupts(since);
@@ -241,43 +291,16 @@ ServeRun Engine::serve(const ServeTicks& ticks, const ServeOptions& opts, uint64
             throw ConfigError("serve: the schedule's offsets must be ascending");
     if (ticks.n > 0 && !(ticks.offsets_ns[0] >= 0))
         throw ConfigError("serve: the schedule's offsets must be >= 0");
-    ensure_callbacks();
-    serve_completed_ = ticks.completed;
-    serve_done_.store(0, std::memory_order_relaxed);
-    serve_failed_.store(false, std::memory_order_relaxed);
-    serve_error_ = nullptr;
-    serving_.store(true, std::memory_order_release);  // publishes the state above to callbacks
-    serve_warm();
+    serve_begin(ticks.completed);
     ServeRun run;
     if (!serve_failed_.load(std::memory_order_acquire)) {
+        int nice = 0;
         std::exception_ptr crashed;
-        std::thread issuer([&] {
-            pthread_setname_np(pthread_self(), "ic-issuer");
-            // Timer slack (50 us by default) would make every sleep that much late.
-            prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-            // A thread that sleeps nearly all the time, woken behind busy inference threads,
-            // can be late by milliseconds on a small machine: a higher priority (when the
-            // process may take it) has the scheduler run it at once.
-            const bool raised =
-                opts.nice < 0 &&
-                setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), opts.nice) == 0;
-            try {
-                run = issue(ticks, opts);
-                run.nice = raised ? opts.nice : 0;
-            } catch (...) {
-                crashed = std::current_exception();
-            }
-        });
-        issuer.join();
+        on_issuer(opts.nice, nice, crashed, [&] { run = issue(ticks, opts); });
+        run.nice = nice;
         if (crashed) run.error = crashed;
     }
-    serve_drain();
-    serving_.store(false, std::memory_order_release);
-    serve_completed_ = nullptr;
-    if (!run.error && serve_failed_.load(std::memory_order_acquire)) run.error = serve_error_;
-    if (run.error)
-        run.error = detail::as_device_error(run.error,
-                                            "inference failed in server mode on '" + opts_.device + "'");
+    run.error = serve_end(run.error, "server mode");
     return run;
 }
 

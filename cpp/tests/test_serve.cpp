@@ -1,7 +1,12 @@
-// The open-loop issuer (engine_serve.cpp) on OpenVINO's CPU device: every query of a schedule
-// completes with its four ticks in order, FIFO under overload; the skip policy, the runaway
-// guard, the user stop and a failing inference end it cleanly.
+// The open-loop issuer (engine_serve.cpp, engine_multistream.cpp) on OpenVINO's CPU device:
+// every query of a schedule completes with its four ticks in order, FIFO under overload; the
+// skip policy, max_outstanding (its prefix still runs), the user stop and a failing inference
+// end it cleanly; the issuer keeps the process's priority by default; MultiStream issues each
+// query after the previous one completed.
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -97,7 +102,7 @@ TEST(serve_skip_policy_skips_queries_due_while_the_request_is_busy) {
     CHECK(run.max_outstanding <= 1);
 }
 
-TEST(serve_runaway_guard_stops_issuing) {
+TEST(serve_max_outstanding_stops_taking_up_and_runs_the_prefix) {
     Engine e(options(matmul_model(), 2));
     Schedule s(5000, 0.0);  // every query due at once
     ServeOptions o;
@@ -106,9 +111,56 @@ TEST(serve_runaway_guard_stops_issuing) {
     CHECK(!run.error);
     CHECK(run.runaway);
     CHECK(run.taken < 5000);
+    CHECK_EQ(run.max_outstanding, 9);  // the first take-up past the limit, which still runs
     const auto done = std::count_if(s.completed.begin(), s.completed.end(),
                                     [](uint64_t t) { return t > 0; });
-    CHECK(done < 5000);
+    CHECK_EQ(done, run.taken);
+}
+
+TEST(serve_issuer_keeps_the_process_priority_by_default) {
+    Engine e(options(matmul_model(), 2));
+    Schedule s(50, 10000.0);
+    errno = 0;
+    const int own = getpriority(PRIO_PROCESS, 0);  // this thread's, which the issuer inherits
+    const ServeRun run = e.serve(s.ticks(), ServeOptions{});
+    CHECK(!run.error);
+    CHECK_EQ(run.nice, own);
+}
+
+TEST(serve_multistream_issues_after_the_previous_query_completed) {
+    Engine e(options(matmul_model(), 2));
+    MultiStreamOptions o;
+    o.samples_per_query = 3;  // more than the requests: the third waits for a free one
+    o.min_queries = 200;
+    const MultiStreamRun run = e.multistream(o);
+    CHECK(!run.error && !run.stopped && !run.capped);
+    CHECK_EQ(run.issued.size(), size_t{200});
+    CHECK_EQ(run.completed.size(), size_t{600});
+    bool ordered = true;
+    uint64_t previous_done = 0;
+    for (size_t q = 0; q < run.issued.size(); ++q) {
+        uint64_t done = 0;
+        for (size_t k = 3 * q; k < 3 * q + 3; ++k) {
+            ordered = ordered && run.issued[q] <= run.started[k] &&
+                      run.started[k] < run.completed[k];
+            done = std::max(done, run.completed[k]);
+        }
+        ordered = ordered && run.issued[q] >= previous_done && run.issued[q] >= run.start_tick;
+        previous_done = done;
+    }
+    CHECK(ordered);
+    MultiStreamOptions capped = o;
+    capped.min_duration_ns = 3600e9;
+    capped.max_queries = 5;
+    const MultiStreamRun c = e.multistream(capped);
+    CHECK(c.capped && c.issued.size() == 5);
+    e.request_stop();
+    const MultiStreamRun stopped = e.multistream(o);
+    CHECK(stopped.stopped && stopped.issued.empty());
+    e.clear_stop();
+    MultiStreamOptions bad = o;
+    bad.samples_per_query = 0;
+    CHECK_THROWS(ConfigError, (void)e.multistream(bad));
 }
 
 TEST(serve_user_stop_and_failures_end_the_schedule) {

@@ -26,7 +26,12 @@ if TYPE_CHECKING:
 
 
 #: Run options that only the open-loop cells of a sweep take.
-SERVE_OPTIONS = ("queries", "arrival", "latency_bound_ms", "percentile")
+SERVE_OPTIONS = (
+    "queries", "arrival", "latency_bound_ms", "percentile", "samples_per_query",
+    "max_async_queries", "issuer_nice",
+)  # fmt: skip
+#: Of those, the ones one open-loop mode takes (its cells get only these).
+SERVE_ONLY = {"server": ("samples_per_query",), "multistream": ("arrival", "max_async_queries")}
 #: What an open-loop cell of a sweep sets: one process (a verdict belongs to one schedule),
 #: no iteration count and the warm-up its mode does (the sweep's apply to the other cells).
 OPEN_LOOP_CELL = {"processes": 1, "iterations": None, "warmup": "auto"}
@@ -84,8 +89,12 @@ class Cell:
             "mode": self.mode,
             "socket": self.socket,
             "qps": self.qps,
-            **({**OPEN_LOOP_CELL, **(served or {})} if self.open_loop else {}),
+            **({**OPEN_LOOP_CELL, **self._served(served)} if self.open_loop else {}),
         }
+
+    def _served(self, served: Mapping[str, Any] | None) -> dict[str, Any]:
+        skip = SERVE_ONLY.get(self.mode, ())
+        return {k: v for k, v in (served or {}).items() if k not in skip}
 
 
 @dataclass(frozen=True)
@@ -130,10 +139,9 @@ def check_axes(given: Mapping[str, Any]) -> dict[str, list[Any]]:
         values = axis(label, given.get(name, (opt.default,)), single)
         out[name] = [opt.meta.check(opt.name, v) for v in values]
     _check_sockets_present(out["sockets"])
-    if out["qps"] != [None] and not any(m in OPEN_LOOP for m in out["modes"]):
+    if out["qps"] != [None] and "server" not in out["modes"]:
         raise ConfigError(
-            f"qps (offered rates) apply to modes {' and '.join(OPEN_LOOP)}; "
-            f"modes are {out['modes']}"
+            f"qps (offered rates) apply to modes server (not multistream); modes are {out['modes']}"
         )
     return out
 
@@ -155,7 +163,7 @@ def _check_sockets_present(sockets: list[int | None]) -> None:
 
 def cells(models: Sequence[str], axes: Mapping[str, list[Any]]) -> list[Cell]:
     """Every cell of models x devices x precisions x batch sizes x modes x sockets, and for
-    the open-loop modes x offered rates (``qps``)."""
+    the server mode x offered rates (``qps``)."""
     rates = axes.get("qps", [None])
     return [
         Cell(m, d, p, b, mo, s, q)
@@ -165,7 +173,7 @@ def cells(models: Sequence[str], axes: Mapping[str, list[Any]]) -> list[Cell]:
         for b in axes["batch_sizes"]
         for mo in axes["modes"]
         for s in axes["sockets"]
-        for q in (rates if mo in OPEN_LOOP else [None])
+        for q in (rates if mo == "server" else [None])  # multistream takes no rate
     ]
 
 

@@ -101,7 +101,7 @@ def sweep(
         is its built-in name or file stem).
     precisions / batch_sizes / devices / modes / sockets: the grid axes (a single value or a
         list; no duplicates). ``sockets=(None,)`` leaves the worker unpinned.
-    qps: offered rates (queries/s) for the "server" and "multistream" modes (``rates=`` is
+    qps: offered rates (queries/s) for the "server" mode (multistream takes none) (``rates=`` is
         its deprecated old name): each such mode runs
         once per rate (cell key ``...|server@200qps|...``), in one worker process (a verdict
         belongs to one schedule); other modes ignore the axis. The open-loop options (queries,

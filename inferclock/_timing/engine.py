@@ -23,7 +23,12 @@ from inferclock._common.errors import InferclockError
 from inferclock._common.util import utc_now
 from inferclock._platform import plugins as _plugins
 from inferclock._platform.clock import clock
-from inferclock._timing import control as _control, precision as _precision, serve as _serve
+from inferclock._timing import (
+    control as _control,
+    multistream as _multistream,
+    precision as _precision,
+    serve as _serve,
+)
 from inferclock._timing.load_checks import OPEN_LOOP
 from inferclock._timing.modelinfo import ModelFacts
 from inferclock._timing.options import RunOptions
@@ -67,7 +72,8 @@ def properties_for(opts: RunOptions) -> dict[str, str]:
     """Compile properties: performance hint by mode, precision hint, streams, threads, extras."""
     props: dict[str, str] = {}
     if opts.hint == "auto":
-        one = opts.mode in ("latency", "multistream")  # one request in flight
+        # One request in flight; multistream's samples run side by side, one request each.
+        one = opts.mode == "latency" or (opts.mode == "multistream" and opts.samples_per_query == 1)
         props["PERFORMANCE_HINT"] = "LATENCY" if one else "THROUGHPUT"
     elif opts.hint != "none":
         props["PERFORMANCE_HINT"] = opts.hint.upper()
@@ -144,10 +150,18 @@ def _new_engine(spec: RunSpec) -> _core.Engine:
         {k: list(v) for k, v in (o.shapes or {}).items()},
         spec.properties,
         spec.cache_dir,
-        o.requests or (1 if o.mode in ("latency", "multistream") else 0),
+        o.requests or _default_requests(o),
         o.input_sets if o.inputs is None else max(1, len(o.inputs)),
         o.seed,
     )
+
+
+def _default_requests(o: RunOptions) -> int:
+    """Infer requests when none are asked: one for latency, one per sample of a multistream
+    query (they start together), the compiled model's optimum (0) otherwise."""
+    if o.mode == "multistream":
+        return o.samples_per_query or _multistream.SAMPLES_PER_QUERY
+    return 1 if o.mode == "latency" else 0
 
 
 def execute(spec: RunSpec, on_phase: Phase | None = None) -> RunResult:
@@ -333,14 +347,22 @@ def async_note(lost: int, counted: int, stalls: int, busy: int = 0) -> str | Non
 def _timed_open(engine: _core.Engine, o: RunOptions) -> _Timed:
     """The schedule of a server or multistream run; latency is from each query's due time."""
     t0 = time.monotonic()
-    server, latencies, interrupted = _serve.serve(engine, o)
-    reason = "interrupted" if interrupted else "runaway" if server.runaway else "schedule"
+    driver = _multistream if o.mode == "multistream" else _serve
+    server, latencies, interrupted = driver.serve(engine, o)
+    reason = (
+        "interrupted" if interrupted
+        else "max_async_queries" if server.runaway
+        else "max_samples" if server.capped
+        else "schedule"
+    )  # fmt: skip
     if server.completed == 0 and reason == "schedule":
         raise InferclockError("the run produced no timed inference")
-    rate = server.achieved_qps * o.batch_size
+    rate = server.achieved_qps * o.batch_size * (server.samples_per_query or 1)
+    cut = server.runaway or server.capped
+    note = server.verdict_reason if server.verdict or cut else None
     return _Timed(
         latencies=latencies, warmup=np.empty(0, np.int64), warmup_steady=None,
-        stop_reason=reason, stop_note=server.verdict_reason if server.verdict else None,
+        stop_reason=reason, stop_note=note,
         elapsed_s=time.monotonic() - t0, rate=(rate, None, None),
         requests=engine.num_requests, server=server,
     )  # fmt: skip

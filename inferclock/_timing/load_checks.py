@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 OPEN_LOOP = ("server", "multistream")
 #: A server run's schedule spans this many seconds unless ``duration`` or ``queries`` says.
 SERVER_DURATION = 10.0
+#: LoadGen's multi_stream_samples_per_query default.
+SAMPLES_PER_QUERY = 8
+#: A multistream run keeps at most this many queries (their ticks; memory), unless
+#: max_samples says fewer.
+MULTISTREAM_MAX_QUERIES = 1 << 20
 #: Highest offered rate accepted (queries per second): beyond it the number is a typo.
 MAX_QPS = 1e8
 
@@ -105,12 +110,22 @@ def parse_rate(text: str) -> float:
 def check_scenario(o: RunOptions) -> None:
     """The checks of the open-loop options that involve several options."""
     if o.mode not in OPEN_LOOP:
-        for name in ("qps", "queries", "arrival", "latency_bound_ms"):
+        for name in ("qps", "queries", "arrival", "latency_bound_ms", "samples_per_query"):
             if getattr(o, name) is not None:
                 raise ConfigError(
                     f"{name} applies to mode 'server' or 'multistream', not {o.mode!r}"
                 )
+        for name in ("max_async_queries", "issuer_nice"):
+            if getattr(o, name) != 0:
+                raise ConfigError(
+                    f"{name} applies to mode 'server' or 'multistream', not {o.mode!r}"
+                )
         return
+    if o.mode == "multistream":
+        _check_multistream(o)
+        return
+    if o.samples_per_query is not None:
+        raise ConfigError("samples_per_query applies to mode 'multistream', not 'server'")
     if o.qps is None:
         raise ConfigError(f"mode {o.mode!r} needs qps: the offered rate, queries per second")
     if o.iterations is not None:
@@ -123,14 +138,7 @@ def check_scenario(o: RunOptions) -> None:
             f"warmup does not apply to mode {o.mode!r}: every infer request runs once, untimed, "
             "before the schedule starts"
         )
-    if o.mode == "multistream" and o.arrival == "poisson":
-        raise ConfigError("arrival 'poisson' does not apply to multistream: its queries are due "
-                          "at a fixed interval (1 / qps)")  # fmt: skip
-    if o.processes > 1:
-        raise ConfigError(
-            f"processes must be 1 in mode {o.mode!r}: a verdict belongs to one schedule "
-            "(run the rate again for another process)"
-        )
+    _check_one_process(o)
     if o.queries is None and o.qps * schedule_seconds(o) < 1:
         raise ConfigError(
             f"qps x duration is {o.qps * schedule_seconds(o):.3g}: the schedule would hold no "
@@ -145,9 +153,58 @@ def check_scenario(o: RunOptions) -> None:
         )
 
 
+def _check_one_process(o: RunOptions) -> None:
+    if o.processes > 1:
+        raise ConfigError(
+            f"processes must be 1 in mode {o.mode!r}: a verdict belongs to one schedule "
+            "(run the rate again for another process)"
+        )
+
+
+def _check_multistream(o: RunOptions) -> None:
+    """MultiStream as LoadGen 6.0: no rate (each query waits for the previous one), no
+    outstanding limit (one query at a time)."""
+    for name, why in (
+        ("qps", "each query is issued when the previous one completes (LoadGen 6.0), at no rate"),
+        ("arrival", "each query is issued when the previous one completes (LoadGen 6.0)"),
+    ):
+        if getattr(o, name) is not None:
+            raise ConfigError(f"{name} does not apply to multistream: {why}")
+    if o.max_async_queries != 0:
+        raise ConfigError(
+            "max_async_queries does not apply to multistream: one query is outstanding at a time"
+        )
+    if o.iterations is not None:
+        raise ConfigError(
+            "iterations does not apply to mode 'multistream': give queries (LoadGen's minimum "
+            "query count) or duration (its minimum duration, seconds)"
+        )
+    if o.warmup != "auto":
+        raise ConfigError(
+            "warmup does not apply to mode 'multistream': every infer request runs once, "
+            "untimed, before the first query"
+        )
+    _check_one_process(o)
+    spq = o.samples_per_query or SAMPLES_PER_QUERY
+    if (o.queries or 1) * spq > o.max_samples:
+        raise ConfigError(
+            f"queries x samples_per_query asks for {(o.queries or 1) * spq} samples, more than "
+            f"max_samples ({o.max_samples}); lower them or raise max_samples"
+        )
+
+
+def multistream_max_queries(o: RunOptions) -> int:
+    """The most queries a multistream run keeps (then it stops, capped)."""
+    spq = o.samples_per_query or SAMPLES_PER_QUERY
+    return max(o.queries or 1, min(MULTISTREAM_MAX_QUERIES, o.max_samples // spq))
+
+
 def schedule_seconds(o: RunOptions) -> float:
     """How long the schedule of an open-loop run lasts, about (seconds): its duration, or
-    longer when ``queries`` asks for more than arrive in it."""
+    longer when ``queries`` asks for more than arrive in it (multistream: its duration, the
+    query count's time unknown in advance)."""
+    if o.mode == "multistream":
+        return o.duration if o.duration is not None else 0.0 if o.queries else SERVER_DURATION
     if o.duration is None and o.queries is not None and o.qps is not None:
         return o.queries / o.qps
     duration = o.duration if o.duration is not None else SERVER_DURATION

@@ -1,7 +1,6 @@
 """MLPerf LoadGen's arithmetic for the open-loop scenarios: the query schedule (exponential gaps
-for the Server scenario, a fixed interval for MultiStream), the early-stopping test and the
-runaway guard. Pure functions, no engine: the serving driver (``_timing.serve``) and the tests use
-them.
+for the Server scenario, or a fixed interval) and the early-stopping test. Pure functions, no
+engine: the serving driver (``_timing.serve``) and the tests use them.
 
 Early stopping follows ``loadgen/early_stopping.cc``: with ``t`` queries over the latency
 bound, the run passes when it processed at least ``h + t`` queries, ``h`` the smallest count
@@ -22,12 +21,6 @@ from inferclock._common.errors import ConfigError
 ARRIVALS = ("poisson", "constant")
 #: LoadGen's confidence for early stopping.
 CONFIDENCE = 0.99
-#: The runaway guard's multiple, as LoadGen: stop when more than qps x 5 x bound queries are
-#: outstanding (with no bound, 1 s stands in for it).
-RUNAWAY_FACTOR = 5.0
-RUNAWAY_BOUND_S = 1.0
-#: The guard's least number of outstanding queries.
-RUNAWAY_FLOOR = 32
 
 
 def schedule(
@@ -63,15 +56,6 @@ def schedule(
         total, count = float(offsets[-1]), count + size
     out = np.concatenate(chunks)
     return out[: max(least, int(np.searchsorted(out, horizon)))]
-
-
-def outstanding_limit(qps: float, bound_s: float | None, requests: int) -> int:
-    """The runaway guard: queries outstanding beyond this end the run (INVALID). LoadGen's
-    qps x 5 x bound, but never below ``RUNAWAY_FLOOR`` nor the infer requests + 1: at low rates
-    the product is a handful of queries, which one burst of Poisson arrivals reaches while the
-    server keeps up (a backlog that keeps growing reaches any floor)."""
-    bound = RUNAWAY_BOUND_S if bound_s is None else bound_s
-    return max(math.ceil(qps * RUNAWAY_FACTOR * bound), RUNAWAY_FLOOR, requests + 1)
 
 
 def _log_binom_cdf(t: int, n: int, q: float) -> float:

@@ -104,7 +104,7 @@ class RunOptions:
         "latency", check=c.choice(MODES), group="run", axis="modes", positional=True,
         help="latency: one sync request in a loop; throughput: async requests in flight; "
         "server: queries arrive at qps (MLPerf LoadGen's Server); multistream: a query of "
-        "batch_size samples every 1/qps, skipped while the previous one runs",
+        "samples_per_query samples issued when the previous one completes (LoadGen 6.0)",
     )  # fmt: skip
     warmup: str | int | float = option(
         "auto", check=c.warmup, group="stop", metavar="W", parse=parsing.parse_warmup,
@@ -244,7 +244,7 @@ class RunOptions:
 
     qps: float | None = option(
         None, check=cl.rate, group="serve", axis="qps", metavar="Q", parse=cl.parse_rate,
-        help="server / multistream: the offered rate, queries per second (sweep: a list)",
+        help="server: the offered rate, queries per second (sweep: a list)",
     )  # fmt: skip
     queries: int | None = option(
         None, check=c.integer(1, 10**12, optional=True), group="serve", metavar="N",
@@ -255,7 +255,7 @@ class RunOptions:
     )  # fmt: skip
     arrival: str | None = option(
         None, check=cl.arrival, group="serve",
-        help="server: poisson (exponential gaps, the default) or constant; multistream: constant",
+        help="server: poisson (exponential gaps, the default) or constant",
     )  # fmt: skip
     latency_bound_ms: float | None = option(
         None, check=cl.bound_ms, group="serve", flag="--latency-bound", metavar="T",
@@ -266,6 +266,22 @@ class RunOptions:
     percentile: float = option(
         99.0, check=cl.open_percentile, group="serve", metavar="P", parse=cl.parse_percentile,
         help="server / multistream: the percentile of due-time latency the bound holds",
+    )  # fmt: skip
+    samples_per_query: int | None = option(
+        None, check=c.integer(1, 1 << 16, optional=True), group="serve", metavar="N",
+        parse=parsing.parse_int,
+        help=f"multistream: samples per query, one infer request each (default "
+        f"{cl.SAMPLES_PER_QUERY}, LoadGen's)",
+    )  # fmt: skip
+    max_async_queries: int = option(
+        0, check=c.integer(0, 10**12), group="serve", metavar="N", parse=parsing.parse_int,
+        help="server: stop taking up queries once more than N are outstanding, as LoadGen's "
+        "server_max_async_queries (the run is INVALID and covers a prefix); 0: no limit",
+    )  # fmt: skip
+    issuer_nice: int = option(
+        0, check=c.integer(-20, 0), group="serve", metavar="N", parse=parsing.parse_int,
+        help="server / multistream: the issuer thread asks for nice N (< 0, needs root or "
+        "CAP_SYS_NICE); 0 leaves its priority as the process's",
     )  # fmt: skip
 
     def __post_init__(self) -> None:

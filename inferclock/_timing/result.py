@@ -285,19 +285,35 @@ def _server_lines(s: ServerStats) -> list[str]:
         return "-" if ns is None or not math.isfinite(ns) else f"{ns / 1e6:.3f}"
 
     il, d, w = s.issue_latency, s.issue_delay_ns, s.queue_wait_ns
-    skipped = f", {s.skipped} skipped (previous late)" if s.scenario == "multistream" else ""
+    if s.scenario == "multistream":
+        head = (
+            f"  {s.scenario:<9} {s.completed} queries of {s.samples_per_query} samples, each "
+            f"issued when the previous one completed, {s.achieved_qps:.1f} queries/s over "
+            f"{s.elapsed_s:.2f} s"
+        )
+    else:
+        head = (
+            f"  {s.scenario:<9} {s.qps:g} qps asked ({s.arrival}, seed {s.seed}), offered "
+            f"{s.offered_qps:.1f}, achieved {s.achieved_qps:.1f} qps; {s.completed} of "
+            f"{s.scheduled} queries done over {s.elapsed_s:.2f} s"
+        )
+    limit = f"max_async_queries {s.outstanding_limit}" if s.outstanding_limit else "no limit"
+    late = "gap after the previous query" if s.scenario == "multistream" else "issue delay"
     return [
-        f"  {s.scenario:<9} {s.qps:g} qps asked ({s.arrival}, seed {s.seed}), offered "
-        f"{s.offered_qps:.1f}, achieved {s.achieved_qps:.1f} qps; {s.completed} of "
-        f"{s.scheduled} queries done{skipped} over {s.elapsed_s:.2f} s",
+        head,
         f"  verdict   {s.verdict or '-'}: {s.verdict_reason}",
-        "  latency above is from each query's due time (what a user sees); from the issue "
-        f"(start on a request): median {ms(il.median_ns)}, p99 {ms(il.p99_ns)} ms",
-        f"  issuer    issue delay p50 {d['p50'] / 1e3:.1f} us, p99 {d['p99'] / 1e3:.1f} us; "
+        (
+            "  latency above is per query, from its issue to its last sample's completion "
+            "(LoadGen 6.0's MultiStream); from its first sample's start: "
+            if s.scenario == "multistream"
+            else "  latency above is from each query's due time (what a user sees); from the "
+            "issue (start on a request): "
+        )
+        + f"median {ms(il.median_ns)}, p99 {ms(il.p99_ns)} ms",
+        f"  issuer    {late} p50 {d['p50'] / 1e3:.1f} us, p99 {d['p99'] / 1e3:.1f} us; "
         f"queue wait p50 {ms(w['p50'])}, p99 {ms(w['p99'])} ms, deepest queue "
-        f"{s.max_queue_depth}, most outstanding {s.max_outstanding} (guard {s.outstanding_limit})"
-        + (f", nice {s.issuer_nice}" if s.issuer_nice else "")
-        + ("  [RUNAWAY]" if s.runaway else ""),
+        f"{s.max_queue_depth}, most outstanding {s.max_outstanding} ({limit}), nice "
+        f"{s.issuer_nice}" + ("  [CUT: a prefix]" if s.runaway else ""),
     ]
 
 

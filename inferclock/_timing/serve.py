@@ -1,7 +1,7 @@
 """Open-loop runs on the C++ engine: MLPerf LoadGen's Server scenario (queries due on a seeded
-schedule, queued FIFO while every infer request is busy) and its MultiStream scenario (a query
-of ``batch_size`` samples every 1/qps, skipped while the previous one runs), and what they
-measured: every query's four ticks turned into latencies, the queue over time, the verdict.
+schedule, queued FIFO while every infer request is busy) and what it measured: every query's
+four ticks turned into latencies, the queue over time, the verdict (``ServerStats``, which
+MultiStream, in ``_timing.multistream``, fills too).
 
 Latency *from the due time* (completed - due) is what a user of the service sees: the
 queueing delay is in it. Latency *from the issue* (completed - started, from ``start_async``
@@ -30,10 +30,6 @@ from inferclock._timing.options import RunOptions
 DEPTH_BINS = 100
 #: The issuer sleeps until this long before each due time, then spins on the clock.
 SPIN_NS = 50e3
-#: Schedules up to this rate (a mean gap of 20 spin margins) get an issuer at ISSUER_NICE,
-#: when the process may lower a nice value (root, CAP_SYS_NICE or RLIMIT_NICE).
-SLOW_QPS = 1e9 / (20 * SPIN_NS)
-ISSUER_NICE = -15
 
 
 @dataclass(frozen=True)
@@ -47,7 +43,7 @@ class ServerStats:
     scheduled: int  # queries in the schedule
     taken: int  # taken up by the issuer at their due time
     completed: int
-    skipped: int  # multistream: due while the previous query still ran
+    skipped: int  # queries due while every request was busy and dropped (skip policy; 0 now)
     schedule_s: float  # the schedule's span: first to last due time
     elapsed_s: float  # start to the last completion
     offered_qps: float  # queries taken up per second of the schedule, on the calibrated clock
@@ -58,9 +54,9 @@ class ServerStats:
     max_queue_depth: int  # queries taken up and not started, at most
     max_outstanding: int  # taken up and not completed, at most
     queue_depth: tuple[tuple[float, int], ...]  # (seconds since start, deepest queue in bin)
-    outstanding_limit: int
-    runaway: bool
-    issuer_nice: int  # the issuer thread's nice value (0: the process's own)
+    outstanding_limit: int  # max_async_queries (LoadGen's server_max_async_queries; 0: none)
+    runaway: bool  # max_async_queries cut the schedule: `taken` of `scheduled` ran
+    issuer_nice: int  # the issuer thread's nice value, read back while it ran
     latency_bound_ms: float | None
     percentile: float
     percentile_latency_ns: float | None  # due-time latency at `percentile` (LoadGen's order)
@@ -68,6 +64,19 @@ class ServerStats:
     early_stopping_needed: int | None  # queries early stopping needs with that many over
     verdict: str | None  # "VALID", "INVALID", or None without a bound
     verdict_reason: str
+    samples_per_query: int | None = None  # multistream
+    capped: bool = False  # multistream: max_samples / samples_per_query queries came first
+
+    @property
+    def prefix_note(self) -> str | None:
+        """What a run cut by max_async_queries covers (None when it was not cut)."""
+        if not self.runaway:
+            return None
+        return (
+            f"max_async_queries: more than {self.outstanding_limit} queries outstanding; the "
+            f"issuer stopped taking queries up, so the latencies and percentiles cover only the "
+            f"first {self.taken} of {self.scheduled} scheduled queries"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "issue_latency"}
@@ -158,15 +167,11 @@ def serve(engine: _core.Engine, o: RunOptions) -> tuple[ServerStats, npt.NDArray
             f"{o.seed}) came due within {duration:g} s; give a longer duration or queries"
         )
     due, issued, started, completed = _allocate(offsets.size)
-    bound_s = None if o.latency_bound_ms is None else o.latency_bound_ms / 1e3
-    limit = _loadgen.outstanding_limit(o.qps, bound_s, engine.num_requests)
-    policy = "queue" if o.mode == "server" else "skip"
-    # A slow schedule's issuer sleeps nearly always: raise its priority so that its wake-ups
-    # are not held behind inference threads. A fast one spins, and keeps the default not to
-    # take CPU from inference.
-    nice = ISSUER_NICE if o.qps <= SLOW_QPS else 0
+    limit = o.max_async_queries
     try:
-        r = engine.serve(offsets, due, issued, started, completed, policy, limit, SPIN_NS, nice)
+        r = engine.serve(
+            offsets, due, issued, started, completed, "queue", limit, SPIN_NS, o.issuer_nice
+        )
     except InferclockError as e:
         e.partial_ticks = np.empty(0, np.int64)  # type: ignore[attr-defined]
         raise
@@ -236,7 +241,7 @@ def _judge(s: ServerStats, due_lat: npt.NDArray[np.float64], *, stopped: bool) -
         ordered = np.sort(np.concatenate([due_lat, np.full(s.skipped, np.inf)]))
         pct_ns = float(ordered[_intervals.loadgen_index(ordered.size, s.percentile)])
     if s.latency_bound_ms is None:
-        reason = "no latency bound: no verdict"
+        reason = "; ".join(x for x in ("no latency bound: no verdict", s.prefix_note) if x)
         return replace(s, percentile_latency_ns=pct_ns, verdict=None, verdict_reason=reason)
     bound_ns = s.latency_bound_ms * 1e6
     over = int((due_lat > bound_ns).sum()) + s.skipped
@@ -244,12 +249,8 @@ def _judge(s: ServerStats, due_lat: npt.NDArray[np.float64], *, stopped: bool) -
     passed, need = _loadgen.early_stopping(queries, over, s.percentile)
     p = f"p{s.percentile:g}"
     reasons: list[str] = []
-    if s.runaway:
-        reasons.append(
-            f"runaway: more than {s.outstanding_limit} queries outstanding (qps x "
-            f"{_loadgen.RUNAWAY_FACTOR:g} x bound, at least {_loadgen.RUNAWAY_FLOOR}); the "
-            f"server cannot keep up with {s.qps:g} qps"
-        )
+    if s.prefix_note:
+        reasons.append(s.prefix_note)
     elif stopped or s.completed + s.skipped < s.scheduled:
         reasons.append(
             f"the run did not last its minimum duration: {s.completed + s.skipped} of "

@@ -129,6 +129,9 @@ def run(
     arrival: str | None = None,
     latency_bound_ms: float | None = None,
     percentile: float = 99.0,
+    samples_per_query: int | None = None,
+    max_async_queries: int = 0,
+    issuer_nice: int = 0,
 ) -> RunResult:
     """Time inference of ``model`` on ``device``.
 
@@ -178,8 +181,12 @@ def run(
         issue delay, the queue over time and, with ``latency_bound_ms``, the verdict
         (``result.verdict``: VALID when the whole schedule ran, the ``percentile`` of
         due-time latency is within the bound and LoadGen's early stopping passes).
-        Mode "multistream": a query of ``batch_size`` samples every 1/qps, skipped (and
-        counted) while the previous one runs.
+        ``max_async_queries`` (LoadGen's, 0: none) stops taking queries up once more are
+        outstanding: INVALID, its figures cover the prefix taken up. Mode "multistream"
+        (LoadGen 6.0): a query of ``samples_per_query`` samples (default 8, one infer request
+        each) is issued when the previous one completed, until ``queries`` were issued and
+        ``duration`` passed; latency is per query. ``issuer_nice`` (< 0, opt-in) asks for a
+        nice value for the issuer thread; by default its priority is the process's.
     Every option is declared, with its check, once in ``inferclock._timing.options.RunOptions``.
 
     Ctrl-C ends the run within about a second with a partial result (``interrupted=True``);

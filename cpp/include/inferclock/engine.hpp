@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -63,12 +64,14 @@ enum class ServePolicy {
 
 struct ServeOptions {
     ServePolicy policy = ServePolicy::queue;
-    // Runaway guard: stop issuing when more queries than this are outstanding (taken up, not
-    // completed); 0 = no guard.
+    // LoadGen's server_max_async_queries: once more queries than this are outstanding (taken
+    // up, not completed) after one is taken up, the issuer takes up no more; those taken up
+    // still run to completion (LoadGen waits for every issued query). 0 = no limit.
     int64_t max_outstanding = 0;
     // The issuer sleeps until this long before a due time, then spins on the clock.
     double spin_ns = 50e3;
-    // < 0: the issuer thread asks for this nice value (best effort; see ServeRun::nice).
+    // < 0: the issuer thread asks for this nice value (best effort; see ServeRun::nice);
+    // 0: its priority is left as the process has it.
     int nice = 0;
 };
 
@@ -89,9 +92,34 @@ struct ServeRun {
     int64_t taken = 0;        // queries the issuer took up (the rest were never due in time)
     int64_t skipped = 0;      // skip policy: taken up while every request was busy
     int64_t max_outstanding = 0;
-    bool runaway = false;  // stopped by the runaway guard
+    bool runaway = false;  // max_outstanding cut the schedule: `taken` is the prefix run
     bool stopped = false;  // request_stop() or SIGINT ended the schedule early
-    int nice = 0;          // the nice value the issuer ran at (0: the process's own)
+    int nice = 0;          // the issuer thread's nice value as read back while it ran
+    std::exception_ptr error;
+};
+
+// MultiStream as LoadGen 6.0: each query of samples_per_query samples is issued when the
+// previous one completed (all its samples); its samples start together, one infer request
+// each (FIFO while every request is busy). Issuing ends, after a query, once at least
+// min_queries were issued and min_duration_ns passed from the start to that query's issue
+// (LoadGen's min_query_count and min_duration); max_queries bounds the memory (reaching it
+// first sets `capped`).
+struct MultiStreamOptions {
+    int64_t samples_per_query = 8;
+    int64_t min_queries = 1;
+    double min_duration_ns = 0;
+    int64_t max_queries = 1 << 20;
+    int nice = 0;  // as ServeOptions::nice
+};
+
+struct MultiStreamRun {
+    uint64_t start_tick = 0;
+    std::vector<uint64_t> issued;     // per completed query: its issue tick (its due time)
+    std::vector<uint64_t> started;    // per sample, query-major: start_async on a request
+    std::vector<uint64_t> completed;  // per sample, query-major: its callback
+    bool stopped = false;             // request_stop() or SIGINT: the query in flight dropped
+    bool capped = false;              // max_queries issued before min_duration passed
+    int nice = 0;                     // as ServeRun::nice
     std::exception_ptr error;
 };
 
@@ -174,6 +202,10 @@ class Engine {
     // completed; stops issuing at request_stop(), SIGINT, an error or the runaway guard.
     [[nodiscard]] ServeRun serve(const ServeTicks& ticks, const ServeOptions& opts,
                                  uint64_t since = kNow);
+    // MultiStream (see MultiStreamOptions): the same issuer thread and callbacks, each query
+    // issued when the previous one completed. Records only whole queries.
+    [[nodiscard]] MultiStreamRun multistream(const MultiStreamOptions& opts,
+                                             uint64_t since = kNow);
 
     // Ask the running loop (sync or async) to stop at the next iteration boundary; the flag
     // stays until clear_stop(). Signal-safe: an atomic; any thread (no busy flag).
@@ -230,6 +262,15 @@ class Engine {
     void serve_start(int64_t q, size_t r, const ServeTicks& t, ServeRun& run);
     void serve_wait(uint32_t seen, double max_ns);
     void serve_drain();
+    void serve_begin(uint64_t* completed);
+    std::exception_ptr serve_end(std::exception_ptr error, const char* mode);
+    // Runs body on a new issuer thread (named, 1 ns timer slack, at `nice` when < 0) and
+    // joins it; ran_at: its nice value read back; an exception it throws lands in `error`.
+    void on_issuer(int nice, int& ran_at, std::exception_ptr& error,
+                   const std::function<void()>& body);
+    void chain(const MultiStreamOptions& o, uint64_t* slots, MultiStreamRun& run);
+    size_t idle_request(size_t& cursor) const;
+    bool serve_halted() const;
     void serve_fail(std::exception_ptr ex) noexcept;
     std::exception_ptr launch(size_t r) noexcept;
     std::exception_ptr launch_waiting(size_t r);
