@@ -1,5 +1,6 @@
-"""``ic.find_peak_qps`` on the real engine: the bracket and binary search keep every INVALID
-rate above the peak, every step is a row, and a second search on the same file resumes."""
+"""``ic.find_peak_qps``: its rules (``_search.peak_rules``) on a queueing simulation whose peak
+is known (an M/D/1 queue fed inferclock's own seeded Poisson schedule), and the search on the
+real engine: every step a row, a second search on the same file resumes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,90 @@ import numpy as np
 import pytest
 
 import inferclock as ic
+from inferclock._common import intervals as iv
 from inferclock._common.errors import ConfigTypeError
+from inferclock._search import peak_rules as rules
+from inferclock._timing import loadgen as _loadgen
+
+#: The simulated server: one request, a fixed service time (M/D/1), a p99 bound.
+SERVICE_S = 1e-3
+BOUND_MS = 10.0
+PCT = 99.0
+
+
+def md1_wait_cdf(rate: float, x: float) -> float:
+    """P(wait <= x) in an M/D/1 queue of service SERVICE_S (Erlang's formula)."""
+    total = 0.0
+    for k in range(int(math.floor(x / SERVICE_S)) + 1):
+        u = rate * (k * SERVICE_S - x)
+        total += u**k / math.factorial(k) * math.exp(-u)
+    return (1 - rate * SERVICE_S) * total
+
+
+def md1_peak() -> float:
+    """The highest arrival rate whose p99 of latency (wait + service) is within BOUND_MS."""
+    lo, hi = 1.0, 1 / SERVICE_S
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        ok = md1_wait_cdf(mid, BOUND_MS / 1e3 - SERVICE_S) >= PCT / 100
+        lo, hi = (mid, hi) if ok else (lo, mid)
+    return lo
+
+
+class MD1:
+    """The environment a search runs in: each step feeds inferclock's Poisson schedule at the
+    step's rate (seeded as a server run's) to a FIFO server of fixed service time and reads
+    the p99 of latency from the due time as a server run does (LoadGen's rank)."""
+
+    def __init__(self, seed: int, queries: int = 50_000) -> None:
+        self.seed, self.queries, self.rates = seed, queries, []  # type: ignore[var-annotated]
+
+    def latencies_s(self, qps: float) -> np.ndarray:
+        due = _loadgen.schedule(qps, "poisson", self.seed, queries=self.queries) / 1e9
+        i = np.arange(due.size)
+        done = (i + 1) * SERVICE_S + np.maximum.accumulate(due - i * SERVICE_S)  # Lindley
+        return np.asarray(done - due)
+
+    def step(self, qps: float) -> rules.PeakStep:
+        self.rates.append(qps)
+        lat = np.sort(self.latencies_s(qps))
+        p99_ms = float(lat[iv.loadgen_index(lat.size, PCT)]) * 1e3
+        over = int((lat * 1e3 > BOUND_MS).sum())
+        passed, _ = _loadgen.early_stopping(lat.size, over, PCT)
+        verdict = "VALID" if p99_ms <= BOUND_MS and passed else "INVALID"
+        return rules.PeakStep(qps, verdict, None, p99_ms, None, f"sim@{qps:g}", False)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_loadgens_rule_finds_the_known_peak_of_an_md1_queue(seed: int) -> None:
+    true = md1_peak()  # 773 qps for 1 ms service and a 10 ms p99 bound
+    env = MD1(seed)
+    b = rules.loadgen_search(100.0, env.step, BOUND_MS, decimals=1)
+    assert b.lo is not None and b.hi is not None and b.note is None
+    assert abs(b.lo / true - 1) <= 0.10, (b.lo, true)
+    # LoadGen's path: the start, doubling until a step fails, then midpoints to 0.1 qps.
+    assert env.rates[:4] == [100.0, 200.0, 400.0, 800.0] or env.rates[:3] == [100.0, 200.0, 400.0]
+    assert rules.is_finished(b.lo, b.hi, 1) and b.hi - b.lo < 0.2
+    judged = {q: env.step(q).percentile_latency_ms <= BOUND_MS for q in env.rates[:]}
+    assert all(q <= b.lo for q, ok in judged.items() if ok)
+    assert all(q >= b.hi for q, ok in judged.items() if not ok)
+
+
+def test_loadgens_rule_needs_a_start_within_the_bound() -> None:
+    env = MD1(0)
+    b = rules.loadgen_search(2000.0, env.step, BOUND_MS, decimals=1)  # twice the capacity
+    assert env.rates == [2000.0] and b.lo is None and b.hi == 2000.0
+    assert b.note is not None and "start rate 2000 qps" in b.note and "start_qps" in b.note
+
+
+def test_the_verdict_rule_brackets_by_the_full_verdict() -> None:
+    env = MD1(1)
+    b = rules.verdict_search(None, None, 3000.0, env.step, 0.02)  # halves from an INVALID start
+    assert b.lo is not None and b.hi is not None and (b.hi - b.lo) / b.lo <= 0.02
+    assert env.step(b.lo).verdict == "VALID" and env.step(b.hi).verdict == "INVALID"
+    # Early stopping asks more of a rate than the percentile alone: never above LoadGen's peak.
+    loadgen = rules.loadgen_search(100.0, MD1(1).step, BOUND_MS, decimals=1)
+    assert loadgen.lo is not None and b.lo <= loadgen.lo * 1.02
 
 
 def test_the_peak_is_the_highest_valid_rate_and_the_file_resumes(
@@ -23,12 +107,13 @@ def test_the_peak_is_the_highest_valid_rate_and_the_file_resumes(
     def search() -> ic.PeakResult:
         return ic.find_peak_qps(
             str(slow_model), 10.0, out=out, queries=500, min_duration=0.3, tolerance=0.3,
-            quiet=True, requests=2, batch_size=1,
+            rule="verdict", quiet=True, requests=2, batch_size=1,
             # The bracket is under test, not the budget: a loaded machine may need long steps.
             time_budget=math.inf, max_step_time=math.inf,
         )  # fmt: skip
 
     r = search()
+    assert r.rule == "verdict"
     assert r.qps is not None and r.capacity_qps is not None and r.steps
     valid = [s.qps for s in r.steps if s.verdict == "VALID"]
     invalid = [s.qps for s in r.steps if s.verdict == "INVALID"]
