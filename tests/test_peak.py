@@ -143,6 +143,12 @@ def test_the_peak_is_the_highest_valid_rate_and_the_file_resumes(
         ({"latency_bound_ms": 5, "min_duration": 0}, "min_duration"),
         ({"latency_bound_ms": 5, "queries": 0}, "queries"),
         ({"latency_bound_ms": 5, "warmpu": 3}, "unknown argument"),
+        ({"latency_bound_ms": 5, "rule": "fast"}, "rule must be one of loadgen, verdict"),
+        ({"latency_bound_ms": 5, "qps_decimals": 7}, "qps_decimals"),
+        ({"latency_bound_ms": 5, "qps_decimals": -1}, "qps_decimals"),
+        ({"latency_bound_ms": 5, "tolerance": 0.1}, "tolerance is the verdict rule's stop"),
+        ({"latency_bound_ms": 5, "rule": "verdict", "qps_decimals": 2},
+         "qps_decimals is the loadgen rule's stop"),
     ],
 )
 def test_bad_peak_input_is_refused_by_name(
@@ -164,6 +170,53 @@ def test_max_steps_is_checked_as_an_integer_by_its_declaration(
     with pytest.raises(ic.ConfigError, match="find_peak_qps sets mode itself"):
         ic.find_peak_qps(str(matmul_model), 5, out=out, max_steps=np.int64(3), mode="latency")
     assert not out.exists()
+
+
+def test_loadgens_rule_on_the_real_engine_names_its_rule_and_replays_from_the_file(
+    slow_model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "peak.jsonl"
+
+    def search() -> ic.PeakResult:
+        return ic.find_peak_qps(
+            str(slow_model), 10.0, out=out, queries=300, min_duration=0.3, start_qps=50,
+            qps_decimals=0, max_steps=3, quiet=True, requests=1,
+            time_budget=math.inf, max_step_time=math.inf,
+        )  # fmt: skip
+
+    r = search()
+    assert r.rule == "loadgen" and r.steps and r.steps[0].qps == 50.0
+    assert "rule loadgen" in r.summary() and "FindPeakPerformance" in r.summary()
+    if r.passed(r.steps[0]):  # then it doubles from the start: 100, then 200 or 75
+        assert r.steps[1].qps == 100.0 and len(r.steps) == 3 and r.qps is not None
+        assert r.stopped is not None and r.stopped.startswith("max_steps")
+    else:  # a loaded host: the start itself missed the bound, and the search says so
+        assert len(r.steps) == 1 and r.qps is None
+        assert r.stopped is not None and "start rate 50 qps" in r.stopped
+    rows = ic.ResultTable.load(out).rows
+    assert [row["qps"] for row in rows] == [s.qps for s in r.steps]
+    # Run again on the file: the same rates from the same start, every one read, none run.
+    again = search()
+    assert [s.qps for s in again.steps] == [s.qps for s in r.steps]
+    assert all(s.resumed for s in again.steps) and again.qps == r.qps
+    assert len(ic.ResultTable.load(out).rows) == len(rows)
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [(["--rule", "fast"], "rule must be one of loadgen, verdict"),
+     (["--tolerance", "0.1"], "tolerance is the verdict rule's stop"),
+     (["--qps-decimals", "9"], "qps_decimals")],
+)  # fmt: skip
+def test_the_peak_command_refuses_a_bad_rule_by_name(
+    matmul_model: Path, tmp_path: Path, flags: list[str], named: str
+) -> None:
+    p = subprocess.run(
+        [sys.executable, "-m", "inferclock", "peak", str(matmul_model), "--latency-bound",
+         "5ms", "-o", str(tmp_path / "p.jsonl"), *flags],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert p.returncode == 2 and named in p.stderr and "Traceback" not in p.stderr
 
 
 def test_the_peak_command_needs_a_bound(matmul_model: Path, tmp_path: Path) -> None:
