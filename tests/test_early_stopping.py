@@ -5,6 +5,7 @@ early-stopping percentile estimate; compiled here, they answer the same question
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inferclock._timing import early_stopping as es, loadgen as _loadgen
+import inferclock as ic
+from inferclock._timing import early_stopping as es, loadgen as _loadgen, schema as _schema
 
 DATA = Path(__file__).parent / "data" / "loadgen"
 
@@ -91,3 +93,54 @@ def test_an_estimate_on_a_query_that_never_completed_is_none() -> None:
     lat = np.concatenate([np.ones(900), np.full(100, np.inf)])
     e = es.estimate(lat, 90.0)
     assert e.value_ns is None and "never completed" in e.reason
+
+
+# ------------------------------------------------------------ the estimate in a run's result
+
+
+def test_latency_mode_reports_singlestreams_p90_and_p99_estimates(matmul_model: Path) -> None:
+    r = ic.run(str(matmul_model), iterations=700, warmup=5, isolate=False)
+    p90, p99 = r.early_stopping
+    ordered = np.sort(r.samples_ns)
+    t90 = es.overlatency_allowed(700, 90.0)
+    assert t90 is not None and p90.percentile == 90.0
+    assert p90.value_ns == ordered[700 - t90] and p90.discarded == t90 - 1
+    t99 = es.overlatency_allowed(700, 99.0)
+    assert t99 is not None and p99.value_ns == ordered[700 - t99]
+    row = r.to_dict()
+    assert _schema.get(row, "early_stopping") == [p90.to_dict(), p99.to_dict()]
+    assert "early stopping (LoadGen's estimate) p90" in r.summary()
+    assert "plain p90" in r.summary()
+
+
+def test_a_short_run_says_why_it_has_no_estimate(matmul_model: Path) -> None:
+    r = ic.run(str(matmul_model), iterations=100, warmup=5, isolate=False)
+    p90, p99 = r.early_stopping
+    assert p90.value_ns is not None  # 100 >= 64
+    assert p99.value_ns is None and p99.needed == 662 and "662" in p99.reason
+    assert "p99 none: 100 queries; early stopping needs at least 662" in r.summary()
+
+
+@pytest.mark.parametrize("mode", ["server", "multistream"])
+def test_open_loop_modes_estimate_their_percentile(matmul_model: Path, mode: str) -> None:
+    r = ic.run(str(matmul_model), mode=mode, qps=300, queries=700, percentile=99.0,
+               latency_bound_ms=50, isolate=False)  # fmt: skip
+    (e,) = r.early_stopping
+    assert r.server is not None and e.percentile == 99.0
+    queries = r.server.completed + r.server.skipped
+    assert e.queries == queries
+    lat = np.sort(np.concatenate([r.samples_ns, np.full(r.server.skipped, np.inf)]))
+    t = es.overlatency_allowed(queries, 99.0)
+    if t is None:  # skipped multistream queries can leave it short
+        assert e.value_ns is None and "662" in e.reason
+    elif math.isfinite(lat[queries - t]):
+        assert e.value_ns == lat[queries - t]
+    else:
+        assert e.value_ns is None and "never completed" in e.reason
+    assert _schema.get(r.to_dict(), "early_stopping") == [e.to_dict()]
+    assert "early stopping (LoadGen's estimate) p99" in r.summary()
+
+
+def test_throughput_mode_has_no_estimate(matmul_model: Path) -> None:
+    r = ic.run(str(matmul_model), mode="throughput", max_time=0.3, warmup=5, isolate=False)
+    assert r.early_stopping == () and _schema.get(r.to_dict(), "early_stopping") is None

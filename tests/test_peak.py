@@ -27,7 +27,7 @@ PCT = 99.0
 def md1_wait_cdf(rate: float, x: float) -> float:
     """P(wait <= x) in an M/D/1 queue of service SERVICE_S (Erlang's formula)."""
     total = 0.0
-    for k in range(int(math.floor(x / SERVICE_S)) + 1):
+    for k in range(math.floor(x / SERVICE_S) + 1):
         u = rate * (k * SERVICE_S - x)
         total += u**k / math.factorial(k) * math.exp(-u)
     return (1 - rate * SERVICE_S) * total
@@ -147,8 +147,10 @@ def test_the_peak_is_the_highest_valid_rate_and_the_file_resumes(
         ({"latency_bound_ms": 5, "qps_decimals": 7}, "qps_decimals"),
         ({"latency_bound_ms": 5, "qps_decimals": -1}, "qps_decimals"),
         ({"latency_bound_ms": 5, "tolerance": 0.1}, "tolerance is the verdict rule's stop"),
-        ({"latency_bound_ms": 5, "rule": "verdict", "qps_decimals": 2},
-         "qps_decimals is the loadgen rule's stop"),
+        (
+            {"latency_bound_ms": 5, "rule": "verdict", "qps_decimals": 2},
+            "qps_decimals is the loadgen rule's stop",
+        ),
     ],
 )
 def test_bad_peak_input_is_refused_by_name(

@@ -14,8 +14,6 @@ it. ``tests/test_early_stopping.py`` compiles LoadGen's own ``early_stopping.cc`
 from __future__ import annotations
 
 import bisect
-import ctypes
-import ctypes.util
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,21 +31,28 @@ SERIES_TOLERANCE = 1.0 / (1 << 33)
 
 
 def _c_lgamma() -> Callable[[float], float]:
-    """The C library's lgamma (LoadGen's ``std::lgamma``), else Python's."""
-    name = ctypes.util.find_library("m")
-    try:
-        libm = ctypes.CDLL(name) if name else None
-        fn = None if libm is None else libm.lgamma
-    except (OSError, AttributeError):  # pragma: no cover - no C math library by that name
-        fn = None
-    if fn is None:  # pragma: no cover
-        return math.lgamma
-    fn.restype = ctypes.c_double
-    fn.argtypes = [ctypes.c_double]
-    return fn  # type: ignore[no-any-return]
+    """The C library's lgamma (LoadGen's ``std::lgamma``: the interpreter is linked with it),
+    else Python's."""
+    import ctypes  # here: a worker that never asks pays nothing
+
+    for name in (None, "libm.so.6"):
+        try:
+            fn = ctypes.CDLL(name).lgamma
+        except (OSError, AttributeError):  # pragma: no cover - another platform
+            continue
+        fn.restype = ctypes.c_double
+        fn.argtypes = [ctypes.c_double]
+        return fn
+    return math.lgamma  # pragma: no cover
 
 
-_lgamma = _c_lgamma()
+@lru_cache(maxsize=1)
+def _lgamma_fn() -> Callable[[float], float]:
+    return _c_lgamma()
+
+
+def _lgamma(x: float) -> float:
+    return _lgamma_fn()(x)
 
 
 def lbeta(x: int, y: int) -> float:
