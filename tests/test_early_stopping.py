@@ -144,3 +144,19 @@ def test_open_loop_modes_estimate_their_percentile(matmul_model: Path, mode: str
 def test_throughput_mode_has_no_estimate(matmul_model: Path) -> None:
     r = ic.run(str(matmul_model), mode="throughput", max_time=0.3, warmup=5, isolate=False)
     assert r.early_stopping == () and _schema.get(r.to_dict(), "early_stopping") is None
+
+
+def test_the_report_table_lists_the_estimate_beside_the_percentiles(
+    matmul_model: Path, tmp_path: Path
+) -> None:
+    t = ic.sweep(str(matmul_model), modes=["latency", "server"], qps=[200], queries=700,
+                 iterations=700, processes=1, out=tmp_path / "s.jsonl", quiet=True)  # fmt: skip
+    md = t.to_markdown()
+    header = next(line for line in md.splitlines() if line.startswith("| model"))
+    assert "early-stopping estimate ms" in header
+    cells = {s.mode: s for s in t.summary()}
+    assert cells["latency"].early_stopping_percentile == 90.0
+    assert cells["server"].early_stopping_percentile == 99.0
+    for s in cells.values():
+        assert s.early_stopping_ns is not None
+        assert f"p{s.early_stopping_percentile:g} " in md
