@@ -87,6 +87,7 @@ def _summary_line(s: CellSummary, multi: bool, verdicts: bool, es: bool = False)
         + (" **MULTIMODAL**" if s.multimodal else "")
         + (" **UNSTABLE**" if s.instability else ""),
         fmt_num(_ms(s.p99_ns)),
+        *((_early_stopping_text(s),) if es else ()),
         f"{fmt_num(s.throughput_fps)}{tp_ci}",
         str(s.n),
     ]
@@ -94,8 +95,6 @@ def _summary_line(s: CellSummary, multi: bool, verdicts: bool, es: bool = False)
         line += [f"{s.processes}/{s.runs}", "-" if s.spread is None else f"{s.spread:.1%}"]
     if verdicts:
         line.append(md_text(s.verdict or "-"))
-    if es:
-        line.append(_early_stopping_text(s))
     return line
 
 
@@ -107,8 +106,8 @@ def summary_markdown(
     The processes/runs and spread columns appear when any cell combines several runs; a
     verdict column when any (open-loop) cell has a verdict; an early-stopping column (LoadGen's
     estimate of the official percentile: latency p90, open-loop the run's) when any cell has
-    one; a host column (its label: worker or host name, else machine id) when the cells come
-    from several hosts (never pooled);
+    one (beside p99); a host column (its label: worker or host name, else machine id) when
+    the cells come from several hosts (never pooled);
     multimodal cells are marked, and listed under the table. An open-loop cell's mode carries
     its rate (``server @200 qps``) and its latencies are due-time ones.
     """
@@ -122,8 +121,9 @@ def summary_markdown(
             *_SUMMARY_HEADER,
             *(("processes/runs", "spread") if multi else ()),
             *(("verdict",) if verdicts else ()),
-            *(("early-stopping estimate ms",) if es else ()),
         ]
+        if es:  # beside the plain p99
+            header.insert(header.index("p99 ms") + 1, "early-stopping estimate ms")
         body = [_summary_line(s, multi, verdicts, es) for s in summary]
         if hosts:
             header.insert(0, "host")
