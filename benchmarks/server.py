@@ -119,7 +119,7 @@ def part_b(args: argparse.Namespace, cap: float, bound_ms: float) -> list[Path]:
         t0 = time.perf_counter()
         opts: dict[str, Any] = {} if hint == "auto" else {"hint": hint}
         # The full-verdict rule: its halving from the capacity and tolerance are this part's
-        # design (LoadGen's rule is compared with LoadGen in loadgen_agreement.py).
+        # design (find_peak_qps's default is LoadGen's rule, which takes no tolerance).
         opts.update(out=out, start_qps=rnd(cap), quiet=True, tolerance=args.peak_tolerance,
                     queries=args.peak_queries, rule="verdict")  # fmt: skip
         try:
