@@ -240,7 +240,8 @@ def _search_by_rule(search: _Search, own: PeakOptions, ctrl_c: CtrlC) -> None:
         return search.step(q, ctrl_c)
 
     if own.rule == "loadgen":
-        start = search.first_rate_in_file() or own.start_qps
+        # A given start wins; else the file's first step (a resumed search replays its path).
+        start = own.start_qps or search.first_rate_in_file()
         if start is None:
             search.capacity_qps = search.capacity()
             start = LOADGEN_START_SHARE * search.capacity_qps
