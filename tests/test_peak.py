@@ -179,9 +179,9 @@ def test_loadgens_rule_on_the_real_engine_names_its_rule_and_replays_from_the_fi
 ) -> None:
     out = tmp_path / "peak.jsonl"
 
-    def search() -> ic.PeakResult:
+    def search(start: float | None = 50) -> ic.PeakResult:
         return ic.find_peak_qps(
-            str(slow_model), 10.0, out=out, queries=300, min_duration=0.3, start_qps=50,
+            str(slow_model), 10.0, out=out, queries=300, min_duration=0.3, start_qps=start,
             qps_decimals=0, max_steps=3, quiet=True, requests=1,
             time_budget=math.inf, max_step_time=math.inf,
         )  # fmt: skip
@@ -201,6 +201,9 @@ def test_loadgens_rule_on_the_real_engine_names_its_rule_and_replays_from_the_fi
     again = search()
     assert [s.qps for s in again.steps] == [s.qps for s in r.steps]
     assert all(s.resumed for s in again.steps) and again.qps == r.qps
+    # Without start_qps it starts from the file's first step: no capacity run, nothing run.
+    third = search(start=None)
+    assert [s.qps for s in third.steps] == [s.qps for s in r.steps] and third.capacity_qps is None
     assert len(ic.ResultTable.load(out).rows) == len(rows)
 
 
