@@ -103,12 +103,13 @@ class PeakOptions:
         None, check=_declare.or_none(c.integer(0, 6)), group="", metavar="N",
         parse=parsing.parse_int, show=_decimals_shown,
         help="rule loadgen: stop when the bracket no longer splits at N decimal places of "
-        "qps (LoadGen's server_find_peak_qps_decimals_of_precision)",
+        f"qps (LoadGen's server_find_peak_qps_decimals_of_precision; default {DEFAULT_DECIMALS})",
     )  # fmt: skip
     tolerance: float | None = option(
         None, check=_declare.or_none(open_fraction), group="", metavar="F",
         parse=parsing.parse_fraction, show=_tolerance_shown,
-        help="rule verdict: stop when the bracket is within F of its lower end",
+        help="rule verdict: stop when the bracket is within F of its lower end (default "
+        f"{_declare.percent(DEFAULT_TOLERANCE)})",
     )  # fmt: skip
     max_steps: int = option(
         24, check=c.integer(1, 1000), group="", metavar="N", parse=parsing.parse_int,
@@ -182,7 +183,10 @@ class TuneOptions:
         help=f"fresh worker processes per point (throughput; default {DEFAULT_PROCESSES})",
     )  # fmt: skip
     tolerance: float | None = _passed_on(
-        PeakOptions, "tolerance", "peak_qps: stop each search when its bracket is within F"
+        PeakOptions,
+        "tolerance",
+        "peak_qps: search by the full verdict (rule verdict, not LoadGen's), each search "
+        "stopping when its bracket is within F",
     )
     max_steps: int | None = _passed_on(
         PeakOptions, "max_steps", "peak_qps: at most N server runs per search"
