@@ -338,3 +338,15 @@ def test_the_cli_refuses_what_tune_sets_itself(
         rc, text, _ = cli([str(matmul_model), "-o", out, *argv], capsys)
         assert rc == 2 and text.startswith(said), text
     assert not Path(out).exists()
+
+
+def test_a_peak_qps_tolerance_selects_the_verdict_rule() -> None:
+    # find_peak_qps's default is LoadGen's rule, which stops at qps_decimals, not a tolerance:
+    # a tune given a tolerance searches each point by the full verdict.
+    from inferclock._search.options import TuneOptions
+    from inferclock._search.tune_space import plan
+
+    given = plan(TuneOptions(objective="peak_qps", tolerance=0.1), 5, None, {})
+    assert given.serve["rule"] == "verdict" and given.serve["tolerance"] == 0.1
+    default = plan(TuneOptions(objective="peak_qps"), 5, None, {})
+    assert "rule" not in default.serve and "tolerance" not in default.serve
