@@ -118,8 +118,10 @@ def part_b(args: argparse.Namespace, cap: float, bound_ms: float) -> list[Path]:
         files.append(out)
         t0 = time.perf_counter()
         opts: dict[str, Any] = {} if hint == "auto" else {"hint": hint}
+        # The full-verdict rule: its halving from the capacity and tolerance are this part's
+        # design (find_peak_qps's default is LoadGen's rule, which takes no tolerance).
         opts.update(out=out, start_qps=rnd(cap), quiet=True, tolerance=args.peak_tolerance,
-                    queries=args.peak_queries)  # fmt: skip
+                    queries=args.peak_queries, rule="verdict")  # fmt: skip
         try:
             # Halving stops at 1/8 of capacity (4 steps; --quick 1/2): lower, a step of 918
             # queries would take minutes. A second call on the same file resumes the search.

@@ -316,8 +316,9 @@ def test_peak_qps_runs_a_search_per_point_kept_as_a_row(matmul_model: Path, tmp_
         assert x["mode"] == "server" and (tmp_path / x["tune_file"]).exists()
         if x["tune_value"] is None:  # no rate kept the bound: the lowest tried is the row
             assert x["verdict"] == "INVALID"
-        else:  # the row of the peak
-            assert x["verdict"] == "VALID" and x["qps"] == x["tune_value"] == x["tune_low"]
+        else:  # the row of the peak: its p99 within the bound (LoadGen's rule, the default)
+            assert x["server"]["percentile_latency_ns"] <= 50e6
+            assert x["qps"] == x["tune_value"] == x["tune_low"]
     (p,) = r.points
     assert p.value == pytest.approx(found[1]["tune_value"]) and found[1]["streams_requested"] == 1
     if r.gain is not None and r.gain_low is not None and r.gain_high is not None:
@@ -337,3 +338,15 @@ def test_the_cli_refuses_what_tune_sets_itself(
         rc, text, _ = cli([str(matmul_model), "-o", out, *argv], capsys)
         assert rc == 2 and text.startswith(said), text
     assert not Path(out).exists()
+
+
+def test_a_peak_qps_tolerance_selects_the_verdict_rule() -> None:
+    # find_peak_qps's default is LoadGen's rule, which stops at qps_decimals, not a tolerance:
+    # a tune given a tolerance searches each point by the full verdict.
+    from inferclock._search.options import TuneOptions
+    from inferclock._search.tune_space import plan
+
+    given = plan(TuneOptions(objective="peak_qps", tolerance=0.1), 5, None, {})
+    assert given.serve["rule"] == "verdict" and given.serve["tolerance"] == 0.1
+    default = plan(TuneOptions(objective="peak_qps"), 5, None, {})
+    assert "rule" not in default.serve and "tolerance" not in default.serve

@@ -68,6 +68,10 @@ class CellSummary:
     host_id: str | None = None
     #: why the cell's figures may not be trusted (``_analysis.stability``), empty if no sign
     instability: tuple[str, ...] = ()
+    #: LoadGen's early-stopping estimate of the official percentile (latency: p90; open-loop:
+    #: the run's), the median over the runs that have one; its percentile
+    early_stopping_ns: float | None = None
+    early_stopping_percentile: float | None = None
 
     @property
     def config(self) -> str | None:
@@ -119,6 +123,14 @@ def _verdict(rows: Sequence[Mapping[str, Any]]) -> str | None:
     return None if not v else "VALID" if v == {"VALID"} else "INVALID"
 
 
+def _early_stopping(rows: Sequence[Mapping[str, Any]]) -> tuple[float | None, float | None]:
+    """(the median of the runs' official early-stopping estimates, its percentile)."""
+    official = [e[0] for r in rows if isinstance(e := _schema.get(r, "early_stopping"), list) and e]
+    values = [v for o in official if isinstance(v := o.get("value_ns"), (int, float))]
+    pct = official[0].get("percentile") if official else None
+    return (statistics.median(values) if values else None), pct
+
+
 def _joined(values: Iterable[Any]) -> str | None:
     seen = list(dict.fromkeys(str(v) for v in values if v is not None))
     return "/".join(seen) if seen else None
@@ -167,6 +179,7 @@ def summarize_cells(rows_in: Iterable[Mapping[str, Any]]) -> list[CellSummary]:
         first = good[0]
         batch = _schema.get(first, "batch_size")
         mode = _schema.get(first, "mode")
+        es_ns, es_pct = _early_stopping(good)
         out.append(
             CellSummary(
                 key=key,
@@ -201,6 +214,8 @@ def summarize_cells(rows_in: Iterable[Mapping[str, Any]]) -> list[CellSummary]:
                 compile_cache=_joined(_schema.get(r, "compile_cache") for r in good),
                 errors=len(rows) - len(good),
                 instability=_instability(good, lat.estimate if lat else med),
+                early_stopping_ns=es_ns,
+                early_stopping_percentile=es_pct,
             )
         )
     out.sort(key=_sort_key)

@@ -57,7 +57,14 @@ def errors_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     return markdown_table(["cell", "process/repeat", "kind", "error"], body)
 
 
-def _summary_line(s: CellSummary, multi: bool, verdicts: bool) -> list[str]:
+def _early_stopping_text(s: CellSummary) -> str:
+    if s.early_stopping_percentile is None:
+        return "-"
+    value = "none" if s.early_stopping_ns is None else fmt_num(_ms(s.early_stopping_ns))
+    return f"p{s.early_stopping_percentile:g} {value}"
+
+
+def _summary_line(s: CellSummary, multi: bool, verdicts: bool, es: bool = False) -> list[str]:
     ci = (
         f" [{fmt_num(_ms(s.ci95_low_ns))}, {fmt_num(_ms(s.ci95_high_ns))}]"
         if s.ci95_low_ns is not None and s.ci95_high_ns is not None
@@ -80,6 +87,7 @@ def _summary_line(s: CellSummary, multi: bool, verdicts: bool) -> list[str]:
         + (" **MULTIMODAL**" if s.multimodal else "")
         + (" **UNSTABLE**" if s.instability else ""),
         fmt_num(_ms(s.p99_ns)),
+        *((_early_stopping_text(s),) if es else ()),
         f"{fmt_num(s.throughput_fps)}{tp_ci}",
         str(s.n),
     ]
@@ -96,8 +104,10 @@ def summary_markdown(
     """The cells as a table, then the error rows (if any) under a bold "Errors" line.
 
     The processes/runs and spread columns appear when any cell combines several runs; a
-    verdict column when any (open-loop) cell has a verdict; a host column (its label: worker or
-    host name, else machine id) when the cells come from several hosts (never pooled);
+    verdict column when any (open-loop) cell has a verdict; an early-stopping column (LoadGen's
+    estimate of the official percentile: latency p90, open-loop the run's) when any cell has
+    one (beside p99); a host column (its label: worker or host name, else machine id) when
+    the cells come from several hosts (never pooled);
     multimodal cells are marked, and listed under the table. An open-loop cell's mode carries
     its rate (``server @200 qps``) and its latencies are due-time ones.
     """
@@ -106,12 +116,15 @@ def summary_markdown(
         multi = any(s.runs > 1 for s in summary)
         hosts = len({(s.host_id, s.host) for s in summary}) > 1
         verdicts = any(s.verdict is not None for s in summary)
+        es = any(s.early_stopping_percentile is not None for s in summary)
         header = [
             *_SUMMARY_HEADER,
             *(("processes/runs", "spread") if multi else ()),
             *(("verdict",) if verdicts else ()),
         ]
-        body = [_summary_line(s, multi, verdicts) for s in summary]
+        if es:  # beside the plain p99
+            header.insert(header.index("p99 ms") + 1, "early-stopping estimate ms")
+        body = [_summary_line(s, multi, verdicts, es) for s in summary]
         if hosts:
             header.insert(0, "host")
             body = [[md_text(s.host), *line] for s, line in zip(summary, body, strict=True)]

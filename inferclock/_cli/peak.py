@@ -13,6 +13,14 @@ from inferclock._common.errors import ConfigError
 from inferclock._search.options import PeakOptions
 
 EPILOG = """\
+Rules (--rule): loadgen (default) is MLPerf LoadGen's FindPeakPerformance: the start rate must
+keep the bound (else exit 1, saying so: give a lower --start-qps), the rate doubles until a
+step does not, then the bracket's midpoint is tried until it no longer splits at
+--qps-decimals places; a step passes when its percentile of due-time latency is within the
+bound, nothing else (no early stopping, as LoadGen). verdict: a step passes when its full
+verdict is VALID (early stopping included); it halves or doubles from any start, then bisects
+to --tolerance.
+
 Each step is a server run of at least --queries queries (default: twice what LoadGen's early
 stopping needs with no query over the bound: 918 at p99) and --min-duration seconds, in a
 fresh worker process, kept as a row of the results file. Run the same command again to
@@ -22,7 +30,8 @@ Ctrl-C (exit 130) or SIGTERM (143) stops the running step at once, keeping the s
 
 examples:
   inferclock peak model.xml --latency-bound 15ms
-  inferclock peak resnet50 --latency-bound 50ms --percentile 99.9 -b 1 -o peak.jsonl
+  inferclock peak model.xml --latency-bound 15ms --start-qps 50 --qps-decimals 0
+  inferclock peak resnet50 --latency-bound 50ms --percentile 99.9 --rule verdict -o peak.jsonl
 """
 
 
@@ -31,9 +40,10 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
         "peak",
         help="the highest request rate whose server run keeps a latency bound",
         description="Find the highest offered rate (queries per second) at which a server run "
-        "(queries arriving on a Poisson schedule, MLPerf LoadGen's Server scenario) is VALID: "
-        "the chosen percentile of latency from each query's due time within --latency-bound, "
-        "and LoadGen's early stopping passed. Brackets the rate, then binary search.",
+        "(queries arriving on a Poisson schedule, MLPerf LoadGen's Server scenario) keeps the "
+        "chosen percentile of latency from each query's due time within --latency-bound: by "
+        "LoadGen's FindPeakPerformance (--rule loadgen, the default) or by the full verdict "
+        "(--rule verdict). Brackets the rate, then binary search.",
         epilog=EPILOG,
         formatter_class=formatter,
     )
@@ -45,7 +55,8 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
 
 
 def run(args: argparse.Namespace) -> int:
-    """Search the peak rate, print its summary; 1 when no rate kept the bound; 130 on Ctrl-C
+    """Search the peak rate, print its summary; 1 when no rate kept the bound (under rule
+    loadgen: the start did not); 130 on Ctrl-C
     and 143 on SIGTERM, after the summary of the steps done."""
     from inferclock._search.peak import PeakInterrupted, find_peak_qps
 

@@ -14,6 +14,7 @@ from inferclock._common import checks as c, declare as _declare, parsing
 from inferclock._common.declare import option
 from inferclock._common.errors import ConfigError, ConfigTypeError
 from inferclock._common.util import is_real
+from inferclock._search.peak_rules import DEFAULT_DECIMALS, DEFAULT_TOLERANCE, RULES
 from inferclock._timing import load_checks as cl
 from inferclock._timing.options import RunOptions
 
@@ -22,8 +23,12 @@ OBJECTIVES = ("throughput", "peak_qps")
 DEFAULT_MAX_POINTS = 24
 #: Worker processes per point (objective "throughput").
 DEFAULT_PROCESSES = 3
-#: Without ``start_qps``, a search starts at this share of the measured capacity.
+#: Without ``start_qps``, a search by the verdict rule starts at this share of the measured
+#: capacity.
 START_SHARE = 0.8
+#: ... and one by LoadGen's rule at this share: its start must keep the bound, and doubling
+#: from it costs one step more at most.
+LOADGEN_START_SHARE = 0.5
 #: A peak search's total time (seconds): halving a rate doubles a step's length (at least
 #: ``queries`` queries each), so an unreachable bound would otherwise run for days.
 DEFAULT_TIME_BUDGET = 900.0
@@ -50,6 +55,20 @@ def open_fraction(name: str, value: Any) -> float:
     return v
 
 
+def rule(name: str, value: Any) -> str:
+    if not isinstance(value, str) or value not in RULES:
+        raise ConfigError(f"{name} must be one of {', '.join(RULES)}; got {value!r}")
+    return value
+
+
+def _tolerance_shown(value: float | None) -> str:
+    return f"{_declare.percent(DEFAULT_TOLERANCE)} (rule verdict)" if value is None else str(value)
+
+
+def _decimals_shown(value: int | None) -> str:
+    return f"{DEFAULT_DECIMALS} (rule loadgen)" if value is None else str(value)
+
+
 def objective(name: str, value: Any) -> str:
     if not isinstance(value, str) or value not in OBJECTIVES:
         raise ConfigError(f"{name} must be one of {', '.join(OBJECTIVES)}; got {value!r}")
@@ -64,18 +83,33 @@ class PeakOptions:
     """``ic.find_peak_qps``'s own options (the bound, percentile, queries and the rest are run
     options)."""
 
+    rule: str = option(
+        "loadgen", check=rule, group="", metavar="RULE",
+        help="loadgen: MLPerf LoadGen's FindPeakPerformance (a start within the bound, x2 "
+        "until a step is not, bisection to --qps-decimals; each step judged by its percentile "
+        "alone); verdict: each step judged by its full verdict (early stopping included), "
+        "bisection to --tolerance",
+    )  # fmt: skip
     out: str = option(
         "peak.jsonl", check=results_file, group="", short="-o", flag="--output",
         metavar="FILE", help="results file, JSON Lines: one row per step",
     )  # fmt: skip
     start_qps: float | None = option(
         None, check=cl.rate, group="", metavar="Q", parse=cl.parse_rate, show_default=False,
-        help=f"the first rate tried (default: {START_SHARE:g} x the capacity a short throughput "
-        "run measures)",
+        help=f"the first rate tried (default: {LOADGEN_START_SHARE:g} (rule loadgen) or "
+        f"{START_SHARE:g} (rule verdict) x the capacity a short throughput run measures)",
     )  # fmt: skip
-    tolerance: float = option(
-        0.02, check=open_fraction, group="", metavar="F", parse=parsing.parse_fraction,
-        show=_declare.percent, help="stop when the bracket is within F of its lower end",
+    qps_decimals: int | None = option(
+        None, check=_declare.or_none(c.integer(0, 6)), group="", metavar="N",
+        parse=parsing.parse_int, show=_decimals_shown,
+        help="rule loadgen: stop when the bracket no longer splits at N decimal places of "
+        f"qps (LoadGen's server_find_peak_qps_decimals_of_precision; default {DEFAULT_DECIMALS})",
+    )  # fmt: skip
+    tolerance: float | None = option(
+        None, check=_declare.or_none(open_fraction), group="", metavar="F",
+        parse=parsing.parse_fraction, show=_tolerance_shown,
+        help="rule verdict: stop when the bracket is within F of its lower end (default "
+        f"{_declare.percent(DEFAULT_TOLERANCE)})",
     )  # fmt: skip
     max_steps: int = option(
         24, check=c.integer(1, 1000), group="", metavar="N", parse=parsing.parse_int,
@@ -104,6 +138,16 @@ class PeakOptions:
 
     def __post_init__(self) -> None:
         _declare.check_fields(self)
+        if self.rule == "loadgen" and self.tolerance is not None:
+            raise ConfigError(
+                "tolerance is the verdict rule's stop (rule='verdict'); rule 'loadgen' stops at "
+                "qps_decimals"
+            )
+        if self.rule == "verdict" and self.qps_decimals is not None:
+            raise ConfigError(
+                "qps_decimals is the loadgen rule's stop (rule='loadgen'); rule 'verdict' stops "
+                "at tolerance"
+            )
 
 
 def _passed_on(cls: type[Any], name: str, help: str) -> Any:
@@ -139,7 +183,10 @@ class TuneOptions:
         help=f"fresh worker processes per point (throughput; default {DEFAULT_PROCESSES})",
     )  # fmt: skip
     tolerance: float | None = _passed_on(
-        PeakOptions, "tolerance", "peak_qps: stop each search when its bracket is within F"
+        PeakOptions,
+        "tolerance",
+        "peak_qps: search by the full verdict (rule verdict, not LoadGen's), each search "
+        "stopping when its bracket is within F",
     )
     max_steps: int | None = _passed_on(
         PeakOptions, "max_steps", "peak_qps: at most N server runs per search"

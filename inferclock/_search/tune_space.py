@@ -133,6 +133,8 @@ def plan(own: TuneOptions, bound: Any, space: Any, run_options: dict[str, Any]) 
         # Checked as a server run's options (qps: a stand-in rate).
         _options.make(RunOptions, {**run_options, **serve, "mode": "server", "qps": 1.0}, "tune")
         serve.update(peak)
+        if "tolerance" in peak:  # a relative tolerance is the verdict rule's stop
+            serve["rule"] = "verdict"
         procs = 1
     checked = check_space(default_space(_cpus(run_options)) if space is None else space)
     for name in sorted(set(checked) & set(run_options)):

@@ -2,10 +2,11 @@
 for the Server scenario, or a fixed interval) and the early-stopping test. Pure functions, no
 engine: the serving driver (``_timing.serve``) and the tests use them.
 
-Early stopping follows ``loadgen/early_stopping.cc``: with ``t`` queries over the latency
-bound, the run passes when it processed at least ``h + t`` queries, ``h`` the smallest count
-for which ``t`` or fewer overlatency queries among ``h + t`` would happen with probability at
-most ``1 - confidence`` if the true fraction within the bound were only ``percentile``.
+Early stopping follows ``loadgen/early_stopping.cc`` (ported in ``_timing.early_stopping``): with
+``t`` queries over the latency bound, the run passes when it processed at least ``h + t``
+queries, ``h`` the smallest count for which ``t`` or fewer overlatency queries among ``h + t``
+would happen with probability under ``1 - confidence`` if the true fraction within the bound
+were only ``percentile``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferclock._common.errors import ConfigError
+from inferclock._timing import early_stopping as _es
 
 ARRIVALS = ("poisson", "constant")
 #: LoadGen's confidence for early stopping.
@@ -58,41 +60,18 @@ def schedule(
     return out[: max(least, int(np.searchsorted(out, horizon)))]
 
 
-def _log_binom_cdf(t: int, n: int, q: float) -> float:
-    """log P(X <= t) for X ~ Binomial(n, q)."""
-    x = np.arange(t + 1, dtype=np.float64)
-    lg = np.vectorize(math.lgamma, otypes=[np.float64])
-    terms = lg(n + 1.0) - lg(x + 1) - lg(n - x + 1) + x * math.log(q) + (n - x) * math.log1p(-q)
-    m = float(terms.max())
-    return m + math.log(float(np.exp(terms - m).sum()))
-
-
-def _passes(h: int, t: int, p: float, confidence: float) -> bool:
-    # The odds of t or fewer overlatency queries in h + t, were a query within the bound with
-    # probability only p: small enough means the true percentile is within the bound.
-    return _log_binom_cdf(t, h + t, 1.0 - p) <= math.log(1.0 - confidence)
 
 
 @lru_cache(maxsize=4096)
 def min_passing(t: int, percentile: float, confidence: float = CONFIDENCE) -> int:
     """LoadGen's MinPassingQueriesFinder: the least h such that h queries within the bound
-    and t over it pass early stopping (percentile in (0, 100))."""
+    and t over it pass early stopping (percentile in (0, 100)); LoadGen's own arithmetic,
+    ported in ``_timing.early_stopping``."""
     if t < 0:
         raise ConfigError(f"overlatency count must be >= 0, got {t}")
-    p = percentile / 100.0
-    if not 0 < p < 1:
+    if not 0 < percentile < 100:
         raise ConfigError(f"percentile must be in (0, 100), got {percentile!r}")
-    lo = 0
-    hi = max(1, math.ceil(math.log(1 - confidence) / math.log(p)))  # t = 0's exact answer
-    while not _passes(hi, t, p, confidence):
-        lo, hi = hi, 2 * hi
-    while lo < hi:  # the least passing h in [lo, hi] (passing is monotone in h)
-        mid = (lo + hi) // 2
-        if _passes(mid, t, p, confidence):
-            hi = mid
-        else:
-            lo = mid + 1
-    return hi
+    return _es.MinPassingQueriesFinder()(t, _es.fraction(percentile), _es.TOLERANCE, confidence)
 
 
 def early_stopping(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,7 +15,12 @@ from inferclock._platform.topology import format_cpulist
 from inferclock.stats import Stats
 
 if TYPE_CHECKING:
+    from inferclock._timing.early_stopping import PercentileEstimate
     from inferclock._timing.serve import ServerStats
+
+#: LoadGen's SingleStream target percentile (its official metric's) and the p99 it also
+#: estimates (``loadgen/results.cc``); latency mode is SingleStream.
+SINGLE_STREAM_PERCENTILES = (90.0, 99.0)
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,23 @@ class RunResult:
     def verdict_reason(self) -> str | None:
         return self.server.verdict_reason if self.server else None
 
+    @cached_property
+    def early_stopping(self) -> tuple[PercentileEstimate, ...]:
+        """LoadGen's early-stopping percentile estimates (``_timing.early_stopping``), the
+        official one first: latency mode (SingleStream) p90 then p99; server and multistream
+        the run's ``percentile`` over due-time latencies, a skipped query counting as never
+        completed; () in throughput mode (LoadGen's Offline has none)."""
+        from inferclock._timing import early_stopping as es
+
+        if self.server is not None:
+            lat = self.samples_ns.astype(np.float64)
+            if self.server.skipped:
+                lat = np.concatenate([lat, np.full(self.server.skipped, np.inf)])
+            return (es.estimate(lat, self.server.percentile),)
+        if self.mode == "latency":
+            return tuple(es.estimate(self.samples_ns, p) for p in SINGLE_STREAM_PERCENTILES)
+        return ()
+
     @property
     def gflops(self) -> float | None:
         """Achieved GFLOP/s (2 FLOPs per MAC) at the measured throughput."""
@@ -175,6 +198,7 @@ class RunResult:
         row["verdict"] = self.verdict
         row["verdict_reason"] = self.verdict_reason
         row["server"] = self.server.to_dict() if self.server else None
+        row["early_stopping"] = [e.to_dict() for e in self.early_stopping] or None
         return row
 
     def to_dict(self, samples: bool = False) -> dict[str, Any]:
@@ -238,6 +262,7 @@ class RunResult:
             + ("" if self.warmup_steady is not False else " (not steady)")
             + (f", drift {self.drift:+.1%}" if abs(self.drift) > 0.02 else ""),
             f"  percentiles ({s.method}) {intervals}",
+            *_early_stopping_lines(self),
             f"  throughput {self.throughput:.2f} samples/s{tp_ci}"
             + (f", {self.gflops:.1f} GFLOP/s" if self.gflops else ""),
             f"  start-up  read {self.init.read_ms:.1f} ms, reshape {self.init.reshape_ms:.1f} ms, "
@@ -278,6 +303,26 @@ class RunResult:
         if self.instability:
             lines.append(f"  UNSTABLE  {'; '.join(self.instability)}")
         return "\n".join(lines)
+
+
+def _early_stopping_lines(r: RunResult) -> list[str]:
+    """LoadGen's early-stopping estimates beside the plain percentile of the same rank."""
+    parts = []
+    for e in r.early_stopping:
+        p = f"p{e.percentile:g}"
+        if r.server is not None:
+            plain = r.server.percentile_latency_ns
+        else:
+            plain = next((x.value_ns for x in r.latency.percentiles if x.p == e.percentile), None)
+        beside = "" if plain is None else f" (plain {p} {plain / 1e6:.4f} ms)"
+        if e.value_ns is None:
+            parts.append(f"{p} none: {e.reason}")
+        else:
+            parts.append(
+                f"{p} {e.value_ns / 1e6:.4f} ms{beside}, {e.discarded} of {e.queries} highest "
+                "passed over"
+            )
+    return [f"  early stopping (LoadGen's estimate) {'; '.join(parts)}"] if parts else []
 
 
 def _server_lines(s: ServerStats) -> list[str]:

@@ -145,6 +145,9 @@ MEASURED = _group(
     ("stop_note", str | None), ("multimodal", bool | None), ("multimodal_note", str | None),
     ("instability", list[str] | None), ("verdict", str | None),
     ("verdict_reason", str | None), ("server", dict[str, Any] | None),
+    # LoadGen's early-stopping percentile estimates, the official one first (latency: p90,
+    # p99; server / multistream: the run's percentile): ``early_stopping.PercentileEstimate``
+    ("early_stopping", list[dict[str, Any]] | None),
 )  # fmt: skip
 BOOK = _group(
     "bookkeeping",
