@@ -143,6 +143,7 @@ MEASURED = _group(
     ("stop_note", str | None), ("multimodal", bool | None), ("multimodal_note", str | None),
     ("instability", list[str] | None), ("verdict", str | None),
     ("verdict_reason", str | None), ("server", dict[str, Any] | None),
+    ("loadgen", dict[str, Any] | None),  # backend "loadgen": LoadGen's summary, parsed
 )  # fmt: skip
 BOOK = _group(
     "bookkeeping",

@@ -15,7 +15,9 @@ from inferclock import _core
 from inferclock._platform import plugins as _plugins
 from inferclock._timing import control as _control, serve as _serve
 from inferclock._timing.engine import RunSpec, execute, properties_for
+from inferclock._common.errors import ConfigError
 from inferclock._timing.load_checks import OPEN_LOOP
+from inferclock._timing.loadgen_log import LOADGEN_PARAMS
 from inferclock._timing.modelinfo import ModelBook, ModelFacts
 from inferclock._timing.options import MODES, RunOptions, make
 from inferclock._timing.result import RunResult
@@ -129,6 +131,10 @@ def run(
     arrival: str | None = None,
     latency_bound_ms: float | None = None,
     percentile: float = 99.0,
+    backend: str = "inferclock",
+    scenario: str | None = None,
+    loadgen_mode: str = "performance",
+    loadgen_logs: str | os.PathLike[str] | None = None,
 ) -> RunResult:
     """Time inference of ``model`` on ``device``.
 
@@ -180,6 +186,13 @@ def run(
         due-time latency is within the bound and LoadGen's early stopping passes).
         Mode "multistream": a query of ``batch_size`` samples every 1/qps, skipped (and
         counted) while the previous one runs.
+    backend "loadgen" (``pip install 'inferclock[loadgen]'``): MLPerf LoadGen runs ``scenario``
+        ("server", "offline", "singlestream", "multistream") with inferclock's engine as its
+        system under test (``loadgen_mode`` "find_peak": LoadGen's FindPeakPerformance, server
+        only); its logs go to ``loadgen_logs`` (default: a new folder under ./mlperf_logs),
+        its summary to ``result.loadgen`` and the row's ``loadgen``; ``latency`` is then
+        inferclock's own measurement of the same samples, from issue to completion
+        (docs/loadgen.md).
     Every option is declared, with its check, once in ``inferclock._timing.options.RunOptions``.
 
     Ctrl-C ends the run within about a second with a partial result (``interrupted=True``);
@@ -191,7 +204,21 @@ def run(
     An engine error in the timed phase raises with the samples timed before it, as the
     exception's ``partial_result``.
     """
-    opts = RunOptions(**{k: v for k, v in locals().items() if k != "model"})
+    given = {k: v for k, v in locals().items() if k != "model"}
+    if backend != "inferclock" or scenario is not None:
+        from inferclock._workers.loadgen_run import run_loadgen
+
+        return run_loadgen(
+            model,
+            {k: v for k, v in given.items() if k not in LOADGEN_PARAMS},
+            backend=backend,
+            scenario=scenario,
+            loadgen_mode=loadgen_mode,
+            loadgen_logs=loadgen_logs,
+        )
+    if loadgen_mode != "performance" or loadgen_logs is not None:
+        raise ConfigError("loadgen_mode and loadgen_logs apply to backend 'loadgen'")
+    opts = RunOptions(**{k: v for k, v in given.items() if k not in LOADGEN_PARAMS})
     with ModelBook() as book:
         spec = _prepare(model, opts, book)
         if opts.isolated:
