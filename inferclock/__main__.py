@@ -23,6 +23,7 @@ from inferclock._cli import (
     demo,
     history,
     info,
+    loadgen,
     peak,
     profile,
     publish,
@@ -37,7 +38,7 @@ from inferclock._common.util import package_version
 
 #: The subcommands, in the order ``inferclock --help`` lists them; each is named as its module.
 COMMANDS: tuple[ModuleType, ...] = (
-    info, run, peak, tune, profile, history, publish, sweep, report, compare, ab, demo,
+    info, run, peak, loadgen, tune, profile, history, publish, sweep, report, compare, ab, demo,
 )  # fmt: skip
 
 

@@ -82,9 +82,7 @@ def check_scenario(value: Any) -> str:
 def check_loadgen_mode(value: Any, scenario: str) -> str:
     """``loadgen_mode=``: one of LOADGEN_MODES; find_peak only with the server scenario."""
     if not isinstance(value, str) or value not in LOADGEN_MODES:
-        raise ConfigError(
-            f"loadgen_mode must be one of {', '.join(LOADGEN_MODES)}, not {value!r}"
-        )
+        raise ConfigError(f"loadgen_mode must be one of {', '.join(LOADGEN_MODES)}, not {value!r}")
     if value == "find_peak" and scenario != "server":
         raise ConfigError(
             f"loadgen_mode 'find_peak' needs scenario 'server' (LoadGen's FindPeakPerformance "
@@ -113,7 +111,11 @@ def parse_summary(text: str) -> dict[str, Any]:
     ``target_percentile`` / ``target_latency_ns_measured`` (SingleStream/MultiStream's
     official figure), ``early_stopping_estimates_ns`` {"p90": ns}, and the numbers of
     ``_NUMBERS``. A text without a result line is a ConfigError (not a LoadGen summary)."""
-    out: dict[str, Any] = {"constraints": {}, "percentiles_ns": {}, "early_stopping_estimates_ns": {}}
+    out: dict[str, Any] = {
+        "constraints": {},
+        "percentiles_ns": {},
+        "early_stopping_estimates_ns": {},
+    }
     for line in text.splitlines():
         m = _ESTIMATE.search(line)
         if m:
@@ -175,7 +177,7 @@ def summary_lines(lg: dict[str, Any], own: Any) -> list[str]:
         + (f", {rate:g} samples/s" if isinstance(rate, (int, float)) else "")
         + ", constraints "
         + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in cons.items()),
-        f"  latency (ms)        p50      p90      p99   (LoadGen: scheduled to complete; "
+        "  latency (ms)        p50      p90      p99   (LoadGen: scheduled to complete; "
         "inferclock: issued to complete)",
         f"    LoadGen    {ms(pct.get('p50')):>8} {ms(pct.get('p90')):>8} {ms(pct.get('p99')):>8}"
         + (f"   early-stopping estimates {est}" if est else ""),

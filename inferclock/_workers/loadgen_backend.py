@@ -28,6 +28,7 @@ from inferclock._common.errors import ConfigError, InferclockError
 from inferclock._common.util import utc_now
 from inferclock._platform import plugins as _plugins
 from inferclock._platform.clock import clock
+from inferclock._timing import precision as _precision
 from inferclock._timing.engine import Phase, RunSpec, _int_or_none, _new_engine
 from inferclock._timing.loadgen_log import SCENARIO_MODES, read_summary
 from inferclock._timing.result import InitTimes, RunResult
@@ -42,10 +43,10 @@ DEFAULT_DURATION = 10.0
 
 def require_loadgen() -> None:
     """ConfigError naming the extra when ``mlperf_loadgen`` cannot be imported."""
-    import importlib.util
-
-    if importlib.util.find_spec("mlperf_loadgen") is None:
-        raise ConfigError(INSTALL_HINT)
+    try:
+        import mlperf_loadgen  # noqa: F401
+    except ImportError:
+        raise ConfigError(INSTALL_HINT) from None
 
 
 @dataclass(frozen=True)
@@ -103,17 +104,19 @@ def _settings(lg: Any, spec: LoadgenSpec, engine: _core.Engine) -> Any:
         else lg.TestMode.PerformanceOnly
     )
     duration = o.duration if o.duration is not None else DEFAULT_DURATION
-    s.min_duration_ms = int(round(duration * 1000))
+    s.min_duration_ms = round(duration * 1000)
     if spec.queries is not None:
         s.min_query_count = spec.queries
     if spec.scenario == "server":
         assert spec.qps is not None  # checked by the caller
         s.server_target_qps = spec.qps
         if spec.latency_bound_ms is not None:
-            s.server_target_latency_ns = int(round(spec.latency_bound_ms * 1e6))
+            s.server_target_latency_ns = round(spec.latency_bound_ms * 1e6)
         s.server_target_latency_percentile = spec.percentile / 100
     elif spec.scenario == "offline":
-        s.offline_expected_qps = spec.qps if spec.qps is not None else _estimate(engine, "offline")
+        # 1.5 x the measured rate: LoadGen sizes its one query by it, and a short estimate
+        # reads low (a query too small ends before the minimum duration: INVALID).
+        s.offline_expected_qps = spec.qps or 1.5 * _estimate(engine, "offline")
     elif spec.scenario == "singlestream":
         # 0.8 x the median: LoadGen then schedules enough queries for the whole min duration.
         s.single_stream_expected_latency_ns = max(1, int(0.8 * _estimate(engine, "singlestream")))
@@ -154,6 +157,10 @@ def execute_loadgen(spec: LoadgenSpec, on_phase: Phase | None = None) -> RunResu
             for name, arr in arrays.items():
                 engine.set_input(i, name, arr)
     config = engine.config()
+    ops = engine.runtime_ops()
+    mix = _precision.summarize(ops, spec.macs_by_name) if ops else None
+    if mix is not None:
+        _precision.verify(o.precision, mix, strict=o.strict)
     settings = _settings(lg, spec, engine)
     log_dir = Path(spec.log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -209,8 +216,9 @@ def execute_loadgen(spec: LoadgenSpec, on_phase: Phase | None = None) -> RunResu
     return RunResult(
         model=spec.model_name, model_path=spec.model.path, model_sha256=spec.model.sha256,
         device=o.device, batch_size=o.batch_size, mode=SCENARIO_MODES[spec.scenario],
-        precision_requested=o.precision, precision_executed=None,
-        precision_hint=config.get("INFERENCE_PRECISION_HINT"), precision_mix=None,
+        precision_requested=o.precision, precision_executed=mix.executed if mix else None,
+        precision_hint=config.get("INFERENCE_PRECISION_HINT"),
+        precision_mix=mix.to_dict() if mix else None,
         samples_ns=latencies, warmup_ns=np.empty(0, np.int64), latency=lat_stats,
         throughput=throughput,
         init=InitTimes(

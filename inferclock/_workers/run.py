@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from inferclock import _core
+from inferclock._common.errors import ConfigError
 from inferclock._platform import plugins as _plugins
 from inferclock._timing import control as _control, serve as _serve
 from inferclock._timing.engine import RunSpec, execute, properties_for
-from inferclock._common.errors import ConfigError
 from inferclock._timing.load_checks import OPEN_LOOP
 from inferclock._timing.loadgen_log import LOADGEN_PARAMS
 from inferclock._timing.modelinfo import ModelBook, ModelFacts
