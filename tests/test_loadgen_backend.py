@@ -106,7 +106,7 @@ def test_singlestream_run_reports_its_percentile_and_estimate(
 
 @needs_loadgen
 def test_python_completions_when_asked(matmul_model: Path, tmp_path: Path) -> None:
-    from inferclock._workers.loadgen_run import run_loadgen
+    from inferclock._workers.run import run_loadgen
 
     r = run_loadgen(
         str(matmul_model), {"duration": 0.3}, backend="loadgen", scenario="multistream",
@@ -137,6 +137,22 @@ def test_cli_writes_the_row_and_the_logs_beside_it(matmul_model: Path, tmp_path:
     assert Path(lg["log_dir"]).parent == tmp_path / "lg.mlperf"
     assert read_summary(lg["log_dir"])["result"] == lg["result"]
     assert proc.returncode == (0 if lg["result"] == "VALID" else 1)
+
+
+@needs_loadgen
+def test_find_peak_reads_loadgen_s_peak(matmul_model: Path, tmp_path: Path) -> None:
+    """LoadGen's FindPeakPerformance through the backend: a start that meets the minimum
+    duration and query count always ends in a peak at or above it, read from the detail log."""
+    logs = tmp_path / "fp"
+    r = ic.run(
+        matmul_model, backend="loadgen", scenario="server", loadgen_mode="find_peak", qps=50,
+        latency_bound_ms=50, duration=0.2, queries=20, loadgen_logs=logs,
+    )  # fmt: skip
+    lg = r.loadgen
+    assert lg is not None and lg["requested_mode"] == "find_peak"
+    assert lg["peak_qps"] is not None and lg["peak_qps"] >= 50, lg.get("peak_note")
+    detail = (logs / "mlperf_log_detail.txt").read_text()
+    assert f"Found peak performance field: {lg['peak_qps']:.6f}" in detail
 
 
 # ---------------------------------------------------------------- the C++ SUT without LoadGen

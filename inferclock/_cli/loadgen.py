@@ -67,7 +67,8 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter], models: str) -
 def run(args: argparse.Namespace) -> int:
     """One LoadGen run: print its summary, append its row to -o; 0 when LoadGen said VALID,
     1 when INVALID."""
-    from inferclock._workers.loadgen_run import check_args, default_log_dir, run_loadgen
+    from inferclock._workers.loadgen_run import check_args, default_log_dir
+    from inferclock._workers.run import run_loadgen
 
     scenario, _mode, logs = check_args("loadgen", args.scenario, args.loadgen_mode, args.logs)
     out = Path(args.output) if args.output else None

@@ -190,3 +190,20 @@ def summary_lines(lg: dict[str, Any], own: Any) -> list[str]:
 
 #: ``ic.run``'s keyword parameters for the LoadGen backend, after the declared run options.
 LOADGEN_PARAMS = ("backend", "scenario", "loadgen_mode", "loadgen_logs")
+
+
+_PEAK = re.compile(r"FindPeakPerformance: Found peak performance field: ([\d.]+)")
+_PEAK_FAILED = re.compile(r"FindPeakPerformance: Initial lower bound does not satisfy[^\"]*")
+
+
+def read_peak(log_dir: str | Path) -> dict[str, Any]:
+    """What LoadGen's FindPeakPerformance found, from ``mlperf_log_detail.txt``:
+    ``peak_qps`` (None when it found none) and ``peak_note`` (why not, LoadGen's words)."""
+    path = Path(log_dir) / "mlperf_log_detail.txt"
+    text = path.read_text(errors="replace") if path.is_file() else ""
+    found = _PEAK.findall(text)
+    failed = _PEAK_FAILED.search(text)
+    return {
+        "peak_qps": float(found[-1]) if found else None,
+        "peak_note": failed[0] if failed else (None if found else "no peak in the detail log"),
+    }

@@ -30,7 +30,7 @@ from inferclock._platform import plugins as _plugins
 from inferclock._platform.clock import clock
 from inferclock._timing import precision as _precision
 from inferclock._timing.engine import Phase, RunSpec, _int_or_none, _new_engine
-from inferclock._timing.loadgen_log import SCENARIO_MODES, read_summary
+from inferclock._timing.loadgen_log import SCENARIO_MODES, read_peak, read_summary
 from inferclock._timing.result import InitTimes, RunResult
 
 INSTALL_HINT = "backend 'loadgen' needs MLPerf LoadGen: pip install 'inferclock[loadgen]'"
@@ -181,6 +181,8 @@ def execute_loadgen(spec: LoadgenSpec, on_phase: Phase | None = None) -> RunResu
         lg.DestroyQSL(qsl)
     elapsed = time.monotonic() - t0
     summary = read_summary(log_dir)
+    if spec.loadgen_mode == "find_peak":
+        summary.update(read_peak(log_dir))
     issued, _started, completed = (np.asarray(a, dtype=np.uint64) for a in sut.ticks())
     done = completed > 0
     clk = clock()

@@ -1,6 +1,6 @@
-"""The LoadGen backend's entry from ``ic.run``: check the arguments (scenario, backend and
-which run options apply), resolve the model, and run a ``LoadgenSpec`` here or in a fresh
-worker (pinned or isolated runs), as ``ic.run`` runs any spec."""
+"""The LoadGen backend's arguments from ``ic.run`` and ``inferclock loadgen``: the scenario, the
+backend, LoadGen's test mode and logs folder, and which run options apply, checked before
+anything runs (``_workers.run.run_loadgen`` then resolves the model and runs the spec)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,8 @@ from inferclock._timing.loadgen_log import (
     check_loadgen_mode,
     check_scenario,
 )
-from inferclock._timing.modelinfo import ModelBook
 from inferclock._timing.options import RunOptions, check_value
-from inferclock._timing.result import RunResult
-from inferclock._workers.loadgen_backend import LoadgenSpec, require_loadgen
+from inferclock._workers.loadgen_backend import require_loadgen
 
 #: The options LoadGen's settings take instead of inferclock's schedule (held by the spec).
 _OPEN = ("qps", "queries", "arrival", "latency_bound_ms", "percentile")
@@ -83,8 +81,7 @@ def _check_open(sc: str, given: dict[str, Any]) -> dict[str, Any]:
     return v
 
 
-def run_loadgen(
-    model: Any,
+def plan(
     given: dict[str, Any],
     *,
     backend: Any,
@@ -92,8 +89,9 @@ def run_loadgen(
     loadgen_mode: Any = "performance",
     loadgen_logs: Any = None,
     completion: str = "auto",
-) -> RunResult:
-    """``ic.run(model, **given, backend="loadgen", scenario=...)``: see the module docstring."""
+) -> tuple[RunOptions, dict[str, Any]]:
+    """``ic.run``'s arguments for backend "loadgen", checked: the run options of the engine
+    (``_workers.run`` resolves the model with them) and the ``LoadgenSpec`` fields."""
     sc, mode, logs = check_args(backend, scenario, loadgen_mode, loadgen_logs)
     if given.get("mode", "latency") not in ("latency", SCENARIO_MODES[sc]):
         raise ConfigError(
@@ -119,25 +117,14 @@ def run_loadgen(
     closed = "throughput" if sc in ("server", "offline") else "latency"
     rest = {k: v for k, v in given.items() if k not in _OPEN and k != "mode"}
     opts = RunOptions(**rest, mode=closed)
-    from inferclock._workers.run import _prepare, checked
-
-    with ModelBook() as book:
-        spec = _prepare(model, opts, book)
-        lspec = LoadgenSpec.of(
-            spec,
-            scenario=sc,
-            loadgen_mode=mode,
-            log_dir=str(Path(logs).resolve()) if logs else str(default_log_dir(sc)),
-            qps=open_args.get("qps"),
-            latency_bound_ms=open_args.get("latency_bound_ms"),
-            percentile=open_args.get("percentile", 99.0),
-            queries=open_args.get("queries"),
-            completion=completion,
-        )
-        if opts.isolated:
-            from inferclock._workers.supervisor import isolated
-
-            result: RunResult = isolated(lspec)
-        else:
-            result = lspec.execute()
-    return checked(result)
+    fields = {
+        "scenario": sc,
+        "loadgen_mode": mode,
+        "log_dir": str(Path(logs).resolve()) if logs else str(default_log_dir(sc)),
+        "qps": open_args.get("qps"),
+        "latency_bound_ms": open_args.get("latency_bound_ms"),
+        "percentile": open_args.get("percentile", 99.0),
+        "queries": open_args.get("queries"),
+        "completion": completion,
+    }
+    return opts, fields

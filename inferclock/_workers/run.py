@@ -206,8 +206,6 @@ def run(
     """
     given = {k: v for k, v in locals().items() if k != "model"}
     if backend != "inferclock" or scenario is not None:
-        from inferclock._workers.loadgen_run import run_loadgen
-
         return run_loadgen(
             model,
             {k: v for k, v in given.items() if k not in LOADGEN_PARAMS},
@@ -235,6 +233,37 @@ def run(
 
             return checked(pooled(results))
         return checked(execute(spec))
+
+
+def run_loadgen(
+    model: Any,
+    given: dict[str, Any],
+    *,
+    backend: Any,
+    scenario: Any,
+    loadgen_mode: Any = "performance",
+    loadgen_logs: Any = None,
+    completion: str = "auto",
+) -> RunResult:
+    """``ic.run(model, **given, backend="loadgen", scenario=...)``: the arguments checked
+    (``loadgen_run.plan``), the model resolved, the ``LoadgenSpec`` run here or in a fresh
+    worker (pinned or isolated runs) as any spec (docs/loadgen.md)."""
+    from inferclock._workers.loadgen_backend import LoadgenSpec
+    from inferclock._workers.loadgen_run import plan
+
+    opts, fields = plan(
+        given, backend=backend, scenario=scenario, loadgen_mode=loadgen_mode,
+        loadgen_logs=loadgen_logs, completion=completion,
+    )  # fmt: skip
+    with ModelBook() as book:
+        spec = LoadgenSpec.of(_prepare(model, opts, book), **fields)
+        if opts.isolated:
+            from inferclock._workers.supervisor import isolated
+
+            result: RunResult = isolated(spec)
+        else:
+            result = spec.execute()
+    return checked(result)
 
 
 def checked(result: RunResult) -> RunResult:
