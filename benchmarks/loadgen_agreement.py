@@ -110,11 +110,11 @@ def small_model(folder: Path) -> str:
     import openvino.opset13 as ops
 
     rng = np.random.default_rng(0)
-    x = ops.parameter([1, 3, 64, 64], np.float32, name="image")
+    x = ops.parameter([1, 3, 128, 128], np.float32, name="image")
     y: Any = x
-    for cin, cout in ((3, 16), (16, 32), (32, 32)):
+    for cin, cout, stride in ((3, 32, 1), (32, 32, 2), (32, 32, 2)):  # about 61 M MACs
         w = ops.constant(rng.standard_normal((cout, cin, 3, 3)).astype(np.float32) * 0.1)
-        y = ops.relu(ops.convolution(y, w, [2, 2], [1, 1], [1, 1], [1, 1]))
+        y = ops.relu(ops.convolution(y, w, [stride] * 2, [1, 1], [1, 1], [1, 1]))
     y = ops.reduce_mean(y, ops.constant(np.array([2, 3])), False)
     w = ops.constant(rng.standard_normal((32, 10)).astype(np.float32))
     path = folder / "small_conv.xml"

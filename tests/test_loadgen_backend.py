@@ -209,6 +209,11 @@ def test_parser_refuses_a_text_without_a_result() -> None:
         parse_summary("SUT name : x\nScenario : Server\n")
 
 
+def test_a_missing_summary_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LoadGen wrote no summary: .*mlperf_log_summary.txt"):
+        read_summary(tmp_path)
+
+
 def test_parser_reads_each_field_kind() -> None:
     text = """SUT name : inferclock
 Scenario : SingleStream
