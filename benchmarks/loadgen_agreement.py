@@ -61,9 +61,11 @@ def one(job: dict[str, Any]) -> dict[str, Any]:
     if kind == "peak":
         if side == "inferclock":
             out = Path(logs) / "peak.jsonl"
+            # queries: its default (twice what early stopping needs at p99): with fewer, no
+            # step can pass early stopping and the search finds no VALID rate at all.
             p = ic.find_peak_qps(
-                model, job["bound_ms"], out=str(out), queries=200, min_duration=2.0,
-                start_qps=job["start"], tolerance=0.05, time_budget=job["budget"], quiet=True,
+                model, job["bound_ms"], out=str(out), min_duration=2.0, start_qps=job["start"],
+                tolerance=0.05, time_budget=job["budget"], quiet=True,
             )  # fmt: skip
             return {"peak": p.qps}
         r = ic.run(
@@ -176,7 +178,11 @@ def main() -> None:
     )
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=6.0, help="each server/offline/ss run")
-    ap.add_argument("--peak-budget", type=float, default=60.0, help="find_peak_qps's budget")
+    ap.add_argument("--peak-budget", type=float, default=120.0, help="find_peak_qps's budget")
+    ap.add_argument(
+        "--parts", default="server,other,peak", help="which tables: server, other, peak"
+    )
+    ap.add_argument("--bound-ms", type=float, help="the bound (default 10 x the sync median)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -197,12 +203,13 @@ def main() -> None:
     if "error" in cap or "error" in sync:
         sys.exit(f"capacity/sync run failed: {cap} {sync}")
     capacity = float(cap["rate"])
-    bound_ms = round(10 * sync["p50_ns"] / 1e6, 1)
+    bound_ms = a.bound_ms or round(10 * sync["p50_ns"] / 1e6, 1)
+    parts = set(a.parts.split(","))
     print(f"capacity {capacity:.1f} qps, sync median {ms(sync['p50_ns'])} ms, bound {bound_ms} ms")
 
     rows_server = []
     agree_far = total_far = 0
-    for load in LOADS:
+    for load in LOADS if "server" in parts else ():
         q = round(load * capacity, 1)
         res = abba({**base, "kind": "server", "qps": q, "bound_ms": bound_ms}, a.pairs, timeout)
         ok = [(x, y) for x, y in res if "error" not in x and "error" not in y]
@@ -232,7 +239,8 @@ def main() -> None:
     ))  # fmt: skip
 
     other = []
-    for kind, metric in (("offline", "rate"), ("singlestream", "p50_ns")):
+    kinds = (("offline", "rate"), ("singlestream", "p50_ns")) if "other" in parts else ()
+    for kind, metric in kinds:
         res = abba({**base, "kind": kind}, a.pairs, timeout)
         ok = [(x, y) for x, y in res if "error" not in x and "error" not in y]
         r = ratio_text([x[metric] for x, _ in ok], [y[metric] for _, y in ok])
@@ -254,10 +262,8 @@ def main() -> None:
     ))  # fmt: skip
 
     start = round(0.3 * capacity, 1)
-    peaks = abba(
-        {**base, "kind": "peak", "bound_ms": bound_ms, "start": start, "budget": a.peak_budget},
-        a.pairs, timeout,
-    )  # fmt: skip
+    job = {**base, "kind": "peak", "bound_ms": bound_ms, "start": start, "budget": a.peak_budget}
+    peaks = abba(job, a.pairs, timeout) if "peak" in parts else []
     prow = []
     for x, y in peaks:
         pa, pb = x.get("peak"), y.get("peak")
