@@ -87,7 +87,7 @@ def one(job: dict[str, Any]) -> dict[str, Any]:
         s = r.latency
         return {
             "verdict": r.verdict, "p50_ns": s.median_ns, "p90_ns": s.p90_ns, "p99_ns": s.p99_ns,
-            "rate": r.throughput,
+            "rate": r.throughput, "reason": r.verdict_reason,
         }  # fmt: skip
     scenario = {"server": "server", "offline": "offline", "singlestream": "singlestream"}[kind]
     kw: dict[str, Any] = {"duration": sec, "loadgen_logs": logs}
