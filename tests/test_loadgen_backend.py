@@ -210,7 +210,7 @@ def test_parser_refuses_a_text_without_a_result() -> None:
 
 
 def test_a_missing_summary_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="LoadGen wrote no summary: .*mlperf_log_summary.txt"):
+    with pytest.raises(ConfigError, match=r"LoadGen wrote no summary: .*mlperf_log_summary\.txt"):
         read_summary(tmp_path)
 
 
