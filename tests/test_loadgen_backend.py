@@ -105,6 +105,18 @@ def test_singlestream_run_reports_its_percentile_and_estimate(
 
 
 @needs_loadgen
+def test_a_pinned_run_runs_loadgen_in_a_pinned_worker(matmul_model: Path, tmp_path: Path) -> None:
+    cpu = max(os.sched_getaffinity(0))
+    r = ic.run(
+        matmul_model, backend="loadgen", scenario="offline", cpus=[cpu], duration=0.2,
+        loadgen_logs=tmp_path / "pin",
+    )  # fmt: skip
+    assert r.isolated and r.cpus == [cpu]
+    assert r.loadgen is not None and (tmp_path / "pin" / "mlperf_log_summary.txt").is_file()
+    assert r.n == r.loadgen["issued"] > 0
+
+
+@needs_loadgen
 def test_python_completions_when_asked(matmul_model: Path, tmp_path: Path) -> None:
     from inferclock._workers.run import run_loadgen
 
