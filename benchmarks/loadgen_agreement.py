@@ -88,6 +88,7 @@ def one(job: dict[str, Any]) -> dict[str, Any]:
         return {
             "verdict": r.verdict, "p50_ns": s.median_ns, "p90_ns": s.p90_ns, "p99_ns": s.p99_ns,
             "rate": r.throughput, "reason": r.verdict_reason,
+            "nice": r.server.issuer_nice if r.server else None,
         }  # fmt: skip
     scenario = {"server": "server", "offline": "offline", "singlestream": "singlestream"}[kind]
     kw: dict[str, Any] = {"duration": sec, "loadgen_logs": logs}
@@ -124,9 +125,15 @@ def small_model(folder: Path) -> str:
     return str(path)
 
 
+#: --no-nice: inferclock's side runs without CAP_SYS_NICE (setpriv drops it from the bounding
+#: set), so its server issuer cannot raise its priority (issue 25 item 1) even as root.
+NO_NICE: list[str] = []
+
+
 def spawn(job: dict[str, Any], timeout: float) -> dict[str, Any]:
+    wrap = NO_NICE if job.get("side") == "inferclock" else []
     proc = subprocess.run(
-        [sys.executable, __file__, "--one", json.dumps(job)],
+        [*wrap, sys.executable, __file__, "--one", json.dumps(job)],
         capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -184,11 +191,18 @@ def main() -> None:
     )
     ap.add_argument("--bound-ms", type=float, help="the bound (default 10 x the sync median)")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument(
+        "--no-nice", action="store_true",
+        help="run inferclock's side without CAP_SYS_NICE (setpriv): no issuer priority",
+    )  # fmt: skip
+    ap.add_argument("--loads", default=",".join(map(str, LOADS)), help="server loads x capacity")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
         print(json.dumps(one(json.loads(a.one))))
         return
+    if a.no_nice:
+        NO_NICE[:] = ["setpriv", "--bounding-set", "-sys_nice"]
     if a.quick:
         a.pairs, a.seconds, a.peak_budget = 1, 1.5, 20.0
     t0 = time.monotonic()
@@ -209,7 +223,8 @@ def main() -> None:
 
     rows_server = []
     agree_far = total_far = 0
-    for load in LOADS if "server" in parts else ():
+    loads = [float(x) for x in a.loads.split(",")]
+    for load in loads if "server" in parts else ():
         q = round(load * capacity, 1)
         res = abba({**base, "kind": "server", "qps": q, "bound_ms": bound_ms}, a.pairs, timeout)
         ok = [(x, y) for x, y in res if "error" not in x and "error" not in y]
