@@ -24,6 +24,7 @@ from inferclock._cli import (
     demo,
     history,
     info,
+    loadgen,
     peak,
     profile,
     publish,
@@ -39,8 +40,8 @@ from inferclock._common.util import package_version
 
 #: The subcommands, in the order ``inferclock --help`` lists them; each is named as its module.
 COMMANDS: tuple[ModuleType, ...] = (
-    info, run, peak, tune, profile, history, bisect, publish, sweep, report, compare, ab, timeit,
-    demo,
+    info, run, peak, loadgen, tune, profile, history, bisect, publish, sweep, report, compare, ab,
+    timeit, demo,
 )  # fmt: skip
 
 

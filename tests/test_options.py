@@ -42,6 +42,11 @@ def test_run_signature_is_the_declaration() -> None:
     params = list(inspect.signature(ic.run).parameters.values())
     assert params[0].name == "model"
     opts = declared()
+    # After the declared options: the LoadGen backend's own (inferclock._timing.loadgen_log).
+    from inferclock._timing.loadgen_log import LOADGEN_PARAMS
+
+    assert [p.name for p in params[1 + len(opts) :]] == list(LOADGEN_PARAMS)
+    params = params[: 1 + len(opts)]
     assert [p.name for p in params[1:]] == [o.name for o in opts]
     for p, o in zip(params[1:], opts, strict=True):
         assert p.default == o.default, o.name

@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
     icb::register_measure(m);
     icb::register_engine(m);
     icb::register_topology(m);
+    icb::register_loadgen(m);
 }

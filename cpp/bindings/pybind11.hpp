@@ -19,6 +19,7 @@ void register_phases(py::module_& m);
 void register_measure(py::module_& m);
 void register_topology(py::module_& m);
 void register_engine(py::module_& m);
+void register_loadgen(py::module_& m);
 
 // Raise `error` as the Python class registered for it (register_errors.cpp), with extra
 // attributes set on the exception object (e.g. what a loop measured before it failed).

@@ -133,7 +133,9 @@ template <class Clock>
 void Engine::set_callbacks() {
     for (size_t r = 0; r < static_cast<size_t>(async_requests_); ++r)
         requests_[r].set_callback([this, r](std::exception_ptr ex) {
-            if (serving_.load(std::memory_order_acquire))
+            if (RequestDriver* d = driver_.load(std::memory_order_acquire))
+                d->on_done(r, Clock::stop(), std::move(ex));
+            else if (serving_.load(std::memory_order_acquire))
                 on_served<Clock>(r, std::move(ex));
             else
                 on_complete<Clock>(r, std::move(ex));

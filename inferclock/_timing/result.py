@@ -102,6 +102,10 @@ class RunResult:
     #: server / multistream: the schedule, the four-tick breakdown and the verdict (then
     #: ``latency`` is from each query's due time)
     server: ServerStats | None = None
+    #: backend "loadgen": LoadGen's summary (``_timing.loadgen_log.parse_summary``) and how the
+    #: run went (log folder, completion path); ``latency`` is then inferclock's own measurement
+    #: of the same samples, from LoadGen's issue to the completion callback
+    loadgen: dict[str, Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)  # requested options, as row fields
     env_vars: dict[str, str] = field(default_factory=dict)  # OMP_*, TBB_*... where it ran
     env: dict[str, Any] = field(default_factory=dict)  # the machine fingerprint
@@ -114,11 +118,16 @@ class RunResult:
 
     @property
     def verdict(self) -> str | None:
-        """Server / multistream with a latency bound: "VALID" or "INVALID" (else None)."""
+        """Server / multistream with a latency bound: "VALID" or "INVALID" (else None); backend
+        "loadgen": LoadGen's result."""
+        if self.loadgen is not None:
+            return str(self.loadgen.get("result"))
         return self.server.verdict if self.server else None
 
     @property
     def verdict_reason(self) -> str | None:
+        if self.loadgen is not None:
+            return self.stop_note
         return self.server.verdict_reason if self.server else None
 
     @cached_property
@@ -199,6 +208,7 @@ class RunResult:
         row["verdict_reason"] = self.verdict_reason
         row["server"] = self.server.to_dict() if self.server else None
         row["early_stopping"] = [e.to_dict() for e in self.early_stopping] or None
+        row["loadgen"] = self.loadgen
         return row
 
     def to_dict(self, samples: bool = False) -> dict[str, Any]:
@@ -298,6 +308,10 @@ class RunResult:
             )
         if self.server:
             lines[1:1] = _server_lines(self.server)
+        if self.loadgen is not None:
+            from inferclock._timing.loadgen_log import summary_lines
+
+            lines[1:1] = summary_lines(self.loadgen, s)
         if self.stop_note and not self.server:
             lines.append(f"  note      {self.stop_note}")
         if self.instability:

@@ -148,6 +148,7 @@ MEASURED = _group(
     # LoadGen's early-stopping percentile estimates, the official one first (latency: p90,
     # p99; server / multistream: the run's percentile): ``early_stopping.PercentileEstimate``
     ("early_stopping", list[dict[str, Any]] | None),
+    ("loadgen", dict[str, Any] | None),  # backend "loadgen": LoadGen's summary, parsed
 )  # fmt: skip
 BOOK = _group(
     "bookkeeping",

@@ -12,10 +12,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from inferclock import _core
+from inferclock._common.errors import ConfigError
 from inferclock._platform import plugins as _plugins
 from inferclock._timing import control as _control, serve as _serve
 from inferclock._timing.engine import RunSpec, execute, properties_for
 from inferclock._timing.load_checks import OPEN_LOOP
+from inferclock._timing.loadgen_log import LOADGEN_PARAMS
 from inferclock._timing.modelinfo import ModelBook, ModelFacts
 from inferclock._timing.options import MODES, RunOptions, make
 from inferclock._timing.result import RunResult
@@ -132,6 +134,10 @@ def run(
     samples_per_query: int | None = None,
     max_async_queries: int = 0,
     issuer_nice: int = 0,
+    backend: str = "inferclock",
+    scenario: str | None = None,
+    loadgen_mode: str = "performance",
+    loadgen_logs: str | os.PathLike[str] | None = None,
 ) -> RunResult:
     """Time inference of ``model`` on ``device``.
 
@@ -187,6 +193,13 @@ def run(
         each) is issued when the previous one completed, until ``queries`` were issued and
         ``duration`` passed; latency is per query. ``issuer_nice`` (< 0, opt-in) asks for a
         nice value for the issuer thread; by default its priority is the process's.
+    backend "loadgen" (``pip install 'inferclock[loadgen]'``): MLPerf LoadGen runs ``scenario``
+        ("server", "offline", "singlestream", "multistream") with inferclock's engine as its
+        system under test (``loadgen_mode`` "find_peak": LoadGen's FindPeakPerformance, server
+        only); its logs go to ``loadgen_logs`` (default: a new folder under ./mlperf_logs),
+        its summary to ``result.loadgen`` and the row's ``loadgen``; ``latency`` is then
+        inferclock's own measurement of the same samples, from issue to completion
+        (docs/loadgen.md).
     Every option is declared, with its check, once in ``inferclock._timing.options.RunOptions``.
 
     Ctrl-C ends the run within about a second with a partial result (``interrupted=True``);
@@ -198,7 +211,19 @@ def run(
     An engine error in the timed phase raises with the samples timed before it, as the
     exception's ``partial_result``.
     """
-    opts = RunOptions(**{k: v for k, v in locals().items() if k != "model"})
+    given = {k: v for k, v in locals().items() if k != "model"}
+    if backend != "inferclock" or scenario is not None:
+        return run_loadgen(
+            model,
+            {k: v for k, v in given.items() if k not in LOADGEN_PARAMS},
+            backend=backend,
+            scenario=scenario,
+            loadgen_mode=loadgen_mode,
+            loadgen_logs=loadgen_logs,
+        )
+    if loadgen_mode != "performance" or loadgen_logs is not None:
+        raise ConfigError("loadgen_mode and loadgen_logs apply to backend 'loadgen'")
+    opts = RunOptions(**{k: v for k, v in given.items() if k not in LOADGEN_PARAMS})
     with ModelBook() as book:
         spec = _prepare(model, opts, book)
         if opts.isolated:
@@ -215,6 +240,37 @@ def run(
 
             return checked(pooled(results))
         return checked(execute(spec))
+
+
+def run_loadgen(
+    model: Any,
+    given: dict[str, Any],
+    *,
+    backend: Any,
+    scenario: Any,
+    loadgen_mode: Any = "performance",
+    loadgen_logs: Any = None,
+    completion: str = "auto",
+) -> RunResult:
+    """``ic.run(model, **given, backend="loadgen", scenario=...)``: the arguments checked
+    (``loadgen_run.plan``), the model resolved, the ``LoadgenSpec`` run here or in a fresh
+    worker (pinned or isolated runs) as any spec (docs/loadgen.md)."""
+    from inferclock._workers.loadgen_backend import LoadgenSpec
+    from inferclock._workers.loadgen_run import plan
+
+    opts, fields = plan(
+        given, backend=backend, scenario=scenario, loadgen_mode=loadgen_mode,
+        loadgen_logs=loadgen_logs, completion=completion,
+    )  # fmt: skip
+    with ModelBook() as book:
+        spec = LoadgenSpec.of(_prepare(model, opts, book), **fields)
+        if opts.isolated:
+            from inferclock._workers.supervisor import isolated
+
+            result: RunResult = isolated(spec)
+        else:
+            result = spec.execute()
+    return checked(result)
 
 
 def checked(result: RunResult) -> RunResult:

@@ -129,6 +129,15 @@ struct AsyncBatch {                      // completions collected by one async_c
     std::exception_ptr error;            // the loop failed: these are the completions before
 };
 
+// An outside scheduler of the async requests (the LoadGen SUT, loadgen_sut.cpp): while one is
+// attached (drive_begin .. drive_end), each completion callback hands it the request, the
+// completion tick and the error, and touches nothing else of the engine's loops.
+class RequestDriver {
+   public:
+    virtual ~RequestDriver() = default;
+    virtual void on_done(size_t request, uint64_t end_tick, std::exception_ptr error) noexcept = 0;
+};
+
 class Engine {
    public:
     // Reads, reshapes, compiles, creates requests, fills inputs and runs the first inference,
@@ -206,6 +215,16 @@ class Engine {
     // issued when the previous one completed. Records only whole queries.
     [[nodiscard]] MultiStreamRun multistream(const MultiStreamOptions& opts,
                                              uint64_t since = kNow);
+
+    // Outside scheduling (engine_drive.cpp): drive_begin holds the engine (its busy flag) for
+    // `driver` until drive_end, sets the callbacks and routes every completion to the driver.
+    // drive_start starts request r (< num_requests()) once OpenVINO is done with its last
+    // run; the driver must not start a request it has not heard complete. drive_end waits
+    // for OpenVINO's tail on every request, detaches and releases the engine; the driver
+    // must first see every started request complete.
+    void drive_begin(RequestDriver* driver);
+    void drive_start(size_t r);
+    void drive_end();
 
     // Ask the running loop (sync or async) to stop at the next iteration boundary; the flag
     // stays until clear_stop(). Signal-safe: an atomic; any thread (no busy flag).
@@ -324,6 +343,7 @@ class Engine {
     std::atomic<uint64_t> drop_left_{0}, drop_every_{1}, drop_seen_{0};
     std::atomic<uint64_t> busy_left_{0};   // busy_starts still to refuse
     std::atomic<uint64_t> busy_waits_{0};  // busy refusals since async_start
+    std::atomic<RequestDriver*> driver_{nullptr};  // drive_begin .. drive_end
     // Last: destroyed first, so OpenVINO finishes with every request before the state above
     // goes away.
     std::vector<ov::InferRequest> requests_;
