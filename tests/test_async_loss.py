@@ -59,7 +59,8 @@ def test_stalls_on_a_full_ring_are_reported(
     r = ic.run(str(matmul_model), mode="throughput", iterations=300, warmup=30, requests=3)
     assert r.async_stalls is not None and r.async_stalls > 0
     assert r.to_dict()["async_stalls"] == r.async_stalls
-    assert f"requests waited {r.async_stalls} times on a full completion ring" in (
+    n = r.async_stalls
+    assert f"requests waited {n} time{'s' * (n != 1)} on a full completion ring" in (
         r.stop_note or ""
     )
 

@@ -52,7 +52,9 @@ def test_auto_warmup_and_adaptive_stop() -> None:
     assert m.stop_reason == "target_ci"
     lo, hi = m.stats.ci_ns
     assert (hi - lo) / 2 <= 0.05 * m.stats.median_ns
-    waits = iter(np.random.default_rng(5).integers(1_000, 3_000, 10**7).tolist())
+    # Waits spread over 1-30 us: a narrow spread (1-3 us) gave 10^5 samples of a few hundred
+    # distinct values in 0.3 s on a quiet machine, whose median interval is then 0 wide.
+    waits = iter(np.random.default_rng(5).integers(1_000, 30_000, 10**7).tolist())
     m = ic.measure(lambda: _core.busy_wait_ns(next(waits)), target_ci=1e-9, max_time=0.3)
     assert m.stop_reason == "max_time"
 
