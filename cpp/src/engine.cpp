@@ -80,6 +80,7 @@ Engine::~Engine() {
         stop_async_loop();
     } catch (...) {
     }
+    quiesce_callbacks();
 }
 
 void Engine::compile(const std::shared_ptr<ov::Model>& model) {

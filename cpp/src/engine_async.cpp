@@ -117,14 +117,14 @@ void Engine::on_complete(size_t r, std::exception_ptr ex) noexcept {
     } else if (halted || stopping()) {
         closed = log_->stop(r);
     } else if (!(ex = launch(r))) {
-        return;  // runs on with its in-flight count; start_async was our last touch
+        return;  // runs on with its in-flight count
     } else if (is_busy(ex)) {
         busy_waits_.fetch_add(1, std::memory_order_relaxed);
         closed = log_->stop(r);  // idle: the collector waits for the release and restarts it
     } else {
         closed = close_failed(r, std::move(ex));
     }
-    if (closed) in_flight_.fetch_sub(1, std::memory_order_release);  // our last touch
+    if (closed) in_flight_.fetch_sub(1, std::memory_order_release);
 }
 
 // Once per engine: OpenVINO puts a callback back after calling it, so setting one while an
@@ -133,13 +133,22 @@ template <class Clock>
 void Engine::set_callbacks() {
     for (size_t r = 0; r < static_cast<size_t>(async_requests_); ++r)
         requests_[r].set_callback([this, r](std::exception_ptr ex) {
+            callbacks_inside_.fetch_add(1, std::memory_order_relaxed);
             if (RequestDriver* d = driver_.load(std::memory_order_acquire))
                 d->on_done(r, Clock::stop(), std::move(ex));
             else if (serving_.load(std::memory_order_acquire))
                 on_served<Clock>(r, std::move(ex));
             else
                 on_complete<Clock>(r, std::move(ex));
+            callbacks_inside_.fetch_sub(1, std::memory_order_release);  // our last touch
         });
+}
+
+// A callback's tail (after its in-flight decrement, or after start_async restarted its
+// request) is a few instructions: spin, then yield.
+void Engine::quiesce_callbacks() const {
+    for (int k = 0; callbacks_inside_.load(std::memory_order_acquire) != 0; ++k)
+        if (k > 64) std::this_thread::yield();
 }
 
 void Engine::ensure_callbacks() {
@@ -311,6 +320,7 @@ void Engine::stop_async_loop() {
         } catch (...) {
         }
     }
+    quiesce_callbacks();
     async_running_ = false;
 }
 

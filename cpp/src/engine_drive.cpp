@@ -53,6 +53,7 @@ void Engine::drive_end() {
         } catch (...) {
         }
     }
+    quiesce_callbacks();
     driver_.store(nullptr, std::memory_order_release);
     busy_.store(false, std::memory_order_release);
 }

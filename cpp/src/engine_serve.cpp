@@ -66,7 +66,6 @@ void Engine::serve_fail(std::exception_ptr ex) noexcept {
 template <class Clock>
 void Engine::on_served(size_t r, std::exception_ptr ex) noexcept {
     const uint64_t end = Clock::stop();
-    serve_callbacks_.fetch_add(1, std::memory_order_acq_rel);
     const int64_t q = serve_query_[r].load(std::memory_order_acquire);
     if (ex)
         serve_fail(std::move(ex));
@@ -76,9 +75,6 @@ void Engine::on_served(size_t r, std::exception_ptr ex) noexcept {
     serve_query_[r].store(kIdle, std::memory_order_release);
     serve_word_.fetch_add(1, std::memory_order_seq_cst);
     if (issuer_waiting_.load(std::memory_order_seq_cst)) futex_wake(&serve_word_);
-    // Our last touch: serve() returns only once no callback is inside (TSan sees this edge;
-    // OpenVINO's own hand-off after a callback it cannot see).
-    serve_callbacks_.fetch_sub(1, std::memory_order_release);
 }
 
 template void Engine::on_served<detail::RawClock>(size_t, std::exception_ptr) noexcept;
@@ -222,7 +218,7 @@ void Engine::serve_drain() {
         bool busy = false;
         for (size_t r = 0; r < nreq; ++r)
             busy = busy || serve_query_[r].load(std::memory_order_acquire) != kIdle;
-        if (!busy && serve_callbacks_.load(std::memory_order_acquire) == 0) break;
+        if (!busy && callbacks_inside_.load(std::memory_order_acquire) == 0) break;
         if (busy)
             serve_wait(seen, kSliceNs);
         else

@@ -281,6 +281,7 @@ class Engine {
     void serve_start(int64_t q, size_t r, const ServeTicks& t, ServeRun& run);
     void serve_wait(uint32_t seen, double max_ns);
     void serve_drain();
+    void quiesce_callbacks() const;  // until no callback is inside (see callbacks_inside_)
     void serve_begin(uint64_t* completed);
     std::exception_ptr serve_end(std::exception_ptr error, const char* mode);
     // Runs body on a new issuer thread (named, 1 ns timer slack, at `nice` when < 0) and
@@ -333,12 +334,17 @@ class Engine {
     std::atomic<uint32_t> serve_word_{0};      // futex word: bumped by every completion
     std::atomic<bool> issuer_waiting_{false};  // the issuer sleeps on serve_word_
     std::atomic<int64_t> serve_done_{0};       // completions since serve() began
-    std::atomic<int> serve_callbacks_{0};      // serving callbacks running now
     std::atomic<bool> serve_failed_{false};
     std::exception_ptr serve_error_;  // the first failure (written once, under serve_failed_)
     std::atomic<bool> halt_{true};   // the async loop's own stop: set outside a run, by
                                      // async_stop and by an error; async_start clears it
     std::atomic<int> in_flight_{0};  // requests whose callback may still touch this engine
+    // Callbacks inside this engine now, of any loop. Each one's decrement (release) is its
+    // last touch, and every loop's end waits for zero (acquire): that is the edge which orders
+    // a callback's reads before the engine's next use or its destruction. OpenVINO's own
+    // hand-offs (start_async to the next callback, wait) are not instrumented, so TSan cannot
+    // see those.
+    std::atomic<int> callbacks_inside_{0};
     // drop_completions: callbacks still to drop, one in drop_every_ of those seen since armed.
     std::atomic<uint64_t> drop_left_{0}, drop_every_{1}, drop_seen_{0};
     std::atomic<uint64_t> busy_left_{0};   // busy_starts still to refuse
