@@ -69,6 +69,22 @@ def test_server_run_parses_the_summary_into_the_row(matmul_model: Path, tmp_path
     assert schema.get(row, "mode") == "server" and schema.get(row, "qps") == 200
     assert lg["completion"] == "direct"  # the wheel's symbol table has the C entry point
     assert "loadgen" in r.summary() and "inferclock" in r.summary()
+    assert lg["schedule_rng_seed"] == lg["sample_index_rng_seed"] == lg["qsl_rng_seed"] == 0
+
+
+@needs_loadgen
+def test_the_run_s_seed_draws_loadgen_s_schedule(matmul_model: Path, tmp_path: Path) -> None:
+    """seed= reaches LoadGen's own seeds (as it draws inferclock's own server schedule), read
+    back from LoadGen's summary."""
+    logs = tmp_path / "seeded"
+    r = ic.run(
+        matmul_model, backend="loadgen", scenario="server", qps=200, latency_bound_ms=50,
+        duration=0.2, seed=7, loadgen_logs=logs,
+    )  # fmt: skip
+    lg = r.loadgen
+    assert lg is not None
+    for name in ("schedule_rng_seed", "sample_index_rng_seed", "qsl_rng_seed"):
+        assert lg[name] == summary_number(logs, name) == 7
 
 
 @needs_loadgen

@@ -60,8 +60,6 @@ def schedule(
     return out[: max(least, int(np.searchsorted(out, horizon)))]
 
 
-
-
 @lru_cache(maxsize=4096)
 def min_passing(t: int, percentile: float, confidence: float = CONFIDENCE) -> int:
     """LoadGen's MinPassingQueriesFinder: the least h such that h queries within the bound

@@ -55,6 +55,9 @@ _NUMBERS = {
     "samples_per_query": "samples_per_query",
     "max_async_queries": "max_async_queries",
     "performance_sample_count": "performance_sample_count",
+    "qsl_rng_seed": "qsl_rng_seed",
+    "sample_index_rng_seed": "sample_index_rng_seed",
+    "schedule_rng_seed": "schedule_rng_seed",
 }  # fmt: skip
 _PERCENTILE = re.compile(r"^(\d+(?:\.\d+)?) percentile latency \(ns\)$")
 _TARGET = re.compile(r"^(\d+(?:\.\d+)?)th percentile latency \(ns\)$")

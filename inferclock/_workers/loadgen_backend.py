@@ -105,6 +105,9 @@ def _settings(lg: Any, spec: LoadgenSpec, engine: _core.Engine) -> Any:
     )
     duration = o.duration if o.duration is not None else DEFAULT_DURATION
     s.min_duration_ms = round(duration * 1000)
+    # The run's seed (default 0, LoadGen's own default) draws LoadGen's schedule and sample
+    # order too, as it draws inferclock's own server schedule: one seed, one realization.
+    s.qsl_rng_seed = s.sample_index_rng_seed = s.schedule_rng_seed = o.seed
     if spec.queries is not None:
         s.min_query_count = spec.queries
     if spec.scenario == "server":
