@@ -20,6 +20,11 @@ pairs (A = inferclock's own mode, B = LoadGen through the backend, each a fresh 
 Goals (issue 25): the same verdict in every pair where both p99s are more than 10% from the
 bound; the p99 ratio within the pairs' own spread (the larger max/min of either side's p99s);
 the peak within 10% of LoadGen's. The tables go to stdout with the load average.
+
+Pair k runs both sides with ``seed=k`` (inferclock's schedule, and LoadGen's schedule,
+sample-index and QSL seeds through the backend): a Server run's tail depends on its schedule's
+bursts as much as on the engine, so each pair draws a fresh one (the two generators differ, so
+a seed pairs the runs in time, not in schedule). ``--same-seed``: every run at seed 0.
 ``--quick``: one pair of short runs of each condition (a smoke test; its figures are not
 measurements).
 """
@@ -51,6 +56,7 @@ def one(job: dict[str, Any]) -> dict[str, Any]:
     import inferclock as ic
 
     model, side, kind, sec = job["model"], job["side"], job["kind"], job["seconds"]
+    seed = int(job.get("seed", 0))
     logs = tempfile.mkdtemp(prefix="lg-agree-")
     if kind == "capacity":
         r = ic.run(model, mode="throughput", duration=sec)
@@ -64,12 +70,13 @@ def one(job: dict[str, Any]) -> dict[str, Any]:
             # The default rule: LoadGen's FindPeakPerformance (each step judged by its p99).
             p = ic.find_peak_qps(
                 model, job["bound_ms"], out=str(out), min_duration=2.0, start_qps=job["start"],
-                time_budget=job["budget"], quiet=True,
+                time_budget=job["budget"], quiet=True, seed=seed,
             )  # fmt: skip
             return {"peak": p.qps}
         r = ic.run(
             model, backend="loadgen", scenario="server", loadgen_mode="find_peak",
             qps=job["start"], latency_bound_ms=job["bound_ms"], duration=2.0, loadgen_logs=logs,
+            seed=seed,
         )  # fmt: skip
         lg = r.loadgen or {}
         return {"peak": lg.get("peak_qps"), "result": lg.get("result"), "note": lg.get("peak_note")}
@@ -77,12 +84,12 @@ def one(job: dict[str, Any]) -> dict[str, Any]:
         if kind == "server":
             r = ic.run(
                 model, mode="server", qps=job["qps"], latency_bound_ms=job["bound_ms"],
-                duration=sec,
+                duration=sec, seed=seed,
             )  # fmt: skip
         elif kind == "offline":
-            r = ic.run(model, mode="throughput", duration=sec)
+            r = ic.run(model, mode="throughput", duration=sec, seed=seed)
         else:
-            r = ic.run(model, mode="latency", duration=sec, percentiles=(50, 90, 99))
+            r = ic.run(model, mode="latency", duration=sec, percentiles=(50, 90, 99), seed=seed)
         s = r.latency
         return {
             "verdict": r.verdict, "p50_ns": s.median_ns, "p90_ns": s.p90_ns, "p99_ns": s.p99_ns,
@@ -90,7 +97,7 @@ def one(job: dict[str, Any]) -> dict[str, Any]:
             "nice": r.server.issuer_nice if r.server else None,
         }  # fmt: skip
     scenario = {"server": "server", "offline": "offline", "singlestream": "singlestream"}[kind]
-    kw: dict[str, Any] = {"duration": sec, "loadgen_logs": logs}
+    kw: dict[str, Any] = {"duration": sec, "loadgen_logs": logs, "seed": seed}
     if kind == "server":
         kw.update(qps=job["qps"], latency_bound_ms=job["bound_ms"])
     r = ic.run(model, backend="loadgen", scenario=scenario, **kw)
@@ -166,12 +173,20 @@ def ratio_text(a: list[float], b: list[float]) -> tuple[str, str, str]:
     )
 
 
-def abba(job: dict[str, Any], pairs: int, timeout: float) -> list[tuple[dict[str, Any], ...]]:
-    """``pairs`` pairs, A then B, B then A, ...: each side a fresh process."""
-    out = []
+#: --same-seed: every pair at seed 0 (default: pair k at seed k).
+SAME_SEED: list[bool] = [False]
+
+
+Pair = tuple[dict[str, Any], dict[str, Any]]
+
+
+def abba(job: dict[str, Any], pairs: int, timeout: float) -> list[Pair]:
+    """``pairs`` pairs, A then B, B then A, ...: each side a fresh process, pair k at seed k."""
+    out: list[Pair] = []
     for k in range(pairs):
         order = ("inferclock", "loadgen") if k % 2 == 0 else ("loadgen", "inferclock")
-        got = {side: spawn({**job, "side": side}, timeout) for side in order}
+        seed = 0 if SAME_SEED[0] else k
+        got = {side: spawn({**job, "side": side, "seed": seed}, timeout) for side in order}
         out.append((got["inferclock"], got["loadgen"]))
         print(f"  {job['kind']} {job.get('qps', '')}: pair {k + 1}: {got}", flush=True)
     return out
@@ -195,11 +210,13 @@ def main() -> None:
         help="run inferclock's side without CAP_SYS_NICE (setpriv): no issuer priority",
     )  # fmt: skip
     ap.add_argument("--loads", default=",".join(map(str, LOADS)), help="server loads x capacity")
+    ap.add_argument("--same-seed", action="store_true", help="every run at seed 0")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
         print(json.dumps(one(json.loads(a.one))))
         return
+    SAME_SEED[0] = a.same_seed
     if a.no_nice:
         NO_NICE[:] = ["setpriv", "--bounding-set", "-sys_nice"]
     if a.quick:
@@ -262,7 +279,10 @@ def main() -> None:
         if kind == "singlestream":
             r90 = ratio_text([x["p90_ns"] for x, _ in ok], [y["p90_ns"] for _, y in ok])
             extra = f"p90 ratio {r90[0]} (spread {r90[1]}, within: {r90[2]})"
-        shown = (lambda v: f"{v:.1f}") if metric == "rate" else (lambda v: ms(v))
+
+        def shown(v: Any, metric: str = metric) -> str:
+            return f"{v:.1f}" if metric == "rate" else ms(v)
+
         other.append([
             kind, "samples/s" if metric == "rate" else "p50 ms",
             " ".join(shown(x[metric]) for x, _ in ok), " ".join(shown(y[metric]) for _, y in ok),
@@ -297,7 +317,8 @@ def main() -> None:
     )
     print(
         f"{machine()}, {today()}; model {a.model}, bound {bound_ms} ms (10 x sync median), "
-        f"{a.pairs} ABBA pairs, {a.seconds:g} s runs; load average before: {load_before}, "
+        f"{a.pairs} ABBA pairs ({'all at seed 0' if a.same_seed else 'pair k at seed k'}), "
+        f"{a.seconds:g} s runs; load average before: {load_before}, "
         f"after: {loadavg()}; {time.monotonic() - t0:.0f} s"
     )
 
