@@ -98,9 +98,7 @@ bool Engine::close_failed(size_t r, std::exception_ptr ex) noexcept {
     return log_->fail(r, std::move(ex));
 }
 
-template <class Clock>
-void Engine::on_complete(size_t r, std::exception_ptr ex) noexcept {
-    const uint64_t end = Clock::stop();
+void Engine::on_complete(size_t r, uint64_t end, std::exception_ptr ex) noexcept {
     // Fault injection (drop_completions): gone before it touches anything, as if never called.
     if (drop_left_.load(std::memory_order_relaxed) != 0 && drop_this()) return;
     // Acquire before reading anything else: pairs with async_start's release, so the engine's
@@ -133,13 +131,14 @@ template <class Clock>
 void Engine::set_callbacks() {
     for (size_t r = 0; r < static_cast<size_t>(async_requests_); ++r)
         requests_[r].set_callback([this, r](std::exception_ptr ex) {
+            const uint64_t end = Clock::stop();  // the tick first: the count is not timed
             callbacks_inside_.fetch_add(1, std::memory_order_relaxed);
             if (RequestDriver* d = driver_.load(std::memory_order_acquire))
-                d->on_done(r, Clock::stop(), std::move(ex));
+                d->on_done(r, end, std::move(ex));
             else if (serving_.load(std::memory_order_acquire))
-                on_served<Clock>(r, std::move(ex));
+                on_served(r, end, std::move(ex));
             else
-                on_complete<Clock>(r, std::move(ex));
+                on_complete(r, end, std::move(ex));
             callbacks_inside_.fetch_sub(1, std::memory_order_release);  // our last touch
         });
 }

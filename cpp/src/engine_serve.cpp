@@ -63,9 +63,7 @@ void Engine::serve_fail(std::exception_ptr ex) noexcept {
         serve_error_ = std::move(ex);
 }
 
-template <class Clock>
-void Engine::on_served(size_t r, std::exception_ptr ex) noexcept {
-    const uint64_t end = Clock::stop();
+void Engine::on_served(size_t r, uint64_t end, std::exception_ptr ex) noexcept {
     const int64_t q = serve_query_[r].load(std::memory_order_acquire);
     if (ex)
         serve_fail(std::move(ex));
@@ -76,9 +74,6 @@ void Engine::on_served(size_t r, std::exception_ptr ex) noexcept {
     serve_word_.fetch_add(1, std::memory_order_seq_cst);
     if (issuer_waiting_.load(std::memory_order_seq_cst)) futex_wake(&serve_word_);
 }
-
-template void Engine::on_served<detail::RawClock>(size_t, std::exception_ptr) noexcept;
-template void Engine::on_served<detail::CounterClock>(size_t, std::exception_ptr) noexcept;
 
 // Sleep until a completion bumps the futex word (from `seen`) or max_ns passed.
 void Engine::serve_wait(uint32_t seen, double max_ns) {

@@ -269,10 +269,9 @@ class Engine {
     bool stopping() const;
     bool interrupted() const;  // a Ctrl-C since interrupt_seen_
     void watch_interrupts(uint64_t since);
-    template <class Clock>
-    void on_complete(size_t r, std::exception_ptr ex) noexcept;
-    template <class Clock>
-    void on_served(size_t r, std::exception_ptr ex) noexcept;
+    // A completion of request r at tick `end` (taken first thing in the callback).
+    void on_complete(size_t r, uint64_t end, std::exception_ptr ex) noexcept;
+    void on_served(size_t r, uint64_t end, std::exception_ptr ex) noexcept;
     template <class Clock>
     void set_callbacks();
     void ensure_callbacks();  // per-request state and callbacks, made once per engine
