@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,26 @@ def test_a_locked_history_waits_up_to_its_timeout_then_names_the_file(
         other.execute("ROLLBACK")
         other.close()
     assert main(["history", "add", str(res), "--history", str(db)]) == 0
+
+
+def test_a_new_history_another_writer_is_creating_is_waited_for(tmp_path: Path) -> None:
+    """A writer holding the new file's lock in rollback mode (what a second process creating
+    the same history meets): SQLite refuses the switch to WAL at once, without its busy
+    handler, and the open waits it out instead of calling the history locked."""
+    db = tmp_path / "h.db"
+    other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE scratch (x)")
+    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        with ic.history(db, timeout=60) as h:
+            assert h.add(_rows(3), header=HEADER) == 3
+    finally:
+        release.join()
+        other.close()
+    with ic.history(db) as h:
+        assert len(h.query()) == 3
 
 
 @pytest.mark.parametrize("timeout", [0, -1, float("nan"), "5"])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 import urllib.parse
 from typing import Any
 
@@ -34,7 +35,7 @@ def sqlite_error(where: str, e: sqlite3.Error, timeout: float) -> HistoryError:
     if "locked" in low or "busy" in low:
         return HistoryError(
             f"history {where} is locked by another writer: gave up after waiting {timeout:g} s "
-            f"(timeout=; the command line's --timeout) ({text})",
+            f"(a longer wait: timeout=, or --timeout on the command line) ({text})",
             "locked",
         )
     if "disk is full" in low or "disk i/o error" in low:
@@ -77,7 +78,7 @@ def pg_error(where: str, e: Exception, broken: bool) -> HistoryError:
     if isinstance(e, psycopg.errors.LockNotAvailable):
         return HistoryError(
             f"history {where} is locked by another writer: gave up at the lock timeout "
-            f"(timeout=; the command line's --timeout) ({text})",
+            f"(a longer wait: timeout=, or --timeout on the command line) ({text})",
             "locked",
         )
     if isinstance(e, psycopg.errors.DiskFull):
@@ -128,14 +129,23 @@ def _open_ro(path: str, timeout: float, immutable: bool) -> sqlite3.Connection:
 
 def _ready(conn: sqlite3.Connection, timeout: float, first: str) -> sqlite3.Connection:
     """``conn`` with its busy timeout, after ``first`` (the statement that opens the file),
-    or closed and the error raised."""
+    or closed and the error raised. ``first`` is retried while the file is locked, up to
+    ``timeout``: SQLite refuses a lock it could only wait for in a deadlock (two processes
+    turning a new file to WAL at once) at once, without calling the busy handler."""
+    deadline = time.monotonic() + timeout
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        conn.execute(first).fetchall()
+        while True:
+            try:
+                conn.execute(first).fetchall()
+                return conn
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
     except BaseException:
         conn.close()
         raise
-    return conn
 
 
 def is_driver_error(e: BaseException, postgres: bool) -> bool:
